@@ -1,0 +1,114 @@
+// Sends message bodies to an SQS queue in batches of 10 (the SendMessageBatch limit), retrying the
+// entries SQS reports as failed (and whole batches that throw) with exponential backoff.
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchCommandOutput,
+  type SendMessageBatchRequestEntry,
+} from '@aws-sdk/client-sqs';
+
+/** The one SQS call this module needs (an SQSClient satisfies it). */
+export interface BatchSender {
+  send(command: SendMessageBatchCommand): Promise<SendMessageBatchCommandOutput>;
+}
+
+export interface EnqueueOptions {
+  /** Attempts per entry, the first included. */
+  maxAttempts?: number;
+  /** Delay before the first retry; doubles each time. */
+  backoffMs?: number;
+  /** Batches in flight at once. */
+  concurrency?: number;
+  /** Called after each batch with the number of bodies sent so far. */
+  onProgress?: (sent: number, total: number) => void;
+}
+
+export interface EnqueueFailure {
+  index: number;
+  message: string;
+}
+
+export interface EnqueueResult {
+  sent: number;
+  /** Entries still failing after every attempt (index into the bodies). */
+  failed: EnqueueFailure[];
+}
+
+export const BATCH_SIZE = 10;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Splits 0..n-1 into consecutive chunks of at most `size`. */
+export function chunkIndexes(n: number, size = BATCH_SIZE): number[][] {
+  const chunks: number[][] = [];
+  for (let start = 0; start < n; start += size) {
+    chunks.push(Array.from({ length: Math.min(size, n - start) }, (_, k) => start + k));
+  }
+  return chunks;
+}
+
+/** Sends one batch of indexes; resolves to the entries that still failed after all attempts. */
+async function sendBatch(
+  sqs: BatchSender,
+  queueUrl: string,
+  bodies: readonly string[],
+  indexes: number[],
+  maxAttempts: number,
+  backoffMs: number,
+): Promise<EnqueueFailure[]> {
+  let pending = indexes;
+  const lastError = new Map<number, string>();
+  // SenderFault entries (a bad message) would fail again: they are given up at once.
+  const givenUp: EnqueueFailure[] = [];
+  for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
+    if (attempt > 1) await sleep(backoffMs * 2 ** (attempt - 2));
+    const entries: SendMessageBatchRequestEntry[] = pending.map((index) => ({
+      Id: String(index),
+      MessageBody: bodies[index],
+    }));
+    try {
+      const output = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      pending = [];
+      for (const failure of output.Failed ?? []) {
+        const index = Number(failure.Id);
+        const message = `${failure.Code ?? 'error'}: ${failure.Message ?? 'entry failed'}`;
+        if (failure.SenderFault) givenUp.push({ index, message });
+        else {
+          pending.push(index);
+          lastError.set(index, message);
+        }
+      }
+    } catch (error) {
+      // The whole call failed (network, throttling): every pending entry is retried.
+      const message = error instanceof Error ? error.message : String(error);
+      for (const index of pending) lastError.set(index, message);
+    }
+  }
+  return [...givenUp, ...pending.map((index) => ({ index, message: lastError.get(index) ?? 'not sent' }))];
+}
+
+/** Sends every body to the queue. Never throws for SQS errors: failures come back in `failed`. */
+export async function enqueueBodies(
+  sqs: BatchSender,
+  queueUrl: string,
+  bodies: readonly string[],
+  options: EnqueueOptions = {},
+): Promise<EnqueueResult> {
+  const { maxAttempts = 5, backoffMs = 100, concurrency = 8, onProgress } = options;
+  const chunks = chunkIndexes(bodies.length);
+  const failed: EnqueueFailure[] = [];
+  let done = 0;
+  let next = 0;
+  // A small pool of senders pulling chunks in order.
+  const sender = async () => {
+    while (next < chunks.length) {
+      const chunk = chunks[next++];
+      const failures = await sendBatch(sqs, queueUrl, bodies, chunk, maxAttempts, backoffMs);
+      failed.push(...failures);
+      done += chunk.length;
+      onProgress?.(done - failed.length, bodies.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, chunks.length)) }, sender));
+  failed.sort((a, b) => a.index - b.index);
+  return { sent: bodies.length - failed.length, failed };
+}

@@ -1,0 +1,107 @@
+/// <reference path="./vendor.d.ts" />
+// Starts and stops the three embedded AWS emulators the local stack runs on:
+// s3rver (S3, with object-created events), fauxqs (SQS, with redrive to a DLQ) and dynalite (DynamoDB).
+// With `dir`, state persists there (S3 files, SQS SQLite, DynamoDB leveldb); without it, state is thrown away.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+import S3rver from 's3rver';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+
+/** One S3 event-notification payload as s3rver emits it (the shape Lambda receives). */
+export interface S3EventPayload {
+  Records: {
+    eventName: string;
+    s3: { bucket: { name: string }; object: { key: string; size?: number } };
+  }[];
+}
+
+export interface EmulatorPorts {
+  s3: number;
+  sqs: number;
+  dynamodb: number;
+}
+
+export interface Emulators {
+  ports: EmulatorPorts;
+  endpoints: { s3: string; sqs: string; dynamodb: string };
+  /** s3rver itself: subscribe to its 'event' emitter for S3 notifications. */
+  s3: S3rver;
+  sqs: FauxqsServer;
+  /** Directory holding the persisted state (a temporary one when none was asked for). */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export interface EmulatorOptions {
+  /** Persist state here. Omitted: a temporary directory, deleted on stop. */
+  dir?: string;
+  /** 0 or omitted: a random free port. */
+  ports?: Partial<EmulatorPorts>;
+}
+
+const HOST = '127.0.0.1';
+
+/**
+ * Dummy credentials of the local stack. s3rver only knows the key pair S3RVER/S3RVER; fauxqs and
+ * dynalite accept anything, so one pair serves all three.
+ */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
+  const temporary = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'glad-local-'));
+  for (const sub of ['s3', 'sqs', 'dynamodb']) mkdirSync(join(dir, sub), { recursive: true });
+
+  const s3 = new S3rver({
+    address: HOST,
+    port: options.ports?.s3 ?? 0,
+    silent: true,
+    directory: join(dir, 's3'),
+    // The SDK signs for the endpoint it was given; emulator-side signature checks add nothing locally.
+    allowMismatchedSignatures: true,
+  });
+  const s3Address = await s3.run();
+
+  // fauxqs binds 0.0.0.0 (not configurable); queue URLs are rewritten to 127.0.0.1 by the stack.
+  const sqs = await startFauxqs({ port: options.ports?.sqs ?? 0, logger: false, dataDir: join(dir, 'sqs') });
+
+  const dynamo = dynalite({ path: join(dir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    dynamo.once('error', reject);
+    dynamo.listen(options.ports?.dynamodb ?? 0, HOST, () => resolve());
+  });
+  const dynamoPort = (dynamo.address() as AddressInfo).port;
+
+  const ports = { s3: s3Address.port, sqs: sqs.port, dynamodb: dynamoPort };
+  let stopped = false;
+  return {
+    ports,
+    endpoints: {
+      s3: `http://${HOST}:${ports.s3}`,
+      sqs: `http://${HOST}:${ports.sqs}`,
+      dynamodb: `http://${HOST}:${ports.dynamodb}`,
+    },
+    s3,
+    sqs,
+    dir,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // Idle keep-alive sockets of SDK clients would otherwise hold the servers open.
+      const s3Http = (s3 as unknown as { httpServer?: Server }).httpServer;
+      s3Http?.closeAllConnections();
+      dynamo.closeAllConnections();
+      await Promise.all([
+        s3.close(),
+        sqs.stop(),
+        new Promise<void>((resolve) => dynamo.close(() => resolve())),
+      ]);
+      if (temporary) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,132 @@
+// core/enqueue.ts against a real SQS emulator (fauxqs), with a flaky wrapper around the real
+// client to make SQS report failed entries and failed calls.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+  type SendMessageBatchCommandOutput,
+} from '@aws-sdk/client-sqs';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { chunkIndexes, enqueueBodies, type BatchSender } from '../core/enqueue.ts';
+
+let server: FauxqsServer;
+let sqs: SQSClient;
+let endpoint: string;
+
+beforeAll(async () => {
+  server = await startFauxqs({ port: 0, logger: false });
+  endpoint = `http://127.0.0.1:${server.port}`;
+  sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+});
+afterAll(async () => {
+  sqs?.destroy();
+  await server?.stop();
+});
+
+async function newQueue(name: string): Promise<string> {
+  await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  return `${endpoint}/000000000000/${name}`;
+}
+
+/** Drains a queue and returns the bodies received. */
+async function drain(queueUrl: string): Promise<string[]> {
+  const bodies: string[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    if (Messages.length === 0) return bodies;
+    bodies.push(...Messages.map((m) => m.Body!));
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: Messages.map((m, k) => ({ Id: String(k), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
+  }
+}
+
+/**
+ * Wraps the real client: the first `failuresPerEntry` attempts of chosen entries are held back and
+ * reported as failed; `throwFirstCalls` calls throw before reaching SQS. Records batch sizes.
+ */
+function flaky(options: { failEntries?: Set<string>; failuresPerEntry?: number; throwFirstCalls?: number; senderFault?: Set<string> }) {
+  const attempts = new Map<string, number>();
+  const batchSizes: number[] = [];
+  let calls = 0;
+  const sender: BatchSender = {
+    async send(command: SendMessageBatchCommand): Promise<SendMessageBatchCommandOutput> {
+      calls++;
+      batchSizes.push(command.input.Entries!.length);
+      if (calls <= (options.throwFirstCalls ?? 0)) throw new Error('socket hang up');
+      const keep = [];
+      const failed = [];
+      for (const entry of command.input.Entries!) {
+        const n = (attempts.get(entry.Id!) ?? 0) + 1;
+        attempts.set(entry.Id!, n);
+        if (options.senderFault?.has(entry.MessageBody!)) {
+          failed.push({ Id: entry.Id!, Code: 'InvalidMessageContents', Message: 'bad body', SenderFault: true });
+        } else if (options.failEntries?.has(entry.MessageBody!) && n <= (options.failuresPerEntry ?? 1)) {
+          failed.push({ Id: entry.Id!, Code: 'ServiceUnavailable', Message: 'try again', SenderFault: false });
+        } else keep.push(entry);
+      }
+      const output = keep.length
+        ? await sqs.send(new SendMessageBatchCommand({ QueueUrl: command.input.QueueUrl, Entries: keep }))
+        : { Successful: [], $metadata: {} };
+      return { ...output, Failed: [...(output.Failed ?? []), ...failed] };
+    },
+  };
+  return { sender, batchSizes, calls: () => calls };
+}
+
+describe('chunkIndexes', () => {
+  it('splits into consecutive chunks of at most 10', () => {
+    const chunks = chunkIndexes(23);
+    expect(chunks.map((c) => c.length)).toEqual([10, 10, 3]);
+    expect(chunks.flat()).toEqual(Array.from({ length: 23 }, (_, k) => k));
+    expect(chunkIndexes(0)).toEqual([]);
+  });
+});
+
+describe('enqueueBodies', () => {
+  it('delivers every body exactly once, in batches of at most 10', async () => {
+    const queueUrl = await newQueue('plain');
+    const bodies = Array.from({ length: 37 }, (_, k) => JSON.stringify({ k }));
+    const wrapper = flaky({});
+    const progress: number[] = [];
+    const result = await enqueueBodies(wrapper.sender, queueUrl, bodies, { onProgress: (sent) => progress.push(sent) });
+    expect(result).toEqual({ sent: 37, failed: [] });
+    expect(Math.max(...wrapper.batchSizes)).toBe(10);
+    expect(wrapper.batchSizes.reduce((a, b) => a + b, 0)).toBe(37);
+    expect(progress.at(-1)).toBe(37);
+    expect((await drain(queueUrl)).sort()).toEqual([...bodies].sort());
+  });
+
+  it('retries failed entries and failed calls until they go through', async () => {
+    const queueUrl = await newQueue('flaky');
+    const bodies = Array.from({ length: 25 }, (_, k) => `body-${k}`);
+    const wrapper = flaky({ failEntries: new Set(['body-3', 'body-17', 'body-24']), failuresPerEntry: 2, throwFirstCalls: 1 });
+    const result = await enqueueBodies(wrapper.sender, queueUrl, bodies, { backoffMs: 1, concurrency: 1 });
+    expect(result).toEqual({ sent: 25, failed: [] });
+    // 3 first batches (one throws and is redone) + 2 retries for each batch holding a failing entry.
+    expect(wrapper.calls()).toBeGreaterThan(3);
+    expect((await drain(queueUrl)).sort()).toEqual([...bodies].sort());
+  });
+
+  it('reports entries that never go through, and sender faults without retrying them', async () => {
+    const queueUrl = await newQueue('broken');
+    const bodies = Array.from({ length: 12 }, (_, k) => `b${k}`);
+    const wrapper = flaky({ failEntries: new Set(['b1']), failuresPerEntry: 99, senderFault: new Set(['b11']) });
+    const result = await enqueueBodies(wrapper.sender, queueUrl, bodies, { backoffMs: 1, maxAttempts: 3 });
+    expect(result.sent).toBe(10);
+    expect(result.failed.map((f) => f.index)).toEqual([1, 11]);
+    expect(result.failed[0].message).toMatch(/ServiceUnavailable/);
+    expect(result.failed[1].message).toMatch(/InvalidMessageContents/);
+    // b1 was tried 3 times (2 batch calls after its first), b11 once: 2 first calls + 2 retries.
+    expect(wrapper.calls()).toBe(4);
+    expect((await drain(queueUrl)).sort()).toEqual(bodies.filter((b) => b !== 'b1' && b !== 'b11').sort());
+  });
+});

@@ -1,7 +1,9 @@
 /// <reference path="./vendor.d.ts" />
 // Starts and stops the three embedded AWS emulators the local stack runs on:
 // s3rver (S3, with object-created events), fauxqs (SQS, with redrive to a DLQ) and dynalite (DynamoDB).
-// With `dir`, state persists there (S3 files, SQS SQLite, DynamoDB leveldb); without it, state is thrown away.
+// With `dir`, results persist there (S3 files, DynamoDB leveldb); without it, state is thrown away.
+// SQS stays in memory: fauxqs 2.4.1's SQLite persistence loses in-flight messages on
+// ChangeMessageVisibility (checked on this machine), so queued work does not survive a restart.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -55,7 +57,7 @@ export const LOCAL_REGION = 'us-east-1';
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const temporary = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'glad-local-'));
-  for (const sub of ['s3', 'sqs', 'dynamodb']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['s3', 'dynamodb']) mkdirSync(join(dir, sub), { recursive: true });
 
   const s3 = new S3rver({
     address: HOST,
@@ -68,7 +70,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const s3Address = await s3.run();
 
   // fauxqs binds 0.0.0.0 (not configurable); queue URLs are rewritten to 127.0.0.1 by the stack.
-  const sqs = await startFauxqs({ port: options.ports?.sqs ?? 0, logger: false, dataDir: join(dir, 'sqs') });
+  const sqs = await startFauxqs({ port: options.ports?.sqs ?? 0, logger: false });
 
   const dynamo = dynalite({ path: join(dir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {

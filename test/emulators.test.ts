@@ -1,0 +1,89 @@
+// The local stack on real emulators: resources exist, S3 emits object-created events, SQS moves a
+// message to the dead-letter queue after 3 receives, and results (S3, DynamoDB) survive a restart on the same dir.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type S3EventPayload } from '../local/emulators.ts';
+import { createStack, DEFAULT_NAMES, MAX_RECEIVE_COUNT, stackEnv } from '../local/stack.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'glad-emulators-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const config = (endpoint: string) => ({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS });
+
+describe('local emulators and stack', () => {
+  it('serve the stack on loopback, emit S3 events, redrive after 3 receives, and persist', async () => {
+    const first = await startEmulators({ dir });
+    let stackQueueUrl: string;
+    try {
+      for (const endpoint of Object.values(first.endpoints)) expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const stack = await createStack(first, { visibilityTimeout: 1 });
+      stackQueueUrl = stack.queueUrl;
+      // Creating twice is harmless (the dev loop does it on every start).
+      await createStack(first, { visibilityTimeout: 1 });
+
+      const env = stackEnv(stack);
+      expect(JSON.parse(env.SST_RESOURCE_Results)).toEqual({ name: DEFAULT_NAMES.bucket });
+      expect(env.AWS_ENDPOINT_URL_SQS).toBe(first.endpoints.sqs);
+
+      // S3: a put is stored and announced as ObjectCreated with its key.
+      const events: S3EventPayload[] = [];
+      first.s3.on('event', (event: S3EventPayload) => events.push(event));
+      const s3 = new S3Client(config(first.endpoints.s3));
+      await s3.send(new PutObjectCommand({ Bucket: DEFAULT_NAMES.bucket, Key: 'runs/r1/manifest.json', Body: '{"a":1}' }));
+      expect(events).toHaveLength(1);
+      expect(events[0].Records[0].eventName).toBe('ObjectCreated:Put');
+      expect(events[0].Records[0].s3.object.key).toBe('runs/r1/manifest.json');
+      s3.destroy();
+
+      // DynamoDB: the ledger table takes items keyed by pk/sk.
+      const dynamo = new DynamoDBClient(config(first.endpoints.dynamodb));
+      await dynamo.send(
+        new PutItemCommand({ TableName: DEFAULT_NAMES.table, Item: { pk: { S: 'run#r1' }, sk: { S: 'run' }, n: { N: '7' } } }),
+      );
+      dynamo.destroy();
+
+      // SQS: a message that is never deleted is received 3 times, then sits in the DLQ.
+      const sqs = new SQSClient(config(first.endpoints.sqs));
+      await sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrl, MessageBody: 'poison' }));
+      const counts: string[] = [];
+      for (let k = 0; k < MAX_RECEIVE_COUNT + 1; k++) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: stack.queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
+        );
+        for (const m of Messages) {
+          counts.push(m.Attributes!.ApproximateReceiveCount!);
+          // Make it visible again at once instead of waiting for the visibility timeout.
+          await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: stack.queueUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
+        }
+      }
+      expect(counts).toEqual(['1', '2', '3']);
+      const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.deadLetterQueueUrl, MaxNumberOfMessages: 10 }));
+      expect(dead.Messages?.map((m) => m.Body)).toEqual(['poison']);
+      sqs.destroy();
+    } finally {
+      await first.stop();
+    }
+
+    // Restart on the same directory (new random ports): everything is still there.
+    const second = await startEmulators({ dir });
+    try {
+      const stack = await createStack(second, { visibilityTimeout: 1 });
+      expect(stack.queueUrl).not.toBe(stackQueueUrl!);
+      const s3 = new S3Client(config(second.endpoints.s3));
+      const object = await s3.send(new GetObjectCommand({ Bucket: DEFAULT_NAMES.bucket, Key: 'runs/r1/manifest.json' }));
+      expect(JSON.parse(await object.Body!.transformToString())).toEqual({ a: 1 });
+      s3.destroy();
+      const dynamo = new DynamoDBClient(config(second.endpoints.dynamodb));
+      const item = await dynamo.send(new GetItemCommand({ TableName: DEFAULT_NAMES.table, Key: { pk: { S: 'run#r1' }, sk: { S: 'run' } } }));
+      expect(item.Item?.n).toEqual({ N: '7' });
+      dynamo.destroy();
+    } finally {
+      await second.stop();
+    }
+  });
+});

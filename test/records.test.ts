@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { allocAlerts } from '../core/decode.ts';
+import { isoToDays } from '../core/dates.ts';
+import { buildClusterRecord, buildClusterRecords, convexHull, hullArea, hullPolygon } from '../core/records.ts';
+import type { Point } from '../core/records.ts';
+import { mulberry32 } from '../core/synthetic.ts';
+import { pixelAreaHa, pixelToLonLat, tileBounds } from '../core/tiles.ts';
+import type { Alerts } from '../core/types.ts';
+
+const tile = { z: 12, x: 1355, y: 2045 };
+
+function alertsOf(list: [row: number, col: number, date: string][]): Alerts {
+  const a = allocAlerts(list.length);
+  list.forEach(([row, col, date], k) => {
+    a.row[k] = row;
+    a.col[k] = col;
+    a.days[k] = isoToDays(date);
+    a.confidence[k] = 2;
+  });
+  a.length = list.length;
+  return a;
+}
+
+describe('convex hull', () => {
+  it('drops interior and collinear edge points', () => {
+    const grid: Point[] = [];
+    for (let x = 0; x < 10; x++) for (let y = 0; y < 10; y++) grid.push([x, y]);
+    const hull = convexHull(grid);
+    expect(hull).toHaveLength(4);
+    expect(hull.map((p) => p.join(',')).sort()).toEqual(['0,0', '0,9', '9,0', '9,9']);
+    expect(hullArea(grid)).toBe(81);
+  });
+
+  it('is 0 for 1-2 points and collinear sets, with duplicates tolerated', () => {
+    expect(hullArea([])).toBe(0);
+    expect(hullArea([[3, 4]])).toBe(0);
+    expect(hullArea([[3, 4], [3, 4], [5, 6]])).toBe(0);
+    expect(hullArea([[0, 0], [1, 1], [2, 2], [5, 5]])).toBe(0);
+    expect(hullArea([[0, 0], [4, 0], [0, 3], [0, 3]])).toBe(6);
+  });
+
+  it('on random sets, every point is inside and every hull edge has all points on one side', () => {
+    const rand = mulberry32(42);
+    for (let trial = 0; trial < 50; trial++) {
+      const pts: Point[] = Array.from({ length: 5 + Math.floor(rand() * 60) }, () => [Math.floor(rand() * 40), Math.floor(rand() * 40)]);
+      const hull = convexHull(pts);
+      for (let k = 0; k < hull.length; k++) {
+        const [a, b] = [hull[k], hull[(k + 1) % hull.length]];
+        const sides = pts.map((p) => Math.sign((b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])));
+        // All on the same side (or on the edge line).
+        expect(sides.some((s) => s > 0) && sides.some((s) => s < 0)).toBe(false);
+      }
+      // Area by triangle fan equals the area of the bounding set's hull; it can't exceed the bbox.
+      const xs = pts.map((p) => p[0]);
+      const ys = pts.map((p) => p[1]);
+      const bbox = (Math.max(...xs) - Math.min(...xs)) * (Math.max(...ys) - Math.min(...ys));
+      expect(hullArea(pts)).toBeLessThanOrEqual(bbox);
+      expect(hullArea(pts)).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('buildClusterRecord', () => {
+  const alerts = alertsOf([
+    [10, 10, '2016-07-01'],
+    [10, 20, '2016-06-05'],
+    [-3, 12, '2016-09-30'], // halo member from the tile above
+    [30, 10, '2016-08-15'],
+    [200, 200, '2016-07-01'], // not a member
+  ]);
+
+  it('fills every field from the members and the centre', () => {
+    const rec = buildClusterRecord(tile, alerts, { members: new Int32Array([3, 0, 2, 1]), col: 12.6, row: 11.4 });
+    const centre = pixelToLonLat(tile, 12.6, 11.4);
+    expect([rec.z, rec.x, rec.y, rec.col, rec.row, rec.i, rec.j]).toEqual([12, 1355, 2045, 12.6, 11.4, 13, 11]);
+    expect(rec.longitude).toBe(centre.lon);
+    expect(rec.latitude).toBe(centre.lat);
+    expect(rec.count).toBe(4);
+    // Hull of (col,row) = ring (12,-3) → (20,10) → (10,30) → (10,10); shoelace terms by hand:
+    // 12*10-20*-3 = 180, 20*30-10*10 = 500, 10*10-10*30 = -200, 10*-3-12*10 = -150 → 330/2.
+    const expectedArea = 165;
+    expect(rec.area).toBeCloseTo(expectedArea, 9);
+    expect(rec.area_ha).toBeCloseTo(rec.area * pixelAreaHa(centre.lat, 12), 12);
+    expect(rec.alert_area_ha).toBeCloseTo(4 * pixelAreaHa(centre.lat, 12), 12);
+    expect(rec.min_date).toBe('2016-06-05');
+    expect(rec.max_date).toBe('2016-09-30');
+    expect(rec.alerts).toEqual([
+      [-3, 12, '2016-09-30'],
+      [10, 10, '2016-07-01'],
+      [10, 20, '2016-06-05'],
+      [30, 10, '2016-08-15'],
+    ]);
+  });
+
+  it('orders records largest first and rejects bad members', () => {
+    const recs = buildClusterRecords(tile, alerts, [
+      { members: new Int32Array([4]), col: 200, row: 200 },
+      { members: new Int32Array([0, 1, 3]), col: 13, row: 17 },
+    ]);
+    expect(recs.map((r) => r.count)).toEqual([3, 1]);
+    expect(recs[1].area).toBe(0);
+    expect(() => buildClusterRecord(tile, alerts, { members: new Int32Array([9]), col: 0, row: 0 })).toThrow('member 9');
+    expect(() => buildClusterRecord(tile, alerts, { members: new Int32Array([]), col: 0, row: 0 })).toThrow('no members');
+  });
+});
+
+describe('hullPolygon', () => {
+  const ringArea = (ring: [number, number][]) => {
+    let s = 0;
+    for (let k = 0; k + 1 < ring.length; k++) s += ring[k][0] * ring[k + 1][1] - ring[k + 1][0] * ring[k][1];
+    return s / 2;
+  };
+
+  it('is a closed counter-clockwise ring through the hull pixel centres', () => {
+    const alerts = alertsOf([[0, 0, '2016-01-01'], [0, 9, '2016-01-01'], [9, 9, '2016-01-01'], [9, 0, '2016-01-01'], [4, 4, '2016-01-01']]);
+    const rec = buildClusterRecord(tile, alerts, { members: new Int32Array([0, 1, 2, 3, 4]), col: 4.5, row: 4.5 });
+    const poly = hullPolygon(rec);
+    expect(poly.type).toBe('Polygon');
+    const ring = poly.coordinates[0];
+    expect(ring).toHaveLength(5);
+    expect(ring[0]).toEqual(ring[4]);
+    expect(ringArea(ring)).toBeGreaterThan(0);
+    const nw = pixelToLonLat(tile, 0, 0);
+    expect(ring.some(([lon, lat]) => lon === nw.lon && lat === nw.lat)).toBe(true);
+  });
+
+  it('a single alert becomes its pixel square', () => {
+    const alerts = alertsOf([[0, 0, '2016-01-01']]);
+    const rec = buildClusterRecord(tile, alerts, { members: new Int32Array([0]), col: 0, row: 0 });
+    const ring = hullPolygon(rec).coordinates[0];
+    expect(ring).toHaveLength(5);
+    expect(ringArea(ring)).toBeGreaterThan(0);
+    const b = tileBounds(tile);
+    const lons = ring.map((p) => p[0]);
+    const lats = ring.map((p) => p[1]);
+    expect(Math.min(...lons)).toBeCloseTo(b.west, 12);
+    expect(Math.max(...lats)).toBeCloseTo(b.north, 12);
+    expect(Math.max(...lons)).toBeCloseTo(b.west + (b.east - b.west) / 256, 12);
+  });
+});

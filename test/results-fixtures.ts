@@ -1,0 +1,60 @@
+// Hand-built, self-consistent cluster records for the results tests (exports, render, report):
+// round blobs of alerts in a few z=12 tiles of the Amazon, dates drawn from a seeded PRNG.
+import { daysToIso, isoToDays } from '../core/dates.ts';
+import { hullArea } from '../core/records.ts';
+import { mulberry32 } from '../core/synthetic.ts';
+import { pixelAreaHa, pixelToLonLat } from '../core/tiles.ts';
+import type { RunRecord } from '../core/table.ts';
+import type { AlertTuple, TileAddress } from '../core/types.ts';
+
+export const FIXTURE_RUN_ID = 'run-fixture-0001';
+/** Three neighbouring tiles around lon -60.2, lat -3.1. */
+export const FIXTURE_TILES: TileAddress[] = [
+  { z: 12, x: 1362, y: 2083 },
+  { z: 12, x: 1363, y: 2083 },
+  { z: 12, x: 1362, y: 2084 },
+];
+
+/** One record from a blob of members (centre = their mean, area = hull of the pixel centres). */
+export function recordFromMembers(tile: TileAddress, alerts: AlertTuple[], runId = FIXTURE_RUN_ID): RunRecord {
+  const col = alerts.reduce((s, a) => s + a[1], 0) / alerts.length;
+  const row = alerts.reduce((s, a) => s + a[0], 0) / alerts.length;
+  const { lon, lat } = pixelToLonLat(tile, col, row);
+  const dates = alerts.map((a) => a[2]).sort();
+  const haPerPixel = pixelAreaHa(lat, tile.z);
+  const area = hullArea(alerts.map(([r, c]) => [c, r]));
+  return {
+    run_id: runId, ...tile, col, row, i: Math.round(col), j: Math.round(row),
+    longitude: lon, latitude: lat, count: alerts.length,
+    area, area_ha: area * haPerPixel, alert_area_ha: alerts.length * haPerPixel,
+    min_date: dates[0], max_date: dates[dates.length - 1], alerts,
+  };
+}
+
+/** A filled disc of alerts around (ci, cj) with dates in [first, first + spanDays). */
+export function blob(ci: number, cj: number, radius: number, first: string, spanDays: number, rand: () => number): AlertTuple[] {
+  const out: AlertTuple[] = [];
+  const d0 = isoToDays(first);
+  for (let r = cj - radius; r <= cj + radius; r++) {
+    for (let c = ci - radius; c <= ci + radius; c++) {
+      if ((r - cj) ** 2 + (c - ci) ** 2 > radius * radius || r < 0 || c < 0 || r > 255 || c > 255) continue;
+      out.push([r, c, daysToIso(d0 + Math.floor(rand() * spanDays))]);
+    }
+  }
+  return out;
+}
+
+/** `n` records spread over the fixture tiles, deterministic for a seed. */
+export function fixtureRecords(n = 9, seed = 7): RunRecord[] {
+  const rand = mulberry32(seed);
+  const records: RunRecord[] = [];
+  for (let k = 0; k < n; k++) {
+    const tile = FIXTURE_TILES[k % FIXTURE_TILES.length];
+    const ci = 20 + Math.floor(rand() * 216);
+    const cj = 20 + Math.floor(rand() * 216);
+    const radius = 2 + Math.floor(rand() * 8);
+    const first = daysToIso(isoToDays('2017-01-01') + Math.floor(rand() * 900));
+    records.push(recordFromMembers(tile, blob(ci, cj, radius, first, 60, rand)));
+  }
+  return records;
+}

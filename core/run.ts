@@ -2,6 +2,7 @@
 // same parameters always give the same id (re-enqueueing a run overwrites, never duplicates).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { validateTemplate } from './sources.ts';
 import { checkDateOrder, clusterParamFields, dateFields, formatZodError } from './request.ts';
 import { lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, MAX_ZOOM } from './tiles.ts';
 import type { TileBounds } from './tiles.ts';
@@ -65,7 +66,13 @@ const regionSchema = z.discriminatedUnion(
 const tilesUrl = z
   .string({ error: 'must be a tile URL template' })
   .min(1, 'must be a tile URL template')
-  .refine((s) => s.includes('{z}') && s.includes('{x}') && s.includes('{y}'), 'must contain {z}, {x} and {y}');
+  .superRefine((s, ctx) => {
+    try {
+      validateTemplate(s);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
 
 const runParamsSchema = z
   .strictObject({
@@ -122,9 +129,11 @@ export function regionToBounds(z: number, region: Region): TileBounds {
     case 'tiles':
       bounds = { z, x0: region.x0, y0: region.y0, x1: region.x1, y1: region.y1 };
       break;
-    case 'bbox':
-      bounds = lonLatBoxToTileBounds(region, z);
+    case 'bbox': {
+      const { west, south, east, north } = region;
+      bounds = lonLatBoxToTileBounds({ west, south, east, north }, z);
       break;
+    }
     case 'point': {
       const t = lonLatToTile(region.lon, region.lat, z);
       bounds = { z, x0: t.x, y0: t.y, x1: t.x, y1: t.y };

@@ -1,0 +1,66 @@
+// AWS clients and linked resource names, in one place. Clients use plain SDK configuration, so the
+// standard AWS_ENDPOINT_URL_S3 / _SQS / _DYNAMODB variables point them at local emulators, and
+// resource names come from SST's `Resource` (env vars SST_RESOURCE_<Name>, JSON): Lambda gets them
+// by linking, `sst shell` sets them for scripts, and the local loop sets the same variables. So the
+// handlers have no local special case.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Resource } from 'sst';
+
+/** Names of the resources sst.config.ts defines (and links). */
+export const RESOURCE_NAMES = { results: 'Results', tiles: 'Tiles', deadLetters: 'DeadLetter', ledger: 'Ledger' } as const;
+
+/** The linked resources as this project uses them (SST types them only after `sst install`). */
+interface LinkedResources {
+  Results: { name: string };
+  Tiles: { url: string };
+  DeadLetter: { url: string };
+  Ledger: { name: string };
+}
+
+/** One linked resource; throws a one-line error naming the missing SST_RESOURCE_ variable. */
+function linked<K extends keyof LinkedResources>(name: K): LinkedResources[K] {
+  try {
+    const value = (Resource as unknown as LinkedResources)[name];
+    if (value) return value;
+  } catch {
+    // SST's message is long; ours names the variable to set.
+  }
+  throw new Error(`resource ${name} is not linked: run under \`sst shell\`/Lambda or set SST_RESOURCE_${name}`);
+}
+
+/** Name of the results bucket. */
+export function resultsBucket(): string {
+  return linked('Results').name;
+}
+
+/** URL of the tile queue. */
+export function tilesQueueUrl(): string {
+  return linked('Tiles').url;
+}
+
+/** URL of the dead-letter queue. */
+export function deadLetterQueueUrl(): string {
+  return linked('DeadLetter').url;
+}
+
+/** Name of the ledger table. */
+export function ledgerTable(): string {
+  return linked('Ledger').name;
+}
+
+/** S3 client; path-style addressing so an emulator on 127.0.0.1 works (harmless on AWS). */
+export function s3Client(): S3Client {
+  return new S3Client({ forcePathStyle: true });
+}
+
+export function sqsClient(): SQSClient {
+  return new SQSClient({});
+}
+
+/** DynamoDB document client (plain JS values, undefined attributes dropped). */
+export function dynamoDocClient(): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+}

@@ -1,0 +1,307 @@
+// The run ledger in DynamoDB: which tiles of a run are finished, and whether its manifest is written.
+//
+// Items (one table, keys pk/sk, all items of a run share pk = `run#{run_id}`):
+//   sk = `run`            run item: params, tiles, shards, created_at, shards_done (number set),
+//                         manifest claim (claim_owner, claim_until) and manifest_key/completed_at
+//   sk = `shard#{00000}`  one per 1000 tiles: number sets `ok` and `failed` of tile indexes
+//   sk = `tile#{z}/{x}/{y}` one per finished tile: what the manifest needs (status, result key,
+//                         clusters, alerts, hectares, first/last date, or the error)
+//
+// Why not one TransactWriteItems (tile item + counter)? dynalite, the local emulator, does not
+// implement transactions. Instead every write is idempotent on its own, so a replay of the same
+// S3 event repairs a process that died between writes, and a duplicate changes nothing:
+//   1. put the tile item only if absent (first outcome of a tile wins, later ones are ignored);
+//   2. ADD the tile's index to its shard's number set: adding a member twice is a no-op, so the
+//      count (set size) can neither be lost nor doubled;
+//   3. when a shard's sets are full, ADD the shard number to the run item's `shards_done` set;
+//   4. when `shards_done` is full, the run is complete. Each step costs O(1) writes, and sets stay
+//      bounded (≤ 1000 members per shard, ≤ tiles/1000 on the run item), so the per-event cost does
+//      not grow with the run.
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { runTileCount, tileIndex } from './run.ts';
+import type { RunSpec } from './run.ts';
+import type { TileAddress } from './types.ts';
+
+/** Tiles per shard item. */
+export const SHARD_SIZE = 1000;
+/** How long a manifest writer holds its claim before another may take over. */
+export const MANIFEST_LEASE_MS = 5 * 60_000;
+/** Longest error message kept in the ledger (items are limited to 400 KB). */
+const MAX_MESSAGE = 2000;
+
+/** How a tile finished. */
+export type TileStatus = 'clusters' | 'empty' | 'failed';
+
+/** What the ledger keeps of a finished tile (exactly what the manifest needs). */
+export interface TileOutcome extends TileAddress {
+  status: TileStatus;
+  /** Key of clusters.parquet (absent for a failed tile). */
+  result_key?: string;
+  clusters: number;
+  alerts: number;
+  hectares: number;
+  first_date: string | null;
+  last_date: string | null;
+  /** Error message and stage of a failed tile. */
+  message?: string;
+  stage?: string;
+}
+
+/** The run item. */
+export interface RunItem {
+  run_id: string;
+  params: RunSpec;
+  tiles: number;
+  shards: number;
+  created_at: string;
+  shards_done?: Set<number>;
+  claim_owner?: string;
+  claim_until?: number;
+  manifest_key?: string;
+  completed_at?: string;
+}
+
+export interface RecordResult {
+  /** False when this tile had already been recorded (a duplicate or a replay). */
+  firstTime: boolean;
+  /** The outcome the ledger holds for the tile (the first one recorded). */
+  outcome: TileOutcome;
+  /** True when every tile of the run is now finished. */
+  runComplete: boolean;
+}
+
+export interface Progress {
+  tiles: number;
+  finished: number;
+  failed: number;
+  manifest_key: string | null;
+}
+
+const runPk = (runId: string) => `run#${runId}`;
+const RUN_SK = 'run';
+const shardSk = (shard: number) => `shard#${String(shard).padStart(5, '0')}`;
+const tileSk = (tile: TileAddress) => `tile#${tile.z}/${tile.x}/${tile.y}`;
+
+function isConditionFailure(error: unknown): boolean {
+  return (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+export function shardCount(tiles: number): number {
+  return Math.ceil(tiles / SHARD_SIZE);
+}
+
+export class Ledger {
+  readonly doc: DynamoDBDocumentClient;
+  readonly table: string;
+
+  constructor(doc: DynamoDBDocumentClient, table: string) {
+    this.doc = doc;
+    this.table = table;
+  }
+
+  /** Creates the run item unless it exists (enqueue calls this; the aggregator also fills it in). */
+  async createRun(runId: string, spec: RunSpec, now: Date = new Date()): Promise<boolean> {
+    const tiles = runTileCount(spec);
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: runPk(runId), sk: RUN_SK, run_id: runId, params: spec, tiles, shards: shardCount(tiles), created_at: now.toISOString() },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async getRun(runId: string): Promise<RunItem | null> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: runPk(runId), sk: RUN_SK }, ConsistentRead: true }));
+    if (!out.Item) return null;
+    const { pk: _pk, sk: _sk, ...item } = out.Item;
+    return item as RunItem;
+  }
+
+  /** Records a finished tile once and says whether the run is now complete (see the header). */
+  async recordTile(runId: string, spec: RunSpec, outcome: TileOutcome, now: Date = new Date()): Promise<RecordResult> {
+    const index = tileIndex(spec, outcome); // throws for a tile outside the run
+    const clean = withoutUndefined({ ...outcome, ...(outcome.message ? { message: outcome.message.slice(0, MAX_MESSAGE) } : {}) });
+
+    // 1. The tile item, first outcome wins.
+    let firstTime = true;
+    let stored = clean;
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: runPk(runId), sk: tileSk(outcome), ...clean, index, recorded_at: now.toISOString() },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      firstTime = false;
+      const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: runPk(runId), sk: tileSk(outcome) }, ConsistentRead: true }));
+      stored = toOutcome(out.Item ?? clean);
+    }
+
+    // 2. Count the tile in its shard (set semantics: idempotent).
+    const tiles = runTileCount(spec);
+    const shards = shardCount(tiles);
+    const shard = Math.floor(index / SHARD_SIZE);
+    const capacity = Math.min(SHARD_SIZE, tiles - shard * SHARD_SIZE);
+    const shardOut = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: shardSk(shard) },
+        UpdateExpression: 'ADD #set :index',
+        ExpressionAttributeNames: { '#set': stored.status === 'failed' ? 'failed' : 'ok' },
+        ExpressionAttributeValues: { ':index': new Set([index]) },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    const inShard = setSize(shardOut.Attributes?.ok) + setSize(shardOut.Attributes?.failed);
+    if (inShard < capacity) return { firstTime, outcome: stored, runComplete: false };
+
+    // 3. The shard is full: count it on the run item (creating the run item if enqueue did not).
+    const runOut = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression:
+          'ADD shards_done :shard SET run_id = if_not_exists(run_id, :id), params = if_not_exists(params, :params), ' +
+          'tiles = if_not_exists(tiles, :tiles), shards = if_not_exists(shards, :shards), created_at = if_not_exists(created_at, :now)',
+        ExpressionAttributeValues: {
+          ':shard': new Set([shard]),
+          ':id': runId,
+          ':params': spec,
+          ':tiles': tiles,
+          ':shards': shards,
+          ':now': now.toISOString(),
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    // 4. Complete when every shard is full.
+    return { firstTime, outcome: stored, runComplete: setSize(runOut.Attributes?.shards_done) >= shards };
+  }
+
+  /**
+   * Claims the right to write the manifest. True for exactly one caller at a time: the condition
+   * fails once the manifest is written, and while another owner's lease runs. `owner` should be
+   * stable across retries of the same event, so a retried writer gets its own claim back.
+   */
+  async claimManifest(runId: string, owner: string, now: Date = new Date(), leaseMs = MANIFEST_LEASE_MS): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: runPk(runId), sk: RUN_SK },
+          UpdateExpression: 'SET claim_owner = :owner, claim_until = :until',
+          ConditionExpression:
+            'attribute_exists(pk) AND attribute_not_exists(manifest_key) AND ' +
+            '(attribute_not_exists(claim_until) OR claim_until < :now OR claim_owner = :owner)',
+          ExpressionAttributeValues: { ':owner': owner, ':until': now.getTime() + leaseMs, ':now': now.getTime() },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Marks the manifest written (after the S3 put succeeded); only the claim owner may. */
+  async finishManifest(runId: string, owner: string, key: string, completedAt: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: RUN_SK },
+        UpdateExpression: 'SET manifest_key = :key, completed_at = :at',
+        ConditionExpression: 'claim_owner = :owner',
+        ExpressionAttributeValues: { ':key': key, ':at': completedAt, ':owner': owner },
+      }),
+    );
+  }
+
+  /** Every finished tile of a run, read page by page (a Query on the run's items, never a listing). */
+  async *tiles(runId: string, pageSize?: number): AsyncGenerator<TileOutcome> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': 'tile#' },
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+          Limit: pageSize,
+        }),
+      );
+      for (const item of page.Items ?? []) yield toOutcome(item);
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** Finished and failed tile counts of a run (reads the shard items: one per 1000 tiles). */
+  async progress(runId: string): Promise<Progress | null> {
+    const run = await this.getRun(runId);
+    if (!run) return null;
+    let finished = 0;
+    let failed = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': 'shard#' },
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        finished += setSize(item.ok) + setSize(item.failed);
+        failed += setSize(item.failed);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return { tiles: run.tiles, finished, failed, manifest_key: run.manifest_key ?? null };
+  }
+}
+
+/** DynamoDB rejects undefined attribute values: drop them. */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function setSize(value: unknown): number {
+  return value instanceof Set ? value.size : 0;
+}
+
+/** A tile item back to a TileOutcome (drops the ledger's own attributes). */
+function toOutcome(item: Record<string, unknown>): TileOutcome {
+  const { pk: _pk, sk: _sk, index: _index, recorded_at: _at, ...outcome } = item;
+  return outcome as unknown as TileOutcome;
+}
+
+/** The DynamoDB table definition the ledger needs (for tests and the local emulator). */
+export const LEDGER_TABLE_DEFINITION = {
+  AttributeDefinitions: [
+    { AttributeName: 'pk', AttributeType: 'S' },
+    { AttributeName: 'sk', AttributeType: 'S' },
+  ],
+  KeySchema: [
+    { AttributeName: 'pk', KeyType: 'HASH' },
+    { AttributeName: 'sk', KeyType: 'RANGE' },
+  ],
+  BillingMode: 'PAY_PER_REQUEST',
+} as const;

@@ -1,0 +1,126 @@
+// S3-triggered aggregator: each clusters.parquet or error.json landing under runs/ is recorded in
+// the ledger once; the event that completes the run writes the manifest (exactly once).
+// Cost per event is constant: one small object read and a few DynamoDB writes; only the event
+// that completes the run reads the whole ledger (one paginated Query).
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { dynamoDocClient, ledgerTable, resultsBucket, s3Client } from '../core/aws.ts';
+import { decodeS3Key, manifestKey, parseResultKey, type ResultKey } from '../core/keys.ts';
+import { Ledger, type TileOutcome } from '../core/ledger.ts';
+import { buildManifest, clustersOutcome, errorOutcome, errorRecordOutcome } from '../core/manifest.ts';
+import { parseErrorRecord, parseS3Event, type S3Record } from '../core/messages.ts';
+import { readClusters, readClustersInfo } from '../core/parquet.ts';
+import { parseRunSpec, type RunSpec } from '../core/run.ts';
+import type { ResultStore } from '../core/results.ts';
+import { tileKey } from '../core/tiles.ts';
+
+interface Deps extends ResultStore {
+  ledger: Ledger;
+}
+
+let deps: Deps | undefined;
+
+function defaultDeps(): Deps {
+  return { s3: s3Client(), bucket: resultsBucket(), ledger: new Ledger(dynamoDocClient(), ledgerTable()) };
+}
+
+/** The object's bytes, or null when it is gone (deleted since the event). */
+async function getObject(d: Deps, key: string): Promise<Uint8Array | null> {
+  try {
+    const out = await d.s3.send(new GetObjectCommand({ Bucket: d.bucket, Key: key }));
+    return out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+  } catch (error) {
+    if ((error as { name?: string }).name === 'NoSuchKey') return null;
+    throw error;
+  }
+}
+
+/** The run's params from the ledger (for records that do not carry them). */
+async function specFromLedger(d: Deps, runId: string): Promise<RunSpec> {
+  const run = await d.ledger.getRun(runId);
+  if (!run) throw new Error(`run ${runId}: no params in the object and no run item in the ledger yet (will retry)`);
+  return run.params;
+}
+
+/** Reads a result object into the ledger outcome of its tile (an unreadable object = failed tile). */
+async function readOutcome(d: Deps, key: string, parsed: ResultKey, bytes: Uint8Array): Promise<{ outcome: TileOutcome; spec: RunSpec | null }> {
+  const { runId, tile } = parsed;
+  if (parsed.kind === 'clusters') {
+    try {
+      const info = readClustersInfo(bytes);
+      if (info.run_id !== runId || tileKey(info.tile) !== tileKey(tile)) throw new Error(`file says run ${info.run_id} tile ${tileKey(info.tile)}`);
+      const spec = parseRunSpec(info.params);
+      return { outcome: clustersOutcome(tile, key, await readClusters(bytes)), spec };
+    } catch (error) {
+      return { outcome: errorOutcome(tile, `unreadable clusters file: ${(error as Error).message}`, 'aggregate'), spec: null };
+    }
+  }
+  try {
+    const record = parseErrorRecord(new TextDecoder().decode(bytes));
+    // The key decides the tile; the record's own fields are only informative.
+    return { outcome: { ...errorRecordOutcome(record), z: tile.z, x: tile.x, y: tile.y }, spec: record.params ?? null };
+  } catch (error) {
+    return { outcome: errorOutcome(tile, `unreadable error record: ${(error as Error).message}`, 'aggregate'), spec: null };
+  }
+}
+
+/**
+ * Writes the manifest if this caller wins the claim. `owner` is stable across retries of the same
+ * event, so a retry of a writer that crashed takes its claim back; another writer waits out the lease.
+ */
+export async function writeManifestOnce(d: Deps, runId: string, owner: string, now: Date = new Date()): Promise<boolean> {
+  if (!(await d.ledger.claimManifest(runId, owner, now))) return false;
+  const run = await d.ledger.getRun(runId);
+  if (!run) throw new Error(`run ${runId}: run item vanished`);
+  const outcomes: TileOutcome[] = [];
+  for await (const outcome of d.ledger.tiles(runId)) outcomes.push(outcome);
+  const completedAt = now.toISOString();
+  const manifest = buildManifest({ runId, spec: run.params, createdAt: run.created_at, completedAt, outcomes });
+  const key = manifestKey(runId);
+  // Same key every time: a repeated write (after a crash) overwrites, never duplicates.
+  await d.s3.send(new PutObjectCommand({ Bucket: d.bucket, Key: key, Body: JSON.stringify(manifest, null, 2), ContentType: 'application/json' }));
+  await d.ledger.finishManifest(runId, owner, key, completedAt);
+  console.log(`run ${runId}: manifest written (${manifest.tiles} tiles, ${manifest.tiles_failed} failed, ${manifest.totals.clusters} clusters)`);
+  return true;
+}
+
+async function processRecord(d: Deps, record: S3Record): Promise<void> {
+  if (!record.eventName.startsWith('ObjectCreated')) return;
+  const key = decodeS3Key(record.s3.object.key);
+  const parsed = parseResultKey(key);
+  if (!parsed) {
+    console.warn(`ignored object ${key}: not a tile result key`);
+    return;
+  }
+  const bytes = await getObject(d, key);
+  if (!bytes) {
+    console.warn(`ignored object ${key}: it no longer exists`);
+    return;
+  }
+  const { outcome, spec } = await readOutcome(d, key, parsed, bytes);
+  const runSpec = spec ?? (await specFromLedger(d, parsed.runId));
+  const result = await d.ledger.recordTile(parsed.runId, runSpec, outcome);
+  if (!result.firstTime) console.log(`run ${parsed.runId} tile ${tileKey(parsed.tile)}: already recorded (${result.outcome.status})`);
+  if (result.runComplete) {
+    const owner = `${key}#${record.s3.object.sequencer ?? record.s3.object.eTag ?? ''}`;
+    await writeManifestOnce(d, parsed.runId, owner);
+  }
+}
+
+/**
+ * Lambda entry point (S3 notification). Throws only on failures worth retrying (S3/DynamoDB
+ * unavailable): Lambda's async retry then replays the event, which every step tolerates.
+ */
+export async function handler(event: unknown): Promise<void> {
+  deps ??= defaultDeps();
+  const { records, errors } = parseS3Event(event);
+  for (const error of errors) console.error(error);
+  const failures: string[] = [];
+  for (const record of records) {
+    try {
+      await processRecord(deps, record);
+    } catch (error) {
+      failures.push(`${record.s3.object.key}: ${(error as Error).message}`);
+    }
+  }
+  if (failures.length > 0) throw new Error(`aggregator failed on ${failures.length} record(s): ${failures.join('; ')}`);
+}

@@ -1,0 +1,36 @@
+// Dead-letter subscriber: a tile message that failed 3 receives becomes the tile's error.json
+// (stage `dead-letter`), so the aggregator counts the tile as failed and the run can complete.
+import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { resultsBucket, s3Client } from '../core/aws.ts';
+import { clustersKey } from '../core/keys.ts';
+import { parseTileMessage } from '../core/messages.ts';
+import { objectExists, putMessageError, putTileError, putUnroutable, type ResultStore } from '../core/results.ts';
+
+let store: ResultStore | undefined;
+
+export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+  store ??= { s3: s3Client(), bucket: resultsBucket() };
+  const batchItemFailures: SQSBatchItemFailure[] = [];
+  for (const record of event.Records ?? []) {
+    const receives = record.attributes?.ApproximateReceiveCount ?? '?';
+    const why = `message was dead-lettered after ${receives} receives without success`;
+    try {
+      const parsed = parseTileMessage(record.body);
+      if (parsed.kind === 'unroutable') await putUnroutable(store, record.messageId, `${why}; ${parsed.error}`, record.body, 'dead-letter');
+      else if (parsed.kind === 'run-error') await putMessageError(store, parsed.runId, record.messageId, `${why}; ${parsed.error}`, record.body, 'dead-letter');
+      else {
+        const runId = parsed.kind === 'ok' ? parsed.message.run_id : parsed.runId;
+        const tile = parsed.kind === 'ok' ? parsed.message.tile : parsed.tile;
+        // A consumer may have written the result and then died before deleting the message: a
+        // finished tile stays finished.
+        if (await objectExists(store, clustersKey(runId, tile))) continue;
+        const params = parsed.kind === 'ok' ? parsed.message.params : undefined;
+        await putTileError(store, { runId, tile, message: why, stage: 'dead-letter', params, messageId: record.messageId });
+      }
+    } catch (error) {
+      console.error(`dead letter ${record.messageId}: ${(error as Error).message} (will retry)`);
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures };
+}

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { allocAlerts, encodeGladTile } from '../core/decode.ts';
+import { isoToDays } from '../core/dates.ts';
+import { parseTileRequest } from '../core/request.ts';
+import { runTile } from '../core/tile-job.ts';
+import type { TileAddress, TileSource } from '../core/types.ts';
+import { componentEngine } from './fake-engine.ts';
+
+const Z = 12;
+
+/** An in-memory world: global pixel (gx, gy) -> date; tiles encoded on demand as GLAD PNGs. */
+class World implements TileSource {
+  pixels = new Map<string, number>();
+  corrupt = new Set<string>();
+  reads: string[] = [];
+  set(gx: number, gy: number, date: string) {
+    this.pixels.set(`${gx},${gy}`, isoToDays(date));
+  }
+  async read(t: TileAddress): Promise<Uint8Array | null> {
+    const key = `${t.z}/${t.x}/${t.y}`;
+    this.reads.push(key);
+    if (this.corrupt.has(key)) return new TextEncoder().encode('<html>Access denied</html>');
+    const a = allocAlerts(256 * 256);
+    for (const [p, days] of this.pixels) {
+      const [gx, gy] = p.split(',').map(Number);
+      if (Math.floor(gx / 256) !== t.x || Math.floor(gy / 256) !== t.y) continue;
+      a.col[a.length] = gx - t.x * 256;
+      a.row[a.length] = gy - t.y * 256;
+      a.days[a.length] = days;
+      a.confidence[a.length] = 2;
+      a.length++;
+    }
+    return a.length ? encodeGladTile(a) : null;
+  }
+}
+
+const req = (x: number, y: number, extra: object = {}) =>
+  parseTileRequest({ z: Z, x, y, start_date: '2016-01-01', end_date: '2017-01-01', min_count: 5, ...extra });
+
+describe('runTile', () => {
+  it('a clearing crossing the tile edge is owned once, with its halo members', async () => {
+    const w = new World();
+    // 20x10 block over cols 240..259 of tile x=100 (16 px in tile 100, 4 in tile 101): mean col 249.5 → owned by tile 100.
+    for (let gx = 100 * 256 + 240; gx < 100 * 256 + 260; gx++) for (let gy = 50 * 256 + 10; gy < 50 * 256 + 20; gy++) w.set(gx, gy, '2016-05-01');
+    const engine = componentEngine();
+    const left = await runTile(req(100, 50), w, undefined, engine);
+    const right = await runTile(req(101, 50), w, undefined, engine);
+    expect(left.nb_clusters).toBe(1);
+    expect(right.nb_clusters).toBe(0);
+    const c = left.clusters[0];
+    expect(c.count).toBe(200);
+    expect(c.i).toBe(250); // round(249.5)
+    expect(c.alerts.some(([, col]) => col >= 256)).toBe(true);
+    expect(c.area).toBe(19 * 9);
+    expect(left).toMatchObject({ z: Z, x: 100, y: 50, width: 5, min_count: 5, algorithm: 'standard' });
+  });
+
+  it('doubles the halo until a long road is whole, reading the second ring once per tile', async () => {
+    const w = new World();
+    // A road along row 100 of tile y=50 from col 200 of tile 99 to col 200 of tile 102 (769 px):
+    // in tile 101 coordinates cols -312..456, so a 256 px halo cuts it and 512 px does not.
+    for (let gx = 99 * 256 + 200; gx <= 102 * 256 + 200; gx++) w.set(gx, 50 * 256 + 100, '2016-03-03');
+    const passes: number[] = [];
+    const res = await runTile(req(101, 50), w, undefined, componentEngine(8, 1024), {
+      onPass: (p) => passes.push(p.margin),
+    });
+    expect(passes).toEqual([8, 16, 32, 64, 128, 256, 512]);
+    expect(res.nb_clusters).toBe(1);
+    expect(res.clusters[0].count).toBe(769);
+    // Each tile read at most once despite 7 passes; the second ring (x=99 or x=103) was reached.
+    expect(new Set(w.reads).size).toBe(w.reads.length);
+    expect(w.reads).toContain('12/103/50');
+    expect(w.reads).not.toContain('12/104/50');
+  });
+
+  it('stops at MAX_HALO_MARGIN with a warning', async () => {
+    const w = new World();
+    for (let gx = 100 * 256; gx <= 103 * 256; gx++) w.set(gx, 50 * 256 + 7, '2016-03-03');
+    const warnings: string[] = [];
+    const res = await runTile(req(101, 50), w, undefined, componentEngine(8, 64), { onWarning: (m) => warnings.push(m) });
+    expect(res.clusters[0].count).toBe(256 + 2 * 64);
+    expect(warnings.join()).toContain('maximum halo of 64 px');
+  });
+
+  it('blurring (margin 0) reads no neighbours', async () => {
+    const w = new World();
+    for (let gx = 100 * 256; gx < 100 * 256 + 10; gx++) w.set(gx, 50 * 256, '2016-03-03');
+    const res = await runTile(req(100, 50, { algorithm: 'blurring' }), w, undefined, componentEngine());
+    expect(res.nb_clusters).toBe(1);
+    expect(res.clusters[0].count).toBe(10);
+    expect(w.reads).toEqual(['12/100/50']);
+  });
+
+  it('keeps only alerts inside [start_date, end_date) and applies min_count', async () => {
+    const w = new World();
+    for (let k = 0; k < 10; k++) w.set(100 * 256 + 50 + k, 50 * 256 + 50, k < 4 ? '2015-12-31' : '2016-06-01');
+    for (let k = 0; k < 10; k++) w.set(100 * 256 + 50 + k, 50 * 256 + 150, '2017-01-01');
+    const res = await runTile(req(100, 50), w, undefined, componentEngine());
+    expect(res.clusters.map((c) => c.count)).toEqual([6]);
+    expect(res.clusters[0].min_date).toBe('2016-06-01');
+    const none = await runTile(req(100, 50, { min_count: 7 }), w, undefined, componentEngine());
+    expect(none.nb_clusters).toBe(0);
+  });
+
+  it('an empty tile has no clusters and reads no neighbours', async () => {
+    const w = new World();
+    w.set(101 * 256 + 3, 50 * 256 + 3, '2016-03-03');
+    const res = await runTile(req(100, 50), w, undefined, componentEngine());
+    expect(res).toMatchObject({ nb_clusters: 0, clusters: [] });
+    expect(w.reads).toEqual(['12/100/50']);
+  });
+
+  it('a corrupt neighbour is read as missing with a warning; a corrupt tile throws naming it', async () => {
+    const w = new World();
+    for (let k = 0; k < 10; k++) w.set(100 * 256 + 250 + k, 50 * 256 + 60, '2016-03-03');
+    w.corrupt.add('12/101/50');
+    const warnings: string[] = [];
+    const res = await runTile(req(100, 50), w, undefined, componentEngine(), { onWarning: (m) => warnings.push(m) });
+    expect(res.clusters[0].count).toBe(6); // the 4 pixels in the corrupt neighbour are lost
+    expect(warnings.join()).toContain('tile 12/101/50: not a PNG');
+    await expect(runTile(req(101, 50), w, undefined, componentEngine())).rejects.toThrow(/^tile 12\/101\/50: not a PNG/);
+  });
+
+  it('propagates read errors (they may be transient)', async () => {
+    const failing: TileSource = { read: async (t) => { if (t.x === 101) throw Object.assign(new Error('boom'), { transient: true }); return null; } };
+    const w = new World();
+    for (let k = 0; k < 10; k++) w.set(100 * 256 + 250 + k, 50 * 256 + 60, '2016-03-03');
+    const mixed: TileSource = { read: (t) => (t.x === 101 ? failing.read(t) : w.read(t)) };
+    await expect(runTile(req(100, 50), mixed, undefined, componentEngine())).rejects.toThrow('boom');
+  });
+});

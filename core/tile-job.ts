@@ -131,7 +131,6 @@ export async function runTile(
   options: RunTileOptions = {},
 ): Promise<TileResult> {
   validateTile(request);
-  const clusterEngine = engine ?? (await defaultEngine());
   const tile: TileAddress = { z: request.z, x: request.x, y: request.y };
   const range: DayRange = { startDays: isoToDays(request.start_date), endDays: isoToDays(request.end_date) };
   const params: ClusterParams = {
@@ -146,6 +145,7 @@ export async function runTile(
   const result: TileResult = { ...request, nb_clusters: 0, clusters: [] };
   if (!own || own.length === 0) return result;
 
+  const clusterEngine = engine ?? (await defaultEngine());
   const max = clusterEngine.MAX_HALO_MARGIN;
   let margin = Math.min(clusterEngine.initialHaloMargin(params), max);
   for (;;) {

@@ -1,0 +1,42 @@
+// Clusters one tile and prints exactly one JSON object: the request (defaults filled), nb_clusters
+// and the cluster records. Tiles come from TILES_URL (default: the old public GLAD tiles).
+//   npm run -s tile -- '{"z":12,"x":1355,"y":2045,"start_date":"2016-06-01","end_date":"2016-12-01"}'
+// Bad input or a failed tile: one line on stderr, nothing on stdout, exit 1.
+import { parseTileRequest } from '../core/request.ts';
+import { defaultTilesUrl, tileSourceFromTemplate } from '../core/sources.ts';
+import { runTile } from '../core/tile-job.ts';
+
+const USAGE = `usage: npm run -s tile -- '{"z":12,"x":1355,"y":2045,"start_date":"2016-06-01","end_date":"2016-12-01"}'`;
+
+/** One line on stderr and a failing exit code (set, not forced, so stderr is flushed). */
+function fail(message: string): void {
+  process.stderr.write(`tile: ${message.split('\n')[0]}\n`);
+  process.exitCode = 1;
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv.length !== 1) return fail(argv.length === 0 ? `missing request JSON; ${USAGE}` : `expected one JSON argument, got ${argv.length}; ${USAGE}`);
+  let input: unknown;
+  try {
+    input = JSON.parse(argv[0]);
+  } catch (err) {
+    return fail(`invalid JSON: ${(err as Error).message}`);
+  }
+  let request;
+  try {
+    request = parseTileRequest(input);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  try {
+    const source = tileSourceFromTemplate(defaultTilesUrl());
+    const result = await runTile(request, source, undefined, undefined, {
+      onWarning: (m) => process.stderr.write(`tile: warning: ${m}\n`),
+    });
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,60 @@
+// `npm run tile` as a subprocess (node 22 from node_modules/.bin) against a synthetic tile directory.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticMosaic } from '../core/synthetic.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'tile-cli-'));
+const TILES_URL = `${dir}/{z}/{x}/{y}.png`;
+
+function tileCli(...args: string[]) {
+  const r = spawnSync(join(root, 'node_modules/.bin/node'), [join(root, 'scripts/tile.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}`, TILES_URL },
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(async () => {
+  await writeSyntheticMosaic(dir, { z: 12, x0: 1354, y0: 2044, x1: 1356, y1: 2046, seed: 1, density: 3000, corrupt: [{ z: 12, x: 1356, y: 2046 }] });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const base = { z: 12, x: 1355, y: 2045, start_date: '2016-06-01', end_date: '2016-12-01' };
+
+describe('npm run tile: bad input', () => {
+  const cases: [string, string, RegExp][] = [
+    ['no argument', '', /^tile: missing request JSON/],
+    ['invalid JSON', '{"z":12,', /^tile: invalid JSON/],
+    ['missing z', JSON.stringify({ x: 1, y: 1 }), /^tile: z: required$/],
+    ['non-integer y', JSON.stringify({ ...base, y: 2045.5 }), /^tile: y: must be an integer$/],
+    ['x out of range', JSON.stringify({ ...base, x: 4096 }), /^tile: x=4096 is out of range 0..4095 at z=12$/],
+    ['unparsable date', JSON.stringify({ ...base, start_date: '2016-13-01' }), /^tile: start_date: "2016-13-01" is not a valid/],
+    ['end before start', JSON.stringify({ ...base, end_date: '2016-01-01' }), /^tile: end_date: must be after start_date/],
+    ['width 0', JSON.stringify({ ...base, width: 0 }), /^tile: width: must be > 0$/],
+    ['min_count 0', JSON.stringify({ ...base, min_count: 0 }), /^tile: min_count: must be an integer >= 1$/],
+    ['unknown algorithm', JSON.stringify({ ...base, algorithm: 'dbscan' }), /^tile: algorithm: "dbscan" is not one of/],
+    ['unknown key', JSON.stringify({ ...base, colour: 'red' }), /^tile: unknown key\(s\): colour$/],
+  ];
+  for (const [name, arg, message] of cases) {
+    it(`${name}: exit 1, one line on stderr, nothing on stdout`, () => {
+      const r = arg === '' ? tileCli() : tileCli(arg);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr.trimEnd()).toMatch(message);
+    });
+  }
+
+  it('a corrupt tile: exit 1 naming the tile', () => {
+    const r = tileCli(JSON.stringify({ ...base, x: 1356, y: 2046 }));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd()).toMatch(/^tile: tile 12\/1356\/2046: not a PNG or corrupt\/truncated/);
+  });
+});

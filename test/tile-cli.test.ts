@@ -58,3 +58,18 @@ describe('npm run tile: bad input', () => {
     expect(r.stderr.trimEnd()).toMatch(/^tile: tile 12\/1356\/2046: not a PNG or corrupt\/truncated/);
   });
 });
+
+describe('npm run tile: output', () => {
+  it('a missing tile prints one JSON object: the request with defaults, no clusters', () => {
+    const r = tileCli(JSON.stringify({ z: 12, x: 100, y: 100 }));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    const out = JSON.parse(lines[0]);
+    expect(out).toEqual({
+      z: 12, x: 100, y: 100, start_date: '2015-01-01', end_date: '2030-01-01',
+      width: 5, min_count: 25, iterations: 25, algorithm: 'standard', nb_clusters: 0, clusters: [],
+    });
+  });
+});

@@ -1,0 +1,120 @@
+// The HTML report in a real headless Chromium (/usr/bin/chromium, never downloaded): loads offline
+// with no console errors, one marker per cluster, a click shows that cluster's numbers, the date
+// filter and table sorting work, and a screenshot is a real PNG.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRunReport } from '../core/report/report.ts';
+import { fileTileSource } from '../core/sources.ts';
+import { writeSyntheticMosaic } from '../core/synthetic.ts';
+import { withRowIds } from '../core/table.ts';
+import { tilesInBounds } from '../core/tiles.ts';
+import { FIXTURE_RUN_ID, fixtureRecords } from './results-fixtures.ts';
+
+const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const records = fixtureRecords(9);
+const rows = withRowIds(records);
+const dir = mkdtempSync(join(tmpdir(), 'report-'));
+const file = join(dir, 'report.html');
+const bounds = { z: 12, x0: 1362, y0: 2083, x1: 1363, y1: 2084 };
+const dates = { start_date: '2015-01-01', end_date: '2021-01-01' };
+
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+const outsideRequests: string[] = [];
+let html = '';
+
+beforeAll(async () => {
+  // 4 input tiles, one of them corrupt: 3 drawn underneath, 1 reported in a note.
+  await writeSyntheticMosaic(join(dir, 'tiles'), { ...bounds, seed: 5, density: 1500, corrupt: [{ z: 12, x: 1363, y: 2084 }] });
+  html = await buildRunReport({
+    runId: FIXTURE_RUN_ID,
+    records,
+    dates,
+    params: { z: 12, width: 3, min_count: 10 },
+    tiles: tilesInBounds(bounds),
+    source: fileTileSource(join(dir, 'tiles', '{z}/{x}/{y}.png')),
+  });
+  writeFileSync(file, html);
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: BROWSER_ARGS });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  // Offline: anything but the file itself and inline data: URLs is recorded and refused.
+  await page.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith('file:') || url.startsWith('data:')) return route.continue();
+    outsideRequests.push(url);
+    return route.abort();
+  });
+  await page.goto(pathToFileURL(file).href);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('HTML report in a headless browser', () => {
+  it('is one self-contained file: Leaflet inlined, no CDN or remote URL', () => {
+    expect(html).toContain('Leaflet');
+    expect(html).not.toMatch(/<script[^>]+src=/);
+    expect(html).not.toMatch(/<link[^>]+href=/);
+    expect(html).toContain('1 of 4 input tiles could not be read');
+  });
+
+  it('loads with no console errors and no outside requests, one marker per cluster', async () => {
+    await page.waitForSelector('path.cluster-centre');
+    expect(consoleErrors).toEqual([]);
+    expect(outsideRequests).toEqual([]);
+    expect(await page.locator('path.cluster-centre').count()).toBe(records.length);
+    expect(await page.locator('path.cluster-hull').count()).toBe(records.length);
+    expect(await page.locator('img.alerts-tile').count()).toBe(3);
+    expect(await page.locator('#clusters tbody tr').count()).toBe(records.length);
+  });
+
+  it("shows a cluster's numbers when its marker is clicked", async () => {
+    for (const id of [4, 0]) {
+      await page.locator(`path.cluster-centre[data-row="${id}"]`).click();
+      const field = (name: string) => page.locator(`#details [data-field="${name}"]`).textContent();
+      expect(await field('row_id')).toBe(String(id));
+      expect(await field('count')).toBe(String(rows[id].count));
+      expect(await field('area_ha')).toBe(rows[id].area_ha.toFixed(2));
+      expect(await field('min_date')).toBe(rows[id].min_date);
+      expect(await page.locator('#clusters tbody tr.selected').getAttribute('data-row')).toBe(String(id));
+    }
+  });
+
+  it('sorts the table by a clicked column and filters by date', async () => {
+    await page.locator('#clusters th[data-key="count"]').click();
+    const counts = await page.locator('#clusters tbody tr td:nth-child(3)').allTextContents();
+    expect(counts.map(Number)).toEqual(rows.map((r) => r.count).sort((a, b) => b - a));
+
+    const from = '2018-06-01';
+    const expected = rows.filter((r) => r.max_date >= from).length;
+    expect(expected).toBeLessThan(rows.length);
+    await page.fill('#from', from);
+    await page.dispatchEvent('#from', 'change');
+    expect(await page.locator('path.cluster-centre').count()).toBe(expected);
+    expect(await page.locator('#clusters tbody tr').count()).toBe(expected);
+    expect(await page.locator('#count-shown').textContent()).toBe(String(expected));
+    await page.click('#reset');
+    expect(await page.locator('path.cluster-centre').count()).toBe(records.length);
+  });
+
+  it('takes a screenshot that is a real, non-blank PNG', async () => {
+    const shot = join(dir, 'report.png');
+    await page.screenshot({ path: shot });
+    const png = PNG.sync.read(readFileSync(shot));
+    expect(png.width).toBe(1400);
+    expect(png.height).toBe(900);
+    const colours = new Set<number>();
+    for (let o = 0; o < png.data.length; o += 4 * 97) colours.add((png.data[o] << 16) | (png.data[o + 1] << 8) | png.data[o + 2]);
+    expect(colours.size).toBeGreaterThan(20);
+    if (process.env.REPORT_SHOT) writeFileSync(process.env.REPORT_SHOT, readFileSync(shot));
+  });
+});

@@ -5,6 +5,10 @@ import {
   type SendMessageBatchCommandOutput,
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
+import { tileMessageBody } from './messages.ts';
+import { runId, runTiles, type RunSpec } from './run.ts';
+import { tileKey } from './tiles.ts';
+import type { TileAddress } from './types.ts';
 
 /** The one SQS call this module needs (an SQSClient satisfies it). */
 export interface BatchSender {
@@ -111,4 +115,54 @@ export async function enqueueBodies(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, chunks.length)) }, sender));
   failed.sort((a, b) => a.index - b.index);
   return { sent: bodies.length - failed.length, failed };
+}
+
+// ---------------------------------------------------------------- a whole run
+
+export interface RunSubmission {
+  runId: string;
+  spec: RunSpec;
+  tiles: number;
+  /** False when the ledger already knew the run (same parameters = same id). */
+  created: boolean;
+  /** The run already has its manifest: nothing was sent. */
+  complete: boolean;
+  /** Tiles already finished in the ledger, not sent again. */
+  skipped: number;
+  sent: number;
+  failed: EnqueueFailure[];
+}
+
+/** The ledger calls a submission needs (core/ledger.ts's Ledger satisfies it). */
+export interface RunLedger {
+  createRun(runId: string, spec: RunSpec): Promise<boolean>;
+  getRun(runId: string): Promise<{ manifest_key?: string } | null>;
+  tiles(runId: string): AsyncIterable<TileAddress>;
+}
+
+/**
+ * Records the run in the ledger, then sends one message per tile not finished yet. Submitting the
+ * same run again therefore resumes it (e.g. after queued messages were lost) and does nothing to a
+ * finished run; a tile sent twice is still counted once by the ledger.
+ */
+export async function submitRun(
+  spec: RunSpec,
+  deps: { ledger: RunLedger; sqs: BatchSender; queueUrl: string },
+  options: EnqueueOptions = {},
+): Promise<RunSubmission> {
+  const id = runId(spec);
+  const all = runTiles(spec);
+  const created = await deps.ledger.createRun(id, spec);
+  const base = { runId: id, spec, tiles: all.length, created };
+  let pending = all;
+  if (!created) {
+    const run = await deps.ledger.getRun(id);
+    if (run?.manifest_key) return { ...base, complete: true, skipped: all.length, sent: 0, failed: [] };
+    const finished = new Set<string>();
+    for await (const tile of deps.ledger.tiles(id)) finished.add(tileKey(tile));
+    pending = all.filter((tile) => !finished.has(tileKey(tile)));
+  }
+  const bodies = pending.map((tile) => tileMessageBody(spec, tile));
+  const result = await enqueueBodies(deps.sqs, deps.queueUrl, bodies, options);
+  return { ...base, complete: false, skipped: all.length - pending.length, sent: result.sent, failed: result.failed };
 }

@@ -3,14 +3,8 @@
 // that points the unchanged Lambda handlers and the SDK at them.
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  ResourceNotFoundException,
-  type AttributeDefinition,
-  type KeySchemaElement,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { LEDGER_TABLE_DEFINITION } from '../core/ledger.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type Emulators } from './emulators.ts';
 
 export const MAX_RECEIVE_COUNT = 3;
@@ -38,18 +32,6 @@ export interface StackInfo {
   /** Seconds a received message stays invisible before a retry. */
   visibilityTimeout: number;
 }
-
-/** The ledger table's keys. Kept in step with core/ledger.ts (which reads/writes items by pk/sk). */
-export const LEDGER_KEYS: { schema: KeySchemaElement[]; attributes: AttributeDefinition[] } = {
-  schema: [
-    { AttributeName: 'pk', KeyType: 'HASH' },
-    { AttributeName: 'sk', KeyType: 'RANGE' },
-  ],
-  attributes: [
-    { AttributeName: 'pk', AttributeType: 'S' },
-    { AttributeName: 'sk', AttributeType: 'S' },
-  ],
-};
 
 /** fauxqs answers with `sqs.<region>.localhost` URLs, which do not resolve; the path-style URL does. */
 export function queueUrl(sqsEndpoint: string, name: string): string {
@@ -102,9 +84,9 @@ export async function createStack(
     await dynamo.send(
       new CreateTableCommand({
         TableName: names.table,
-        KeySchema: LEDGER_KEYS.schema,
-        AttributeDefinitions: LEDGER_KEYS.attributes,
-        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [...LEDGER_TABLE_DEFINITION.KeySchema],
+        AttributeDefinitions: [...LEDGER_TABLE_DEFINITION.AttributeDefinitions],
+        BillingMode: LEDGER_TABLE_DEFINITION.BillingMode,
       }),
     );
   }

@@ -73,9 +73,9 @@ function flaky(options: { failEntries?: Set<string>; failuresPerEntry?: number; 
           failed.push({ Id: entry.Id!, Code: 'ServiceUnavailable', Message: 'try again', SenderFault: false });
         } else keep.push(entry);
       }
-      const output = keep.length
+      const output: SendMessageBatchCommandOutput = keep.length
         ? await sqs.send(new SendMessageBatchCommand({ QueueUrl: command.input.QueueUrl, Entries: keep }))
-        : { Successful: [], $metadata: {} };
+        : { Successful: [], Failed: [], $metadata: {} };
       return { ...output, Failed: [...(output.Failed ?? []), ...failed] };
     },
   };

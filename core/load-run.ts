@@ -1,0 +1,101 @@
+// (Named load-run.ts: core/results.ts holds the pipeline's result writers.)
+// Reads a finished run back: its manifest, then the clusters (and, with `full`, members) Parquet
+// file of every tile the manifest lists, as cluster records. I/O only through a narrow S3 reader.
+import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
+import { manifestKey, MEMBERS_FILE, CLUSTERS_FILE } from './keys.ts';
+import { readClusters, readMembers, type ClusterRow } from './parquet.ts';
+import type { AlertTuple, ClusterRecord, Manifest } from './types.ts';
+
+/** A cluster of a run: the record every output is built from, plus the run it belongs to. */
+export type RunCluster = ClusterRecord & { run_id: string };
+
+export interface LoadedRun {
+  manifest: Manifest;
+  /** In manifest order (tile by tile), then file order within a tile. */
+  clusters: RunCluster[];
+}
+
+/** The one S3 call this module needs (an S3Client satisfies it). */
+export type ObjectReader = Pick<S3Client, 'send'>;
+
+export interface LoadOptions {
+  /** Bucket holding the run (the results bucket). */
+  bucket: string;
+  /** Also read members.parquet and fill each cluster's `alerts` (otherwise `alerts` is []). */
+  full?: boolean;
+  /** Parallel object reads. */
+  concurrency?: number;
+}
+
+/** Thrown when a run has no manifest yet (unknown, or still running). */
+export class RunNotFoundError extends Error {
+  readonly runId: string;
+  constructor(runId: string) {
+    super(`run ${runId} has no manifest (unknown run, or not finished yet)`);
+    this.name = 'RunNotFoundError';
+    this.runId = runId;
+  }
+}
+
+async function getBytes(s3: ObjectReader, bucket: string, key: string): Promise<Uint8Array | null> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await out.Body!.transformToByteArray();
+  } catch (error) {
+    if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return null;
+    throw error;
+  }
+}
+
+/** The run's manifest, or null when it has none (yet). */
+export async function loadManifest(runId: string, s3: ObjectReader, bucket: string): Promise<Manifest | null> {
+  const bytes = await getBytes(s3, bucket, manifestKey(runId));
+  if (!bytes) return null;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
+  } catch {
+    throw new Error(`manifest of run ${runId} is not JSON`);
+  }
+}
+
+/** Cluster rows (+ members) of one clusters.parquet key → run clusters. */
+async function loadTile(s3: ObjectReader, bucket: string, clustersKey: string, full: boolean): Promise<RunCluster[]> {
+  const bytes = await getBytes(s3, bucket, clustersKey);
+  if (!bytes) throw new Error(`result file ${clustersKey} listed in the manifest is missing`);
+  const rows: ClusterRow[] = await readClusters(bytes);
+  const alerts: AlertTuple[][] = rows.map(() => []);
+  if (full && rows.length > 0) {
+    const membersKey = clustersKey.slice(0, -CLUSTERS_FILE.length) + MEMBERS_FILE;
+    const memberBytes = await getBytes(s3, bucket, membersKey);
+    if (!memberBytes) throw new Error(`members file ${membersKey} is missing`);
+    for (const m of await readMembers(memberBytes)) alerts[m.cluster]?.push([m.row, m.col, m.date]);
+  }
+  return rows.map((row, k) => {
+    const { geometry: _geometry, run_id, ...fields } = row;
+    return { run_id, ...fields, alerts: alerts[k] };
+  });
+}
+
+/** Maps `fn` over `items` with at most `limit` calls in flight, keeping the order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const run = async () => {
+    while (next < items.length) {
+      const index = next++;
+      out[index] = await fn(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, run));
+  return out;
+}
+
+/** A finished run: its manifest and every cluster of it. Throws RunNotFoundError without a manifest. */
+export async function loadRun(runId: string, s3: ObjectReader, options: LoadOptions): Promise<LoadedRun> {
+  const manifest = await loadManifest(runId, s3, options.bucket);
+  if (!manifest) throw new RunNotFoundError(runId);
+  const perTile = await mapLimit(manifest.results, options.concurrency ?? 16, (key) =>
+    loadTile(s3, options.bucket, key, options.full ?? false),
+  );
+  return { manifest, clusters: perTile.flat() };
+}

@@ -1,0 +1,85 @@
+// A worker thread standing in for the tile consumer's Lambda + its SQS event source mapping:
+// receive up to 10 messages, call functions/consumer.ts's handler with the SQS event Lambda would
+// build, delete the successful messages and leave `batchItemFailures` to become visible again.
+// Clustering is CPU-bound, so the dev loop runs one of these per core.
+import './quiet.ts';
+import { parentPort, workerData } from 'node:worker_threads';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { lambdaContext, loadHandler } from './lambda.ts';
+import { sqsEventOf } from './sqs-event.ts';
+
+export interface ConsumerWorkerData {
+  queueUrl: string;
+  handlerPath: string;
+  batchSize: number;
+  name: string;
+}
+
+/** What a worker reports to the loop after each batch. */
+export interface BatchReport {
+  type: 'batch';
+  received: number;
+  failed: number;
+  /** Wall time of the handler call. */
+  ms: number;
+  error?: string;
+}
+
+const data = workerData as ConsumerWorkerData;
+const port = parentPort!;
+let stopping = false;
+port.on('message', (message) => {
+  if (message === 'stop') stopping = true;
+});
+
+// The handler and the SDK read their configuration from process.env (set by the loop): no local special cases.
+const handler = await loadHandler(data.handlerPath);
+const sqs = new SQSClient({});
+
+while (!stopping) {
+  let messages;
+  try {
+    ({ Messages: messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: data.queueUrl,
+        MaxNumberOfMessages: data.batchSize,
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    ));
+  } catch (error) {
+    if (stopping) break;
+    port.postMessage({ type: 'batch', received: 0, failed: 0, ms: 0, error: `receive: ${(error as Error).message}` } satisfies BatchReport);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    continue;
+  }
+  if (messages.length === 0) continue;
+
+  const event = sqsEventOf(messages, data.queueUrl);
+  const started = performance.now();
+  let failedIds: Set<string>;
+  let error: string | undefined;
+  try {
+    const response = (await handler(event, lambdaContext(data.name))) as { batchItemFailures?: { itemIdentifier: string }[] } | undefined;
+    failedIds = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+  } catch (thrown) {
+    // A thrown handler fails the whole batch, as on Lambda.
+    failedIds = new Set(messages.map((m) => m.MessageId!));
+    error = `handler: ${(thrown as Error).stack ?? thrown}`;
+  }
+  const ms = performance.now() - started;
+
+  const done = messages.filter((m) => !failedIds.has(m.MessageId!));
+  if (done.length > 0) {
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: data.queueUrl,
+        Entries: done.map((m, k) => ({ Id: String(k), ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
+  }
+  port.postMessage({ type: 'batch', received: messages.length, failed: failedIds.size, ms, error } satisfies BatchReport);
+}
+sqs.destroy();
+// End the thread even if a handler's SDK client keeps idle sockets open (exits this worker only).
+process.exit(0);

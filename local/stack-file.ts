@@ -1,0 +1,88 @@
+// `.local/stack.json`: how `npm run enqueue|fetch|start` in another terminal find the stack that
+// `npm run dev` (or `npm start`) is running, and how they point the SDK and SST's Resource at it.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stackEnv, type StackInfo } from './stack.ts';
+
+/** Local state directory: `.local/` at the repository root, or $GLAD_LOCAL_DIR (tests use their own). */
+export function localDir(env: Record<string, string | undefined> = process.env): string {
+  return env.GLAD_LOCAL_DIR ? resolve(env.GLAD_LOCAL_DIR) : fileURLToPath(new URL('../.local', import.meta.url));
+}
+
+export const stackFilePath = (dir = localDir()) => join(dir, 'stack.json');
+
+/** What `.local/stack.json` holds. */
+export interface StackFile extends StackInfo {
+  pid: number;
+  started_at: string;
+  /** Where S3 objects and the DynamoDB leveldb persist. */
+  state_dir: string;
+}
+
+export function writeStackFile(file: StackFile, dir = localDir()): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(stackFilePath(dir), JSON.stringify(file, null, 2) + '\n');
+}
+
+/** Removes the stack file if it is this process's (another process may have replaced it). */
+export function removeStackFile(pid = process.pid, dir = localDir()): void {
+  const file = readStackFile(dir);
+  if (file?.pid === pid) rmSync(stackFilePath(dir), { force: true });
+}
+
+export function readStackFile(dir = localDir()): StackFile | null {
+  const path = stackFilePath(dir);
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as StackFile;
+  } catch {
+    return null;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True when the SQS emulator answers its health check (the stack's process is serving). */
+async function healthy(file: StackFile): Promise<boolean> {
+  try {
+    const response = await fetch(`${file.endpoints.sqs}/health`, { signal: AbortSignal.timeout(2000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** The running local stack, or null (no file, its process is gone, or it does not answer). */
+export async function findRunningStack(dir = localDir()): Promise<StackFile | null> {
+  const file = readStackFile(dir);
+  if (!file || !processAlive(file.pid) || !(await healthy(file))) return null;
+  return file;
+}
+
+export const NO_STACK = 'no local stack: run `npm run dev` or `npm start`';
+
+/** True when SST links are in the environment (`sst shell`, or on Lambda). */
+export function sstLinked(env: Record<string, string | undefined> = process.env): boolean {
+  return Boolean(env.SST_RESOURCE_Tiles && env.SST_RESOURCE_Results && env.SST_RESOURCE_Ledger);
+}
+
+/**
+ * Points this process at the stack to use: under `sst shell` the linked resources as they are;
+ * otherwise the running local stack (its env is applied to process.env). Throws NO_STACK if none.
+ */
+export async function useStack(dir = localDir()): Promise<'sst' | 'local'> {
+  if (sstLinked()) return 'sst';
+  const file = await findRunningStack(dir);
+  if (!file) throw new Error(NO_STACK);
+  Object.assign(process.env, stackEnv(file));
+  return 'local';
+}
+

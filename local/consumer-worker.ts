@@ -4,7 +4,7 @@
 // Clustering is CPU-bound, so the dev loop runs one of these per core.
 import './quiet.ts';
 import { parentPort, workerData } from 'node:worker_threads';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { lambdaContext, loadHandler } from './lambda.ts';
 import { sqsEventOf } from './sqs-event.ts';
 
@@ -37,7 +37,7 @@ const handler = await loadHandler(data.handlerPath);
 const sqs = new SQSClient({});
 
 while (!stopping) {
-  let messages;
+  let messages: Message[];
   try {
     ({ Messages: messages = [] } = await sqs.send(
       new ReceiveMessageCommand({

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { normalizeRunParams, validateRunParams, type Region, type RunSpec } from '../core/run.ts';
 import { defaultTilesUrl } from '../core/sources.ts';
-import { tileBounds, type LonLatBounds } from '../core/tiles.ts';
+import { MAX_ZOOM, tileBounds, type LonLatBounds } from '../core/tiles.ts';
 
 /** Commander's parsed values of the run options. */
 export interface RunOptions {
@@ -84,8 +84,10 @@ export function regionOf(options: RunOptions): Region | null {
 
 /** The validated run of these options and region; throws one line naming the bad value. */
 export function runSpecOf(options: RunOptions, region: Region): RunSpec {
+  const z = number('--z', options.z ?? '12')!;
+  if (!Number.isInteger(z) || z < 0 || z > MAX_ZOOM) throw new Error(`--z must be an integer in 0..${MAX_ZOOM}, got "${options.z}"`);
   const params = validateRunParams({
-    z: number('--z', options.z ?? '12'),
+    z,
     region,
     start_date: options.start,
     end_date: options.end,

@@ -1,0 +1,49 @@
+// npm run dev — the offline stand-in for `sst dev`: emulators (S3, SQS, DynamoDB) on 127.0.0.1,
+// the bucket, queues and ledger table, and the same handlers Lambda runs, driven by the local loop.
+// Keeps running (Ctrl-C stops it); other terminals find it through .local/stack.json.
+import '../local/quiet.ts';
+import { availableParallelism } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import { startLocalStack } from '../local/dev-stack.ts';
+import { findRunningStack, localDir } from '../local/stack-file.ts';
+
+const positiveInt = (name: string) => (value: string) => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got "${value}"`);
+  return Number(value);
+};
+
+const program = new Command()
+  .name('dev')
+  .description('Run the local stack: emulators + the Lambda handlers, until Ctrl-C')
+  .option('--workers <n>', 'consumer worker threads', positiveInt('--workers'), availableParallelism())
+  .option('--visibility-timeout <s>', 'seconds before an unfinished message is retried', positiveInt('--visibility-timeout'), 30)
+  .showHelpAfterError(false)
+  .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
+  .parse();
+const options = program.opts<{ workers: number; visibilityTimeout: number }>();
+
+try {
+  const running = await findRunningStack();
+  if (running) throw new Error(`a local stack is already running (pid ${running.pid}); stop it first`);
+  const local = await startLocalStack({ workers: options.workers, visibilityTimeout: options.visibilityTimeout });
+  const { stack } = local;
+  console.error(
+    [
+      `local stack up (pid ${process.pid}, ${options.workers} consumer workers), state in ${localDir()}/state`,
+      `  S3        ${stack.endpoints.s3}  bucket ${stack.names.bucket}`,
+      `  SQS       ${stack.endpoints.sqs}  queue ${stack.names.queue}, dead letters ${stack.names.deadLetterQueue}`,
+      `  DynamoDB  ${stack.endpoints.dynamodb}  table ${stack.names.table}`,
+      `next, in another terminal: npm run enqueue -- --xy 1355,2040   then   npm run fetch -- RUN_ID`,
+    ].join('\n'),
+  );
+  const shutdown = async (signal: string) => {
+    console.error(`\n${signal}: stopping the local stack`);
+    await local.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+} catch (error) {
+  console.error(`dev: ${(error as Error).message.split('\n')[0]}`);
+  process.exit(1);
+}

@@ -1,0 +1,66 @@
+// npm run enqueue -- <region> [parameters] [--info]
+// Records a run in the ledger and sends one message per tile (batches of 10, failed entries
+// retried); prints the run id. Under `sst shell` it uses the linked resources, otherwise the local
+// stack of `npm run dev` / `npm start` (found through .local/stack.json).
+import '../local/quiet.ts';
+import { Command } from 'commander';
+import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/aws.ts';
+import { submitRun } from '../core/enqueue.ts';
+import { Ledger } from '../core/ledger.ts';
+import { runId, runTileCount, type RunSpec } from '../core/run.ts';
+import { addRunOptions, regionOf, runLonLatBounds, runSpecOf, type RunOptions } from '../local/run-args.ts';
+import { useStack } from '../local/stack-file.ts';
+
+/** What `--info` prints: the run that would be sent. */
+export function runInfo(spec: RunSpec) {
+  const { region, tiles_url, start_date, end_date, ...params } = spec;
+  return {
+    run_id: runId(spec),
+    tiles: runTileCount(spec),
+    tile_bounds: region,
+    lonlat_bounds: runLonLatBounds(spec),
+    start_date,
+    end_date,
+    params,
+    tiles_url,
+  };
+}
+
+const program = addRunOptions(
+  new Command()
+    .name('enqueue')
+    .description('Send a clustering run (one message per tile) to the tile queue; prints the run id'),
+)
+  .option('--info', 'print what would run (tiles, bounds, dates, parameters) and send nothing')
+  .showHelpAfterError(false)
+  .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
+  .parse();
+
+const options = program.opts<RunOptions & { info?: boolean }>();
+
+try {
+  const region = regionOf(options);
+  if (!region) throw new Error('give a region: --tile-bounds, --bounds, --lonlat or --xy');
+  const spec = runSpecOf(options, region);
+  if (options.info) {
+    console.log(JSON.stringify(runInfo(spec), null, 2));
+  } else {
+    await useStack();
+    const ledger = new Ledger(dynamoDocClient(), ledgerTable());
+    const submission = await submitRun(spec, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
+    if (submission.failed.length > 0) {
+      const first = submission.failed[0];
+      throw new Error(`${submission.failed.length} of ${submission.sent + submission.failed.length} messages could not be sent (first: ${first.message})`);
+    }
+    if (submission.complete) console.error(`run ${submission.runId} is already complete (same parameters): nothing sent`);
+    else {
+      const resumed = submission.skipped > 0 ? ` (resumed: ${submission.skipped} tiles already finished)` : '';
+      console.error(`sent ${submission.sent} of ${submission.tiles} tile messages${resumed}`);
+    }
+    console.log(submission.runId);
+  }
+  process.exit(0);
+} catch (error) {
+  console.error(`enqueue: ${(error as Error).message.split('\n')[0]}`);
+  process.exit(1);
+}

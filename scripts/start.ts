@@ -1,0 +1,165 @@
+// npm start -- [<region> [parameters]] [--json]
+// The whole job in one command: uses the running local stack (`npm run dev`) or starts one in this
+// process, enqueues the run, shows progress (tiles done / failed, rate, ETA, read from the ledger),
+// waits for the manifest and prints a summary with the largest clusters. Without a region: a demo
+// on a 4×4 region of synthetic tiles written to .local/demo-tiles/.
+import '../local/quiet.ts';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { format } from 'node:util';
+import { Command, InvalidArgumentError } from 'commander';
+import cliProgress from 'cli-progress';
+import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/aws.ts';
+import { submitRun } from '../core/enqueue.ts';
+import { exportClusters } from '../core/exports.ts';
+import { Ledger } from '../core/ledger.ts';
+import { loadManifest, loadRun } from '../core/load-run.ts';
+import { writeSyntheticMosaic } from '../core/synthetic.ts';
+import type { Manifest } from '../core/types.ts';
+import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
+import { addRunOptions, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
+import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
+import { stackEnv } from '../local/stack.ts';
+
+/** The demo: 4×4 tiles at z12 in Rondônia (Brazil), ~2,000 synthetic alerts a tile. */
+const DEMO = { z: 12, x0: 1331, y0: 2162, x1: 1334, y1: 2165, seed: 1, density: 2000 };
+
+const positiveInt = (name: string) => (value: string) => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got "${value}"`);
+  return Number(value);
+};
+
+const program = addRunOptions(
+  new Command().name('start').description('Run a whole clustering job on the local stack and summarise it (no region: a demo)'),
+)
+  .option('--json', 'print only the manifest, as one JSON object, on stdout')
+  .option('--workers <n>', 'consumer worker threads of an in-process stack', positiveInt('--workers'), availableParallelism())
+  .option('--timeout <s>', 'give up after this many seconds', positiveInt('--timeout'))
+  .showHelpAfterError(false)
+  .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
+  .parse();
+const options = program.opts<RunOptions & { json?: boolean; workers: number; timeout?: number }>();
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+let local: LocalStack | undefined;
+
+/** Handler logs (console.*) go to a file, so stdout stays ours and the progress bar stays whole. */
+function redirectConsole(path: string): NodeJS.WritableStream {
+  const stream = createWriteStream(path, { flags: 'w' });
+  const write = (...args: unknown[]) => void stream.write(`${format(...args)}\n`);
+  console.log = console.info = console.warn = console.error = console.debug = write;
+  return stream;
+}
+
+async function waitForManifest(ledger: Ledger, runId: string, tiles: number): Promise<void> {
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: 'tiles {bar} {value}/{total} | failed {failed} | {rate} tiles/s | ETA {eta_formatted}',
+      hideCursor: true,
+      etaBuffer: 20,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(tiles, 0, { failed: 0, rate: '0.0' });
+  const started = performance.now();
+  const deadline = options.timeout ? started + options.timeout * 1000 : Infinity;
+  try {
+    for (;;) {
+      const progress = await ledger.progress(runId);
+      if (progress) {
+        const seconds = (performance.now() - started) / 1000;
+        bar.update(progress.finished, { failed: progress.failed, rate: (progress.finished / Math.max(seconds, 1e-3)).toFixed(1) });
+        if (progress.manifest_key) return;
+      }
+      if (performance.now() > deadline) throw new Error(`timed out after ${options.timeout} s (run ${runId} continues in the stack)`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    bar.stop();
+  }
+}
+
+function summary(manifest: Manifest, seconds: number): string {
+  const t = manifest.totals;
+  const lines = [
+    `run ${manifest.run_id} complete in ${seconds.toFixed(1)} s: ${manifest.tiles} tiles ` +
+      `(${manifest.tiles_with_clusters} with clusters, ${manifest.tiles_empty} empty, ${manifest.tiles_failed} failed)`,
+    `clusters ${t.clusters}, alerts ${t.alerts}, alert area ${t.hectares.toFixed(1)} ha, dates ${t.first_date ?? '-'} .. ${t.last_date ?? '-'}`,
+  ];
+  for (const e of manifest.errors.slice(0, 5)) lines.push(`  error ${e.z}/${e.x}/${e.y} (${e.stage}): ${e.message}`);
+  if (manifest.errors.length > 5) lines.push(`  … ${manifest.errors.length - 5} more errors in the manifest`);
+  return lines.join('\n');
+}
+
+const onSignal = async () => {
+  say('\ninterrupted: stopping');
+  await local?.stop();
+  process.exit(130);
+};
+process.once('SIGINT', () => void onSignal());
+process.once('SIGTERM', () => void onSignal());
+
+try {
+  let region = regionOf(options);
+  const localRoot = localDir();
+  if (!region) {
+    const dir = join(localRoot, 'demo-tiles');
+    const written = await writeSyntheticMosaic(dir, DEMO);
+    options.tilesUrl ??= `file://${dir}/{z}/{x}/{y}.png`;
+    process.env.TILES_URL = options.tilesUrl;
+    region = { kind: 'tiles', x0: DEMO.x0, y0: DEMO.y0, x1: DEMO.x1, y1: DEMO.y1 };
+    say(
+      `demo: no region given, so ${written.tiles} synthetic tiles (${written.alerts} alerts, seed ${DEMO.seed}) were written to ${dir};\n` +
+        `      TILES_URL=${options.tilesUrl} --tile-bounds ${DEMO.x0},${DEMO.y0},${DEMO.x1},${DEMO.y1} --z ${DEMO.z}`,
+    );
+  }
+  const spec = runSpecOf(options, region);
+
+  mkdirSync(localRoot, { recursive: true });
+  if (sstLinked()) say('using the SST stack linked in this shell');
+  else {
+    const running = await findRunningStack();
+    if (running) {
+      Object.assign(process.env, stackEnv(running));
+      say(`using the local stack of pid ${running.pid} (npm run dev)`);
+    } else {
+      const logPath = join(localRoot, 'start.log');
+      const output = redirectConsole(logPath);
+      local = await startLocalStack({ workers: options.workers, output, log: (line) => output.write(`${line}\n`) });
+      say(`local stack started in this process (${options.workers} consumer workers); handler logs in ${logPath}`);
+    }
+  }
+
+  const started = performance.now();
+  const ledger = new Ledger(dynamoDocClient(), ledgerTable());
+  const submission = await submitRun(spec, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
+  if (submission.failed.length > 0) throw new Error(`${submission.failed.length} tile messages could not be sent: ${submission.failed[0].message}`);
+  say(
+    submission.complete
+      ? `run ${submission.runId} was already complete (same parameters)`
+      : `run ${submission.runId}: ${submission.tiles} tiles, ${submission.sent} sent${submission.skipped ? `, ${submission.skipped} already done` : ''}`,
+  );
+  if (!submission.complete) await waitForManifest(ledger, submission.runId, submission.tiles);
+  const seconds = (performance.now() - started) / 1000;
+
+  const s3 = s3Client();
+  const bucket = resultsBucket();
+  if (options.json) {
+    const manifest = await loadManifest(submission.runId, s3, bucket);
+    if (!manifest) throw new Error(`run ${submission.runId} has no manifest`);
+    process.stdout.write(`${JSON.stringify(manifest)}\n`);
+  } else {
+    const run = await loadRun(submission.runId, s3, { bucket });
+    const largest = await exportClusters(run.clusters, 'table', { sort: 'count', desc: true, limit: 10 });
+    process.stdout.write(`${summary(run.manifest, seconds)}\n\nlargest clusters:\n${largest}\n`);
+    process.stdout.write(`\nall clusters: npm run fetch -- ${submission.runId} [--format csv|json|geojson|parquet --out FILE]\n`);
+  }
+  await local?.stop();
+  process.exit(0);
+} catch (error) {
+  say(`start: ${(error as Error).message.split('\n')[0]}`);
+  await local?.stop().catch(() => undefined);
+  process.exit(1);
+}

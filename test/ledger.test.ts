@@ -1,0 +1,143 @@
+// The ledger against dynalite (a real DynamoDB API on 127.0.0.1): tiles counted once, replays and
+// crashes between writes repaired, completion detected, manifest claimed by exactly one writer.
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Ledger, MANIFEST_LEASE_MS, SHARD_SIZE } from '../core/ledger.ts';
+import { clustersOutcome, errorOutcome } from '../core/manifest.ts';
+import type { ClusterRow } from '../core/parquet.ts';
+import { normalizeRunParams, runId, runTiles, validateRunParams } from '../core/run.ts';
+import type { RunSpec } from '../core/run.ts';
+import type { TileAddress } from '../core/types.ts';
+import { startDynalite, type Dynamo } from './pipeline-emulators.ts';
+
+let dynamo: Dynamo;
+let table = 0;
+
+/** A fresh table per test: tests do not see each other's items. */
+async function freshLedger(): Promise<Ledger> {
+  const name = `ledger-${++table}`;
+  await dynamo.createTable(name);
+  return new Ledger(dynamo.doc, name);
+}
+
+function makeRun(x0: number, y0: number, x1: number, y1: number, z = 12): { spec: RunSpec; id: string; tiles: TileAddress[] } {
+  const spec = normalizeRunParams(validateRunParams({ z, region: { kind: 'tiles', x0, y0, x1, y1 }, tiles_url: 'https://t/{z}/{x}/{y}.png' }));
+  return { spec, id: runId(spec), tiles: runTiles(spec) };
+}
+
+const rows = (n: number) => Array.from({ length: n }, () => ({ count: 3, alert_area_ha: 0.5, min_date: '2020-01-01', max_date: '2020-02-01' }) as ClusterRow);
+const done = (tile: TileAddress, n = 1) => clustersOutcome(tile, `key/${tile.x}/${tile.y}`, rows(n));
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+afterAll(async () => {
+  await dynamo?.stop();
+});
+
+describe('Ledger', () => {
+  it('createRun writes the run item once', async () => {
+    const ledger = await freshLedger();
+    const { spec, id } = makeRun(0, 0, 1, 1);
+    expect(await ledger.createRun(id, spec, new Date('2026-01-01T00:00:00Z'))).toBe(true);
+    expect(await ledger.createRun(id, spec, new Date('2026-02-02T00:00:00Z'))).toBe(false);
+    expect(await ledger.getRun(id)).toMatchObject({ run_id: id, params: spec, tiles: 4, shards: 1, created_at: '2026-01-01T00:00:00.000Z' });
+  });
+
+  it('counts each tile once: duplicates change nothing, the last tile completes the run', async () => {
+    const ledger = await freshLedger();
+    const { spec, id, tiles } = makeRun(0, 0, 1, 1);
+    await ledger.createRun(id, spec);
+    const first = [];
+    for (const tile of tiles.slice(0, 3)) first.push(await ledger.recordTile(id, spec, done(tile)));
+    expect(first.map((r) => [r.firstTime, r.runComplete])).toEqual([[true, false], [true, false], [true, false]]);
+    const dup = await ledger.recordTile(id, spec, done(tiles[0], 5));
+    expect(dup.firstTime).toBe(false);
+    expect(dup.outcome.clusters).toBe(1); // the first outcome is kept
+    expect(await ledger.progress(id)).toMatchObject({ tiles: 4, finished: 3, failed: 0 });
+    const last = await ledger.recordTile(id, spec, errorOutcome(tiles[3], 'corrupt', 'tile'));
+    expect(last).toMatchObject({ firstTime: true, runComplete: true });
+    expect(await ledger.progress(id)).toMatchObject({ tiles: 4, finished: 4, failed: 1 });
+  });
+
+  it('first outcome of a tile wins: a later error record does not turn it failed', async () => {
+    const ledger = await freshLedger();
+    const { spec, id, tiles } = makeRun(5, 5, 5, 5);
+    const a = await ledger.recordTile(id, spec, done(tiles[0], 2));
+    expect(a).toMatchObject({ firstTime: true, runComplete: true });
+    const b = await ledger.recordTile(id, spec, errorOutcome(tiles[0], 'dead-lettered', 'dead-letter'));
+    expect(b.firstTime).toBe(false);
+    expect(b.outcome.status).toBe('clusters');
+    expect(await ledger.progress(id)).toMatchObject({ finished: 1, failed: 0 });
+  });
+
+  it('a process that died after the tile item still gets the tile counted on replay', async () => {
+    const ledger = await freshLedger();
+    const { spec, id, tiles } = makeRun(0, 0, 0, 1);
+    await ledger.recordTile(id, spec, done(tiles[0]));
+    // Step 1 of recordTile for tiles[1] happened, then the process died: only the tile item exists.
+    await dynamo.doc.send(new PutCommand({ TableName: ledger.table, Item: { pk: `run#${id}`, sk: 'tile#12/0/1', ...done(tiles[1]), index: 1 } }));
+    expect(await ledger.progress(id)).toBeNull(); // no run item yet: enqueue did not create one
+    const replay = await ledger.recordTile(id, spec, done(tiles[1]));
+    expect(replay).toMatchObject({ firstTime: false, runComplete: true });
+    expect(await ledger.progress(id)).toMatchObject({ tiles: 2, finished: 2 });
+    // The aggregator filled in the run item from the params it was given.
+    expect(await ledger.getRun(id)).toMatchObject({ params: spec, tiles: 2 });
+  });
+
+  it(`counts a run of ${SHARD_SIZE + 24} tiles (2 shards) recorded concurrently, completing it exactly once`, async () => {
+    const ledger = await freshLedger();
+    const { spec, id, tiles } = makeRun(0, 0, SHARD_SIZE / 8 + 2, 7); // 128 × 8 = 1024 tiles
+    expect(tiles).toHaveLength(SHARD_SIZE + 24);
+    let completions = 0;
+    const queue = [...tiles];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let tile = queue.shift(); tile; tile = queue.shift()) {
+          if ((await ledger.recordTile(id, spec, done(tile))).runComplete) completions++;
+        }
+      }),
+    );
+    expect(completions).toBe(1);
+    expect(await ledger.progress(id)).toMatchObject({ tiles: 1024, finished: 1024, failed: 0 });
+    // Replays of every tile change no count.
+    await ledger.recordTile(id, spec, done(tiles[7]));
+    expect(await ledger.progress(id)).toMatchObject({ finished: 1024 });
+  });
+
+  it('reads every tile item back through a paginated query', async () => {
+    const ledger = await freshLedger();
+    const { spec, id, tiles } = makeRun(0, 0, 2, 2);
+    for (const tile of tiles) await ledger.recordTile(id, spec, tile.x === 1 ? errorOutcome(tile, 'bad', 'tile') : done(tile));
+    const read = [];
+    for await (const o of ledger.tiles(id, 2)) read.push(o);
+    expect(read).toHaveLength(9);
+    expect(read.filter((o) => o.status === 'failed').map((o) => `${o.x}/${o.y}`).sort()).toEqual(['1/0', '1/1', '1/2']);
+    expect(read.find((o) => o.x === 0 && o.y === 0)).toEqual(done(tiles[0]));
+  });
+
+  it('lets exactly one writer claim the manifest; a retry of the owner gets it back; a crashed claim expires', async () => {
+    const ledger = await freshLedger();
+    const { spec, id } = makeRun(0, 0, 0, 0);
+    await ledger.createRun(id, spec);
+    const now = new Date('2026-03-01T00:00:00Z');
+    const claims = await Promise.all(['a', 'b', 'c', 'd'].map((owner) => ledger.claimManifest(id, owner, now)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    const winner = ['a', 'b', 'c', 'd'][claims.indexOf(true)];
+    const loser = winner === 'a' ? 'b' : 'a';
+    expect(await ledger.claimManifest(id, winner, now)).toBe(true);
+    expect(await ledger.claimManifest(id, loser, new Date(now.getTime() + MANIFEST_LEASE_MS - 1))).toBe(false);
+    // The winner died: after the lease another writer may take over.
+    const later = new Date(now.getTime() + MANIFEST_LEASE_MS + 1);
+    expect(await ledger.claimManifest(id, loser, later)).toBe(true);
+    await ledger.finishManifest(id, loser, 'runs/x/manifest.json', later.toISOString());
+    for (const owner of [winner, loser, 'e']) expect(await ledger.claimManifest(id, owner, new Date(later.getTime() + 10 * MANIFEST_LEASE_MS))).toBe(false);
+    expect((await ledger.progress(id))?.manifest_key).toBe('runs/x/manifest.json');
+  });
+
+  it('refuses a tile outside the run', async () => {
+    const ledger = await freshLedger();
+    const { spec, id } = makeRun(0, 0, 0, 0);
+    await expect(ledger.recordTile(id, spec, done({ z: 12, x: 1, y: 0 }))).rejects.toThrow(/outside the run's region/);
+  });
+});

@@ -74,7 +74,8 @@ export interface ServiceParams {
   tiles_url?: string;
 }
 
-export type ServiceInput = (RegionInput & ServiceParams) | { runId: string };
+/** A region with parameters, a RunSpec already validated (e.g. by the CLI), or a run id. */
+export type ServiceInput = (RegionInput & ServiceParams) | { spec: RunSpec } | { runId: string };
 
 /** The run's region, from whichever form was given (exactly one). */
 export function regionOfInput(input: RegionInput): Region {
@@ -149,6 +150,9 @@ export class ClusterService {
       if (!isRunId(input.runId)) throw new Error(`"${input.runId}" is not a run id (r- and 16 hex digits)`);
       this.runId = input.runId;
       this.spec = null;
+    } else if ('spec' in input) {
+      this.spec = parseRunSpec(input.spec);
+      this.runId = runIdOf(this.spec);
     } else {
       this.spec = specOfInput(input);
       this.runId = runIdOf(this.spec);

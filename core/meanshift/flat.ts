@@ -1,0 +1,193 @@
+// Flat-kernel mean shift with scikit-learn's MeanShift(bandwidth=width) semantics (sklearn 1.2,
+// sklearn/cluster/_mean_shift.py; defaults bin_seeding=False, cluster_all=True, max_iter=300):
+//
+//   1. every point is a seed; a seed repeatedly moves to the mean of the points within distance
+//      <= bandwidth of it, until the shift is < 1e-3 · bandwidth or after max_iter iterations;
+//   2. each final mean is a candidate centre whose "intensity" is the number of points within
+//      the bandwidth of the PREVIOUS position (the set the final mean was computed from); seeds
+//      ending on the exact same mean share one entry, the last seed (in input order) writing it;
+//   3. candidates sorted by (intensity, x, y) descending; a candidate within <= bandwidth of an
+//      earlier kept one is dropped;
+//   4. every point is labelled with its nearest kept centre; exact ties are broken as sklearn's
+//      KD tree breaks them (see sklearn-kdtree.ts).
+//
+// Points are (x, y) = (col, row), the column order sklearn receives, so the coordinate
+// tie-break in step 3 compares x first. For integer pixel coordinates every mean is an exact
+// sum divided by a count, so the means are bit-identical to numpy's whatever the summation order.
+import { SklearnKdTree } from './sklearn-kdtree.ts';
+import type { Partition, Points } from './types.ts';
+
+const MAX_ITER = 300;
+
+export function flatMeanShift(points: Points, width: number): Partition {
+  if (!(width > 0) || !Number.isFinite(width)) throw new Error(`flat mean shift: width must be a positive number, got ${width}`);
+  const n = points.length;
+  if (n === 0) return { labels: new Int32Array(0), centres: [] };
+  const grid = new PointGrid(points, width);
+  const candidates = climbAllSeeds(points, grid, width);
+  const kept = suppressNearDuplicates(candidates, width);
+  return { labels: nearestCentreLabels(points, kept), centres: kept };
+}
+
+interface Candidate {
+  x: number;
+  y: number;
+  intensity: number;
+}
+
+/** Step 1-2: hill-climb every seed; one candidate per distinct final mean (last writer wins). */
+function climbAllSeeds(points: Points, grid: PointGrid, bandwidth: number): Candidate[] {
+  const stopThresh = 1e-3 * bandwidth;
+  const r2 = bandwidth * bandwidth;
+  // Keyed by the exact final mean; a Map keeps first-insertion order, values are overwritten.
+  const byMean = new Map<string, Candidate>();
+  for (let s = 0; s < points.length; s++) {
+    let mx = points.x[s], my = points.y[s];
+    let within = 0;
+    for (let completed = 0; ; completed++) {
+      const sum = grid.sumWithin(mx, my, r2);
+      within = sum.count;
+      if (within === 0) break; // cannot happen for data seeds, kept for sklearn parity
+      const nx = sum.x / within, ny = sum.y / within;
+      const dx = nx - mx, dy = ny - my;
+      mx = nx;
+      my = ny;
+      if (Math.sqrt(dx * dx + dy * dy) < stopThresh || completed === MAX_ITER) break;
+    }
+    if (within === 0) continue;
+    // +0 folds -0 into 0: Python's tuple keys treat them as equal.
+    const key = `${mx + 0},${my + 0}`;
+    const c = byMean.get(key);
+    if (c) c.intensity = within;
+    else byMean.set(key, { x: mx + 0, y: my + 0, intensity: within });
+  }
+  return [...byMean.values()];
+}
+
+/** Step 3: densest first; drop candidates within the bandwidth of an already kept centre. */
+function suppressNearDuplicates(candidates: Candidate[], bandwidth: number): Array<{ x: number; y: number }> {
+  candidates.sort((a, b) => b.intensity - a.intensity || b.x - a.x || b.y - a.y);
+  const r2 = bandwidth * bandwidth;
+  const kept: Array<{ x: number; y: number }> = [];
+  // Kept centres in a hash grid of cell size = bandwidth: a conflicting one is in the 3x3 cells around.
+  const cells = new Map<string, number[]>();
+  for (const c of candidates) {
+    const cx = Math.floor(c.x / bandwidth), cy = Math.floor(c.y / bandwidth);
+    let duplicate = false;
+    for (let gy = cy - 1; gy <= cy + 1 && !duplicate; gy++) {
+      for (let gx = cx - 1; gx <= cx + 1 && !duplicate; gx++) {
+        for (const k of cells.get(`${gx},${gy}`) ?? []) {
+          const dx = kept[k].x - c.x, dy = kept[k].y - c.y;
+          if (dx * dx + dy * dy <= r2) {
+            duplicate = true;
+            break;
+          }
+        }
+      }
+    }
+    if (duplicate) continue;
+    const key = `${cx},${cy}`;
+    const list = cells.get(key);
+    if (list) list.push(kept.length);
+    else cells.set(key, [kept.length]);
+    kept.push({ x: c.x, y: c.y });
+  }
+  return kept;
+}
+
+/** Step 4: nearest kept centre of every point, exact ties broken as sklearn's KD tree does. */
+function nearestCentreLabels(points: Points, centres: Array<{ x: number; y: number }>): Int32Array {
+  const tree = new SklearnKdTree(
+    Float64Array.from(centres, (c) => c.x),
+    Float64Array.from(centres, (c) => c.y),
+  );
+  const labels = new Int32Array(points.length);
+  for (let i = 0; i < points.length; i++) labels[i] = tree.nearest(points.x[i], points.y[i]);
+  return labels;
+}
+
+/**
+ * Fixed points bucketed in a uniform grid, coordinates copied in cell order so the hot scans
+ * read memory sequentially.
+ */
+class PointGrid {
+  readonly cellSize: number;
+  readonly minCx: number;
+  readonly minCy: number;
+  readonly cols: number;
+  readonly rows: number;
+  readonly cellStart: Int32Array;
+  /** x and y of each slot (slots are in cell order). */
+  readonly xs: Float64Array;
+  readonly ys: Float64Array;
+  private readonly acc = { count: 0, x: 0, y: 0 };
+
+  constructor(points: Points, cellSize: number) {
+    const n = points.length;
+    this.cellSize = cellSize;
+    let minCx = Infinity, minCy = Infinity, maxCx = -Infinity, maxCy = -Infinity;
+    const cellX = new Int32Array(n), cellY = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const gx = Math.floor(points.x[i] / cellSize), gy = Math.floor(points.y[i] / cellSize);
+      cellX[i] = gx;
+      cellY[i] = gy;
+      if (gx < minCx) minCx = gx;
+      if (gx > maxCx) maxCx = gx;
+      if (gy < minCy) minCy = gy;
+      if (gy > maxCy) maxCy = gy;
+    }
+    if (n === 0) minCx = minCy = maxCx = maxCy = 0;
+    this.minCx = minCx;
+    this.minCy = minCy;
+    this.cols = maxCx - minCx + 1;
+    this.rows = maxCy - minCy + 1;
+    const cells = this.cols * this.rows;
+    const cellStart = new Int32Array(cells + 1);
+    const cellOf = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      cellOf[i] = (cellY[i] - minCy) * this.cols + (cellX[i] - minCx);
+      cellStart[cellOf[i] + 1]++;
+    }
+    for (let c = 0; c < cells; c++) cellStart[c + 1] += cellStart[c];
+    const fill = cellStart.slice(0, cells);
+    this.xs = new Float64Array(n);
+    this.ys = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const slot = fill[cellOf[i]]++;
+      this.xs[slot] = points.x[i];
+      this.ys[slot] = points.y[i];
+    }
+    this.cellStart = cellStart;
+  }
+
+  /**
+   * Count and coordinate sums of the points with (qx-x)² + (qy-y)² <= r2 — sklearn's KD-tree test
+   * (squared distance against radius², same operation order). Returns a reused object.
+   */
+  sumWithin(qx: number, qy: number, r2: number): { count: number; x: number; y: number } {
+    const r = Math.sqrt(r2) * (1 + 1e-12); // cell range only; the exact test is below
+    const { cellSize, minCx, minCy, cols, rows, cellStart, xs, ys } = this;
+    const cx0 = Math.max(0, Math.floor((qx - r) / cellSize) - minCx);
+    const cx1 = Math.min(cols - 1, Math.floor((qx + r) / cellSize) - minCx);
+    const cy0 = Math.max(0, Math.floor((qy - r) / cellSize) - minCy);
+    const cy1 = Math.min(rows - 1, Math.floor((qy + r) / cellSize) - minCy);
+    let count = 0, sx = 0, sy = 0;
+    for (let cy = cy0; cy <= cy1; cy++) {
+      // Cells of one grid row are contiguous in slot order: scan them as one run.
+      const from = cellStart[cy * cols + cx0], to = cellStart[cy * cols + cx1 + 1];
+      for (let k = from; k < to; k++) {
+        const dx = qx - xs[k], dy = qy - ys[k];
+        if (dx * dx + dy * dy <= r2) {
+          count++;
+          sx += xs[k];
+          sy += ys[k];
+        }
+      }
+    }
+    const acc = this.acc;
+    acc.count = count;
+    acc.x = sx;
+    acc.y = sy;
+    return acc;
+  }
+}

@@ -1,0 +1,20 @@
+"""Peer for test/flat.test.ts: scikit-learn's MeanShift on points read from stdin.
+
+stdin:  {"x": [...], "y": [...], "bandwidth": 5}   (x = col, y = row; sklearn gets columns (x, y))
+stdout: {"labels": [...], "centres": [[x, y], ...]} (floats printed with repr: exact round trip)
+Exit 3 when scikit-learn is missing, so the test can skip instead of fail.
+"""
+import json
+import sys
+
+try:
+    import numpy as np
+    from sklearn.cluster import MeanShift
+except ImportError as e:  # pragma: no cover
+    print(f"scikit-learn unavailable: {e}", file=sys.stderr)
+    sys.exit(3)
+
+req = json.load(sys.stdin)
+X = np.column_stack([np.asarray(req["x"], dtype=float), np.asarray(req["y"], dtype=float)])
+ms = MeanShift(bandwidth=req["bandwidth"]).fit(X)
+json.dump({"labels": ms.labels_.tolist(), "centres": ms.cluster_centers_.tolist()}, sys.stdout)

@@ -77,7 +77,7 @@ function cellText(column: string, value: unknown): string {
 }
 
 /** Readable fixed-width text: the short view columns, numbers right-aligned, and a count line. */
-export function toTableText(rows: readonly ResultRow[], options: { total?: number; full?: boolean; columns?: readonly string[] } = {}): string {
+export function toTableText(rows: readonly object[], options: { total?: number; full?: boolean; columns?: readonly string[]; noun?: string } = {}): string {
   const columns = options.columns ?? (options.full ? [...VIEW_COLUMNS, 'alerts'] : VIEW_COLUMNS);
   const cells = rows.map((r) => columns.map((c) => cellText(c, (r as unknown as Record<string, unknown>)[c])));
   const widths = columns.map((c, k) => Math.max(c.length, ...cells.map((line) => line[k].length)));
@@ -85,7 +85,8 @@ export function toTableText(rows: readonly ResultRow[], options: { total?: numbe
   const pad = (text: string, k: number) => (numeric[k] ? text.padStart(widths[k]) : text.padEnd(widths[k]));
   const lines = [columns.map((c, k) => pad(c, k)).join('  '), ...cells.map((line) => line.map(pad).join('  ').trimEnd())];
   const total = options.total ?? rows.length;
-  lines.push(rows.length === total ? `${total} clusters` : `${rows.length} of ${total} clusters shown`);
+  const noun = options.noun ?? 'clusters';
+  lines.push(rows.length === total ? `${total} ${noun}` : `${rows.length} of ${total} ${noun} shown`);
   return lines.join('\n') + '\n';
 }
 

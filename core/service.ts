@@ -195,12 +195,15 @@ export class ClusterService {
     return this.fetch();
   }
 
-  /** Loads the finished run (members included). Clear one-line errors when there is none. */
-  async fetch(): Promise<this> {
+  /**
+   * Loads the finished run, members included unless `full: false` (pictures, hulls and the
+   * report need them). Clear one-line errors when there is no finished run.
+   */
+  async fetch(options: { full?: boolean } = {}): Promise<this> {
     const { s3, bucket, ledger } = this.deps;
     let loaded;
     try {
-      loaded = await loadRun(this.runId, s3, { bucket, full: true });
+      loaded = await loadRun(this.runId, s3, { bucket, full: options.full ?? true });
     } catch (error) {
       if (!(error instanceof RunNotFoundError)) throw error;
       const progress = await ledger.progress(this.runId);

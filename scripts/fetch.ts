@@ -1,33 +1,47 @@
 // npm run fetch -- RUN_ID [--format table|csv|json|geojson|parquet] [--out FILE] [--full]
+//                 [--sort COLUMN] [--desc] [--limit N] [--errors]
+// npm run fetch -- <region> [parameters] ...   the finished run of these parameters (same id)
+// npm run fetch -- --list                      every run: id, parameters, state, tiles, clusters, created
 // Reads a finished run (manifest + result Parquet files) and prints or writes its clusters.
 // Uses the linked resources under `sst shell`, else the running local stack, else the local state
 // left in .local/state by an earlier `npm start` / `npm run dev` (emulators started just to read it).
 import '../local/quiet.ts';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as aq from 'arquero';
 import { Command } from 'commander';
-import { dynamoDocClient, ledgerTable, resultsBucket, s3Client } from '../core/aws.ts';
-import { checkFormat, exportClusters } from '../core/exports.ts';
-import { Ledger } from '../core/ledger.ts';
-import { loadRun, RunNotFoundError } from '../core/load-run.ts';
+import { checkFormat, toTableText, type Format } from '../core/exports.ts';
 import { isRunId } from '../core/run.ts';
+import { listRuns } from '../core/run-list.ts';
+import { awsDeps, ClusterService } from '../core/service.ts';
 import { startEmulators, type Emulators } from '../local/emulators.ts';
+import { addRunOptions, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { localDir, NO_STACK, useStack } from '../local/stack-file.ts';
 import { DEFAULT_NAMES, stackEnv, queueUrl } from '../local/stack.ts';
 
-const program = new Command()
-  .name('fetch')
-  .description("Print or write a finished run's clusters")
-  .argument('<run_id>', 'run id printed by enqueue/start (r-<16 hex digits>)')
+const program = addRunOptions(
+  new Command()
+    .name('fetch')
+    .description("Print or write a finished run's clusters (by run id, or by region and parameters), or list runs")
+    .argument('[run_id]', 'run id printed by enqueue/start (r-<16 hex digits>); or give the run\'s region and parameters'),
+)
   .option('--format <format>', 'table | csv | json | geojson | parquet', 'table')
   .option('--out <file>', 'write to FILE instead of stdout')
   .option('--full', 'include each cluster\'s alerts (members)')
+  .option('--sort <column>', 'sort clusters by this column (e.g. area, count, min_date)')
+  .option('--desc', 'sort descending')
+  .option('--limit <n>', 'keep the first N clusters (after sorting)')
+  .option('--errors', "list the run's failed tiles (tile, centre lat/lon, error, stage) instead of its clusters")
+  .option('--list', 'list the runs the ledger knows')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
   .parse();
 
 const [id] = program.args;
-const options = program.opts<{ format: string; out?: string; full?: boolean }>();
+type FetchOptions = RunOptions & {
+  format: string; out?: string; full?: boolean; sort?: string; desc?: boolean; limit?: string; errors?: boolean; list?: boolean;
+};
+const options = program.opts<FetchOptions>();
 
 /** Emulators on the persisted local state, when no stack is running (just to read results). */
 async function openLocalState(): Promise<Emulators> {
@@ -39,11 +53,40 @@ async function openLocalState(): Promise<Emulators> {
   return emulators;
 }
 
+/** --limit as a whole number ≥ 0, or undefined. */
+function limitOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`--limit must be a whole number ≥ 0, got "${value}"`);
+  return n;
+}
+
+/** The service of the run named by id, or by region + parameters; exactly one of them. */
+function serviceOf(): ClusterService {
+  const region = regionOf(options);
+  if (id !== undefined && region) throw new Error('give a run id or a region, not both');
+  if (id !== undefined) {
+    if (!isRunId(id)) throw new Error(`"${id}" is not a run id (r-<16 hex digits>)`);
+    return new ClusterService({ runId: id });
+  }
+  if (!region) throw new Error('give a run id, a region (--tile-bounds, --bounds, --lonlat or --xy) with its parameters, or --list');
+  return new ClusterService({ spec: runSpecOf(options, region) });
+}
+
+/** Plain rows (runs, errors) in a text format. */
+function rowsText(rows: object[], format: Format, noun: string): string {
+  if (format === 'table') return toTableText(rows, { columns: rows.length ? Object.keys(rows[0]) : [], noun });
+  if (format === 'json') return JSON.stringify(rows);
+  if (format === 'csv') return rows.length ? aq.from(rows).toCSV() : '';
+  throw new Error(`--format ${format} is not available here: use table, csv or json`);
+}
+
 let opened: Emulators | undefined;
 try {
-  if (!isRunId(id)) throw new Error(`"${id}" is not a run id (r-<16 hex digits>)`);
   const format = checkFormat(options.format);
+  const limit = limitOf(options.limit);
   if (format === 'parquet' && !options.out) throw new Error('--format parquet writes a file: give --out FILE');
+  const service = options.list ? null : serviceOf();
   try {
     await useStack();
   } catch (error) {
@@ -51,19 +94,28 @@ try {
     opened = await openLocalState();
   }
 
-  let run;
-  try {
-    run = await loadRun(id, s3Client(), { bucket: resultsBucket(), full: options.full });
-  } catch (error) {
-    if (!(error instanceof RunNotFoundError)) throw error;
-    const progress = await new Ledger(dynamoDocClient(), ledgerTable()).progress(id);
-    throw new Error(progress ? `run ${id} is not finished yet: ${progress.finished} of ${progress.tiles} tiles done` : `unknown run ${id}`);
+  let output: string | Uint8Array;
+  let what: string;
+  if (!service) {
+    const runs = await listRuns(awsDeps());
+    output = rowsText(runs, format, 'runs');
+    what = `${runs.length} runs`;
+  } else {
+    // Hulls (geojson, parquet) are computed from the members, so those formats read them too.
+    const needMembers = options.full || format === 'geojson' || format === 'parquet';
+    await service.fetch({ full: needMembers });
+    if (options.errors) {
+      const errors = service.errors();
+      output = rowsText(errors, format, 'failed tiles');
+      what = `${errors.length} failed tiles of run ${service.runId}`;
+    } else {
+      output = await service.export(format, { full: options.full, sort: options.sort, desc: options.desc, limit });
+      what = `clusters of run ${service.runId}`;
+    }
   }
-
-  const output = await exportClusters(run.clusters, format, { full: options.full });
   if (options.out) {
     writeFileSync(options.out, output);
-    console.error(`wrote ${run.clusters.length} clusters of run ${id} to ${options.out}`);
+    console.error(`wrote ${what} to ${options.out}`);
   } else {
     process.stdout.write(typeof output === 'string' && !output.endsWith('\n') ? `${output}\n` : output);
   }

@@ -17,6 +17,7 @@
 //   4. when `shards_done` is full, the run is complete. Each step costs O(1) writes, and sets stay
 //      bounded (≤ 1000 members per shard, ≤ tiles/1000 on the run item), so the per-event cost does
 //      not grow with the run.
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
   PutCommand,
@@ -304,4 +305,4 @@ export const LEDGER_TABLE_DEFINITION = {
     { AttributeName: 'sk', KeyType: 'RANGE' },
   ],
   BillingMode: 'PAY_PER_REQUEST',
-} as const;
+} satisfies Omit<CreateTableCommandInput, 'TableName'>;

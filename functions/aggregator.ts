@@ -12,6 +12,7 @@ import { readClusters, readClustersInfo } from '../core/parquet.ts';
 import { parseRunSpec, type RunSpec } from '../core/run.ts';
 import type { ResultStore } from '../core/results.ts';
 import { tileKey } from '../core/tiles.ts';
+import { isTransient } from '../core/transient.ts';
 
 interface Deps extends ResultStore {
   ledger: Ledger;
@@ -37,7 +38,10 @@ async function getObject(d: Deps, key: string): Promise<Uint8Array | null> {
 /** The run's params from the ledger (for records that do not carry them). */
 async function specFromLedger(d: Deps, runId: string): Promise<RunSpec> {
   const run = await d.ledger.getRun(runId);
-  if (!run) throw new Error(`run ${runId}: no params in the object and no run item in the ledger yet (will retry)`);
+  if (!run) {
+    // Enqueue creates the run item before sending; until it exists, retrying is the only option.
+    throw Object.assign(new Error(`run ${runId}: no params in the object and no run item in the ledger yet`), { transient: true });
+  }
   return run.params;
 }
 
@@ -108,7 +112,8 @@ async function processRecord(d: Deps, record: S3Record): Promise<void> {
 
 /**
  * Lambda entry point (S3 notification). Throws only on failures worth retrying (S3/DynamoDB
- * unavailable): Lambda's async retry then replays the event, which every step tolerates.
+ * unavailable, throttled): Lambda's async retry then replays the event, which every step
+ * tolerates. A permanent failure (a forged or inconsistent object) is logged and dropped.
  */
 export async function handler(event: unknown): Promise<void> {
   deps ??= defaultDeps();
@@ -119,7 +124,9 @@ export async function handler(event: unknown): Promise<void> {
     try {
       await processRecord(deps, record);
     } catch (error) {
-      failures.push(`${record.s3.object.key}: ${(error as Error).message}`);
+      const line = `${record.s3.object.key}: ${(error as Error).message}`;
+      if (isTransient(error)) failures.push(line);
+      else console.error(`dropped ${line}`);
     }
   }
   if (failures.length > 0) throw new Error(`aggregator failed on ${failures.length} record(s): ${failures.join('; ')}`);

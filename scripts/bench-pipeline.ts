@@ -1,0 +1,128 @@
+// npm run bench:pipeline [-- --size 10 --alerts 2000 --workers N --json]
+// End-to-end throughput of the local pipeline, and its own overhead per tile:
+//   1. runTile alone, serially in this process, on every tile of a SIZE×SIZE synthetic region
+//      (decode + halo + mean shift: the clustering time);
+//   2. the same tiles through the local stack with 1 consumer worker: overhead per tile =
+//      (wall time − Σ clustering time) / tiles — messages, S3 writes, events, ledger, manifest;
+//   3. the same tiles with N workers (default: one per core): tiles per second end to end.
+// Runs 2 and 3 read the tiles through two paths (a symlink), so they are distinct runs.
+import '../local/quiet.ts';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/aws.ts';
+import { submitRun } from '../core/enqueue.ts';
+import { Ledger } from '../core/ledger.ts';
+import { normalizeRunParams, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
+import { tileSourceFromTemplate } from '../core/sources.ts';
+import { writeSyntheticMosaic } from '../core/synthetic.ts';
+import { runTile } from '../core/tile-job.ts';
+import { startEmulators } from '../local/emulators.ts';
+import { startLoop } from '../local/loop.ts';
+import { applyStackEnv, createStack } from '../local/stack.ts';
+
+const positiveInt = (name: string) => (value: string) => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got "${value}"`);
+  return Number(value);
+};
+
+const options = new Command()
+  .name('bench:pipeline')
+  .option('--size <n>', 'region is n×n tiles', positiveInt('--size'), 10)
+  .option('--alerts <n>', 'mean synthetic alerts per tile', positiveInt('--alerts'), 2000)
+  .option('--workers <n>', 'consumer workers of the throughput run', positiveInt('--workers'), availableParallelism())
+  .option('--json', 'print the figures as one JSON object')
+  .showHelpAfterError(false)
+  .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
+  .parse()
+  .opts<{ size: number; alerts: number; workers: number; json?: boolean }>();
+
+const Z = 12;
+const X0 = 1331;
+const Y0 = 2162;
+const dir = mkdtempSync(join(tmpdir(), 'glad-bench-pipeline-'));
+const log = (line: string) => {
+  if (!options.json) process.stderr.write(`${line}\n`);
+};
+
+function spec(tilesDir: string): RunSpec {
+  return normalizeRunParams({
+    z: Z,
+    region: { kind: 'tiles', x0: X0, y0: Y0, x1: X0 + options.size - 1, y1: Y0 + options.size - 1 },
+    start_date: '2015-01-01',
+    end_date: '2030-01-01',
+    width: 5,
+    min_count: 25,
+    iterations: 25,
+    algorithm: 'standard',
+    tiles_url: `file://${tilesDir}/{z}/{x}/{y}.png`,
+  });
+}
+
+try {
+  const tilesDir = join(dir, 'tiles');
+  const mosaic = await writeSyntheticMosaic(tilesDir, { z: Z, x0: X0 - 1, y0: Y0 - 1, x1: X0 + options.size, y1: Y0 + options.size, seed: 1, density: options.alerts });
+  symlinkSync(tilesDir, join(dir, 'tiles-again'));
+  const tiles = options.size * options.size;
+  log(`${options.size}×${options.size} tiles at z${Z}, ~${options.alerts} alerts a tile (${mosaic.alerts} alerts written incl. the halo ring)`);
+
+  // 1. Clustering alone.
+  const serial = spec(tilesDir);
+  const source = tileSourceFromTemplate(serial.tiles_url);
+  let clusterMs = 0;
+  let clusters = 0;
+  for (const tile of runTiles(serial)) {
+    const started = performance.now();
+    clusters += (await runTile(tileRequest(serial, tile), source)).nb_clusters;
+    clusterMs += performance.now() - started;
+  }
+  log(`runTile alone: ${(clusterMs / 1000).toFixed(2)} s for ${tiles} tiles (${(clusterMs / tiles).toFixed(1)} ms a tile, ${clusters} clusters)`);
+
+  // 2 and 3: through the local stack.
+  const emulators = await startEmulators({ dir: join(dir, 'state') });
+  const stack = await createStack(emulators, { visibilityTimeout: 60 });
+  applyStackEnv(stack);
+  const ledger = new Ledger(dynamoDocClient(), ledgerTable());
+  const quiet = (line: string) => log(`  loop: ${line}`);
+  const endToEnd = async (s: RunSpec, workers: number) => {
+    // Handlers' own console output is not part of the figures.
+    const { log: consoleLog, warn } = console;
+    console.log = console.warn = () => undefined;
+    const loop = await startLoop(emulators, stack, { workers, log: quiet, output: process.stderr });
+    const started = performance.now();
+    const submission = await submitRun(s, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
+    for (;;) {
+      const progress = await ledger.progress(submission.runId);
+      if (progress?.manifest_key) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const wallMs = performance.now() - started;
+    await loop.stop();
+    Object.assign(console, { log: consoleLog, warn });
+    return { wallMs, consumerMs: loop.stats.consumerMs };
+  };
+  const one = await endToEnd(spec(tilesDir), 1);
+  const overheadMs = (one.wallMs - clusterMs) / tiles;
+  log(`end to end, 1 worker: ${(one.wallMs / 1000).toFixed(2)} s (${(tiles / (one.wallMs / 1000)).toFixed(1)} tiles/s); pipeline overhead ${overheadMs.toFixed(1)} ms a tile`);
+  const many = await endToEnd(spec(join(dir, 'tiles-again')), options.workers);
+  log(`end to end, ${options.workers} workers: ${(many.wallMs / 1000).toFixed(2)} s (${(tiles / (many.wallMs / 1000)).toFixed(1)} tiles/s)`);
+  await emulators.stop();
+
+  const figures = {
+    tiles,
+    alerts_per_tile: options.alerts,
+    cluster_ms_per_tile: +(clusterMs / tiles).toFixed(1),
+    one_worker: { wall_s: +(one.wallMs / 1000).toFixed(2), tiles_per_s: +(tiles / (one.wallMs / 1000)).toFixed(1) },
+    overhead_ms_per_tile: +overheadMs.toFixed(1),
+    workers: options.workers,
+    many_workers: { wall_s: +(many.wallMs / 1000).toFixed(2), tiles_per_s: +(tiles / (many.wallMs / 1000)).toFixed(1) },
+  };
+  if (options.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+} catch (error) {
+  process.stderr.write(`bench:pipeline: ${(error as Error).message.split('\n')[0]}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(1);
+}

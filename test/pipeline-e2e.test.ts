@@ -1,0 +1,238 @@
+// Whole runs end to end on the local stack: emulators on random loopback ports, the Lambda
+// stand-in loop driving the real handlers (consumer in worker threads, aggregator on S3 events,
+// dead-letter handler), runs submitted with core/enqueue.ts and read back with core/load-run.ts.
+// The expected values come from calling runTile directly on the same generated tiles.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/aws.ts';
+import { submitRun } from '../core/enqueue.ts';
+import { Ledger } from '../core/ledger.ts';
+import { loadRun, type RunCluster } from '../core/load-run.ts';
+import { tileMessageBody } from '../core/messages.ts';
+import { normalizeRunParams, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
+import { tileSourceFromTemplate } from '../core/sources.ts';
+import { writeSyntheticMosaic } from '../core/synthetic.ts';
+import { runTile } from '../core/tile-job.ts';
+import type { ClusterRecord, Manifest } from '../core/types.ts';
+import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'glad-e2e-'));
+const tilesDir = join(dir, 'tiles');
+const TILES_URL = `file://${tilesDir}/{z}/{x}/{y}.png`;
+// A 3×3 region plus a ring of neighbours (the consumer reads halos), low density for 2 cores.
+const Z = 12;
+const REGION = { x0: 1331, y0: 2162, x1: 1333, y1: 2164 };
+const CORRUPT = { z: Z, x: 1336, y: 2162 };
+const SEED = 3;
+const DENSITY = 600;
+
+let local: LocalStack;
+let ledger: Ledger;
+const logs: string[] = [];
+
+function spec(region: { x0: number; y0: number; x1: number; y1: number }, tilesUrl = TILES_URL, extra: Partial<RunSpec> = {}): RunSpec {
+  return {
+    ...normalizeRunParams({
+      z: Z,
+      region: { kind: 'tiles', ...region },
+      start_date: '2015-01-01',
+      end_date: '2030-01-01',
+      width: 5,
+      min_count: 10,
+      iterations: 25,
+      algorithm: 'standard',
+      tiles_url: tilesUrl,
+    }),
+    ...extra,
+  };
+}
+
+async function waitForManifest(runId: string, timeoutMs = 50_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const progress = await ledger.progress(runId);
+    if (progress?.manifest_key) return;
+    if (Date.now() > deadline) throw new Error(`run ${runId} not complete after ${timeoutMs} ms: ${JSON.stringify(progress)}; logs: ${logs.slice(-5).join(' | ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function run(s: RunSpec): Promise<{ runId: string; manifest: Manifest; clusters: RunCluster[] }> {
+  const submission = await submitRun(s, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
+  expect(submission.failed).toEqual([]);
+  await waitForManifest(submission.runId);
+  const loaded = await loadRun(submission.runId, s3Client(), { bucket: resultsBucket(), full: true });
+  return { runId: submission.runId, ...loaded };
+}
+
+/** Waits until no message is queued or in flight and no aggregator call is pending. */
+async function settle(): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let quietSince = Date.now();
+  let last = JSON.stringify(local.loop.stats);
+  while (Date.now() < deadline) {
+    const { Attributes = {} } = await sqsClient().send(
+      new GetQueueAttributesCommand({ QueueUrl: tilesQueueUrl(), AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    );
+    const now = JSON.stringify(local.loop.stats);
+    if (now !== last || Attributes.ApproximateNumberOfMessages !== '0' || Attributes.ApproximateNumberOfMessagesNotVisible !== '0') {
+      quietSince = Date.now();
+      last = now;
+    }
+    if (Date.now() - quietSince > 500) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the local stack did not settle in 30 s');
+}
+
+/** The clusters runTile finds for every tile of a run (the reference), each with its tile's status. */
+async function reference(s: RunSpec): Promise<ClusterRecord[][]> {
+  const source = tileSourceFromTemplate(s.tiles_url);
+  const perTile: ClusterRecord[][] = [];
+  for (const tile of runTiles(s)) perTile.push((await runTile(tileRequest(s, tile), source)).clusters);
+  return perTile;
+}
+
+const byTileAndCentre = (a: ClusterRecord, b: ClusterRecord) => a.z - b.z || a.x - b.x || a.y - b.y || a.i - b.i || a.j - b.j || a.count - b.count;
+const essentials = (c: ClusterRecord) => ({
+  z: c.z, x: c.x, y: c.y, i: c.i, j: c.j, col: c.col, row: c.row, count: c.count,
+  longitude: c.longitude, latitude: c.latitude, area_ha: c.area_ha, min_date: c.min_date, max_date: c.max_date,
+  alerts: c.alerts.length,
+});
+
+beforeAll(async () => {
+  await writeSyntheticMosaic(tilesDir, { z: Z, x0: REGION.x0 - 1, y0: REGION.y0 - 1, x1: REGION.x1 + 4, y1: REGION.y1 + 1, seed: SEED, density: DENSITY, corrupt: [CORRUPT] });
+  // Short visibility timeout: a retried message comes back after 2 s instead of 30.
+  local = await startLocalStack({ dir, workers: 2, visibilityTimeout: 2, log: (line) => logs.push(line) });
+  ledger = new Ledger(dynamoDocClient(), ledgerTable());
+});
+
+afterAll(async () => {
+  await local?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('pipeline end to end on the local stack', () => {
+  let threeByThree: Awaited<ReturnType<typeof run>>;
+  let expected: ClusterRecord[][];
+
+  it('a 3×3 run fetches exactly the union of runTile results, with exact manifest counts', async () => {
+    const s = spec(REGION);
+    [threeByThree, expected] = await Promise.all([run(s), reference(s)]);
+    const { manifest, clusters } = threeByThree;
+
+    const want = expected.flat().sort(byTileAndCentre);
+    expect(want.length).toBeGreaterThan(0);
+    expect(clusters.every((c) => c.run_id === threeByThree.runId)).toBe(true);
+    expect([...clusters].sort(byTileAndCentre).map(essentials)).toEqual(want.map(essentials));
+
+    const withClusters = expected.filter((c) => c.length > 0).length;
+    expect(manifest.tiles).toBe(9);
+    expect(manifest.tiles_with_clusters).toBe(withClusters);
+    expect(manifest.tiles_empty).toBe(9 - withClusters);
+    expect(manifest.tiles_failed).toBe(0);
+    expect(manifest.results).toHaveLength(withClusters);
+    expect(manifest.totals.clusters).toBe(want.length);
+    expect(manifest.totals.alerts).toBe(want.reduce((sum, c) => sum + c.count, 0));
+    expect(manifest.totals.hectares).toBeCloseTo(want.reduce((sum, c) => sum + c.alert_area_ha, 0), 5);
+    expect(manifest.totals.first_date).toBe(want.map((c) => c.min_date).sort()[0]);
+    expect(manifest.totals.last_date).toBe(want.map((c) => c.max_date).sort().at(-1));
+  });
+
+  it('DuckDB reads the Parquet files back with the same numbers', async () => {
+    const s3 = s3Client();
+    const files: string[] = [];
+    for (const [k, key] of threeByThree.manifest.results.entries()) {
+      const out = await s3.send(new GetObjectCommand({ Bucket: resultsBucket(), Key: key }));
+      const file = join(dir, `clusters-${k}.parquet`);
+      writeFileSync(file, await out.Body!.transformToByteArray());
+      files.push(file);
+      const members = await s3.send(new GetObjectCommand({ Bucket: resultsBucket(), Key: key.replace('clusters.parquet', 'members.parquet') }));
+      writeFileSync(join(dir, `members-${k}.parquet`), await members.Body!.transformToByteArray());
+    }
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    const list = files.map((f) => `'${f}'`).join(', ');
+    const totals = await connection.runAndReadAll(
+      `SELECT count(*)::INTEGER AS clusters, sum(count)::INTEGER AS alerts, sum(alert_area_ha) AS hectares, min(min_date) AS first, max(max_date) AS last, count(DISTINCT run_id)::INTEGER AS runs FROM read_parquet([${list}])`,
+    );
+    const [row] = totals.getRowObjectsJson();
+    const m = threeByThree.manifest.totals;
+    expect(row.clusters).toBe(m.clusters);
+    expect(row.alerts).toBe(m.alerts);
+    expect(Number(row.hectares)).toBeCloseTo(m.hectares, 5);
+    expect([row.first, row.last, row.runs]).toEqual([m.first_date, m.last_date, 1]);
+    const members = await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM read_parquet('${join(dir, 'members-*.parquet')}')`);
+    expect(members.getRowObjectsJson()[0].n).toBe(m.alerts);
+    const centres = await connection.runAndReadAll(`SELECT z, x, y, i, j, count FROM read_parquet([${list}]) ORDER BY z, x, y, i, j, count`);
+    const want = expected.flat().sort(byTileAndCentre).map((c) => [c.z, c.x, c.y, c.i, c.j, c.count]);
+    expect(centres.getRowsJson()).toEqual(want);
+    connection.closeSync();
+  });
+
+  it('a corrupt tile yields an error row and the run still completes', async () => {
+    const s = spec({ x0: CORRUPT.x - 1, y0: CORRUPT.y, x1: CORRUPT.x, y1: CORRUPT.y });
+    const [result, want] = await Promise.all([run(s), reference({ ...s, region: { ...s.region, x1: CORRUPT.x - 1 } })]);
+    expect(result.manifest.tiles).toBe(2);
+    expect(result.manifest.tiles_failed).toBe(1);
+    expect(result.manifest.errors).toHaveLength(1);
+    expect(result.manifest.errors[0]).toMatchObject({ z: CORRUPT.z, x: CORRUPT.x, y: CORRUPT.y });
+    expect(result.manifest.errors[0].message.length).toBeGreaterThan(0);
+    // The good tile's clusters are all there.
+    expect(result.clusters.map(essentials).sort((a, b) => a.i - b.i || a.j - b.j)).toEqual(
+      want.flat().map(essentials).sort((a, b) => a.i - b.i || a.j - b.j),
+    );
+  });
+
+  it('a message delivered twice is counted once', async () => {
+    const s = spec({ x0: REGION.x0, y0: REGION.y0, x1: REGION.x0 + 1, y1: REGION.y0 }, TILES_URL, { min_count: 11 });
+    const [first] = runTiles(s);
+    await settle();
+    const before = { ...local.loop.stats };
+    // The duplicate goes in first, so both copies race through the consumers and the aggregator.
+    await sqsClient().send(new SendMessageCommand({ QueueUrl: tilesQueueUrl(), MessageBody: tileMessageBody(s, first) }));
+    const result = await run(s);
+    // Wait until all 3 messages were consumed and their 3 result events aggregated.
+    const deadline = Date.now() + 30_000;
+    while (local.loop.stats.aggregatorEvents - before.aggregatorEvents < 3 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(local.loop.stats.messages - before.messages).toBe(3);
+    expect(local.loop.stats.aggregatorEvents - before.aggregatorEvents).toBe(3);
+
+    const progress = await ledger.progress(result.runId);
+    expect(progress).toMatchObject({ tiles: 2, finished: 2, failed: 0 });
+    const recorded = [];
+    for await (const tile of ledger.tiles(result.runId)) recorded.push(tile);
+    expect(recorded).toHaveLength(2);
+    const want = (await reference(s)).flat();
+    expect(result.manifest.tiles).toBe(2);
+    expect(result.manifest.totals.clusters).toBe(want.length);
+    expect(result.manifest.totals.alerts).toBe(want.reduce((sum, c) => sum + c.count, 0));
+    expect(result.clusters).toHaveLength(want.length);
+  });
+
+  it('a tile that keeps failing is dead-lettered after 3 receives and recorded as failed', async () => {
+    // A loopback port nobody listens on: every read is a transient failure, retried by SQS.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const s = spec({ x0: REGION.x0, y0: REGION.y0, x1: REGION.x0, y1: REGION.y0 }, `http://127.0.0.1:${port}/{z}/{x}/{y}.png`);
+    await settle();
+    const before = { ...local.loop.stats };
+    const result = await run(s);
+    expect(result.manifest.tiles_failed).toBe(1);
+    expect(result.manifest.errors[0]).toMatchObject({ z: Z, x: REGION.x0, y: REGION.y0, stage: 'dead-letter' });
+    expect(local.loop.stats.retried - before.retried).toBe(3);
+    expect(local.loop.stats.deadLetters - before.deadLetters).toBe(1);
+  });
+});

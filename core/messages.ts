@@ -79,8 +79,9 @@ export function parseTileMessage(body: string): ParsedMessage {
   const expected = computeRunId(params);
   if (expected !== shape.data.run_id) return fail(`invalid message: run_id ${shape.data.run_id} does not match its params (${expected})`);
   if (!tileInRun(params, shape.data.tile)) {
+    // Not a tile of the run: recording it as a failed tile would count a tile the run does not have.
     const t = shape.data.tile;
-    return fail(`invalid message: tile ${t.z}/${t.x}/${t.y} is outside the run's region`);
+    return { kind: 'run-error', runId: shape.data.run_id, error: `invalid message: tile ${t.z}/${t.x}/${t.y} is outside the run's region` };
   }
   return { kind: 'ok', message: { v: MESSAGE_VERSION, run_id: shape.data.run_id, tile: shape.data.tile, params } };
 }

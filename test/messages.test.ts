@@ -22,6 +22,11 @@ describe('tile messages', () => {
     expect(parseTileMessage(JSON.stringify({ ...good, run_id: '../../x' })).kind).toBe('unroutable');
   });
 
+  it('a tile outside the run is a run-error (it is no tile of the run)', () => {
+    const parsed = parseTileMessage(JSON.stringify({ ...good, tile: { z: 10, x: 343, y: 539 } }));
+    expect(parsed).toMatchObject({ kind: 'run-error', runId: RUN, error: expect.stringMatching(/outside the run's region/) });
+  });
+
   it('readable run id, unreadable tile: run-error', () => {
     const parsed = parseTileMessage(JSON.stringify({ ...good, tile: { z: 10, x: 5000, y: 0 } }));
     expect(parsed).toMatchObject({ kind: 'run-error', runId: RUN });
@@ -32,7 +37,6 @@ describe('tile messages', () => {
     [{ ...good, v: 2 }, /v: must be 1/],
     [{ ...good, params: { ...spec, width: 'wide' } }, /params\.width/],
     [{ ...good, params: { ...spec, width: 6 } }, /does not match its params/],
-    [{ ...good, tile: { z: 10, x: 343, y: 539 } }, /outside the run's region/],
     [{ ...good, extra: true }, /unknown key/],
   ])('readable run id and tile but invalid: tile-error %#', (body, message) => {
     const parsed = parseTileMessage(JSON.stringify(body));

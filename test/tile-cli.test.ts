@@ -4,7 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSyntheticMosaic } from '../core/synthetic.ts';
+import { syntheticTile, writeSyntheticMosaic } from '../core/synthetic.ts';
+import { tileBounds } from '../core/tiles.ts';
+import { isoToDays } from '../core/dates.ts';
+import type { ClusterRecord } from '../core/types.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'tile-cli-'));
@@ -72,4 +75,55 @@ describe('npm run tile: output', () => {
       width: 5, min_count: 25, iterations: 25, algorithm: 'standard', nb_clusters: 0, clusters: [],
     });
   });
+
+  for (const algorithm of ['standard', 'flat']) {
+    it(`${algorithm}: clusters whose every alert is a real alert of the synthetic world`, () => {
+      const request = { ...base, start_date: '2015-01-01', end_date: '2021-01-01', algorithm, min_count: 20 };
+      const r = tileCli(JSON.stringify(request));
+      // The corrupt neighbour 1356/2046 is read as missing, with a warning.
+      expect(r.stderr.trimEnd()).toMatch(/^tile: warning: neighbour ignored \(read as missing\): tile 12\/1356\/2046: not a PNG/);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
+      const out = JSON.parse(r.stdout);
+      expect(Object.keys(out)).toEqual([
+        'z', 'x', 'y', 'start_date', 'end_date', 'width', 'min_count', 'iterations', 'algorithm', 'nb_clusters', 'clusters',
+      ]);
+      expect(out).toMatchObject({ ...request, width: 5, iterations: 25 });
+      expect(out.nb_clusters).toBe(out.clusters.length);
+      expect(out.nb_clusters).toBeGreaterThan(3);
+
+      // The synthetic world as a lookup: global pixel -> ISO date.
+      const world = new Map<string, number>();
+      for (let ty = 2044; ty <= 2046; ty++) {
+        for (let tx = 1354; tx <= 1356; tx++) {
+          const a = syntheticTile({ z: 12, x: tx, y: ty, seed: 1, density: 3000 });
+          for (let k = 0; k < a.length; k++) world.set(`${tx * 256 + a.col[k]},${ty * 256 + a.row[k]}`, a.days[k]);
+        }
+      }
+      const b = tileBounds(base);
+      let halo = 0;
+      for (const c of out.clusters as ClusterRecord[]) {
+        expect(c.i).toBeGreaterThanOrEqual(0);
+        expect(c.i).toBeLessThanOrEqual(255);
+        expect(c.j).toBeGreaterThanOrEqual(0);
+        expect(c.j).toBeLessThanOrEqual(255);
+        expect(c.longitude).toBeGreaterThan(b.west);
+        expect(c.longitude).toBeLessThan(b.east);
+        expect(c.count).toBeGreaterThanOrEqual(20);
+        expect(c.alerts).toHaveLength(c.count);
+        for (const [row, col, date] of c.alerts) {
+          // The corrupt tile 1356/2046 is read as missing, so no member may come from it.
+          expect(col >= 256 && row >= 256).toBe(false);
+          expect(world.get(`${1355 * 256 + col},${2045 * 256 + row}`)).toBe(isoToDays(date));
+          if (col < 0 || col > 255 || row < 0 || row > 255) halo++;
+        }
+        const dates = c.alerts.map((a) => a[2]).sort();
+        expect(c.min_date).toBe(dates[0]);
+        expect(c.max_date).toBe(dates[dates.length - 1]);
+      }
+      // Clusters crossing the tile edge bring halo members along (the synthetic world has such clearings).
+      if (algorithm === 'standard') expect(halo).toBeGreaterThan(0);
+    });
+  }
 });

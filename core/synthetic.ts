@@ -11,7 +11,7 @@ import { isoToDays } from './dates.ts';
 import { allocAlerts, encodeGladTile } from './decode.ts';
 import { TILE_SIZE, tilesInBounds, validateTile } from './tiles.ts';
 import type { TileBounds } from './tiles.ts';
-import type { Alerts, TileAddress } from './types.ts';
+import type { Alerts, TileAddress, TileSource } from './types.ts';
 
 export interface SyntheticOptions extends TileAddress {
   /** World seed: same seed, same world. */
@@ -346,6 +346,16 @@ export function syntheticTile(opts: SyntheticOptions): Alerts {
 /** The synthetic tile as GLAD PNG bytes. */
 export function syntheticTilePng(opts: SyntheticOptions): Uint8Array {
   return encodeGladTile(syntheticTile(opts));
+}
+
+/** An in-memory TileSource over the synthetic world (tiles without alerts are missing). */
+export function syntheticTileSource(world: { seed: number; density: number }): TileSource {
+  return {
+    async read(tile) {
+      const alerts = syntheticTile({ ...tile, ...world });
+      return alerts.length > 0 ? encodeGladTile(alerts) : null;
+    },
+  };
 }
 
 export interface MosaicOptions extends TileBounds {

@@ -5,6 +5,7 @@ import { parseTileRequest } from '../core/request.ts';
 import { runTile } from '../core/tile-job.ts';
 import type { TileAddress, TileSource } from '../core/types.ts';
 import { componentEngine } from './fake-engine.ts';
+import { syntheticTileSource } from '../core/synthetic.ts';
 
 const Z = 12;
 
@@ -127,5 +128,28 @@ describe('runTile', () => {
     for (let k = 0; k < 10; k++) w.set(100 * 256 + 250 + k, 50 * 256 + 60, '2016-03-03');
     const mixed: TileSource = { read: (t) => (t.x === 101 ? failing.read(t) : w.read(t)) };
     await expect(runTile(req(100, 50), mixed, undefined, componentEngine())).rejects.toThrow('boom');
+  });
+});
+
+describe('runTile with the real engine (core/cluster-tile.ts)', () => {
+  it.each(['standard', 'flat'])('%s: neighbouring tiles partition the synthetic world: no alert is in two clusters', async (algorithm) => {
+    const source = syntheticTileSource({ seed: 3, density: 3000 });
+    const owner = new Map<string, string>();
+    let clusters = 0;
+    let crossing = 0;
+    for (const [x, y] of [[500, 500], [501, 500], [500, 501], [501, 501]]) {
+      const res = await runTile(req(x, y, { start_date: '2015-01-01', end_date: '2021-01-01', min_count: 10, algorithm }), source);
+      for (const c of res.clusters) {
+        clusters++;
+        if (c.alerts.some(([row, col]) => row < 0 || col < 0 || row > 255 || col > 255)) crossing++;
+        for (const [row, col] of c.alerts) {
+          const key = `${x * 256 + col},${y * 256 + row}`;
+          expect(owner.get(key), `alert ${key} in two clusters`).toBeUndefined();
+          owner.set(key, `${x}/${y}`);
+        }
+      }
+    }
+    expect(clusters).toBeGreaterThan(10);
+    expect(crossing).toBeGreaterThan(0);
   });
 });

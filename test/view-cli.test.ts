@@ -102,8 +102,10 @@ describe('npm run view', () => {
       [[service.runId, 'clusters', '--start', '4', '--end', '2'], /^view: start=4 end=2/],
       [[service.runId], /^view: say what to draw/],
     ];
-    for (const [args, message] of cases) {
-      const r = await cli('view.ts', ...args);
+    // In parallel: each case is a fresh node process.
+    const results = await Promise.all(cases.map(([args]) => cli('view.ts', ...args)));
+    for (const [k, [, message]] of cases.entries()) {
+      const r = results[k];
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(message);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -158,8 +160,9 @@ describe('npm run fetch: results flags', () => {
       [['r-0123456789abcdef'], /^fetch: unknown run id r-0123456789abcdef$/],
       [[service.runId, '--errors', '--format', 'geojson'], /^fetch: --format geojson is not available here/],
     ];
-    for (const [args, message] of cases) {
-      const r = await cli('fetch.ts', ...args);
+    const results = await Promise.all(cases.map(([args]) => cli('fetch.ts', ...args)));
+    for (const [k, [, message]] of cases.entries()) {
+      const r = results[k];
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toMatch(message);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -333,7 +333,8 @@ export class ClusterViewer {
     // A missing tile has no alerts.
     const alerts = bytes ? gladDecoder.decode(bytes, range, tile) : allocAlerts(0);
     const centres = this.service.records().filter((r) => r.z === tile.z && r.x === tile.x && r.y === tile.y);
-    const picture = renderTilePicture(tile, alerts, { centres, caption: `run ${this.service.runId} · cluster #${rowId}` });
+    const highlight = centres.findIndex((r) => r.row_id === rowId);
+    const picture = renderTilePicture(tile, alerts, { centres, highlight, caption: `run ${this.service.runId} · cluster #${rowId}` });
     return this.save(picture, `tile-${tile.z}-${tile.x}-${tile.y}`);
   }
 

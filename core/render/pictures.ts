@@ -87,6 +87,8 @@ export interface TilePictureOptions {
   centres?: { col: number; row: number }[];
   /** Extra first title line (e.g. the run id). */
   caption?: string;
+  /** Index in `centres` of the cluster the picture is about (ringed in black). */
+  highlight?: number;
 }
 
 /** A tile's input alerts coloured by date (2× scale), with optional cluster centres marked. */
@@ -115,7 +117,17 @@ export function renderTilePicture(tile: TileAddress, alerts: Alerts, options: Ti
     x: MARGIN + (col + 0.5) * TILE_SCALE,
     y: top + (row + 0.5) * TILE_SCALE,
   }));
-  for (const m of markers) drawMarker(ctx, m.x, m.y, 4);
+  // The highlighted centre gets a black ring around its marker, so it stands out among the others.
+  markers.forEach((m, k) => {
+    if (k === options.highlight) {
+      ctx.beginPath();
+      ctx.arc(m.x, m.y, 10, 0, 2 * Math.PI);
+      ctx.strokeStyle = 'black';
+      ctx.lineWidth = 2;
+      ctx.stroke();
+    }
+    drawMarker(ctx, m.x, m.y, 4);
+  });
   return toPicture(canvas, markers);
 }
 

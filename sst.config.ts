@@ -69,8 +69,9 @@ export default $config({
     const aggregator = new sst.aws.Function("Aggregator", {
       handler: "functions/aggregator.handler",
       runtime: RUNTIME,
-      // The event that completes a run reads the whole ledger and writes the manifest.
-      timeout: "300 seconds",
+      // The event that completes a run reads the whole ledger and writes the manifest. Keep this
+      // below the manifest lease of core/ledger.ts (150 s).
+      timeout: "120 seconds",
       memory: "1024 MB",
       link: [results, ledger],
     });

@@ -31,8 +31,13 @@ import type { TileAddress } from './types.ts';
 
 /** Tiles per shard item. */
 export const SHARD_SIZE = 1000;
-/** How long a manifest writer holds its claim before another may take over. */
-export const MANIFEST_LEASE_MS = 5 * 60_000;
+/**
+ * How long a manifest writer holds its claim before another may take over. Longer than the
+ * aggregator's Lambda timeout (120 s, so a live writer is never overtaken) and shorter than the
+ * ~3 minutes after which Lambda's second retry of a failed event arrives (so that retry can take
+ * over from a writer that crashed).
+ */
+export const MANIFEST_LEASE_MS = 150_000;
 /** Longest error message kept in the ledger (items are limited to 400 KB). */
 const MAX_MESSAGE = 2000;
 
@@ -196,39 +201,40 @@ export class Ledger {
   }
 
   /**
-   * Claims the right to write the manifest. True for exactly one caller at a time: the condition
-   * fails once the manifest is written, and while another owner's lease runs. `owner` should be
-   * stable across retries of the same event, so a retried writer gets its own claim back.
+   * Claims the right to write the manifest: 'claimed' for exactly one caller at a time, 'done' once
+   * the manifest is written, 'held' while another caller's lease runs. `token` must be unique per
+   * attempt (two deliveries of the same S3 event are two attempts). A writer that crashed is taken
+   * over when its lease expires, so the lease must exceed the aggregator's timeout.
    */
-  async claimManifest(runId: string, owner: string, now: Date = new Date(), leaseMs = MANIFEST_LEASE_MS): Promise<boolean> {
+  async claimManifest(runId: string, token: string, now: Date = new Date(), leaseMs = MANIFEST_LEASE_MS): Promise<'claimed' | 'done' | 'held'> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: runPk(runId), sk: RUN_SK },
-          UpdateExpression: 'SET claim_owner = :owner, claim_until = :until',
+          UpdateExpression: 'SET claim_owner = :token, claim_until = :until',
           ConditionExpression:
-            'attribute_exists(pk) AND attribute_not_exists(manifest_key) AND ' +
-            '(attribute_not_exists(claim_until) OR claim_until < :now OR claim_owner = :owner)',
-          ExpressionAttributeValues: { ':owner': owner, ':until': now.getTime() + leaseMs, ':now': now.getTime() },
+            'attribute_exists(pk) AND attribute_not_exists(manifest_key) AND (attribute_not_exists(claim_until) OR claim_until < :now)',
+          ExpressionAttributeValues: { ':token': token, ':until': now.getTime() + leaseMs, ':now': now.getTime() },
         }),
       );
-      return true;
+      return 'claimed';
     } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
+      const run = await this.getRun(runId);
+      return run?.manifest_key ? 'done' : 'held';
     }
   }
 
-  /** Marks the manifest written (after the S3 put succeeded); only the claim owner may. */
-  async finishManifest(runId: string, owner: string, key: string, completedAt: string): Promise<void> {
+  /** Marks the manifest written (after the S3 put succeeded); only the claim holder may. */
+  async finishManifest(runId: string, token: string, key: string, completedAt: string): Promise<void> {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
         Key: { pk: runPk(runId), sk: RUN_SK },
         UpdateExpression: 'SET manifest_key = :key, completed_at = :at',
-        ConditionExpression: 'claim_owner = :owner',
-        ExpressionAttributeValues: { ':key': key, ':at': completedAt, ':owner': owner },
+        ConditionExpression: 'claim_owner = :token',
+        ExpressionAttributeValues: { ':key': key, ':at': completedAt, ':token': token },
       }),
     );
   }

@@ -2,6 +2,7 @@
 // the ledger once; the event that completes the run writes the manifest (exactly once).
 // Cost per event is constant: one small object read and a few DynamoDB writes; only the event
 // that completes the run reads the whole ledger (one paginated Query).
+import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client } from '../core/aws.ts';
 import { decodeS3Key, manifestKey, parseResultKey, type ResultKey } from '../core/keys.ts';
@@ -68,11 +69,17 @@ async function readOutcome(d: Deps, key: string, parsed: ResultKey, bytes: Uint8
 }
 
 /**
- * Writes the manifest if this caller wins the claim. `owner` is stable across retries of the same
- * event, so a retry of a writer that crashed takes its claim back; another writer waits out the lease.
+ * Writes the manifest if this call wins the claim (a fresh token per attempt). While another
+ * attempt holds the claim, throws a transient error: Lambda retries the event later, and that
+ * retry either finds the manifest written or takes over from a writer that crashed.
  */
-export async function writeManifestOnce(d: Deps, runId: string, owner: string, now: Date = new Date()): Promise<boolean> {
-  if (!(await d.ledger.claimManifest(runId, owner, now))) return false;
+export async function writeManifestOnce(d: Deps, runId: string, now: Date = new Date()): Promise<boolean> {
+  const token = randomUUID();
+  const claim = await d.ledger.claimManifest(runId, token, now);
+  if (claim === 'done') return false;
+  if (claim === 'held') {
+    throw Object.assign(new Error(`run ${runId}: manifest is being written by another invocation`), { transient: true });
+  }
   const run = await d.ledger.getRun(runId);
   if (!run) throw new Error(`run ${runId}: run item vanished`);
   const outcomes: TileOutcome[] = [];
@@ -80,9 +87,9 @@ export async function writeManifestOnce(d: Deps, runId: string, owner: string, n
   const completedAt = now.toISOString();
   const manifest = buildManifest({ runId, spec: run.params, createdAt: run.created_at, completedAt, outcomes });
   const key = manifestKey(runId);
-  // Same key every time: a repeated write (after a crash) overwrites, never duplicates.
+  // Same key every time: even a takeover after a crash overwrites, never duplicates.
   await d.s3.send(new PutObjectCommand({ Bucket: d.bucket, Key: key, Body: JSON.stringify(manifest, null, 2), ContentType: 'application/json' }));
-  await d.ledger.finishManifest(runId, owner, key, completedAt);
+  await d.ledger.finishManifest(runId, token, key, completedAt);
   console.log(`run ${runId}: manifest written (${manifest.tiles} tiles, ${manifest.tiles_failed} failed, ${manifest.totals.clusters} clusters)`);
   return true;
 }
@@ -104,10 +111,7 @@ async function processRecord(d: Deps, record: S3Record): Promise<void> {
   const runSpec = spec ?? (await specFromLedger(d, parsed.runId));
   const result = await d.ledger.recordTile(parsed.runId, runSpec, outcome);
   if (!result.firstTime) console.log(`run ${parsed.runId} tile ${tileKey(parsed.tile)}: already recorded (${result.outcome.status})`);
-  if (result.runComplete) {
-    const owner = `${key}#${record.s3.object.sequencer ?? record.s3.object.eTag ?? ''}`;
-    await writeManifestOnce(d, parsed.runId, owner);
-  }
+  if (result.runComplete) await writeManifestOnce(d, parsed.runId);
 }
 
 /**

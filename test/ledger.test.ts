@@ -116,22 +116,27 @@ describe('Ledger', () => {
     expect(read.find((o) => o.x === 0 && o.y === 0)).toEqual(done(tiles[0]));
   });
 
-  it('lets exactly one writer claim the manifest; a retry of the owner gets it back; a crashed claim expires', async () => {
+  it('lets exactly one attempt claim the manifest; others see it held, then done; a crashed claim expires', async () => {
     const ledger = await freshLedger();
     const { spec, id } = makeRun(0, 0, 0, 0);
+    expect(await ledger.claimManifest(id, 'x')).toBe('held'); // no run item: nothing to claim yet
     await ledger.createRun(id, spec);
     const now = new Date('2026-03-01T00:00:00Z');
-    const claims = await Promise.all(['a', 'b', 'c', 'd'].map((owner) => ledger.claimManifest(id, owner, now)));
-    expect(claims.filter(Boolean)).toHaveLength(1);
-    const winner = ['a', 'b', 'c', 'd'][claims.indexOf(true)];
-    const loser = winner === 'a' ? 'b' : 'a';
-    expect(await ledger.claimManifest(id, winner, now)).toBe(true);
-    expect(await ledger.claimManifest(id, loser, new Date(now.getTime() + MANIFEST_LEASE_MS - 1))).toBe(false);
-    // The winner died: after the lease another writer may take over.
+    const tokens = ['a', 'b', 'c', 'd'];
+    const claims = await Promise.all(tokens.map((token) => ledger.claimManifest(id, token, now)));
+    expect(claims.filter((c) => c === 'claimed')).toHaveLength(1);
+    expect(claims.filter((c) => c === 'held')).toHaveLength(3);
+    const winner = tokens[claims.indexOf('claimed')];
+    // No re-entry, not even with the same token: a second delivery of the same event must not write.
+    expect(await ledger.claimManifest(id, winner, now)).toBe('held');
+    expect(await ledger.claimManifest(id, 'e', new Date(now.getTime() + MANIFEST_LEASE_MS - 1))).toBe('held');
+    // The winner died without finishing: after its lease another attempt takes over.
     const later = new Date(now.getTime() + MANIFEST_LEASE_MS + 1);
-    expect(await ledger.claimManifest(id, loser, later)).toBe(true);
-    await ledger.finishManifest(id, loser, 'runs/x/manifest.json', later.toISOString());
-    for (const owner of [winner, loser, 'e']) expect(await ledger.claimManifest(id, owner, new Date(later.getTime() + 10 * MANIFEST_LEASE_MS))).toBe(false);
+    expect(await ledger.claimManifest(id, 'f', later)).toBe('claimed');
+    // The dead winner cannot mark the manifest written any more; the new holder can.
+    await expect(ledger.finishManifest(id, winner, 'runs/x/manifest.json', later.toISOString())).rejects.toThrow(/conditional/i);
+    await ledger.finishManifest(id, 'f', 'runs/x/manifest.json', later.toISOString());
+    for (const token of [winner, 'f', 'g']) expect(await ledger.claimManifest(id, token, new Date(later.getTime() + 10 * MANIFEST_LEASE_MS))).toBe('done');
     expect((await ledger.progress(id))?.manifest_key).toBe('runs/x/manifest.json');
   });
 

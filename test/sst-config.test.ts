@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MANIFEST_LEASE_MS } from '../core/ledger.ts';
 import { clustersKey, errorKey, manifestKey, membersKey, messageErrorKey, unroutableKey } from '../core/keys.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -117,6 +118,10 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     const timeout = seconds(fn.timeout);
     expect(visibility).toBeGreaterThan(timeout);
     expect(visibility).toBeGreaterThanOrEqual(6 * timeout);
+  });
+
+  it('the aggregator times out before its manifest lease can expire (no live writer is overtaken)', () => {
+    expect(seconds(aggregator.args.timeout) * 1000).toBeLessThan(MANIFEST_LEASE_MS);
   });
 
   it('both queue subscriptions report partial batch failures', () => {

@@ -1,0 +1,377 @@
+// The real Lambda handlers, driven with real AWS SDK v3 clients against s3rver (S3) and dynalite
+// (DynamoDB) on 127.0.0.1. Handlers find them exactly as on Lambda: AWS_ENDPOINT_URL_* and
+// SST_RESOURCE_* variables. Tiles come from a synthetic mosaic on disk (file:// template), and the
+// expected clusters from calling runTile directly on the same tiles (same code as `npm run tile`).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as aggregate } from '../functions/aggregator.ts';
+import { handler as consume } from '../functions/consumer.ts';
+import { handler as deadLetter } from '../functions/deadletter.ts';
+import { clustersKey, errorKey, manifestKey, membersKey } from '../core/keys.ts';
+import { Ledger } from '../core/ledger.ts';
+import { tileMessageBody } from '../core/messages.ts';
+import { readClusters, readMembers } from '../core/parquet.ts';
+import { normalizeRunParams, runId, runTiles, tileRequest, validateRunParams } from '../core/run.ts';
+import type { RunSpec } from '../core/run.ts';
+import { fileTileSource } from '../core/sources.ts';
+import { writeSyntheticMosaic } from '../core/synthetic.ts';
+import { runTile } from '../core/tile-job.ts';
+import type { Manifest, TileAddress, TileResult } from '../core/types.ts';
+import { CREDENTIALS, REGION, startDynalite, startS3rver, type Dynamo, type S3Emulator } from './pipeline-emulators.ts';
+
+const BUCKET = 'glad-results';
+const TABLE = 'glad-ledger';
+const Z = 12;
+/** A 3 × 2 block of tiles; one is corrupt, some have no alerts at all (no file). */
+const MOSAIC = { z: Z, x0: 1360, y0: 2100, x1: 1362, y1: 2101, seed: 11, density: 1500, corrupt: [{ z: Z, x: 1362, y: 2101 }] };
+const CORRUPT = MOSAIC.corrupt[0];
+
+let s3: S3Emulator;
+let dynamo: Dynamo;
+let client: S3Client;
+let tilesDir: string;
+let template: string;
+let events: { Records: { s3: { object: { key: string } } }[] }[] = [];
+
+beforeAll(async () => {
+  [s3, dynamo] = await Promise.all([startS3rver([BUCKET]), startDynalite()]);
+  await dynamo.createTable(TABLE);
+  Object.assign(process.env, {
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    SST_RESOURCE_App: JSON.stringify({ name: 'glad-clusters', stage: 'test' }),
+    SST_RESOURCE_Results: JSON.stringify({ name: BUCKET }),
+    SST_RESOURCE_Ledger: JSON.stringify({ name: TABLE }),
+  });
+  s3.server.on('event', (event) => events.push(event));
+  client = new S3Client({ endpoint: s3.endpoint, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
+  tilesDir = mkdtempSync(join(tmpdir(), 'glad-tiles-'));
+  await writeSyntheticMosaic(tilesDir, MOSAIC);
+  template = `${pathToFileURL(tilesDir).href}/{z}/{x}/{y}.png`;
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await Promise.all([s3?.stop(), dynamo?.stop()]);
+  if (tilesDir) rmSync(tilesDir, { recursive: true, force: true });
+});
+
+// ---------- helpers ----------
+
+function makeRun(overrides: Record<string, unknown> = {}): { spec: RunSpec; id: string; tiles: TileAddress[] } {
+  const params = validateRunParams({
+    z: Z,
+    region: { kind: 'tiles', x0: MOSAIC.x0, y0: MOSAIC.y0, x1: MOSAIC.x1, y1: MOSAIC.y1 },
+    tiles_url: template,
+    width: 3,
+    min_count: 10,
+    ...overrides,
+  });
+  const spec = normalizeRunParams(params);
+  return { spec, id: runId(spec), tiles: runTiles(spec) };
+}
+
+let messageCounter = 0;
+function sqsRecord(body: string, receives = 1): SQSRecord {
+  const messageId = `msg-${++messageCounter}`;
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body,
+    attributes: { ApproximateReceiveCount: String(receives), SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:glad-tiles',
+    awsRegion: REGION,
+  };
+}
+const sqsEvent = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+
+async function getBytes(key: string): Promise<Uint8Array | null> {
+  try {
+    const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    return await out.Body!.transformToByteArray();
+  } catch (error) {
+    if ((error as Error).name === 'NoSuchKey') return null;
+    throw error;
+  }
+}
+const getJson = async (key: string) => {
+  const bytes = await getBytes(key);
+  return bytes ? JSON.parse(new TextDecoder().decode(bytes)) : null;
+};
+async function listKeys(prefix: string): Promise<string[]> {
+  const out = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key!).sort();
+}
+
+/** s3rver emits its event right after answering: let it land. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+/** The S3 events (one record each) of result keys under a run, in the order they were emitted. */
+function resultEvents(runPrefix: string) {
+  return events.filter((e) => {
+    const key = e.Records[0].s3.object.key;
+    return key.startsWith(runPrefix) && (key.endsWith('/clusters.parquet') || key.endsWith('/error.json'));
+  });
+}
+
+const direct = new Map<string, Promise<TileResult>>();
+/** What `npm run tile` gives for this tile (the reference the stored files must match). */
+function expected(spec: RunSpec, tile: TileAddress): Promise<TileResult> {
+  const key = `${JSON.stringify(spec)}|${tile.x}/${tile.y}`;
+  if (!direct.has(key)) direct.set(key, runTile(tileRequest(spec, tile), fileTileSource(template)));
+  return direct.get(key)!;
+}
+
+const isCorrupt = (t: TileAddress) => t.x === CORRUPT.x && t.y === CORRUPT.y;
+
+// ---------- consumer ----------
+
+describe('consumer', () => {
+  it('writes members.parquet then clusters.parquet equal to runTile for a tile with alerts', async () => {
+    const { spec, id, tiles } = makeRun();
+    // The tile of the block with the most clusters (not the corrupt one).
+    const results = await Promise.all(tiles.filter((t) => !isCorrupt(t)).map(async (t) => ({ t, r: await expected(spec, t) })));
+    const { t: tile, r: reference } = results.sort((a, b) => b.r.nb_clusters - a.r.nb_clusters)[0];
+    expect(reference.nb_clusters).toBeGreaterThan(0);
+
+    events = [];
+    const response = await consume(sqsEvent(sqsRecord(tileMessageBody(spec, tile))));
+    expect(response.batchItemFailures).toEqual([]);
+    await settle();
+
+    const rows = await readClusters((await getBytes(clustersKey(id, tile)))!);
+    expect(rows).toHaveLength(reference.nb_clusters);
+    rows.forEach((row, k) => {
+      const { alerts: _alerts, ...fields } = reference.clusters[k];
+      expect(row).toMatchObject({ run_id: id, ...fields });
+      expect(row.geometry.type).toBe('Polygon');
+    });
+    const members = await readMembers((await getBytes(membersKey(id, tile)))!);
+    expect(members).toHaveLength(reference.clusters.reduce((s, c) => s + c.count, 0));
+    expect(members.filter((m) => m.cluster === 0).map((m) => [m.row, m.col, m.date])).toEqual(reference.clusters[0].alerts);
+    // clusters.parquet, the completion marker, lands after members.parquet.
+    const order = events.map((e) => e.Records[0].s3.object.key);
+    expect(order).toEqual([membersKey(id, tile), clustersKey(id, tile)]);
+    expect(await getBytes(errorKey(id, tile))).toBeNull();
+  });
+
+  it('a tile without alerts still gets a clusters.parquet with zero rows', async () => {
+    const { spec, id } = makeRun();
+    const tile = { z: Z, x: 5, y: 5 }; // far outside the mosaic: no file, no alerts
+    const { spec: single, id: singleId } = makeRun({ region: { kind: 'tile', x: tile.x, y: tile.y } });
+    expect(singleId).not.toBe(id);
+    expect(spec.tiles_url).toBe(single.tiles_url);
+    const response = await consume(sqsEvent(sqsRecord(tileMessageBody(single, tile))));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await readClusters((await getBytes(clustersKey(singleId, tile)))!)).toEqual([]);
+    expect(await readMembers((await getBytes(membersKey(singleId, tile)))!)).toEqual([]);
+  });
+
+  it('a corrupt tile becomes error.json (stage tile) and no clusters file', async () => {
+    const { spec, id } = makeRun();
+    await expect(expected(spec, CORRUPT)).rejects.toThrow(); // runTile itself refuses the tile
+    const response = await consume(sqsEvent(sqsRecord(tileMessageBody(spec, CORRUPT))));
+    expect(response.batchItemFailures).toEqual([]);
+    const record = await getJson(errorKey(id, CORRUPT));
+    expect(record).toMatchObject({ run_id: id, ...CORRUPT, stage: 'tile', params: spec });
+    expect(record.message.length).toBeGreaterThan(0);
+    expect(await getBytes(clustersKey(id, CORRUPT))).toBeNull();
+  });
+
+  it('malformed messages become error records and are never retried', async () => {
+    const { spec, id } = makeRun({ min_count: 11 });
+    const tile = { z: Z, x: MOSAIC.x0, y: MOSAIC.y0 };
+    const good = JSON.parse(tileMessageBody(spec, tile));
+    const notJson = sqsRecord('{{{ not json');
+    const badParams = sqsRecord(JSON.stringify({ ...good, params: { ...spec, width: -3 } }));
+    const badTile = sqsRecord(JSON.stringify({ ...good, tile: { z: Z, x: -1, y: 0 } }));
+    const before = await listKeys('errors/unroutable/');
+    const response = await consume(sqsEvent(notJson, badParams, badTile));
+    expect(response.batchItemFailures).toEqual([]);
+    // No run id: dropped to errors/unroutable/.
+    const unroutable = (await listKeys('errors/unroutable/')).filter((k) => !before.includes(k));
+    expect(unroutable).toHaveLength(1);
+    expect(unroutable[0]).toMatch(new RegExp(`${notJson.messageId}\\.json$`));
+    expect(await getJson(unroutable[0])).toMatchObject({ message: 'message body is not JSON', body: '{{{ not json' });
+    // Run id and tile readable: the tile's error.json, so the run can still complete.
+    expect(await getJson(errorKey(id, tile))).toMatchObject({ stage: 'message', message: expect.stringMatching(/params\.width/) });
+    // Run id readable, tile not: under the run, outside the tiles.
+    expect(await getJson(`runs/${id}/messages/${badTile.messageId}.json`)).toMatchObject({ stage: 'message', message: expect.stringMatching(/x/) });
+  });
+
+  it('a transient tile-server failure retries only its own record (partial batch response)', async () => {
+    const server: Server = createServer((_req, res) => {
+      res.statusCode = 503;
+      res.end('busy');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const flaky = makeRun({ tiles_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/{z}/{x}/{y}.png` });
+      const fine = makeRun({ min_count: 12 });
+      const tile = { z: Z, x: MOSAIC.x0, y: MOSAIC.y0 };
+      const retry = sqsRecord(tileMessageBody(flaky.spec, tile));
+      const ok = sqsRecord(tileMessageBody(fine.spec, tile));
+      const response = await consume(sqsEvent(retry, ok));
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: retry.messageId }]);
+      expect(await getBytes(errorKey(flaky.id, tile))).toBeNull(); // not recorded as failed
+      expect(await getBytes(clustersKey(flaky.id, tile))).toBeNull();
+      expect(await getBytes(clustersKey(fine.id, tile))).not.toBeNull();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+// ---------- aggregator ----------
+
+/** Runs every tile of a run through the consumer and returns the S3 events of its results. */
+async function consumeRun(spec: RunSpec, id: string, tiles: TileAddress[]) {
+  const response = await consume(sqsEvent(...tiles.map((t) => sqsRecord(tileMessageBody(spec, t)))));
+  expect(response.batchItemFailures).toEqual([]);
+  await settle();
+  const found = resultEvents(`runs/${id}/`);
+  expect(found).toHaveLength(tiles.length);
+  return found;
+}
+
+/** The manifest we expect, from runTile called directly on every tile. */
+async function expectedCounts(spec: RunSpec, tiles: TileAddress[]) {
+  let withClusters = 0;
+  let empty = 0;
+  let failed = 0;
+  let clusters = 0;
+  let alerts = 0;
+  for (const t of tiles) {
+    const result = await expected(spec, t).catch(() => null);
+    if (!result) failed++;
+    else if (result.nb_clusters > 0) withClusters++;
+    else empty++;
+    clusters += result?.nb_clusters ?? 0;
+    alerts += result?.clusters.reduce((s, c) => s + c.count, 0) ?? 0;
+  }
+  return { withClusters, empty, failed, clusters, alerts };
+}
+
+const manifestWrites = (id: string) => events.filter((e) => e.Records[0].s3.object.key === manifestKey(id)).length;
+
+describe('aggregator', () => {
+  it('counts each tile once even when events are delivered twice, and writes one manifest with exact counts', async () => {
+    const { spec, id, tiles } = makeRun({ min_count: 15 });
+    const ledger = new Ledger(dynamo.doc, TABLE);
+    await ledger.createRun(id, spec, new Date('2026-01-01T00:00:00Z'));
+    const runEvents = await consumeRun(spec, id, tiles);
+
+    // Every event but the last, each delivered twice.
+    for (const event of runEvents.slice(0, -1)) {
+      await aggregate(event);
+      await aggregate(event);
+    }
+    expect(await ledger.progress(id)).toMatchObject({ tiles: 6, finished: 5, manifest_key: null });
+    expect(await getBytes(manifestKey(id))).toBeNull();
+
+    await aggregate(runEvents.at(-1));
+    await aggregate(runEvents.at(-1)); // a duplicate of the last event writes nothing more
+    await settle();
+    expect(manifestWrites(id)).toBe(1);
+
+    const manifest: Manifest = await getJson(manifestKey(id));
+    const want = await expectedCounts(spec, tiles);
+    expect(want.failed).toBe(1);
+    expect(manifest).toMatchObject({
+      run_id: id,
+      params: spec,
+      tiles: 6,
+      tiles_with_clusters: want.withClusters,
+      tiles_empty: want.empty,
+      tiles_failed: 1,
+      created_at: '2026-01-01T00:00:00.000Z',
+    });
+    expect(manifest.totals).toMatchObject({ clusters: want.clusters, alerts: want.alerts });
+    expect(manifest.errors).toEqual([{ ...CORRUPT, stage: 'tile', message: expect.any(String) }]);
+    expect(manifest.results).toHaveLength(want.withClusters);
+    for (const key of manifest.results) expect(await getBytes(key)).not.toBeNull();
+    expect(await ledger.progress(id)).toMatchObject({ finished: 6, failed: 1, manifest_key: manifestKey(id) });
+  });
+
+  it('concurrent last tiles (and replays) still give exactly one manifest', async () => {
+    const { spec, id, tiles } = makeRun({ min_count: 16 });
+    // No createRun: the aggregator builds the run item from the params the files carry.
+    const runEvents = await consumeRun(spec, id, tiles);
+    // All events at once, each three times, in a shuffled order.
+    const deliveries = [...runEvents, ...runEvents, ...runEvents].map((e, k) => ({ e, k: (k * 7) % 18 })).sort((a, b) => a.k - b.k);
+    const outcomes = await Promise.allSettled(deliveries.map(({ e }) => aggregate(e)));
+    await settle();
+    expect(manifestWrites(id)).toBe(1);
+    // An invocation that found the manifest being written fails (transiently) so Lambda retries it;
+    // the retry finds the manifest done and writes nothing.
+    const failed = deliveries.filter((_, k) => outcomes[k].status === 'rejected');
+    for (const k of outcomes.keys()) {
+      const o = outcomes[k];
+      if (o.status === 'rejected') expect(String(o.reason)).toMatch(/manifest is being written by another invocation/);
+    }
+    await Promise.all(failed.map(({ e }) => aggregate(e)));
+    await settle();
+    expect(manifestWrites(id)).toBe(1);
+    const manifest: Manifest = await getJson(manifestKey(id));
+    const want = await expectedCounts(spec, tiles);
+    expect(manifest.tiles_with_clusters + manifest.tiles_empty + manifest.tiles_failed).toBe(6);
+    expect(manifest).toMatchObject({ tiles_with_clusters: want.withClusters, tiles_empty: want.empty, tiles_failed: want.failed });
+    expect(manifest.totals).toMatchObject({ clusters: want.clusters, alerts: want.alerts });
+  });
+
+  it('ignores keys that are not tile results, and URL-decodes event keys', async () => {
+    const { spec, id } = makeRun({ min_count: 17, region: { kind: 'tile', x: MOSAIC.x0, y: MOSAIC.y0 } });
+    const tile = { z: Z, x: MOSAIC.x0, y: MOSAIC.y0 };
+    await consume(sqsEvent(sqsRecord(tileMessageBody(spec, tile))));
+    const record = (key: string) => ({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key, sequencer: '01' } } }] });
+    await aggregate(record(membersKey(id, tile)));
+    await aggregate(record('errors/unroutable/x.json'));
+    await aggregate({ Event: 's3:TestEvent' });
+    const ledger = new Ledger(dynamo.doc, TABLE);
+    expect(await ledger.progress(id)).toBeNull();
+    // The same clusters key, percent-encoded as S3 may send it: recorded, and the 1-tile run completes.
+    await aggregate(record(clustersKey(id, tile).replaceAll('/', '%2F')));
+    expect(await ledger.progress(id)).toMatchObject({ tiles: 1, finished: 1 });
+    expect(await getJson(manifestKey(id))).toMatchObject({ run_id: id, tiles: 1 });
+  });
+});
+
+// ---------- dead-letter ----------
+
+describe('deadletter', () => {
+  it('turns a dead-lettered tile message into error.json (stage dead-letter), which completes the run', async () => {
+    const { spec, id } = makeRun({ min_count: 18, region: { kind: 'tile', x: MOSAIC.x0 + 1, y: MOSAIC.y0 } });
+    const tile = { z: Z, x: MOSAIC.x0 + 1, y: MOSAIC.y0 };
+    events = [];
+    const response = await deadLetter(sqsEvent(sqsRecord(tileMessageBody(spec, tile), 3)));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await getJson(errorKey(id, tile))).toMatchObject({ stage: 'dead-letter', message: expect.stringMatching(/after 3 receives/), params: spec });
+    await settle();
+    for (const event of resultEvents(`runs/${id}/`)) await aggregate(event);
+    const manifest: Manifest = await getJson(manifestKey(id));
+    expect(manifest).toMatchObject({ tiles: 1, tiles_failed: 1, errors: [{ ...tile, stage: 'dead-letter' }] });
+  });
+
+  it('leaves a tile alone when its clusters.parquet already exists', async () => {
+    const { spec, id } = makeRun({ min_count: 19, region: { kind: 'tile', x: MOSAIC.x0, y: MOSAIC.y0 + 1 } });
+    const tile = { z: Z, x: MOSAIC.x0, y: MOSAIC.y0 + 1 };
+    await consume(sqsEvent(sqsRecord(tileMessageBody(spec, tile))));
+    const response = await deadLetter(sqsEvent(sqsRecord(tileMessageBody(spec, tile), 3)));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await getBytes(errorKey(id, tile))).toBeNull();
+  });
+});

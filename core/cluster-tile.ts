@@ -1,0 +1,166 @@
+// The clustering entry point of one tile: run the chosen mean shift on the tile's alerts plus its
+// halo, keep the clusters this tile OWNS (centre rounds into 0..255) with at least min_count
+// members, and say whether the halo was wide enough for them (`complete`).
+//
+// Ownership makes every cluster of a region belong to exactly one tile; `complete` makes the
+// caller widen the halo (doubling, up to MAX_HALO_MARGIN) until each owned cluster is provably
+// unaffected by the halo's outer edge. See docs/clustering.md for the argument.
+import { blurringMeanShift } from './meanshift/blurring.ts';
+import { flatMeanShift } from './meanshift/flat.ts';
+import { climbLattice, linkModes, meanOfModes } from './meanshift/standard.ts';
+import type { Partition } from './meanshift/types.ts';
+import { TILE_SIZE } from './tiles.ts';
+import type { Alerts, ClusterParams } from './types.ts';
+
+/** One owned cluster: members are indices into the alerts passed in; (col, row) its centre. */
+export interface OwnedCluster {
+  members: Int32Array;
+  col: number;
+  row: number;
+}
+
+export interface TileClusters {
+  clusters: OwnedCluster[];
+  /** false: an owned cluster may be cut by the halo's outer edge; retry with a wider margin. */
+  complete: boolean;
+}
+
+/** Widest halo (px): the second ring of neighbour tiles. */
+export const MAX_HALO_MARGIN = 512;
+
+/** The first halo tried: kernel reach plus room for a typical clearing (64 px at width 5). */
+export function initialHaloMargin(params: ClusterParams): number {
+  if (params.algorithm === 'blurring') return 0;
+  const wanted = params.algorithm === 'standard' ? 12.8 * params.width : 12 * params.width;
+  return Math.min(MAX_HALO_MARGIN, Math.max(16, Math.ceil(wanted / 16) * 16));
+}
+
+/** Whether a centre (tile pixel coordinates) belongs to this tile. */
+function owns(col: number, row: number): boolean {
+  const i = Math.round(col), j = Math.round(row);
+  return i >= 0 && i < TILE_SIZE && j >= 0 && j < TILE_SIZE;
+}
+
+/** Labels of the clusters kept for this tile (owned, ≥ min_count), and each label's members. */
+function ownedClusters(labels: Int32Array, centres: Partition['centres'], minCount: number): Map<number, number[]> {
+  const members = new Map<number, number[]>();
+  const size = new Int32Array(centres.length);
+  for (let i = 0; i < labels.length; i++) size[labels[i]]++;
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (size[l] < minCount || !owns(centres[l].x, centres[l].y)) continue;
+    let list = members.get(l);
+    if (!list) members.set(l, (list = []));
+    list.push(i);
+  }
+  return members;
+}
+
+function toOwned(members: Map<number, number[]>, centres: Partition['centres']): OwnedCluster[] {
+  return [...members].map(([l, m]) => ({ members: Int32Array.from(m), col: centres[l].x, row: centres[l].y }));
+}
+
+/** Distance (px) from a point to the outer edge of the halo region [-margin, 255 + margin]². */
+function edgeDistance(col: number, row: number, margin: number): number {
+  const lo = -margin, hi = TILE_SIZE - 1 + margin;
+  return Math.min(col - lo, hi - col, row - lo, hi - row);
+}
+
+export function clusterAlerts(alerts: Alerts, params: ClusterParams, haloMargin: number): TileClusters {
+  if (!(haloMargin >= 0)) throw new Error(`haloMargin=${haloMargin} must be ≥ 0`);
+  if (alerts.length === 0) return { clusters: [], complete: true };
+  switch (params.algorithm) {
+    case 'standard':
+      return clusterStandard(alerts, params, haloMargin);
+    case 'flat':
+      return clusterFlat(alerts, params, haloMargin);
+    case 'blurring': {
+      // No halo: the blurred points move together, so a tile is clustered on its own alerts.
+      const partition = blurringMeanShift(pointsOf(alerts), params.width, params.iterations);
+      return { clusters: toOwned(ownedClusters(partition.labels, partition.centres, params.min_count), partition.centres), complete: true };
+    }
+    default:
+      throw new Error(`unknown algorithm ${String((params as ClusterParams).algorithm)}`);
+  }
+}
+
+function pointsOf(alerts: Alerts) {
+  return { length: alerts.length, x: Float64Array.from(alerts.col), y: Float64Array.from(alerts.row) };
+}
+
+/**
+ * `standard`. An alert is "touched" when the kernel window of some point of its trajectory
+ * reaches past the halo edge (its mode may differ from the whole-region one). The result is
+ * complete when no owned cluster has a touched member and no touched alert ends within
+ * width/2 + width of an owned cluster's mode (a mode that might link to it in the whole region).
+ */
+function clusterStandard(alerts: Alerts, params: ClusterParams, margin: number): TileClusters {
+  const n = alerts.length;
+  const climb = climbLattice(alerts, params.width);
+  const { labels, count } = linkModes(climb.modeX, climb.modeY, n, params.width / 2);
+  const centres = meanOfModes(climb.modeX, climb.modeY, labels, count);
+  const owned = ownedClusters(labels, centres, params.min_count);
+  if (owned.size === 0) return { clusters: [], complete: true };
+
+  const reach = climb.reach;
+  const touched = (i: number) =>
+    Math.min(
+      edgeDistance(climb.pathMinX[i], climb.pathMinY[i], margin),
+      edgeDistance(climb.pathMaxX[i], climb.pathMaxY[i], margin),
+    ) < reach;
+  let complete = true;
+  const ownedModes: number[] = [];
+  for (const members of owned.values()) {
+    for (const i of members) {
+      if (touched(i)) complete = false;
+      ownedModes.push(i);
+    }
+  }
+  if (complete) {
+    // Touched alerts nearly linked to an owned cluster: bucket the owned modes by cell.
+    const near = params.width / 2 + params.width;
+    const cells = new Map<string, number[]>();
+    const key = (x: number, y: number) => `${Math.floor(x / near)},${Math.floor(y / near)}`;
+    for (const i of ownedModes) {
+      const k = key(climb.modeX[i], climb.modeY[i]);
+      const list = cells.get(k);
+      if (list) list.push(i);
+      else cells.set(k, [i]);
+    }
+    search: for (let i = 0; i < n; i++) {
+      if (!touched(i)) continue;
+      const cx = Math.floor(climb.modeX[i] / near), cy = Math.floor(climb.modeY[i] / near);
+      for (let oy = -1; oy <= 1; oy++) {
+        for (let ox = -1; ox <= 1; ox++) {
+          for (const j of cells.get(`${cx + ox},${cy + oy}`) ?? []) {
+            if (Math.hypot(climb.modeX[i] - climb.modeX[j], climb.modeY[i] - climb.modeY[j]) < near) {
+              complete = false;
+              break search;
+            }
+          }
+        }
+      }
+    }
+  }
+  return { clusters: toOwned(owned, centres), complete };
+}
+
+/**
+ * `flat` (scikit-learn semantics: every point goes to its nearest kept centre). Complete when every
+ * owned centre is more than two widths inside the halo edge, and every member is farther from the
+ * edge than from its centre plus a width (no centre beyond the edge could be nearer to it).
+ */
+function clusterFlat(alerts: Alerts, params: ClusterParams, margin: number): TileClusters {
+  const partition = flatMeanShift(pointsOf(alerts), params.width);
+  const owned = ownedClusters(partition.labels, partition.centres, params.min_count);
+  let complete = true;
+  for (const [l, members] of owned) {
+    const c = partition.centres[l];
+    if (edgeDistance(c.x, c.y, margin) <= 2 * params.width) complete = false;
+    for (const i of members) {
+      const d = Math.hypot(alerts.col[i] - c.x, alerts.row[i] - c.y);
+      if (edgeDistance(alerts.col[i], alerts.row[i], margin) <= d + params.width) complete = false;
+    }
+  }
+  return { clusters: toOwned(owned, partition.centres), complete };
+}

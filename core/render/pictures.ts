@@ -117,17 +117,19 @@ export function renderTilePicture(tile: TileAddress, alerts: Alerts, options: Ti
     x: MARGIN + (col + 0.5) * TILE_SCALE,
     y: top + (row + 0.5) * TILE_SCALE,
   }));
-  // The highlighted centre gets a black ring around its marker, so it stands out among the others.
   markers.forEach((m, k) => {
-    if (k === options.highlight) {
-      ctx.beginPath();
-      ctx.arc(m.x, m.y, 10, 0, 2 * Math.PI);
-      ctx.strokeStyle = 'black';
-      ctx.lineWidth = 2;
-      ctx.stroke();
-    }
-    drawMarker(ctx, m.x, m.y, 4);
+    if (k !== options.highlight) drawMarker(ctx, m.x, m.y, 4);
   });
+  // The highlighted centre is drawn last (on top of close neighbours) with a black ring around it.
+  const h = options.highlight === undefined ? undefined : markers[options.highlight];
+  if (h) {
+    ctx.beginPath();
+    ctx.arc(h.x, h.y, 10, 0, 2 * Math.PI);
+    ctx.strokeStyle = 'black';
+    ctx.lineWidth = 2;
+    ctx.stroke();
+    drawMarker(ctx, h.x, h.y, 4);
+  }
   return toPicture(canvas, markers);
 }
 

@@ -1,5 +1,6 @@
 // The one-tile job: read and decode a tile plus the halo it needs from its neighbours, cluster,
 // and build the tile's records. The pipeline's consumer and `npm run tile` both call runTile.
+import { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN } from './cluster-tile.ts';
 import { isoToDays } from './dates.ts';
 import { gladDecoder, sliceAlerts, allocAlerts } from './decode.ts';
 import { buildClusterRecords } from './records.ts';
@@ -20,6 +21,9 @@ export interface RunTileOptions {
   /** Called once per clustering pass with the halo margin used (lets tests and logs see retries). */
   onPass?: (pass: { margin: number; alerts: number; complete: boolean }) => void;
 }
+
+/** The real mean-shift engine. */
+const defaultEngine: ClusterEngine = { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN };
 
 /** Margin used after a pass that said "incomplete" with margin 0 (0 cannot be doubled). */
 const FIRST_NONZERO_MARGIN = 16;
@@ -145,7 +149,7 @@ export async function runTile(
   const result: TileResult = { ...request, nb_clusters: 0, clusters: [] };
   if (!own || own.length === 0) return result;
 
-  const clusterEngine = engine ?? (await defaultEngine());
+  const clusterEngine = engine ?? defaultEngine;
   const max = clusterEngine.MAX_HALO_MARGIN;
   let margin = Math.min(clusterEngine.initialHaloMargin(params), max);
   for (;;) {
@@ -160,11 +164,4 @@ export async function runTile(
     }
     margin = Math.min(max, margin > 0 ? 2 * margin : FIRST_NONZERO_MARGIN);
   }
-}
-
-/** The real mean-shift engine, loaded on first use. */
-async function defaultEngine(): Promise<ClusterEngine> {
-  // TODO: static import once core/cluster-tile.ts lands (a variable specifier keeps tsc quiet until then).
-  const specifier = './cluster-tile.ts';
-  return (await import(specifier)) as ClusterEngine;
 }

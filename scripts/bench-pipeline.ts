@@ -8,7 +8,7 @@
 // Runs 2 and 3 read the tiles through two paths (a symlink), so they are distinct runs.
 import '../local/quiet.ts';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/aws.ts';
@@ -67,17 +67,23 @@ try {
   const tiles = options.size * options.size;
   log(`${options.size}×${options.size} tiles at z${Z}, ~${options.alerts} alerts a tile (${mosaic.alerts} alerts written incl. the halo ring)`);
 
-  // 1. Clustering alone.
+  // 1. Clustering alone (measured before and after the pipeline runs: the mean is used, as the
+  //    machine's load may change in between).
   const serial = spec(tilesDir);
   const source = tileSourceFromTemplate(serial.tiles_url);
-  let clusterMs = 0;
   let clusters = 0;
-  for (const tile of runTiles(serial)) {
-    const started = performance.now();
-    clusters += (await runTile(tileRequest(serial, tile), source)).nb_clusters;
-    clusterMs += performance.now() - started;
-  }
-  log(`runTile alone: ${(clusterMs / 1000).toFixed(2)} s for ${tiles} tiles (${(clusterMs / tiles).toFixed(1)} ms a tile, ${clusters} clusters)`);
+  const clusterAlone = async () => {
+    let ms = 0;
+    clusters = 0;
+    for (const tile of runTiles(serial)) {
+      const started = performance.now();
+      clusters += (await runTile(tileRequest(serial, tile), source)).nb_clusters;
+      ms += performance.now() - started;
+    }
+    return ms;
+  };
+  const clusterBefore = await clusterAlone();
+  log(`runTile alone: ${(clusterBefore / 1000).toFixed(2)} s for ${tiles} tiles (${(clusterBefore / tiles).toFixed(1)} ms a tile, ${clusters} clusters)`);
 
   // 2 and 3: through the local stack.
   const emulators = await startEmulators({ dir: join(dir, 'state') });
@@ -103,16 +109,22 @@ try {
     return { wallMs, consumerMs: loop.stats.consumerMs };
   };
   const one = await endToEnd(spec(tilesDir), 1);
-  const overheadMs = (one.wallMs - clusterMs) / tiles;
-  log(`end to end, 1 worker: ${(one.wallMs / 1000).toFixed(2)} s (${(tiles / (one.wallMs / 1000)).toFixed(1)} tiles/s); pipeline overhead ${overheadMs.toFixed(1)} ms a tile`);
+  log(`end to end, 1 worker: ${(one.wallMs / 1000).toFixed(2)} s (${(tiles / (one.wallMs / 1000)).toFixed(1)} tiles/s)`);
   const many = await endToEnd(spec(join(dir, 'tiles-again')), options.workers);
   log(`end to end, ${options.workers} workers: ${(many.wallMs / 1000).toFixed(2)} s (${(tiles / (many.wallMs / 1000)).toFixed(1)} tiles/s)`);
   await emulators.stop();
+  const clusterAfter = await clusterAlone();
+  log(`runTile alone again: ${(clusterAfter / 1000).toFixed(2)} s (${(clusterAfter / tiles).toFixed(1)} ms a tile)`);
+  const clusterMs = (clusterBefore + clusterAfter) / 2;
+  const overheadMs = (one.wallMs - clusterMs) / tiles;
+  log(`pipeline overhead (1-worker wall − mean Σ runTile) / tiles: ${overheadMs.toFixed(1)} ms a tile`);
+  log(`load average during the bench: ${loadavg()[0].toFixed(2)} on ${availableParallelism()} cores (other work skews these figures)`);
 
   const figures = {
     tiles,
     alerts_per_tile: options.alerts,
     cluster_ms_per_tile: +(clusterMs / tiles).toFixed(1),
+    load_average: +loadavg()[0].toFixed(2),
     one_worker: { wall_s: +(one.wallMs / 1000).toFixed(2), tiles_per_s: +(tiles / (one.wallMs / 1000)).toFixed(1) },
     overhead_ms_per_tile: +overheadMs.toFixed(1),
     workers: options.workers,

@@ -28,7 +28,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const stack = await createStack(emulators, { visibilityTimeout: options.visibilityTimeout ?? 30 });
     applyStackEnv(stack);
     const loop = await startLoop(emulators, stack, options);
-    writeStackFile({ ...stack, pid: process.pid, started_at: new Date().toISOString(), state_dir: stateDir }, dir);
+    writeStackFile({ ...stack, ports: emulators.ports, pid: process.pid, started_at: new Date().toISOString(), state_dir: stateDir }, dir);
     let stopped = false;
     return {
       emulators,

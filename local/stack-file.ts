@@ -14,6 +14,7 @@ export const stackFilePath = (dir = localDir()) => join(dir, 'stack.json');
 
 /** What `.local/stack.json` holds. */
 export interface StackFile extends StackInfo {
+  ports: { s3: number; sqs: number; dynamodb: number };
   pid: number;
   started_at: string;
   /** Where S3 objects and the DynamoDB leveldb persist. */

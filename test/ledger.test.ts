@@ -90,15 +90,22 @@ describe('Ledger', () => {
     const { spec, id, tiles } = makeRun(0, 0, SHARD_SIZE / 8 + 2, 7); // 128 × 8 = 1024 tiles
     expect(tiles).toHaveLength(SHARD_SIZE + 24);
     let completions = 0;
+    let maxRequests = 0;
     const queue = [...tiles];
     await Promise.all(
       Array.from({ length: 16 }, async () => {
         for (let tile = queue.shift(); tile; tile = queue.shift()) {
-          if ((await ledger.recordTile(id, spec, done(tile))).runComplete) completions++;
+          // A ledger whose client counts the DynamoDB requests of this one call.
+          let requests = 0;
+          const counting = { send: (command: never) => (requests++, dynamo.doc.send(command)) } as unknown as typeof dynamo.doc;
+          if ((await new Ledger(counting, ledger.table).recordTile(id, spec, done(tile))).runComplete) completions++;
+          maxRequests = Math.max(maxRequests, requests);
         }
       }),
     );
     expect(completions).toBe(1);
+    // Constant cost per event, whatever the run size: tile put, shard add, and (when a shard fills) run add.
+    expect(maxRequests).toBe(3);
     expect(await ledger.progress(id)).toMatchObject({ tiles: 1024, finished: 1024, failed: 0 });
     // Replays of every tile change no count.
     await ledger.recordTile(id, spec, done(tiles[7]));

@@ -39,4 +39,9 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// `npm run -s tile … | head` closes stdout early: that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
+
 await main(process.argv.slice(2));

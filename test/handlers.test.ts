@@ -15,7 +15,7 @@ import { handler as aggregate } from '../functions/aggregator.ts';
 import { handler as consume } from '../functions/consumer.ts';
 import { handler as deadLetter } from '../functions/deadletter.ts';
 import { clustersKey, errorKey, manifestKey, membersKey } from '../core/keys.ts';
-import { Ledger } from '../core/ledger.ts';
+import { Ledger, MANIFEST_LEASE_MS } from '../core/ledger.ts';
 import { tileMessageBody } from '../core/messages.ts';
 import { readClusters, readMembers } from '../core/parquet.ts';
 import { normalizeRunParams, runId, runTiles, tileRequest, validateRunParams } from '../core/run.ts';
@@ -331,6 +331,23 @@ describe('aggregator', () => {
     expect(manifest.tiles_with_clusters + manifest.tiles_empty + manifest.tiles_failed).toBe(6);
     expect(manifest).toMatchObject({ tiles_with_clusters: want.withClusters, tiles_empty: want.empty, tiles_failed: want.failed });
     expect(manifest.totals).toMatchObject({ clusters: want.clusters, alerts: want.alerts });
+  });
+
+  it('a writer that crashed holding the manifest claim is taken over once its lease expires', async () => {
+    const { spec, id, tiles } = makeRun({ min_count: 20, region: { kind: 'tiles', x0: MOSAIC.x0, y0: MOSAIC.y0, x1: MOSAIC.x0 + 1, y1: MOSAIC.y0 } });
+    const ledger = new Ledger(dynamo.doc, TABLE);
+    await ledger.createRun(id, spec);
+    const runEvents = await consumeRun(spec, id, tiles);
+    await aggregate(runEvents[0]);
+    // A previous attempt claimed the manifest and died: its lease has 300 ms left.
+    expect(await ledger.claimManifest(id, 'dead-attempt', new Date(Date.now() - MANIFEST_LEASE_MS + 300))).toBe('claimed');
+    await expect(aggregate(runEvents[1])).rejects.toThrow(/manifest is being written by another invocation/);
+    expect(await getBytes(manifestKey(id))).toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await aggregate(runEvents[1]); // Lambda's retry of the same event
+    await settle();
+    expect(manifestWrites(id)).toBe(1);
+    expect(await getJson(manifestKey(id))).toMatchObject({ run_id: id, tiles: 2 });
   });
 
   it('ignores keys that are not tile results, and URL-decodes event keys', async () => {

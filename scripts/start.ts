@@ -56,13 +56,12 @@ async function waitForManifest(ledger: Ledger, runId: string, tiles: number): Pr
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: 'tiles {bar} {value}/{total} | failed {failed} | {rate} tiles/s | ETA {eta_formatted}',
+      format: 'tiles {bar} {value}/{total} | failed {failed} | {rate} tiles/s | ETA {remaining}',
       hideCursor: true,
-      etaBuffer: 20,
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(tiles, 0, { failed: 0, rate: '0.0' });
+  bar.start(tiles, 0, { failed: 0, rate: '0.0', remaining: '?' });
   const started = performance.now();
   const deadline = options.timeout ? started + options.timeout * 1000 : Infinity;
   try {
@@ -70,7 +69,9 @@ async function waitForManifest(ledger: Ledger, runId: string, tiles: number): Pr
       const progress = await ledger.progress(runId);
       if (progress) {
         const seconds = (performance.now() - started) / 1000;
-        bar.update(progress.finished, { failed: progress.failed, rate: (progress.finished / Math.max(seconds, 1e-3)).toFixed(1) });
+        const rate = progress.finished / Math.max(seconds, 1e-3);
+        const remaining = rate > 0 ? `${Math.ceil((progress.tiles - progress.finished) / rate)}s` : '?';
+        bar.update(progress.finished, { failed: progress.failed, rate: rate.toFixed(1), remaining });
         if (progress.manifest_key) return;
       }
       if (performance.now() > deadline) throw new Error(`timed out after ${options.timeout} s (run ${runId} continues in the stack)`);

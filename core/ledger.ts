@@ -7,8 +7,8 @@
 //   sk = `tile#{z}/{x}/{y}` one per finished tile: what the manifest needs (status, result key,
 //                         clusters, alerts, hectares, first/last date, or the error)
 //
-// Why not one TransactWriteItems (tile item + counter)? dynalite, the local emulator, does not
-// implement transactions. Instead every write is idempotent on its own, so a replay of the same
+// Why not one TransactWriteItems (tile item + counter)? dynalite 4.0, the local emulator, does not
+// implement transactions (it answers UnknownOperationException; checked). Instead every write is idempotent on its own, so a replay of the same
 // S3 event repairs a process that died between writes, and a duplicate changes nothing:
 //   1. put the tile item only if absent (first outcome of a tile wins, later ones are ignored);
 //   2. ADD the tile's index to its shard's number set: adding a member twice is a no-op, so the

@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ALL_DAYS, gladDecoder } from '../core/decode.ts';
 import { isoToDays } from '../core/dates.ts';
@@ -126,6 +127,40 @@ describe('writeSyntheticMosaic', () => {
       expect(empty.written).toBe(0);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm run synth', () => {
+  const root = resolve(import.meta.dirname, '..');
+  const synth = (...args: string[]) =>
+    spawnSync(join(root, 'node_modules/.bin/node'), [join(root, 'scripts/synth.ts'), ...args], { cwd: root, encoding: 'utf8' });
+
+  it('writes the same tiles as the library and reports them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'synth-cli-'));
+    try {
+      const r = synth('--out', dir, '--z', '12', '--tile-bounds', '10,20,11,20', '--seed', '3', '--alerts', '2000', '--corrupt', '11,20');
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^wrote 2 of 2 tiles \(1 corrupt, \d+ alerts/);
+      const bytes = await readFile(join(dir, '12/10/20.png'));
+      expect(Buffer.from(syntheticTilePng({ z, x: 10, y: 20, seed: 3, density: 2000 })).equals(bytes)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('bad arguments: exit 1 with one line', () => {
+    for (const [args, message] of [
+      [['--out', '/tmp/x', '--z', '12', '--tile-bounds', '1,2,3'], /--tile-bounds must be 4 comma-separated integers/],
+      [['--out', '/tmp/x', '--z', '12', '--tile-bounds', '5,0,4,0'], /^synth: x0=5 is greater than x1=4$/],
+      [['--out', '/tmp/x', '--z', '12', '--tile-bounds', '0,0,0,0', '--alerts', '99999'], /^synth: density=99999 is out of range/],
+    ] as [string[], RegExp][]) {
+      const r = synth(...args);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(r.stderr.trimEnd()).toMatch(message);
     }
   });
 });

@@ -69,7 +69,10 @@ beforeAll(async () => {
   const g = globalThis as any;
   g.$config = (config: unknown) => config;
   g.sst = { aws: { Bucket: component('Bucket'), Queue: component('Queue'), Dynamo: component('Dynamo'), Function: component('Function') } };
-  const config = (await import('../sst.config.ts')).default as any;
+  // A variable specifier keeps tsc from type-checking sst.config.ts: its `$config`/`sst` globals
+  // are typed by .sst/platform, which only `sst install` creates.
+  const configPath = '../sst.config.ts';
+  const config = (await import(configPath)).default as any;
   app = config.app({ stage: 'test' });
   await config.run();
   const one = (kind: string, name: string) => {

@@ -2,6 +2,8 @@
 
 stdin:  {"x": [...], "y": [...], "bandwidth": 5}   (x = col, y = row; sklearn gets columns (x, y))
 stdout: {"labels": [...], "centres": [[x, y], ...]} (floats printed with repr: exact round trip)
+With {"x": [...], "y": [...], "kdtree": true} instead: {"order": [...]}, the point layout of
+sklearn's KDTree(leaf_size=30) (what NearestNeighbors builds), to check its tie-breaking copy.
 Exit 3 when scikit-learn is missing, so the test can skip instead of fail.
 """
 import json
@@ -10,11 +12,15 @@ import sys
 try:
     import numpy as np
     from sklearn.cluster import MeanShift
+    from sklearn.neighbors import KDTree
 except ImportError as e:  # pragma: no cover
     print(f"scikit-learn unavailable: {e}", file=sys.stderr)
     sys.exit(3)
 
 req = json.load(sys.stdin)
 X = np.column_stack([np.asarray(req["x"], dtype=float), np.asarray(req["y"], dtype=float)])
-ms = MeanShift(bandwidth=req["bandwidth"]).fit(X)
-json.dump({"labels": ms.labels_.tolist(), "centres": ms.cluster_centers_.tolist()}, sys.stdout)
+if req.get("kdtree"):
+    json.dump({"order": KDTree(X, leaf_size=30).get_arrays()[1].tolist()}, sys.stdout)
+else:
+    ms = MeanShift(bandwidth=req["bandwidth"]).fit(X)
+    json.dump({"labels": ms.labels_.tolist(), "centres": ms.cluster_centers_.tolist()}, sys.stdout)

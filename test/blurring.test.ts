@@ -1,0 +1,187 @@
+// blurringMeanShift must give the old system's clusters: same partition, same rounded centres.
+// References: test/old-blurring.ts (plain untruncated transcription) and, on a few tiles, the old
+// numpy code itself (test/numpy_old_blurring.py).
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { blurringMeanShift, roundHalfEven, tableExp, TRUNCATION_SIGMAS } from '../core/meanshift/blurring.ts';
+import type { Partition, Points } from '../core/meanshift/types.ts';
+import { mulberry32, syntheticTile } from '../core/synthetic.ts';
+import { oldBlurringMeanShift } from './old-blurring.ts';
+
+const PYTHON = '/usr/bin/python3';
+const hasNumpy = spawnSync(PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
+
+function pointsOf(xy: Array<[number, number]>): Points {
+  return { length: xy.length, x: Float64Array.from(xy, (p) => p[0]), y: Float64Array.from(xy, (p) => p[1]) };
+}
+
+function tilePoints(seed: number, x: number, y: number, density: number): Points {
+  const a = syntheticTile({ seed, z: 11, x, y, density });
+  return { length: a.length, x: Float64Array.from(a.col), y: Float64Array.from(a.row) };
+}
+
+/** Gaussian blobs plus noise, unique integer pixels, some outside 0..255 like a halo. */
+function blobPoints(seed: number, count: number): Points {
+  const rnd = mulberry32(seed);
+  const seen = new Set<string>();
+  const xy: Array<[number, number]> = [];
+  const blobs = Array.from({ length: 6 }, () => [rnd() * 300 - 22, rnd() * 300 - 22, 2 + rnd() * 8]);
+  while (xy.length < count) {
+    let x: number, y: number;
+    if (rnd() < 0.15) {
+      x = Math.floor(rnd() * 300 - 22);
+      y = Math.floor(rnd() * 300 - 22);
+    } else {
+      const [cx, cy, s] = blobs[Math.floor(rnd() * blobs.length)];
+      const r = s * Math.sqrt(-2 * Math.log(1 - rnd())), a = 2 * Math.PI * rnd();
+      x = Math.round(cx + r * Math.cos(a));
+      y = Math.round(cy + r * Math.sin(a));
+    }
+    const key = `${x},${y}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    xy.push([x, y]);
+  }
+  return pointsOf(xy);
+}
+
+/** The centre each point ends in: comparing these compares partition and centres at once. */
+function centreOfEach(p: Partition): string[] {
+  return Array.from(p.labels, (l) => `${p.centres[l].x},${p.centres[l].y}`);
+}
+
+function expectSameClusters(points: Points, width: number, iterations: number): void {
+  const fast = blurringMeanShift(points, width, iterations);
+  const old = oldBlurringMeanShift(points, width, iterations);
+  expect(fast.centres.length).toBe(old.centres.length);
+  expect(centreOfEach(fast)).toEqual(centreOfEach(old));
+  // Labels are numbered the same way (row-major first appearance), so they match exactly too.
+  expect(Array.from(fast.labels)).toEqual(Array.from(old.labels));
+}
+
+describe('blurringMeanShift: small cases', () => {
+  it('returns an empty partition for no points', () => {
+    const p = blurringMeanShift(pointsOf([]), 5, 25);
+    expect(p.labels.length).toBe(0);
+    expect(p.centres).toEqual([]);
+  });
+
+  it('keeps a single point where it is', () => {
+    const p = blurringMeanShift(pointsOf([[7, -3]]), 5, 25);
+    expect(Array.from(p.labels)).toEqual([0]);
+    expect(p.centres).toEqual([{ x: 7, y: -3 }]);
+  });
+
+  it('two neighbours, one pass, by hand: the first moves, then the second toward its new place', () => {
+    const width = 5;
+    // Row-major order: (0,0) then (1,0). The first goes to w/(1+w) with w = K(1).
+    const w1 = Math.exp(-1 / (2 * width * width));
+    const x0 = w1 / (1 + w1);
+    const w2 = Math.exp(-((1 - x0) ** 2) / (2 * width * width));
+    const x1 = (x0 * w2 + 1) / (w2 + 1);
+    // Caller order deliberately reversed: labels must come back in the caller's indexing.
+    const p = blurringMeanShift(pointsOf([[1, 0], [0, 0]]), width, 1);
+    expect(p.centres[p.labels[1]]).toEqual({ x: Math.round(x0), y: 0 });
+    expect(p.centres[p.labels[0]]).toEqual({ x: Math.round(x1), y: 0 });
+    expect(Math.round(x0)).not.toBe(Math.round(x1)); // 0.495… and 0.748…: still two clusters
+    // Many passes: they meet at one pixel.
+    const many = blurringMeanShift(pointsOf([[1, 0], [0, 0]]), width, 25);
+    expect(many.centres.length).toBe(1);
+  });
+
+  it('zero iterations: every alert is its own cluster at its own pixel', () => {
+    const pts = pointsOf([[3, 4], [4, 4], [10, 2]]);
+    const p = blurringMeanShift(pts, 5, 0);
+    expect(centreOfEach(p)).toEqual(['3,4', '4,4', '10,2']);
+  });
+
+  it('points further apart than the kernel cut never interact', () => {
+    const gap = Math.ceil(TRUNCATION_SIGMAS * 2) + 1;
+    const pts = pointsOf([[0, 0], [gap, 0], [0, gap]]);
+    const p = blurringMeanShift(pts, 2, 25);
+    expect(centreOfEach(p)).toEqual(['0,0', `${gap},0`, `0,${gap}`]);
+  });
+
+  it('a duplicate-free lattice block and a width under 1 px match the old algorithm', () => {
+    const block: Array<[number, number]> = [];
+    for (let y = 0; y < 12; y++) for (let x = 0; x < 15; x++) block.push([x, y]);
+    expectSameClusters(pointsOf(block), 5, 25);
+    expectSameClusters(pointsOf(block), 0.4, 25);
+    expectSameClusters(pointsOf(block), 0.9, 10);
+  });
+
+  it('does not depend on the caller order', () => {
+    const pts = blobPoints(5, 300);
+    const reversed: Points = { length: pts.length, x: pts.x.slice().reverse(), y: pts.y.slice().reverse() };
+    const a = centreOfEach(blurringMeanShift(pts, 5, 25));
+    const b = centreOfEach(blurringMeanShift(reversed, 5, 25));
+    expect(b.reverse()).toEqual(a);
+  });
+
+  it('rejects a bad width or iteration count', () => {
+    const pts = pointsOf([[0, 0]]);
+    expect(() => blurringMeanShift(pts, 0, 25)).toThrow(/width/);
+    expect(() => blurringMeanShift(pts, Number.NaN, 25)).toThrow(/width/);
+    expect(() => blurringMeanShift(pts, 5, -1)).toThrow(/iterations/);
+    expect(() => blurringMeanShift(pts, 5, 2.5)).toThrow(/iterations/);
+  });
+});
+
+describe('helpers', () => {
+  it('roundHalfEven is numpy np.round', () => {
+    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001, -0].map(roundHalfEven)).toEqual([0, 2, 2, 0, -2, -2, 2, 3, 0]);
+    expect(Object.is(roundHalfEven(-0.4), 0)).toBe(true);
+  });
+
+  it('tableExp agrees with Math.exp to a few ulps over the whole kernel range', () => {
+    const tMax = (TRUNCATION_SIGMAS * TRUNCATION_SIGMAS) / 2;
+    let worst = 0;
+    for (let i = 0; i <= 200_000; i++) {
+      const t = (tMax * i) / 200_000;
+      worst = Math.max(worst, Math.abs(tableExp(t) - Math.exp(-t)) / Math.exp(-t));
+    }
+    expect(worst).toBeLessThan(1e-15);
+    // The cut is where a weight falls under float64 resolution next to the point's own weight 1.
+    expect(Math.exp(-tMax)).toBeLessThanOrEqual(2 ** -53 * 1.0000001);
+  });
+});
+
+describe('blurringMeanShift reproduces the old algorithm (plain transcription)', () => {
+  const cases: Array<[string, () => Points, number, number]> = [
+    ['synthetic tile, ~300 alerts', () => tilePoints(11, 700, 800, 300), 5, 25],
+    ['synthetic tile, ~800 alerts', () => tilePoints(12, 701, 800, 800), 5, 25],
+    ['synthetic tile, ~1,300 alerts', () => tilePoints(13, 702, 803, 1300), 5, 25],
+    ['synthetic tile, ~2,000 alerts', () => tilePoints(14, 703, 805, 2000), 5, 25],
+    ['synthetic tile, ~1,000 alerts, width 3, 40 passes', () => tilePoints(15, 704, 806, 1000), 3, 40],
+    ['synthetic tile, ~700 alerts, width 9, 10 passes', () => tilePoints(16, 705, 807, 700), 9, 10],
+    ['blobs and noise with halo, 600 alerts', () => blobPoints(1, 600), 5, 25],
+    ['blobs and noise with halo, 900 alerts, width 2', () => blobPoints(2, 900), 2, 25],
+  ];
+  for (const [name, make, width, iterations] of cases) {
+    it(`${name} (width ${width}, ${iterations} passes)`, () => {
+      const pts = make();
+      expect(pts.length).toBeGreaterThan(100);
+      expectSameClusters(pts, width, iterations);
+    });
+  }
+});
+
+describe.skipIf(!hasNumpy)('blurringMeanShift reproduces the old numpy code itself', () => {
+  for (const [name, make] of [
+    ['synthetic tile, ~600 alerts', () => tilePoints(21, 900, 900, 600)],
+    ['blobs and noise with halo, 500 alerts', () => blobPoints(3, 500)],
+  ] as Array<[string, () => Points]>) {
+    it(name, () => {
+      const pts = make();
+      const run = spawnSync(PYTHON, ['test/numpy_old_blurring.py'], {
+        input: JSON.stringify({ x: Array.from(pts.x), y: Array.from(pts.y), width: 5, iterations: 25 }),
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+      });
+      expect(run.status, run.stderr).toBe(0);
+      const ref = JSON.parse(run.stdout) as { row: number[]; col: number[] };
+      const numpyCentres = ref.row.map((r, i) => `${ref.col[i]},${r}`);
+      expect(centreOfEach(blurringMeanShift(pts, 5, 25))).toEqual(numpyCentres);
+    });
+  }
+});

@@ -6,6 +6,7 @@
 import * as aq from 'arquero';
 import type { ColumnSource } from 'hyparquet-writer';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { concaveHullPolygon } from './concave.ts';
 import { geoMetadata } from './parquet.ts';
 import { hullPolygon, type GeoJsonPolygon } from './records.ts';
 import {
@@ -25,7 +26,12 @@ export interface ExportOptions extends SelectOptions {
   full?: boolean;
   /** GeoJSON only: hull polygons, centre points, or both (default). */
   geometry?: GeometryKind;
+  /** GeoJSON and GeoParquet: convex hull (default, the one `area` measures) or concave outline. */
+  hull?: HullKind;
 }
+
+export const HULLS = ['convex', 'concave'] as const;
+export type HullKind = (typeof HULLS)[number];
 
 /** Throws a one-line error unless `name` is a known format. */
 export function checkFormat(name: string): Format {
@@ -122,12 +128,13 @@ export interface GeoJsonFeatureCollection {
  * A cluster's hull polygon: the one stored with it when it was loaded from a clusters file
  * (`geometry`), else computed from its members; a record with neither is a clear error.
  */
-export function clusterHull(row: ResultRow & { geometry?: GeoJsonPolygon }): GeoJsonPolygon {
-  if (row.geometry) return row.geometry as GeoJsonPolygon;
+export function clusterHull(row: ResultRow & { geometry?: GeoJsonPolygon }, kind: HullKind = 'convex'): GeoJsonPolygon {
+  if (!(HULLS as readonly string[]).includes(kind)) throw new Error(`unknown hull "${kind}"; hulls: ${HULLS.join(', ')}`);
+  if (kind === 'convex' && row.geometry) return row.geometry as GeoJsonPolygon;
   if (!row.alerts || row.alerts.length === 0) {
     throw new Error(`cluster ${row.row_id} has neither a stored hull nor members to compute one from`);
   }
-  return hullPolygon(row);
+  return kind === 'concave' ? concaveHullPolygon(row) : hullPolygon(row);
 }
 
 /** Twice the signed area of a closed ring in lon/lat: > 0 when counter-clockwise. */
@@ -149,7 +156,8 @@ function counterClockwise(ring: readonly Position[]): Position[] {
  * RFC 7946 FeatureCollection. For each cluster (geometry 'both', the default) two features that
  * share the same properties plus `feature`: the convex hull of its members as a Polygon
  * (`feature: "hull"`, id `<row_id>-hull`) and its centre as a Point (`feature: "centre"`,
- * id `<row_id>-centre`). Hulls come from core/records.ts (pixel edges in lon/lat).
+ * id `<row_id>-centre`). Convex hulls come from core/records.ts, concave ones from core/concave.ts;
+ * hull features say which in `hull`.
  */
 export function toGeoJson(rows: readonly ResultRow[], options: ExportOptions = {}): GeoJsonFeatureCollection {
   const geometry = options.geometry ?? 'both';
@@ -161,12 +169,12 @@ export function toGeoJson(rows: readonly ResultRow[], options: ExportOptions = {
   for (const row of rows) {
     const properties = project([row], columns)[0];
     if (geometry !== 'centre') {
-      const polygon = clusterHull(row);
+      const polygon = clusterHull(row, options.hull);
       const coordinates = polygon.coordinates.map((ring) => counterClockwise(ring as Position[]));
       features.push({
         type: 'Feature', id: `${row.row_id}-hull`,
         geometry: { type: 'Polygon', coordinates },
-        properties: { feature: 'hull', ...properties },
+        properties: { feature: 'hull', hull: options.hull ?? 'convex', ...properties },
       });
     }
     if (geometry !== 'hull') {
@@ -194,8 +202,8 @@ const PARQUET_TYPES: Record<string, ColumnSource['type']> = {
  * full) and a WKB `geometry` column holding each hull, with the same `geo` metadata as the
  * pipeline's per-tile files (core/parquet.ts).
  */
-export function toGeoParquet(rows: readonly ResultRow[], options: { full?: boolean } = {}): Uint8Array {
-  const hulls = rows.map(clusterHull);
+export function toGeoParquet(rows: readonly ResultRow[], options: { full?: boolean; hull?: HullKind } = {}): Uint8Array {
+  const hulls = rows.map((row) => clusterHull(row, options.hull));
   const columnData: ColumnSource[] = columnsOf(options.full).map((name) => ({
     name,
     type: PARQUET_TYPES[name],

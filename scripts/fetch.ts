@@ -1,5 +1,5 @@
 // npm run fetch -- RUN_ID [--format table|csv|json|geojson|parquet] [--out FILE] [--full]
-//                 [--sort COLUMN] [--desc] [--limit N] [--errors]
+//                 [--sort COLUMN] [--desc] [--limit N] [--errors] [--hull convex|concave]
 // npm run fetch -- <region> [parameters] ...   the finished run of these parameters (same id)
 // npm run fetch -- --list                      every run: id, parameters, state, tiles, clusters, created
 // Reads a finished run (manifest + result Parquet files) and prints or writes its clusters.
@@ -10,7 +10,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as aq from 'arquero';
 import { Command } from 'commander';
-import { checkFormat, toTableText, type Format } from '../core/exports.ts';
+import { checkFormat, HULLS, toTableText, type Format, type HullKind } from '../core/exports.ts';
 import { isRunId } from '../core/run.ts';
 import { listRuns } from '../core/run-list.ts';
 import { awsDeps, ClusterService } from '../core/service.ts';
@@ -31,6 +31,7 @@ const program = addRunOptions(
   .option('--sort <column>', 'sort clusters by this column (e.g. area, count, min_date)')
   .option('--desc', 'sort descending')
   .option('--limit <n>', 'keep the first N clusters (after sorting)')
+  .option('--hull <kind>', 'geojson/parquet hull: convex (default) | concave')
   .option('--errors', "list the run's failed tiles (tile, centre lat/lon, error, stage) instead of its clusters")
   .option('--list', 'list the runs the ledger knows')
   .showHelpAfterError(false)
@@ -39,7 +40,7 @@ const program = addRunOptions(
 
 const [id] = program.args;
 type FetchOptions = RunOptions & {
-  format: string; out?: string; full?: boolean; sort?: string; desc?: boolean; limit?: string; errors?: boolean; list?: boolean;
+  format: string; out?: string; full?: boolean; hull?: string; sort?: string; desc?: boolean; limit?: string; errors?: boolean; list?: boolean;
 };
 const options = program.opts<FetchOptions>();
 
@@ -85,6 +86,9 @@ let opened: Emulators | undefined;
 try {
   const format = checkFormat(options.format);
   const limit = limitOf(options.limit);
+  if (options.hull !== undefined && !(HULLS as readonly string[]).includes(options.hull)) {
+    throw new Error(`unknown hull "${options.hull}"; hulls: ${HULLS.join(', ')}`);
+  }
   if (format === 'parquet' && !options.out) throw new Error('--format parquet writes a file: give --out FILE');
   const service = options.list ? null : serviceOf();
   try {
@@ -109,7 +113,8 @@ try {
       output = rowsText(errors, format, 'failed tiles');
       what = `${errors.length} failed tiles of run ${service.runId}`;
     } else {
-      output = await service.export(format, { full: options.full, sort: options.sort, desc: options.desc, limit });
+      const hull = options.hull as HullKind | undefined;
+      output = await service.export(format, { full: options.full, hull, sort: options.sort, desc: options.desc, limit });
       what = `clusters of run ${service.runId}`;
     }
   }

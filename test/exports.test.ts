@@ -8,7 +8,10 @@ import {
   type GeoJsonFeatureCollection,
 } from '../core/exports.ts';
 import { SUMMARY_COLUMNS, VIEW_COLUMNS, withRowIds } from '../core/table.ts';
-import { fixtureRecords } from './results-fixtures.ts';
+import { concaveArea, concaveHullPolygon, concaveRing } from '../core/concave.ts';
+import { hullArea, hullPolygon, type Point } from '../core/records.ts';
+import type { AlertTuple } from '../core/types.ts';
+import { FIXTURE_TILES, fixtureRecords, recordFromMembers } from './results-fixtures.ts';
 
 const records = fixtureRecords(9);
 const rows = withRowIds(records);
@@ -183,5 +186,65 @@ describe('GeoParquet', () => {
       });
     }
     con.closeSync();
+  });
+});
+
+/** A "C": an annulus of radius 5..9 around (100, 100) with its right-hand quarter cut away. */
+function cShape(): AlertTuple[] {
+  const out: AlertTuple[] = [];
+  for (let r = 90; r <= 110; r++) {
+    for (let c = 90; c <= 110; c++) {
+      const d = Math.hypot(c - 100, r - 100);
+      if (d >= 5 && d <= 9 && !(c > 100 && Math.abs(r - 100) < c - 100)) out.push([r, c, '2019-01-01']);
+    }
+  }
+  return out;
+}
+
+/** True when p is inside the closed ring or on one of its edges. */
+function insideOrOn(p: Point, ring: Point[]): boolean {
+  for (let k = 0; k + 1 < ring.length; k++) {
+    const [a, b] = [ring[k], ring[k + 1]];
+    const cross = (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0]);
+    const within = Math.min(a[0], b[0]) - 1e-9 <= p[0] && p[0] <= Math.max(a[0], b[0]) + 1e-9 && Math.min(a[1], b[1]) - 1e-9 <= p[1] && p[1] <= Math.max(a[1], b[1]) + 1e-9;
+    if (Math.abs(cross) < 1e-9 && within) return true;
+  }
+  return inside(p, ring);
+}
+
+describe('concave hull option', () => {
+  const c = recordFromMembers(FIXTURE_TILES[0], cShape());
+  const points: Point[] = c.alerts.map(([r, col]) => [col, r]);
+
+  it('follows the notch of a C-shaped cluster and still holds every member', () => {
+    // The notch is cut out of the C's outline (ratio 0.87 measured), a full disc keeps ~all (0.95).
+    const ratio = concaveArea(points) / hullArea(points);
+    const disc: Point[] = [];
+    for (let r = 0; r <= 20; r++) for (let col = 0; col <= 20; col++) if (Math.hypot(col - 10, r - 10) <= 9) disc.push([col, r]);
+    const discRatio = concaveArea(disc) / hullArea(disc);
+    expect(ratio).toBeLessThan(0.9);
+    expect(discRatio).toBeGreaterThan(0.9);
+    expect(discRatio).toBeLessThanOrEqual(1);
+    const ring = concaveRing(points);
+    expect(ring[0]).toEqual(ring[ring.length - 1]);
+    for (const p of points) expect(insideOrOn(p, ring)).toBe(true);
+  });
+
+  it('is exported as closed counter-clockwise GeoJSON rings marked hull "concave"', () => {
+    const rowsC = withRowIds([c, ...records]);
+    const fc = toGeoJson(rowsC, { geometry: 'hull', hull: 'concave' });
+    expect(fc.features).toHaveLength(rowsC.length);
+    for (const f of fc.features) {
+      if (f.geometry.type !== 'Polygon') throw new Error('not a Polygon');
+      const ring = f.geometry.coordinates[0];
+      expect(ring[0]).toEqual(ring[ring.length - 1]);
+      expect(ringSignedArea2(ring)).toBeGreaterThan(0);
+      expect(f.properties.hull).toBe('concave');
+    }
+    // The C's concave ring differs from its convex one; tiny clusters fall back to the convex polygon.
+    expect(concaveHullPolygon(c)).not.toEqual(hullPolygon(c));
+    const pair = recordFromMembers(FIXTURE_TILES[0], [[5, 5, '2019-01-01'], [5, 6, '2019-01-02']]);
+    expect(concaveHullPolygon(pair)).toEqual(hullPolygon(pair));
+    expect(() => toGeoJson(rowsC, { hull: 'round' as never })).toThrow(/unknown hull "round"; hulls: convex, concave/);
   });
 });

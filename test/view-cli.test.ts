@@ -140,6 +140,10 @@ describe('npm run fetch: results flags', () => {
     const fc = JSON.parse(geo.stdout);
     expect(fc.features.map((f: { geometry: { type: string } }) => f.geometry.type)).toEqual(['Polygon', 'Point', 'Polygon', 'Point']);
     expect(fc.features[0].properties.alerts).toBeUndefined();
+    expect(fc.features[0].properties.hull).toBe('convex');
+    const concave = await cli('fetch.ts', service.runId, '--format', 'geojson', '--limit', '2', '--hull', 'concave');
+    expect(concave.code).toBe(0);
+    expect(JSON.parse(concave.stdout).features[0].properties.hull).toBe('concave');
 
     const list = await cli('fetch.ts', '--list', '--format', 'json');
     expect(list.code).toBe(0);
@@ -159,6 +163,7 @@ describe('npm run fetch: results flags', () => {
       [['--xy', '1,2', '--z', '3', '--tiles-url', 'file:///none/{z}/{x}/{y}.png'], /^fetch: no finished run for these parameters \(run id r-[0-9a-f]{16}\)/],
       [['r-0123456789abcdef'], /^fetch: unknown run id r-0123456789abcdef$/],
       [[service.runId, '--errors', '--format', 'geojson'], /^fetch: --format geojson is not available here/],
+      [[service.runId, '--hull', 'round'], /^fetch: unknown hull "round"; hulls: convex, concave$/],
     ];
     const results = await Promise.all(cases.map(([args]) => cli('fetch.ts', ...args)));
     for (const [k, [, message]] of cases.entries()) {

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectTileOverlays } from '../core/report/overlays.ts';
 import { buildRunReport } from '../core/report/report.ts';
 import { fileTileSource } from '../core/sources.ts';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
@@ -116,5 +117,25 @@ describe('HTML report in a headless browser', () => {
     for (let o = 0; o < png.data.length; o += 4 * 97) colours.add((png.data[o] << 16) | (png.data[o + 1] << 8) | png.data[o + 2]);
     expect(colours.size).toBeGreaterThan(20);
     if (process.env.REPORT_SHOT) writeFileSync(process.env.REPORT_SHOT, readFileSync(shot));
+  });
+});
+
+describe('tile overlays', () => {
+  it('gives up early on a source whose every read fails, with a note', async () => {
+    let reads = 0;
+    const failing = { read: async () => { reads++; throw new Error('getaddrinfo ENOTFOUND tiles.example'); } };
+    const tiles = tilesInBounds({ z: 12, x0: 1300, y0: 2000, x1: 1309, y1: 2009 });
+    const result = await collectTileOverlays(failing, tiles, { startDays: 1, endDays: 3000 }, { first: 1, last: 3000 });
+    expect(result.overlays).toEqual([]);
+    expect(reads).toBeLessThan(20);
+    expect(result.notes).toHaveLength(1);
+    expect(result.notes[0]).toMatch(/^input alert tiles not drawn: the first \d+ reads failed \(first: 12\/\d+\/\d+: getaddrinfo ENOTFOUND/);
+  });
+
+  it('skips runs with more tiles than the limit, with a note', async () => {
+    const never = { read: async () => { throw new Error('must not be read'); } };
+    const tiles = tilesInBounds({ z: 12, x0: 0, y0: 0, x1: 9, y1: 9 });
+    const result = await collectTileOverlays(never, tiles, { startDays: 1, endDays: 3000 }, { first: 1, last: 3000 }, 50);
+    expect(result.notes).toEqual(['input alert tiles not drawn: the run has 100 tiles (limit 50)']);
   });
 });

@@ -23,6 +23,7 @@ export interface OverlayResult {
 /** More tiles than this are not embedded (the file would grow by ~5-20 kB a tile). */
 export const MAX_OVERLAY_TILES = 200;
 const PARALLEL_READS = 4;
+const GIVE_UP_AFTER = 8;
 
 /** Reads, decodes and renders the tiles; failures become notes. Colours use `span` (the run's dates). */
 export async function collectTileOverlays(
@@ -38,11 +39,15 @@ export async function collectTileOverlays(
   const overlays: TileOverlay[] = [];
   const failures: string[] = [];
   let next = 0;
+  let answered = 0;
+  // A source that fails every one of its first reads (offline, wrong URL) is given up early.
+  const hopeless = () => answered === 0 && failures.length >= GIVE_UP_AFTER;
   const worker = async () => {
-    while (next < tiles.length) {
+    while (next < tiles.length && !hopeless()) {
       const tile = tiles[next++];
       try {
         const bytes = await source.read(tile);
+        answered++;
         if (!bytes) continue; // a missing tile has no alerts
         const alerts = gladDecoder.decode(bytes, range, tile);
         if (alerts.length === 0) continue;
@@ -54,8 +59,10 @@ export async function collectTileOverlays(
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, tiles.length) }, worker));
-  const notes = failures.length
-    ? [`${failures.length} of ${tiles.length} input tiles could not be read and are not drawn (first: ${failures[0]})`]
-    : [];
+  const notes = hopeless()
+    ? [`input alert tiles not drawn: the first ${failures.length} reads failed (first: ${failures[0]})`]
+    : failures.length
+      ? [`${failures.length} of ${tiles.length} input tiles could not be read and are not drawn (first: ${failures[0]})`]
+      : [];
   return { overlays, notes };
 }

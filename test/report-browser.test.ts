@@ -120,6 +120,25 @@ describe('HTML report in a headless browser', () => {
   });
 });
 
+describe('HTML report of a run without clusters', () => {
+  it('opens with no console errors, no markers and an empty table', async () => {
+    const empty = join(dir, 'empty.html');
+    writeFileSync(empty, await buildRunReport({ runId: 'r-00000000000000ee', records: [], dates }));
+    const errors: string[] = [];
+    const p = await browser.newPage();
+    p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    p.on('pageerror', (e) => errors.push(e.message));
+    await p.goto(pathToFileURL(empty).href);
+    await p.waitForSelector('#map.leaflet-container');
+    expect(errors).toEqual([]);
+    expect(await p.locator('path.cluster-centre').count()).toBe(0);
+    expect(await p.locator('#clusters tbody tr').count()).toBe(0);
+    expect(await p.locator('#count-shown').textContent()).toBe('0');
+    expect(await p.locator('.notes').textContent()).toContain('input alert tiles not drawn');
+    await p.close();
+  });
+});
+
 describe('tile overlays', () => {
   it('gives up early on a source whose every read fails, with a note', async () => {
     let reads = 0;

@@ -35,6 +35,7 @@ port.on('message', (message) => {
 // The handler and the SDK read their configuration from process.env (set by the loop): no local special cases.
 const handler = await loadHandler(data.handlerPath);
 const sqs = new SQSClient({});
+port.postMessage({ type: 'ready' });
 
 while (!stopping) {
   let messages: Message[];

@@ -45,6 +45,8 @@ export interface LoopStats {
 
 export interface Loop {
   stats: LoopStats;
+  /** Resolves once every consumer worker has loaded its handler and starts polling. */
+  ready: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,9 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
 
   // Consumers.
   const workerCount = Math.max(1, options.workers ?? availableParallelism());
+  let readyWorkers = 0;
+  let markReady = () => {};
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
   const workers = Array.from({ length: workerCount }, (_, k) => {
     const data: ConsumerWorkerData = {
       queueUrl: stack.queueUrl,
@@ -77,7 +82,11 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
       worker.stdout.pipe(options.output, { end: false });
       worker.stderr.pipe(options.output, { end: false });
     }
-    worker.on('message', (report: BatchReport) => {
+    worker.on('message', (report: BatchReport | { type: 'ready' }) => {
+      if (report.type === 'ready') {
+        if (++readyWorkers === workerCount) markReady();
+        return;
+      }
       stats.batches++;
       stats.messages += report.received;
       stats.retried += report.failed;
@@ -156,6 +165,7 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
 
   return {
     stats,
+    ready,
     async stop() {
       stopping = true;
       for (const worker of workers) worker.postMessage('stop');

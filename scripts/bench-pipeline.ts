@@ -72,14 +72,18 @@ try {
   const serial = spec(tilesDir);
   const source = tileSourceFromTemplate(serial.tiles_url);
   let clusters = 0;
+  const clusterCpu: number[] = [];
   const clusterAlone = async () => {
     let ms = 0;
     clusters = 0;
+    const cpuBefore = process.cpuUsage();
     for (const tile of runTiles(serial)) {
       const started = performance.now();
       clusters += (await runTile(tileRequest(serial, tile), source)).nb_clusters;
       ms += performance.now() - started;
     }
+    const cpu = process.cpuUsage(cpuBefore);
+    clusterCpu.push((cpu.user + cpu.system) / 1e6);
     return ms;
   };
   const clusterBefore = await clusterAlone();
@@ -91,11 +95,14 @@ try {
   applyStackEnv(stack);
   const ledger = new Ledger(dynamoDocClient(), ledgerTable());
   const quiet = (line: string) => log(`  loop: ${line}`);
+  /** One run through the loop; wall and CPU counted from when the workers are ready. */
   const endToEnd = async (s: RunSpec, workers: number) => {
     // Handlers' own console output is not part of the figures.
     const { log: consoleLog, warn } = console;
     console.log = console.warn = () => undefined;
     const loop = await startLoop(emulators, stack, { workers, log: quiet, output: process.stderr });
+    await loop.ready;
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const submission = await submitRun(s, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
     for (;;) {
@@ -104,9 +111,10 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const wallMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
     await loop.stop();
     Object.assign(console, { log: consoleLog, warn });
-    return { wallMs, consumerMs: loop.stats.consumerMs };
+    return { wallMs, cpuS: (cpu.user + cpu.system) / 1e6, consumerMs: loop.stats.consumerMs };
   };
   const one = await endToEnd(spec(tilesDir), 1);
   log(`end to end, 1 worker: ${(one.wallMs / 1000).toFixed(2)} s (${(tiles / (one.wallMs / 1000)).toFixed(1)} tiles/s)`);
@@ -118,6 +126,9 @@ try {
   const clusterMs = (clusterBefore + clusterAfter) / 2;
   const overheadMs = (one.wallMs - clusterMs) / tiles;
   log(`pipeline overhead (1-worker wall − mean Σ runTile) / tiles: ${overheadMs.toFixed(1)} ms a tile`);
+  const meanClusterCpu = (clusterCpu[0] + clusterCpu[1]) / 2;
+  const overheadCpuMs = ((one.cpuS - meanClusterCpu) / tiles) * 1000;
+  log(`pipeline CPU overhead (1-worker run's CPU − runTile's CPU) / tiles: ${overheadCpuMs.toFixed(1)} ms a tile (emulators, handlers' I/O, ledger, events)`);
   log(`load average during the bench: ${loadavg()[0].toFixed(2)} on ${availableParallelism()} cores (other work skews these figures)`);
 
   const figures = {
@@ -127,6 +138,7 @@ try {
     load_average: +loadavg()[0].toFixed(2),
     one_worker: { wall_s: +(one.wallMs / 1000).toFixed(2), tiles_per_s: +(tiles / (one.wallMs / 1000)).toFixed(1) },
     overhead_ms_per_tile: +overheadMs.toFixed(1),
+    overhead_cpu_ms_per_tile: +overheadCpuMs.toFixed(1),
     workers: options.workers,
     many_workers: { wall_s: +(many.wallMs / 1000).toFixed(2), tiles_per_s: +(tiles / (many.wallMs / 1000)).toFixed(1) },
   };

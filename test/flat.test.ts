@@ -147,15 +147,15 @@ describe('SklearnKdTree', () => {
 
 describe.skipIf(!hasSklearn)('SklearnKdTree lays points out exactly as sklearn KDTree(leaf_size=30)', () => {
   it('on random point sets with many equal coordinates', () => {
-    for (let t = 0; t < 8; t++) {
+    const sets = [40, 61, 62, 150, 500, 1200, 3000, 333].map((n, t) => {
       const rnd = mulberry32(100 + t);
-      const n = [40, 61, 62, 150, 500, 1200, 3000, 333][t];
       const span = t % 2 ? 8 : 300; // a small span makes many coordinate ties
       const xs = Float64Array.from({ length: n }, () => Math.floor(rnd() * span));
       const ys = Float64Array.from({ length: n }, () => Math.floor(rnd() * span));
-      const ref = runPeer<{ order: number[] }>({ x: Array.from(xs), y: Array.from(ys), kdtree: true });
-      expect(Array.from(new SklearnKdTree(xs, ys).order())).toEqual(ref.order);
-    }
+      return { xs, ys };
+    });
+    const refs = runPeer<Array<{ order: number[] }>>(sets.map(({ xs, ys }) => ({ x: Array.from(xs), y: Array.from(ys), kdtree: true })));
+    sets.forEach(({ xs, ys }, t) => expect(Array.from(new SklearnKdTree(xs, ys).order())).toEqual(refs[t].order));
   });
 });
 
@@ -170,6 +170,29 @@ describe.skipIf(!hasSklearn)('flatMeanShift equals scikit-learn MeanShift', () =
     ['blobs and noise with halo, 700 alerts, width 3.5', () => blobPoints(4, 700), 3.5],
     ['blobs and noise with halo, 250 alerts, width 0.8', () => blobPoints(5, 250), 0.8],
   ];
+  it('on tiny sets (2..11 points: sklearn searches by brute force there)', () => {
+    const sets = Array.from({ length: 12 }, (_, t) => {
+      const rnd = mulberry32(200 + t);
+      const seen = new Set<string>();
+      const xy: Array<[number, number]> = [];
+      while (xy.length < 2 + (t % 10)) {
+        const p: [number, number] = [Math.floor(rnd() * 14), Math.floor(rnd() * 14)];
+        if (!seen.has(`${p}`)) {
+          seen.add(`${p}`);
+          xy.push(p);
+        }
+      }
+      return { pts: pointsOf(xy), width: [2, 3, 5, 4.5][t % 4] };
+    });
+    const refs = runPeer<Array<{ labels: number[]; centres: Array<[number, number]> }>>(
+      sets.map(({ pts, width }) => ({ x: Array.from(pts.x), y: Array.from(pts.y), bandwidth: width })),
+    );
+    sets.forEach(({ pts, width }, t) => {
+      const ref = { labels: Int32Array.from(refs[t].labels), centres: refs[t].centres.map(([x, y]) => ({ x, y })) };
+      expectSamePartition(flatMeanShift(pts, width), ref);
+    });
+  });
+
   for (const [name, make, width] of cases) {
     it(`${name}`, () => {
       const pts = make();

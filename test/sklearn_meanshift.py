@@ -4,6 +4,7 @@ stdin:  {"x": [...], "y": [...], "bandwidth": 5}   (x = col, y = row; sklearn ge
 stdout: {"labels": [...], "centres": [[x, y], ...]} (floats printed with repr: exact round trip)
 With {"x": [...], "y": [...], "kdtree": true} instead: {"order": [...]}, the point layout of
 sklearn's KDTree(leaf_size=30) (what NearestNeighbors builds), to check its tie-breaking copy.
+A JSON list of requests gets a list of answers (one Python start for many small cases).
 Exit 3 when scikit-learn is missing, so the test can skip instead of fail.
 """
 import json
@@ -17,10 +18,15 @@ except ImportError as e:  # pragma: no cover
     print(f"scikit-learn unavailable: {e}", file=sys.stderr)
     sys.exit(3)
 
-req = json.load(sys.stdin)
-X = np.column_stack([np.asarray(req["x"], dtype=float), np.asarray(req["y"], dtype=float)])
-if req.get("kdtree"):
-    json.dump({"order": KDTree(X, leaf_size=30).get_arrays()[1].tolist()}, sys.stdout)
-else:
+
+
+def answer(req):
+    X = np.column_stack([np.asarray(req["x"], dtype=float), np.asarray(req["y"], dtype=float)])
+    if req.get("kdtree"):
+        return {"order": KDTree(X, leaf_size=30).get_arrays()[1].tolist()}
     ms = MeanShift(bandwidth=req["bandwidth"]).fit(X)
-    json.dump({"labels": ms.labels_.tolist(), "centres": ms.cluster_centers_.tolist()}, sys.stdout)
+    return {"labels": ms.labels_.tolist(), "centres": ms.cluster_centers_.tolist()}
+
+
+req = json.load(sys.stdin)
+json.dump([answer(r) for r in req] if isinstance(req, list) else answer(req), sys.stdout)

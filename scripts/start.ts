@@ -82,12 +82,14 @@ async function waitForManifest(ledger: Ledger, runId: string, tiles: number): Pr
   }
 }
 
-function summary(manifest: Manifest, seconds: number): string {
+function summary(manifest: Manifest, hullHectares: number, seconds: number | null): string {
   const t = manifest.totals;
   const lines = [
-    `run ${manifest.run_id} complete in ${seconds.toFixed(1)} s: ${manifest.tiles} tiles ` +
+    `run ${manifest.run_id} ${seconds === null ? 'was complete already' : `complete in ${seconds.toFixed(1)} s`}: ${manifest.tiles} tiles ` +
       `(${manifest.tiles_with_clusters} with clusters, ${manifest.tiles_empty} empty, ${manifest.tiles_failed} failed)`,
-    `clusters ${t.clusters}, alerts ${t.alerts}, alert area ${t.hectares.toFixed(1)} ha, dates ${t.first_date ?? '-'} .. ${t.last_date ?? '-'}`,
+    `clusters ${t.clusters}, alerts ${t.alerts}, alert area ${t.hectares.toFixed(1)} ha ` +
+      `(cluster hulls ${hullHectares.toFixed(1)} ha), dates ${t.first_date ?? '-'} .. ${t.last_date ?? '-'}`,
+    `errors ${manifest.errors.length}`,
   ];
   for (const e of manifest.errors.slice(0, 5)) lines.push(`  error ${e.z}/${e.x}/${e.y} (${e.stage}): ${e.message}`);
   if (manifest.errors.length > 5) lines.push(`  … ${manifest.errors.length - 5} more errors in the manifest`);
@@ -154,7 +156,8 @@ try {
   } else {
     const run = await loadRun(submission.runId, s3, { bucket });
     const largest = await exportClusters(run.clusters, 'table', { sort: 'count', desc: true, limit: 10 });
-    process.stdout.write(`${summary(run.manifest, seconds)}\n\nlargest clusters:\n${largest}\n`);
+    const hullHectares = run.clusters.reduce((sum, c) => sum + c.area_ha, 0);
+    process.stdout.write(`${summary(run.manifest, hullHectares, submission.complete ? null : seconds)}\n\nlargest clusters:\n${largest}\n`);
     process.stdout.write(`\nall clusters: npm run fetch -- ${submission.runId} [--format csv|json|geojson|parquet --out FILE]\n`);
   }
   await local?.stop();

@@ -142,23 +142,26 @@ function fillWeights(w: Float64Array, k0: number, k1: number, d: number, a: numb
   }
 }
 
-/** Tunables of the linear extrapolation (exported so the bench/tests can report or vary them). */
+/** Tunables of the trajectory replay (exported so experiments can vary them; see docs/clustering.md). */
 export const ACCEL = {
-  /** Extrapolate only once the exact step is shorter than this many widths. */
+  /** Replay only once the exact step is shorter than this many widths (big steps are all exact). */
   from: 0.2,
-  /** Longest extrapolated stretch between two exact steps, in widths. */
-  maxJump: 0.1,
+  /** Longest replayed stretch between two exact steps, in widths... */
+  maxJump: 0.4,
+  /** ...and in pixels (the stopping rule is in absolute pixels, so wide kernels must not jump further). */
+  maxJumpPx: 2,
 };
 
 /**
  * Every alert climbs the truncated Gaussian density of all alerts until its step is < STOP_STEP.
  *
- * Acceleration: an exact step also yields the Jacobian of the mean-shift map, M = Cov_K(p)/width²
- * (the kernel-weighted covariance of the window's alerts). Near a mode or on a plateau the steps
- * then follow v(t+1) ≈ M·v(t), so the slow geometric tail of the trajectory is replayed from M with
- * 2×2 products — the same steps the plain iteration would take, to first order — until the model
- * predicts the stopping step or the replayed stretch reaches ACCEL.maxJump widths; then an exact
- * step checks (and if needed corrects) it. The stopping decision is always made on an exact step.
+ * Acceleration: the sums of one exact step also give the first two derivatives of the mean-shift
+ * map m at the current point y: Dm = 2a·Cov and D²m = 4a²·(third central moments) of the
+ * kernel-weighted window (a = 1/(2·width²)). Near a mode or on a plateau, where the plain
+ * iteration crawls for hundreds of tiny steps, those steps are replayed on the quadratic model
+ * m(y + z) ≈ m(y) + Dm·z + ½D²m[z, z] (a handful of flops each) until the model predicts the
+ * stopping step or the replayed stretch reaches ACCEL.maxJump; then an exact step checks and
+ * corrects it. The stopping decision is always made on an exact step.
  */
 export function climbLattice(pts: Lattice, width: number): Climb {
   if (!(width > 0)) throw new Error(`width=${width} must be > 0`);
@@ -183,9 +186,10 @@ export function climbLattice(pts: Lattice, width: number): Climb {
   const wx = new Float64Array(span);
   const wy = new Float64Array(span);
   const p0 = new Float64Array(span + 1), p1 = new Float64Array(span + 1), p2 = new Float64Array(span + 1);
+  const p3 = new Float64Array(span + 1);
   const stop2 = STOP_STEP * STOP_STEP;
   const accelFrom2 = (ACCEL.from * width) ** 2;
-  const maxJump = ACCEL.maxJump * width;
+  const maxJump = Math.min(ACCEL.maxJump * width, ACCEL.maxJumpPx);
   let totalSteps = 0, totalEvals = 0;
 
   for (let i = 0; i < n; i++) {
@@ -203,7 +207,7 @@ export function climbLattice(pts: Lattice, width: number): Climb {
       const jA = Math.max(ky0, minR - sy), jB = Math.min(ky1, maxR - sy);
       const cA = Math.max(kx0 + sx, minC) - minC, cB = Math.min(kx1 + sx, maxC) - minC;
       // Weighted sums in window-local coordinates (k = col offset, h = row offset from the corner).
-      let s = 0, sX = 0, sY = 0, sXX = 0, sXY = 0, sYY = 0;
+      let s = 0, sX = 0, sY = 0, sXX = 0, sXY = 0, sYY = 0, sXXX = 0, sXXY = 0, sXYY = 0, sYYY = 0;
       if (cA <= cB) {
         // Prefix sums of w, w·k, w·k² along the window row: a run of alerts costs 3 subtractions.
         const nk = kx1 - kx0 + 1;
@@ -212,6 +216,7 @@ export function climbLattice(pts: Lattice, width: number): Climb {
           p0[k + 1] = p0[k] + wv;
           p1[k + 1] = p1[k] + wv * k;
           p2[k + 1] = p2[k] + wv * k * k;
+          p3[k + 1] = p3[k] + wv * k * k * k;
         }
         const off = sx + kx0;
         const firstCol = cA + minC, lastCol = cB + minC;
@@ -219,7 +224,7 @@ export function climbLattice(pts: Lattice, width: number): Climb {
           const base = (j + sy - minR) * stride;
           const q0 = pre[base + cA], q1 = pre[base + cB + 1];
           if (q0 === q1) continue;
-          let rs = 0, rsx = 0, rsxx = 0;
+          let rs = 0, rsx = 0, rsxx = 0, rsxxx = 0;
           // Runs starting in the window, plus the run that enters it from the left.
           let r0 = runPre[base + cA];
           const r1 = runPre[base + cB + 1];
@@ -231,6 +236,7 @@ export function climbLattice(pts: Lattice, width: number): Climb {
               rs += p0[v] - p0[u];
               rsx += p1[v] - p1[u];
               rsxx += p2[v] - p2[u];
+              rsxxx += p3[v] - p3[u];
             }
           } else {
             for (let p = q0; p < q1; p++) {
@@ -239,7 +245,9 @@ export function climbLattice(pts: Lattice, width: number): Climb {
               const wk = wv * k;
               rs += wv;
               rsx += wk;
-              rsxx += wk * k;
+              const wkk = wk * k;
+              rsxx += wkk;
+              rsxxx += wkk * k;
             }
           }
           const h = j - ky0;
@@ -249,6 +257,10 @@ export function climbLattice(pts: Lattice, width: number): Climb {
           sX += wj * rsx;
           sY += wr * h;
           sXX += wj * rsxx;
+          sXXX += wj * rsxxx;
+          sXXY += wj * rsxx * h;
+          sXYY += wj * rsx * h * h;
+          sYYY += wr * h * h * h;
           sXY += wj * rsx * h;
           sYY += wr * h * h;
         }
@@ -269,18 +281,31 @@ export function climbLattice(pts: Lattice, width: number): Climb {
       if (e2 < stop2 || steps >= MAX_STEPS) break;
       if (e2 >= accelFrom2) continue;
       // Replay the next steps from the Jacobian M = 2a·Cov (see above).
-      const mxx = 2 * a * (sXX / s - mx * mx), mxy = 2 * a * (sXY / s - mx * my), myy = 2 * a * (sYY / s - my * my);
-      let ux = ex, uy = ey, travel = 0;
+      // The map around the exact point y: m(y + z) ≈ m(y) + M·z + Q(z, z), with M = 2a·Cov and
+      // Q = 2a²·(third central moments) — the first two derivatives of m for a Gaussian kernel.
+      const cxx = sXX / s - mx * mx, cxy = sXY / s - mx * my, cyy = sYY / s - my * my;
+      const mxx = 2 * a * cxx, mxy = 2 * a * cxy, myy = 2 * a * cyy;
+      const b2 = 2 * a * a;
+      const qxxx = b2 * (sXXX / s - 3 * mx * (sXX / s) + 2 * mx * mx * mx);
+      const qxxy = b2 * (sXXY / s - 2 * mx * (sXY / s) - my * (sXX / s) + 2 * mx * mx * my);
+      const qxyy = b2 * (sXYY / s - 2 * my * (sXY / s) - mx * (sYY / s) + 2 * mx * my * my);
+      const qyyy = b2 * (sYYY / s - 3 * my * (sYY / s) + 2 * my * my * my);
+      // Replay z(t+1) = v0 + M·z(t) + Q(z(t)) from z(1) = v0 (where the exact step just took us).
+      const baseX = dx - ex, baseY = dy - ey;
+      let zx = ex, zy = ey, travel = 0;
       while (steps < MAX_STEPS) {
-        const vx = mxx * ux + mxy * uy, vy = mxy * ux + myy * uy;
+        const zxx = zx * zx, zxy = zx * zy, zyy = zy * zy;
+        const nzx = ex + mxx * zx + mxy * zy + qxxx * zxx + 2 * qxxy * zxy + qxyy * zyy;
+        const nzy = ey + mxy * zx + myy * zy + qxxy * zxx + 2 * qxyy * zxy + qyyy * zyy;
+        const vx = nzx - zx, vy = nzy - zy;
         const v2 = vx * vx + vy * vy;
         if (v2 < stop2) break; // the model predicts the stopping step: take it exactly
         travel += Math.sqrt(v2);
         if (travel > maxJump) break;
-        dx += vx;
-        dy += vy;
-        ux = vx;
-        uy = vy;
+        zx = nzx;
+        zy = nzy;
+        dx = baseX + zx;
+        dy = baseY + zy;
         steps++;
         if (dx < loX) loX = dx;
         if (dx > hiX) hiX = dx;

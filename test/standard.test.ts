@@ -1,0 +1,198 @@
+// The fast `standard` mean shift against the exact slow reference (test/reference-meanshift.ts),
+// plus unit checks of its parts (mode linking, tiny configurations, input errors).
+import { describe, expect, it } from 'vitest';
+import { mulberry32, syntheticTile } from '../core/synthetic.ts';
+import { climbLattice, linkModes, standardMeanShift } from '../core/meanshift/standard.ts';
+import { compareClusterings, referenceStandard } from './reference-meanshift.ts';
+import type { Comparison } from './reference-meanshift.ts';
+
+function points(col: ArrayLike<number>, row: ArrayLike<number>) {
+  return { length: col.length, x: Float64Array.from(col), y: Float64Array.from(row) };
+}
+
+/** Brute-force single linkage, labels canonicalised by first occurrence. */
+function bruteLinks(x: Float64Array, y: Float64Array, link: number): Int32Array {
+  const n = x.length;
+  const label = Int32Array.from({ length: n }, (_, i) => i);
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        if (Math.hypot(x[i] - x[j], y[i] - y[j]) < link && label[j] < label[i]) {
+          label[i] = label[j];
+          changed = true;
+        }
+      }
+    }
+  }
+  const canon = new Map<number, number>();
+  return Int32Array.from(label, (l) => {
+    if (!canon.has(l)) canon.set(l, canon.size);
+    return canon.get(l)!;
+  });
+}
+
+describe('linkModes (single linkage of modes closer than width/2)', () => {
+  it('equals brute-force single linkage and does not depend on the order of the modes', () => {
+    const rand = mulberry32(5);
+    for (let trial = 0; trial < 20; trial++) {
+      // Clumps of near-identical modes (as converged trajectories give) plus scattered ones.
+      const xs: number[] = [], ys: number[] = [];
+      for (let c = 0; c < 15; c++) {
+        const cx = rand() * 60, cy = rand() * 60, k = 1 + Math.floor(rand() * 20);
+        for (let m = 0; m < k; m++) {
+          xs.push(cx + (rand() - 0.5) * 0.05);
+          ys.push(cy + (rand() - 0.5) * 0.05);
+        }
+      }
+      for (let m = 0; m < 40; m++) {
+        xs.push(rand() * 60);
+        ys.push(rand() * 60);
+      }
+      const x = Float64Array.from(xs), y = Float64Array.from(ys);
+      const link = 1 + rand() * 4;
+      const got = linkModes(x, y, x.length, link);
+      const want = bruteLinks(x, y, link);
+      expect(Array.from(got.labels)).toEqual(Array.from(want));
+      expect(got.count).toBe(Math.max(...want) + 1);
+      // Reversed input: the same partition (same pairs together).
+      const rev = linkModes(x.slice().reverse(), y.slice().reverse(), x.length, link).labels.slice().reverse();
+      for (let i = 0; i < x.length; i++) {
+        for (let j = i + 1; j < x.length; j += 7) expect(rev[i] === rev[j]).toBe(got.labels[i] === got.labels[j]);
+      }
+    }
+  });
+
+  it('links at distance just below the threshold, not at or above it', () => {
+    const x = Float64Array.from([0, 2.4999, 10, 12.5]);
+    const y = new Float64Array(4);
+    expect(Array.from(linkModes(x, y, 4, 2.5).labels)).toEqual([0, 0, 1, 2]);
+  });
+});
+
+describe('standard mean shift: small cases', () => {
+  it('a lone alert is its own mode; two adjacent alerts meet halfway', () => {
+    const one = climbLattice({ length: 1, col: Int32Array.of(7), row: Int32Array.of(-3) }, 5);
+    expect([one.modeX[0], one.modeY[0]]).toEqual([7, -3]);
+    const two = climbLattice({ length: 2, col: Int32Array.of(0, 1), row: Int32Array.of(4, 4) }, 5);
+    for (let i = 0; i < 2; i++) {
+      expect(two.modeX[i]).toBeCloseTo(0.5, 2);
+      expect(two.modeY[i]).toBe(4);
+    }
+  });
+
+  it('two blobs far apart are two clusters centred on them', () => {
+    const col: number[] = [], row: number[] = [];
+    for (const [cx, cy] of [[20, 20], [80, 40]]) {
+      for (let dy = -3; dy <= 3; dy++) for (let dx = -3; dx <= 3; dx++) {
+        col.push(cx + dx);
+        row.push(cy + dy);
+      }
+    }
+    const p = standardMeanShift(points(col, row), 5);
+    expect(p.centres.length).toBe(2);
+    const sorted = [...p.centres].sort((a, b) => a.x - b.x);
+    expect(sorted[0].x).toBeCloseTo(20, 1);
+    expect(sorted[0].y).toBeCloseTo(20, 1);
+    expect(sorted[1].x).toBeCloseTo(80, 1);
+    expect(sorted[1].y).toBeCloseTo(40, 1);
+    expect(new Set(p.labels.slice(0, 49)).size).toBe(1);
+    expect(p.labels[0]).not.toBe(p.labels[49]);
+  });
+
+  it('rejects non-integer coordinates and a non-positive width', () => {
+    expect(() => standardMeanShift(points([0.5], [1]), 5)).toThrow(/integer pixel coordinates/);
+    expect(() => standardMeanShift(points([0], [1]), 0)).toThrow(/width=0/);
+  });
+
+  it('counts a duplicated pixel twice, like the reference', () => {
+    const col = [0, 0, 3], row = [0, 0, 0];
+    const fast = climbLattice({ length: 3, col: Int32Array.from(col), row: Int32Array.from(row) }, 5);
+    const ref = referenceStandard(col, row, 5);
+    for (let i = 0; i < 3; i++) expect(Math.abs(fast.modeX[i] - ref.modeX[i])).toBeLessThan(0.05);
+  });
+});
+
+/** Alerts with other shapes than the synthetic world: uniform noise, dense squares, 1-px lines. */
+function shapesTile(seed: number): { col: number[]; row: number[] } {
+  const rand = mulberry32(seed);
+  const taken = new Set<number>();
+  const col: number[] = [], row: number[] = [];
+  const add = (c: number, r: number) => {
+    c = Math.round(c);
+    r = Math.round(r);
+    if (c < 0 || c > 255 || r < 0 || r > 255 || taken.has(r * 256 + c)) return;
+    taken.add(r * 256 + c);
+    col.push(c);
+    row.push(r);
+  };
+  for (let k = 0; k < 250; k++) add(rand() * 256, rand() * 256);
+  for (let b = 0; b < 4; b++) {
+    const c0 = rand() * 220, r0 = rand() * 220, s = 4 + rand() * 14;
+    for (let dr = 0; dr < s; dr++) for (let dc = 0; dc < s; dc++) if (rand() < 0.9) add(c0 + dc, r0 + dr);
+  }
+  for (let l = 0; l < 3; l++) {
+    const c0 = rand() * 256, r0 = rand() * 256, ang = rand() * Math.PI, len = 30 + rand() * 120;
+    for (let t = 0; t < len; t++) add(c0 + t * Math.cos(ang), r0 + t * Math.sin(ang));
+  }
+  return { col, row };
+}
+
+describe('standard mean shift = the exact reference (centres within 0.1 px, ≥ 99.5% alerts alike)', () => {
+  const results: Array<{ name: string; c: Comparison }> = [];
+
+  function check(name: string, col: ArrayLike<number>, row: ArrayLike<number>, width: number, minCount: number) {
+    const ref = referenceStandard(col, row, width);
+    const fast = standardMeanShift(points(col, row), width);
+    const c = compareClusterings(fast, ref, minCount);
+    results.push({ name, c });
+    expect(c.agreement, name).toBeGreaterThanOrEqual(0.995);
+    expect(c.maxCentreDistance, name).toBeLessThanOrEqual(0.1);
+    // Every kept cluster of either side has a partner (min_count can cut a cluster that lost or gained one alert).
+    expect(Math.max(c.clustersA, c.clustersB) - c.matched, name).toBeLessThanOrEqual(1);
+    // The unfiltered partitions agree just as well (small clusters too).
+    expect(compareClusterings(fast, ref, 1).agreement, name).toBeGreaterThanOrEqual(0.995);
+  }
+
+  it('synthetic GLAD tiles, densities 300..1500, width 5', () => {
+    let seed = 100;
+    for (const density of [300, 600, 900, 1200, 1500]) {
+      for (let k = 0; k < 3; k++) {
+        seed++;
+        const a = syntheticTile({ seed, z: 13, x: 4000 + k, y: 3000, density });
+        check(`synthetic seed=${seed} d=${density} n=${a.length}`, a.col, a.row, 5, 25);
+      }
+    }
+  });
+
+  it('synthetic GLAD tiles, 10 more seeds at ~1,000 alerts', () => {
+    for (let seed = 300; seed < 310; seed++) {
+      const a = syntheticTile({ seed, z: 13, x: 77, y: 88, density: 1000 });
+      check(`synthetic seed=${seed} d=1000 n=${a.length}`, a.col, a.row, 5, 25);
+    }
+  });
+
+  it('other shapes (noise, dense squares, lines) and widths 3, 5, 8', () => {
+    for (let seed = 1; seed <= 9; seed++) {
+      const { col, row } = shapesTile(seed);
+      const width = [3, 5, 8][seed % 3];
+      check(`shapes seed=${seed} w=${width} n=${col.length}`, col, row, width, width === 3 ? 10 : 25);
+    }
+  });
+
+  it('synthetic tiles at ~3,000 alerts', () => {
+    for (const seed of [201, 202]) {
+      const a = syntheticTile({ seed, z: 12, x: 1111, y: 2222, density: 3000 });
+      check(`synthetic seed=${seed} d=3000 n=${a.length}`, a.col, a.row, 5, 25);
+    }
+    const worst = (f: (c: Comparison) => number, best: 'min' | 'max') =>
+      results.map((r) => f(r.c)).reduce((p, q) => (best === 'min' ? Math.min(p, q) : Math.max(p, q)));
+    console.log(
+      `${results.length} tiles vs reference: worst agreement ${worst((c) => c.agreement, 'min').toFixed(4)}, ` +
+        `worst centre distance ${worst((c) => c.maxCentreDistance, 'max').toFixed(3)} px (identical members), ` +
+        `${worst((c) => c.maxCentreDistanceAny, 'max').toFixed(3)} px (any matched pair), ` +
+        `${results.reduce((s, r) => s + r.c.matchedButDifferent, 0)} matched pairs with different members out of ${results.reduce((s, r) => s + r.c.matched, 0)}`,
+    );
+  });
+});

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { buildApp } from 'fauxqs';
 
 /** One S3 event-notification payload as s3rver emits it (the shape Lambda receives). */
 export interface S3EventPayload {
@@ -32,7 +32,6 @@ export interface Emulators {
   endpoints: { s3: string; sqs: string; dynamodb: string };
   /** s3rver itself: subscribe to its 'event' emitter for S3 notifications. */
   s3: S3rver;
-  sqs: FauxqsServer;
   /** Directory holding the persisted state (a temporary one when none was asked for). */
   dir: string;
   stop(): Promise<void>;
@@ -69,8 +68,10 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   });
   const s3Address = await s3.run();
 
-  // fauxqs binds 0.0.0.0 (not configurable); queue URLs are rewritten to 127.0.0.1 by the stack.
-  const sqs = await startFauxqs({ port: options.ports?.sqs ?? 0, logger: false });
+  // fauxqs' app served by us: its startFauxqs() always binds 0.0.0.0, this listens on loopback only.
+  const sqs = buildApp({ logger: false });
+  const sqsAddress = await sqs.listen({ port: options.ports?.sqs ?? 0, host: HOST });
+  const sqsPort = Number(new URL(sqsAddress).port);
 
   const dynamo = dynalite({ path: join(dir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
@@ -79,7 +80,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   });
   const dynamoPort = (dynamo.address() as AddressInfo).port;
 
-  const ports = { s3: s3Address.port, sqs: sqs.port, dynamodb: dynamoPort };
+  const ports = { s3: s3Address.port, sqs: sqsPort, dynamodb: dynamoPort };
   let stopped = false;
   return {
     ports,
@@ -89,7 +90,6 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
       dynamodb: `http://${HOST}:${ports.dynamodb}`,
     },
     s3,
-    sqs,
     dir,
     async stop() {
       if (stopped) return;
@@ -100,7 +100,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
       dynamo.closeAllConnections();
       await Promise.all([
         s3.close(),
-        sqs.stop(),
+        sqs.close(),
         new Promise<void>((resolve) => dynamo.close(() => resolve())),
       ]);
       if (temporary) rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 // numpy code itself (test/numpy_old_blurring.py).
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { blurringMeanShift, roundHalfEven, tableExp, TRUNCATION_SIGMAS } from '../core/meanshift/blurring.ts';
+import { blurredPositions, blurringMeanShift, roundHalfEven, tableExp, TRUNCATION_SIGMAS } from '../core/meanshift/blurring.ts';
 import type { Partition, Points } from '../core/meanshift/types.ts';
 import { mulberry32, syntheticTile } from '../core/synthetic.ts';
 import { oldBlurringMeanShift } from './old-blurring.ts';
@@ -50,13 +50,22 @@ function centreOfEach(p: Partition): string[] {
   return Array.from(p.labels, (l) => `${p.centres[l].x},${p.centres[l].y}`);
 }
 
-function expectSameClusters(points: Points, width: number, iterations: number): void {
+/** Same clusters as the transcription; returns the largest final position difference (px). */
+function expectSameClusters(points: Points, width: number, iterations: number): number {
   const fast = blurringMeanShift(points, width, iterations);
   const old = oldBlurringMeanShift(points, width, iterations);
   expect(fast.centres.length).toBe(old.centres.length);
   expect(centreOfEach(fast)).toEqual(centreOfEach(old));
   // Labels are numbered the same way (row-major first appearance), so they match exactly too.
   expect(Array.from(fast.labels)).toEqual(Array.from(old.labels));
+  // Unrounded positions agree to float64 noise: summing in another order alone moves them ~1e-10 px.
+  const final = blurredPositions(points, width, iterations);
+  let worst = 0;
+  for (let i = 0; i < points.length; i++) {
+    worst = Math.max(worst, Math.abs(final.x[i] - old.finalX[i]), Math.abs(final.y[i] - old.finalY[i]));
+  }
+  expect(worst).toBeLessThan(1e-7);
+  return worst;
 }
 
 describe('blurringMeanShift: small cases', () => {
@@ -148,11 +157,11 @@ describe('helpers', () => {
 
 describe('blurringMeanShift reproduces the old algorithm (plain transcription)', () => {
   const cases: Array<[string, () => Points, number, number]> = [
-    ['synthetic tile, ~300 alerts', () => tilePoints(11, 700, 800, 300), 5, 25],
+    ['synthetic tile, ~200 alerts', () => tilePoints(11, 700, 800, 300), 5, 25],
     ['synthetic tile, ~800 alerts', () => tilePoints(12, 701, 800, 800), 5, 25],
-    ['synthetic tile, ~1,300 alerts', () => tilePoints(13, 702, 803, 1300), 5, 25],
+    ['synthetic tile, ~1,500 alerts', () => tilePoints(13, 702, 803, 1300), 5, 25],
     ['synthetic tile, ~2,000 alerts', () => tilePoints(14, 703, 805, 2000), 5, 25],
-    ['synthetic tile, ~1,000 alerts, width 3, 40 passes', () => tilePoints(15, 704, 806, 1000), 3, 40],
+    ['synthetic tile, ~1,100 alerts, width 3, 40 passes', () => tilePoints(15, 704, 806, 1000), 3, 40],
     ['synthetic tile, ~700 alerts, width 9, 10 passes', () => tilePoints(16, 705, 807, 700), 9, 10],
     ['blobs and noise with halo, 600 alerts', () => blobPoints(1, 600), 5, 25],
     ['blobs and noise with halo, 900 alerts, width 2', () => blobPoints(2, 900), 2, 25],
@@ -161,7 +170,8 @@ describe('blurringMeanShift reproduces the old algorithm (plain transcription)',
     it(`${name} (width ${width}, ${iterations} passes)`, () => {
       const pts = make();
       expect(pts.length).toBeGreaterThan(100);
-      expectSameClusters(pts, width, iterations);
+      const worst = expectSameClusters(pts, width, iterations);
+      console.log(`blurring ${name}: ${pts.length} alerts, max position difference ${worst.toExponential(1)} px`);
     });
   }
 });

@@ -44,6 +44,11 @@ export function tableExp(t: number): number {
 }
 
 export function blurringMeanShift(points: Points, width: number, iterations: number): Partition {
+  return groupByRoundedPixel(blurredPositions(points, width, iterations), rowMajorOrder(points));
+}
+
+/** The final (unrounded) positions, in the caller's indexing: the passes without the grouping. */
+export function blurredPositions(points: Points, width: number, iterations: number): Points {
   if (!(width > 0) || !Number.isFinite(width)) throw new Error(`blurring mean shift: width must be a positive number, got ${width}`);
   if (!Number.isInteger(iterations) || iterations < 0) throw new Error(`blurring mean shift: iterations must be an integer >= 0, got ${iterations}`);
   const n = points.length;
@@ -52,7 +57,12 @@ export function blurringMeanShift(points: Points, width: number, iterations: num
   for (let pass = 0; pass < iterations; pass++) {
     for (let k = 0; k < n; k++) state.update(k);
   }
-  return groupByRoundedPixel(state, order);
+  const out: Points = { length: n, x: new Float64Array(n), y: new Float64Array(n) };
+  for (let k = 0; k < n; k++) {
+    out.x[order[k]] = state.x(k);
+    out.y[order[k]] = state.y(k);
+  }
+  return out;
 }
 
 /** Point indices sorted by (row = y, col = x), stable: the order the old code visited alerts. */
@@ -258,13 +268,16 @@ export function roundHalfEven(v: number): number {
   return r + 0;
 }
 
-/** Alerts sharing a rounded pixel are one cluster; clusters numbered in row-major order of first member. */
-function groupByRoundedPixel(state: MovingPoints, order: Int32Array): Partition {
-  const labels = new Int32Array(state.n);
+/**
+ * Alerts sharing a rounded pixel are one cluster; clusters are numbered in row-major order of their
+ * first member (the order the old code met them).
+ */
+function groupByRoundedPixel(final: Points, order: Int32Array): Partition {
+  const labels = new Int32Array(final.length);
   const centres: Array<{ x: number; y: number }> = [];
   const clusterOf = new Map<string, number>();
-  for (let k = 0; k < state.n; k++) {
-    const rx = roundHalfEven(state.x(k)), ry = roundHalfEven(state.y(k));
+  for (const i of order) {
+    const rx = roundHalfEven(final.x[i]), ry = roundHalfEven(final.y[i]);
     const key = `${rx},${ry}`;
     let label = clusterOf.get(key);
     if (label === undefined) {
@@ -272,7 +285,7 @@ function groupByRoundedPixel(state: MovingPoints, order: Int32Array): Partition 
       clusterOf.set(key, label);
       centres.push({ x: rx, y: ry });
     }
-    labels[order[k]] = label;
+    labels[i] = label;
   }
   return { labels, centres };
 }

@@ -103,7 +103,6 @@ class MovingPoints {
   private readonly escapedX: Float64Array;
   private readonly escapedY: Float64Array;
   private escapedCount = 0;
-  rebuilds = 0;
 
   constructor(points: Points, order: Int32Array, width: number) {
     const n = (this.n = points.length);
@@ -213,7 +212,6 @@ class MovingPoints {
 
   /** Re-buckets every point at its current position (counting sort by cell, row-major cells). */
   private rebuild(): void {
-    this.rebuilds++;
     for (let i = 0; i < this.escapedCount; i++) {
       const slot = this.escapedSlot[i];
       this.xs[slot] = this.escapedX[i];

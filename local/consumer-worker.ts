@@ -22,6 +22,8 @@ export interface BatchReport {
   failed: number;
   /** Wall time of the handler call. */
   ms: number;
+  /** CPU time of this thread since its previous report (polling, handler, deletes). */
+  cpuMs: number;
   error?: string;
 }
 
@@ -36,6 +38,13 @@ port.on('message', (message) => {
 const handler = await loadHandler(data.handlerPath);
 const sqs = new SQSClient({});
 port.postMessage({ type: 'ready' });
+let lastCpu = process.threadCpuUsage();
+/** This thread's CPU ms since the previous call. */
+function cpuSinceLast(): number {
+  const used = process.threadCpuUsage(lastCpu);
+  lastCpu = process.threadCpuUsage();
+  return (used.user + used.system) / 1000;
+}
 
 while (!stopping) {
   let messages: Message[];
@@ -50,7 +59,7 @@ while (!stopping) {
     ));
   } catch (error) {
     if (stopping) break;
-    port.postMessage({ type: 'batch', received: 0, failed: 0, ms: 0, error: `receive: ${(error as Error).message}` } satisfies BatchReport);
+    port.postMessage({ type: 'batch', received: 0, failed: 0, ms: 0, cpuMs: cpuSinceLast(), error: `receive: ${(error as Error).message}` } satisfies BatchReport);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     continue;
   }
@@ -79,7 +88,7 @@ while (!stopping) {
       }),
     );
   }
-  port.postMessage({ type: 'batch', received: messages.length, failed: failedIds.size, ms, error } satisfies BatchReport);
+  port.postMessage({ type: 'batch', received: messages.length, failed: failedIds.size, ms, cpuMs: cpuSinceLast(), error } satisfies BatchReport);
 }
 sqs.destroy();
 // End the thread even if a handler's SDK client keeps idle sockets open (exits this worker only).

@@ -38,6 +38,8 @@ export interface LoopStats {
   retried: number;
   /** Summed wall time of consumer handler calls, ms. */
   consumerMs: number;
+  /** CPU time of the consumer threads (polling, handlers, deletes) up to their last batch, ms. */
+  consumerCpuMs: number;
   aggregatorEvents: number;
   aggregatorErrors: number;
   deadLetters: number;
@@ -57,7 +59,7 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
   const env = stackEnv(stack);
   // The aggregator and dead-letter handlers run on this thread: they read the same env.
   Object.assign(process.env, env);
-  const stats: LoopStats = { batches: 0, messages: 0, retried: 0, consumerMs: 0, aggregatorEvents: 0, aggregatorErrors: 0, deadLetters: 0 };
+  const stats: LoopStats = { batches: 0, messages: 0, retried: 0, consumerMs: 0, consumerCpuMs: 0, aggregatorEvents: 0, aggregatorErrors: 0, deadLetters: 0 };
 
   // Consumers.
   const workerCount = Math.max(1, options.workers ?? availableParallelism());
@@ -91,6 +93,7 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
       stats.messages += report.received;
       stats.retried += report.failed;
       stats.consumerMs += report.ms;
+      stats.consumerCpuMs += report.cpuMs;
       if (report.error) log(`consumer-${k + 1}: ${report.error}`);
     });
     worker.on('error', (error) => log(`consumer-${k + 1} crashed: ${error.stack ?? error.message}`));

@@ -1,0 +1,220 @@
+// npm run bench [-- --algorithms standard,flat --densities 1000,3000 --budget 6 --json]
+// Whole-tile clustering time per algorithm and alert density: decode a synthetic GLAD PNG and
+// cluster its alerts (core/cluster-tile.ts, the tile alone, no halo), MEDIAN of several runs
+// after one warm-up. Every case runs in its own child process, whose peak resident memory
+// (process.resourceUsage().maxRSS, the whole Node process) is reported next to the same figure
+// for a child that only decodes the tile (the baseline). For `standard` up to 3,000 alerts the
+// exact O(n²) reference (test/reference-meanshift.ts) is timed once for the speed ratio and
+// compared for accuracy. Ends with our speed-up against the old system's published figures.
+import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import { clusterAlerts } from '../core/cluster-tile.ts';
+import { ALL_DAYS, gladDecoder } from '../core/decode.ts';
+import { standardMeanShift } from '../core/meanshift/standard.ts';
+import { syntheticTilePng } from '../core/synthetic.ts';
+import { ALGORITHMS } from '../core/types.ts';
+import type { Algorithm, ClusterParams, TileAddress } from '../core/types.ts';
+import { compareClusterings, referenceStandard } from '../test/reference-meanshift.ts';
+
+const TILE: TileAddress = { z: 12, x: 2989, y: 2049 };
+const SEED = 42;
+/** The old system's figures (one tile, whole pipeline step): [alerts, old numpy blurring s, scikit-learn s]. */
+const OLD_FIGURES: Array<[number, number, number]> = [
+  [3138, 19.8, 13.7],
+  [11235, 247, 44],
+];
+
+interface CaseResult {
+  algorithm: Algorithm | 'baseline';
+  density: number;
+  alerts: number;
+  clusters: number;
+  runs: number;
+  medianMs: number;
+  minMs: number;
+  decodeMs: number;
+  maxRssMb: number;
+  reference?: { ms: number; agreement: number; maxCentreDistance: number };
+  error?: string;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** One case, in this (child) process. */
+function runCase(algorithm: Algorithm | 'baseline', density: number, budgetS: number): CaseResult {
+  const png = syntheticTilePng({ ...TILE, seed: SEED, density });
+  const params: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: algorithm === 'baseline' ? 'standard' : algorithm };
+  const once = () => {
+    const t0 = performance.now();
+    const alerts = gladDecoder.decode(png, ALL_DAYS, TILE);
+    const t1 = performance.now();
+    const clusters = algorithm === 'baseline' ? [] : clusterAlerts(alerts, params, 0).clusters;
+    return { ms: performance.now() - t0, decodeMs: t1 - t0, alerts: alerts.length, clusters: clusters.length };
+  };
+  const first = once(); // warm-up (JIT), also sizes the number of timed runs
+  const runs = Math.max(1, Math.min(algorithm === 'baseline' ? 5 : 9, Math.floor((budgetS * 1000) / Math.max(first.ms, 1))));
+  const times: number[] = [], decodes: number[] = [];
+  let last = first;
+  for (let r = 0; r < runs; r++) {
+    last = once();
+    times.push(last.ms);
+    decodes.push(last.decodeMs);
+  }
+  const result: CaseResult = {
+    algorithm,
+    density,
+    alerts: last.alerts,
+    clusters: last.clusters,
+    runs,
+    medianMs: median(times),
+    minMs: Math.min(...times),
+    decodeMs: median(decodes),
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+  if (algorithm === 'standard' && last.alerts <= 3500) {
+    const alerts = gladDecoder.decode(png, ALL_DAYS, TILE);
+    const pts = { length: alerts.length, x: Float64Array.from(alerts.col), y: Float64Array.from(alerts.row) };
+    const t0 = performance.now();
+    const ref = referenceStandard(alerts.col, alerts.row, params.width);
+    const ms = performance.now() - t0;
+    const cmp = compareClusterings(standardMeanShift(pts, params.width), ref, params.min_count);
+    result.reference = { ms, agreement: cmp.agreement, maxCentreDistance: cmp.maxCentreDistance };
+  }
+  return result;
+}
+
+/** Runs one case in a fresh child process (clean heap, own peak RSS). */
+function spawnCase(algorithm: Algorithm | 'baseline', density: number, budgetS: number): CaseResult {
+  try {
+    const out = execFileSync(process.execPath, [import.meta.filename, '--case', algorithm, String(density), String(budgetS)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 1 << 20,
+    });
+    return JSON.parse(out) as CaseResult;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    const message = (e.stderr || e.message).trim().split('\n').filter(Boolean).pop() ?? 'failed';
+    return { algorithm, density, alerts: 0, clusters: 0, runs: 0, medianMs: NaN, minMs: NaN, decodeMs: NaN, maxRssMb: NaN, error: message };
+  }
+}
+
+const pad = (s: string, n: number) => s.padStart(n);
+const fmtMs = (ms: number) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
+
+function printTable(results: CaseResult[], baseline: Map<number, CaseResult>): void {
+  const head = ['algorithm', 'density', 'alerts', 'clusters', 'runs', 'median', 'min', '(decode)', 'µs/alert', 'peak RSS', 'over base', 'reference', 'speed-up', 'agreement', 'centre err'];
+  const widths = [10, 8, 7, 9, 5, 9, 9, 9, 9, 9, 10, 10, 9, 10, 11];
+  console.log(head.map((h, i) => (i === 0 ? h.padEnd(widths[i]) : pad(h, widths[i]))).join(' '));
+  for (const r of results) {
+    if (r.error) {
+      console.log(`${r.algorithm.padEnd(widths[0])} ${pad(String(r.density), widths[1])}  failed: ${r.error}`);
+      continue;
+    }
+    const base = baseline.get(r.density);
+    const cells = [
+      r.algorithm.padEnd(widths[0]),
+      String(r.density),
+      String(r.alerts),
+      String(r.clusters),
+      String(r.runs),
+      fmtMs(r.medianMs),
+      fmtMs(r.minMs),
+      fmtMs(r.decodeMs),
+      ((r.medianMs * 1000) / Math.max(1, r.alerts)).toFixed(1),
+      `${r.maxRssMb.toFixed(0)} MB`,
+      base ? `${(r.maxRssMb - base.maxRssMb).toFixed(0)} MB` : '-',
+      r.reference ? fmtMs(r.reference.ms) : '-',
+      r.reference ? `${(r.reference.ms / r.medianMs).toFixed(0)}×` : '-',
+      r.reference ? r.reference.agreement.toFixed(4) : '-',
+      r.reference ? `${r.reference.maxCentreDistance.toFixed(3)} px` : '-',
+    ];
+    console.log(cells.map((c, i) => (i === 0 ? c : pad(c, widths[i]))).join(' '));
+  }
+}
+
+function printOldComparison(results: CaseResult[]): void {
+  console.log('\nAgainst the old system (published figures, one tile):');
+  for (const [alerts, oldS, sklearnS] of OLD_FIGURES) {
+    console.log(`  ${alerts} alerts: old numpy blurring ${oldS} s, scikit-learn MeanShift ${sklearnS} s`);
+    for (const algorithm of ALGORITHMS) {
+      const rows = results.filter((r) => r.algorithm === algorithm && !r.error);
+      if (rows.length === 0) continue;
+      const near = rows.reduce((a, b) => (Math.abs(b.alerts - alerts) < Math.abs(a.alerts - alerts) ? b : a));
+      const s = near.medianMs / 1000;
+      console.log(
+        `    ${algorithm.padEnd(9)} at ${near.alerts} alerts: ${fmtMs(near.medianMs).padStart(8)}  ` +
+          `→ ${(oldS / s).toFixed(0)}× faster than old, ${(sklearnS / s).toFixed(0)}× faster than scikit-learn`,
+      );
+    }
+  }
+}
+
+const list = (name: string, allowed?: readonly string[]) => (value: string) => {
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError(`${name} is empty`);
+  for (const item of items) {
+    if (allowed ? !allowed.includes(item) : !/^\d+$/.test(item) || Number(item) < 1) {
+      throw new InvalidArgumentError(`${name}: bad value "${item}"${allowed ? ` (expected ${allowed.join(', ')})` : ' (positive integers)'}`);
+    }
+  }
+  return items;
+};
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--case') {
+    const [algorithm, density, budget] = process.argv.slice(3);
+    process.stdout.write(JSON.stringify(runCase(algorithm as Algorithm, Number(density), Number(budget))));
+    return;
+  }
+  const opts = new Command()
+    .name('bench')
+    .option('--algorithms <list>', 'comma-separated algorithms', list('--algorithms', ALGORITHMS), [...ALGORITHMS])
+    .option('--densities <list>', 'comma-separated synthetic alerts per tile', list('--densities'), ['1000', '3000', '10000', '30000'])
+    .option('--budget <seconds>', 'timed seconds per case (sets the number of runs, 1..9)', (v) => {
+      if (!(Number(v) > 0)) throw new InvalidArgumentError(`--budget must be a positive number, got "${v}"`);
+      return Number(v);
+    }, 5)
+    .option('--json', 'print the results as JSON')
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
+    .parse()
+    .opts<{ algorithms: Algorithm[]; densities: string[]; budget: number; json?: boolean }>();
+
+  const densities = opts.densities.map(Number);
+  const started = performance.now();
+  const load = loadavg()[0];
+  if (!opts.json) {
+    console.log(`glad-clusters bench: synthetic tile ${TILE.z}/${TILE.x}/${TILE.y} (seed ${SEED}), width 5, min_count 25, iterations 25;`);
+    console.log(`time = decode PNG + clusterAlerts (tile alone, no halo), median of the runs after a warm-up; one child process per case.`);
+    console.log(`peak RSS = process.resourceUsage().maxRSS of that child; "over base" subtracts a child that only decodes the tile.`);
+    console.log(`load average at start: ${load.toFixed(2)} on ${(await import('node:os')).availableParallelism()} cores${load > 1 ? ' (the machine is busy: times are inflated)' : ''}.\n`);
+  }
+  const baseline = new Map<number, CaseResult>();
+  for (const d of densities) baseline.set(d, spawnCase('baseline', d, 1));
+  const results: CaseResult[] = [];
+  for (const algorithm of opts.algorithms) {
+    for (const d of densities) {
+      const r = spawnCase(algorithm, d, opts.budget);
+      results.push(r);
+      if (!opts.json) process.stderr.write(`  ${algorithm} ${d}: ${r.error ? 'failed' : fmtMs(r.medianMs)}\n`);
+    }
+  }
+  if (opts.json) {
+    console.log(JSON.stringify({ loadAverage: load, baseline: [...baseline.values()], results }, null, 2));
+    return;
+  }
+  console.log('');
+  printTable(results, baseline);
+  printOldComparison(results);
+  console.log(`\n(bench took ${((performance.now() - started) / 1000).toFixed(0)} s; pipeline throughput: npm run bench:pipeline)`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${(err as Error).message.split('\n')[0]}\n`);
+  process.exitCode = 1;
+});

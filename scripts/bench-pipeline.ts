@@ -14,11 +14,11 @@ import { Command, InvalidArgumentError } from 'commander';
 import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
 import { Ledger } from '../core/ledger.ts';
-import { normalizeRunParams, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
+import { normalizeRunParams, runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
 import { tileSourceFromTemplate } from '../core/sources.ts';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import { runTile } from '../core/tile-job.ts';
-import { startEmulators } from '../local/emulators.ts';
+import { startEmulators, type S3EventPayload } from '../local/emulators.ts';
 import { startLoop } from '../local/loop.ts';
 import { applyStackEnv, createStack } from '../local/stack.ts';
 
@@ -86,6 +86,8 @@ try {
     clusterCpu.push((cpu.user + cpu.system) / 1e6);
     return ms;
   };
+  // Warm-up (JIT) on a few tiles, as a worker's first batches warm up too.
+  for (const tile of runTiles(serial).slice(0, 10)) await runTile(tileRequest(serial, tile), source);
   const clusterBefore = await clusterAlone();
   log(`runTile alone: ${(clusterBefore / 1000).toFixed(2)} s for ${tiles} tiles (${(clusterBefore / tiles).toFixed(1)} ms a tile, ${clusters} clusters)`);
 
@@ -105,12 +107,19 @@ try {
     // CPU of this thread (emulators, aggregator, dead letters, enqueue) + the consumer threads.
     const cpuBefore = process.threadCpuUsage();
     const started = performance.now();
-    const submission = await submitRun(s, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
-    for (;;) {
-      const progress = await ledger.progress(submission.runId);
-      if (progress?.manifest_key) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    // Done when s3rver announces the manifest (no polling: it would add to the measured CPU).
+    const manifestKey = `runs/${runId(s)}/manifest.json`;
+    const manifestWritten = new Promise<void>((resolve) => {
+      const onEvent = (event: S3EventPayload) => {
+        if (event.Records.some((r) => r.s3.object.key === manifestKey)) {
+          emulators.s3.off('event', onEvent);
+          resolve();
+        }
+      };
+      emulators.s3.on('event', onEvent);
+    });
+    await submitRun(s, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
+    await manifestWritten;
     const wallMs = performance.now() - started;
     const cpu = process.threadCpuUsage(cpuBefore);
     await loop.stop();

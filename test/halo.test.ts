@@ -6,8 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { MAX_HALO_MARGIN, clusterAlerts, initialHaloMargin } from '../core/cluster-tile.ts';
 import { flatMeanShift } from '../core/meanshift/flat.ts';
 import { climbLattice, linkModes, meanOfModes } from '../core/meanshift/standard.ts';
-import { renderWindow } from '../core/synthetic.ts';
-import type { Alerts, ClusterParams } from '../core/types.ts';
+import { encodeGladTile } from '../core/decode.ts';
+import { renderWindow, syntheticTile } from '../core/synthetic.ts';
+import { runTile } from '../core/tile-job.ts';
+import type { Alerts, ClusterParams, TileAddress } from '../core/types.ts';
 
 const T = 256;
 
@@ -172,5 +174,35 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     const { straddling } = expectSameClusters(alerts, whole, found);
     expect(incompleteAtMax).toBe(0);
     expect(straddling).toBeGreaterThan(0);
+  });
+
+  it('through runTile (PNG tiles, real halo gathering and margin doubling): same clusters as the region at once', async () => {
+    const [x0, y0, tiles, seed, density] = [300, 500, 3, 16, 3000];
+    const inRegion = (t: TileAddress) => t.x >= x0 && t.x < x0 + tiles && t.y >= y0 && t.y < y0 + tiles;
+    // Tiles outside the region are missing, so the region at once is the right comparison.
+    const source = {
+      read: async (t: TileAddress) => (inRegion(t) ? encodeGladTile(syntheticTile({ ...t, seed, density })) : null),
+    };
+    const alerts = regionAlerts(seed, density, tiles, x0, y0);
+    const whole = wholeRegion(alerts, standard);
+    const pixelKey = (col: number, row: number) => `${col},${row}`;
+    const wholeKeys = new Set(whole.map((w) => w.members.map((i) => pixelKey(alerts.col[i], alerts.row[i])).sort().join(';')));
+    const seen: string[] = [];
+    for (let ty = 0; ty < tiles; ty++) {
+      for (let tx = 0; tx < tiles; tx++) {
+        const result = await runTile(
+          { z: 12, x: x0 + tx, y: y0 + ty, start_date: '2015-01-01', end_date: '2021-01-01', ...standard },
+          source,
+        );
+        for (const rec of result.clusters) {
+          seen.push(rec.alerts.map(([row, col]) => pixelKey(col + tx * T, row + ty * T)).sort().join(';'));
+          expect(rec.i >= 0 && rec.i < T && rec.j >= 0 && rec.j < T).toBe(true);
+        }
+      }
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(whole.length).toBeGreaterThan(10);
+    expect(seen.length).toBe(whole.length);
+    for (const k of seen) expect(wholeKeys.has(k)).toBe(true);
   });
 });

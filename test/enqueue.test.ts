@@ -1,5 +1,5 @@
 // core/enqueue.ts against a real SQS emulator (fauxqs), with a flaky wrapper around the real
-// client to make SQS report failed entries and failed calls.
+// client to make SQS report failed entries and failed calls; submitRun with a real ledger (dynalite).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CreateQueueCommand,
@@ -10,7 +10,14 @@ import {
   type SendMessageBatchCommandOutput,
 } from '@aws-sdk/client-sqs';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
-import { chunkIndexes, enqueueBodies, type BatchSender } from '../core/enqueue.ts';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { chunkIndexes, enqueueBodies, submitRun, type BatchSender } from '../core/enqueue.ts';
+import { Ledger } from '../core/ledger.ts';
+import { errorOutcome } from '../core/manifest.ts';
+import { normalizeRunParams, runId, runTiles, validateRunParams } from '../core/run.ts';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../local/emulators.ts';
+import { createStack } from '../local/stack.ts';
 
 let server: FauxqsServer;
 let sqs: SQSClient;
@@ -128,5 +135,57 @@ describe('enqueueBodies', () => {
     // b1 was tried 3 times (2 batch calls after its first), b11 once: 2 first calls + 2 retries.
     expect(wrapper.calls()).toBe(4);
     expect((await drain(queueUrl)).sort()).toEqual(bodies.filter((b) => b !== 'b1' && b !== 'b11').sort());
+  });
+});
+
+describe('submitRun (ledger in dynalite, queue in fauxqs)', () => {
+  it('sends every tile of a new run, only unfinished tiles of a known run, nothing for a finished run', async () => {
+    const emulators = await startEmulators();
+    try {
+      const stack = await createStack(emulators, { visibilityTimeout: 30 });
+      const ledger = new Ledger(
+        DynamoDBDocumentClient.from(new DynamoDBClient({ region: LOCAL_REGION, endpoint: emulators.endpoints.dynamodb, credentials: LOCAL_CREDENTIALS })),
+        stack.names.table,
+      );
+      const client = new SQSClient({ region: LOCAL_REGION, endpoint: emulators.endpoints.sqs, credentials: LOCAL_CREDENTIALS });
+      const spec = normalizeRunParams(validateRunParams({ z: 12, region: { kind: 'tiles', x0: 10, y0: 20, x1: 12, y1: 21 }, tiles_url: 'https://t/{z}/{x}/{y}.png' }));
+      const deps = { ledger, sqs: client, queueUrl: stack.queueUrl };
+      const received = async () => {
+        const bodies: string[] = [];
+        for (;;) {
+          const { Messages = [] } = await client.send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl, MaxNumberOfMessages: 10 }));
+          if (Messages.length === 0) return bodies.map((b) => JSON.parse(b) as { run_id: string; tile: { x: number; y: number } });
+          bodies.push(...Messages.map((m) => m.Body!));
+          await client.send(new DeleteMessageBatchCommand({ QueueUrl: stack.queueUrl, Entries: Messages.map((m, k) => ({ Id: String(k), ReceiptHandle: m.ReceiptHandle! })) }));
+        }
+      };
+
+      const first = await submitRun(spec, deps);
+      expect(first).toMatchObject({ runId: runId(spec), tiles: 6, created: true, complete: false, skipped: 0, sent: 6, failed: [] });
+      expect((await ledger.getRun(first.runId))?.tiles).toBe(6);
+      const sent = await received();
+      expect(sent.map((m) => `${m.tile.x},${m.tile.y}`).sort()).toEqual(['10,20', '10,21', '11,20', '11,21', '12,20', '12,21']);
+      expect(new Set(sent.map((m) => m.run_id))).toEqual(new Set([first.runId]));
+
+      // Two tiles finish; submitting again sends the four others.
+      const tiles = runTiles(spec);
+      await ledger.recordTile(first.runId, spec, errorOutcome(tiles[0], 'corrupt', 'tile'));
+      await ledger.recordTile(first.runId, spec, errorOutcome(tiles[4], 'corrupt', 'tile'));
+      const resumed = await submitRun(spec, deps);
+      expect(resumed).toMatchObject({ created: false, complete: false, skipped: 2, sent: 4 });
+      const resent = (await received()).map((m) => `${m.tile.x},${m.tile.y}`).sort();
+      // runTiles is row by row: tiles[0] = 10,20 and tiles[4] = 11,21 are the finished ones.
+      expect(resent).toEqual(['10,21', '11,20', '12,20', '12,21']);
+
+      // A run with its manifest sends nothing.
+      expect(await ledger.claimManifest(first.runId, 'test')).toBe('claimed');
+      await ledger.finishManifest(first.runId, 'test', 'runs/x/manifest.json', new Date().toISOString());
+      const finished = await submitRun(spec, deps);
+      expect(finished).toMatchObject({ complete: true, sent: 0, skipped: 6 });
+      expect(await received()).toEqual([]);
+      client.destroy();
+    } finally {
+      await emulators.stop();
+    }
   });
 });

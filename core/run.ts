@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { validateTemplate } from './sources.ts';
 import { checkDateOrder, clusterParamFields, dateFields, formatZodError } from './request.ts';
-import { lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, MAX_ZOOM } from './tiles.ts';
+import { lonLatBoxToTileBounds, lonLatToTile, validateTile, MAX_LATITUDE, MAX_ZOOM } from './tiles.ts';
 import type { TileBounds } from './tiles.ts';
 import type { ClusterParams, TileAddress, TileRequest } from './types.ts';
 
@@ -28,6 +28,7 @@ export interface RunParams extends ClusterParams {
 /**
  * Canonical form of a run (region resolved to inclusive tile bounds at z). This is what the id
  * hashes, what every tile message carries and what the manifest reports as `params`.
+ * `region.x0 > region.x1` means the region crosses the antimeridian: columns x0..2^z-1, then 0..x1.
  */
 export interface RunSpec extends ClusterParams {
   start_date: string;
@@ -35,6 +36,11 @@ export interface RunSpec extends ClusterParams {
   region: TileBounds;
   tiles_url: string;
 }
+
+/** Runs larger than this many tiles are refused unless the caller raises the limit (`--max-tiles`). */
+export const DEFAULT_MAX_TILES = 10_000;
+/** Longest tiles URL template accepted (it travels in every message). */
+export const MAX_TILES_URL_LENGTH = 2048;
 
 /** `r-` + 16 lowercase hex digits: safe in S3 keys and DynamoDB keys. */
 export const RUN_ID_PATTERN = /^r-[0-9a-f]{16}$/;
@@ -66,6 +72,9 @@ const regionSchema = z.discriminatedUnion(
 const tilesUrl = z
   .string({ error: 'must be a tile URL template' })
   .min(1, 'must be a tile URL template')
+  .max(MAX_TILES_URL_LENGTH, `must be at most ${MAX_TILES_URL_LENGTH} characters`)
+  // Control characters (newlines…) have no place in a URL and could forge log lines.
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters (newlines, tabs…)')
   .superRefine((s, ctx) => {
     try {
       validateTemplate(s);
@@ -74,9 +83,17 @@ const tilesUrl = z
     }
   });
 
+const ZOOM_MESSAGE = `must be an integer in 0..${MAX_ZOOM}`;
+
 const runParamsSchema = z
   .strictObject({
-    z: z.number({ error: 'must be an integer' }).int('must be an integer').min(0).max(MAX_ZOOM),
+    // Every check carries the same message: zod's `error` option would otherwise also replace the
+    // range messages (z: 40 was reported as "must be an integer").
+    z: z
+      .number({ error: (i) => (i.input === undefined ? 'required' : ZOOM_MESSAGE) })
+      .int(ZOOM_MESSAGE)
+      .min(0, ZOOM_MESSAGE)
+      .max(MAX_ZOOM, ZOOM_MESSAGE),
     region: regionSchema,
     ...dateFields,
     ...clusterParamFields,
@@ -107,7 +124,7 @@ export const runSpecSchema = z
   .superRefine((v, ctx) => {
     checkDateOrder(v, ctx);
     try {
-      validateTileBounds(v.region);
+      validateRunBounds(v.region);
     } catch (error) {
       ctx.addIssue({ code: 'custom', path: ['region'], message: (error as Error).message });
     }
@@ -128,12 +145,14 @@ export function regionToBounds(z: number, region: Region): TileBounds {
   switch (region.kind) {
     case 'tiles':
       bounds = { z, x0: region.x0, y0: region.y0, x1: region.x1, y1: region.y1 };
+      // A tile range is inverted, not wrapped: only a lon/lat box says which way round it goes.
+      if (bounds.x0 > bounds.x1) {
+        throw new Error(`x0=${bounds.x0} is greater than x1=${bounds.x1} (for a region across the antimeridian give a lon/lat box with west > east)`);
+      }
       break;
-    case 'bbox': {
-      const { west, south, east, north } = region;
-      bounds = lonLatBoxToTileBounds({ west, south, east, north }, z);
+    case 'bbox':
+      bounds = bboxToBounds(z, region);
       break;
-    }
     case 'point': {
       const t = lonLatToTile(region.lon, region.lat, z);
       bounds = { z, x0: t.x, y0: t.y, x1: t.x, y1: t.y };
@@ -143,8 +162,80 @@ export function regionToBounds(z: number, region: Region): TileBounds {
       bounds = { z, x0: region.x, y0: region.y, x1: region.x, y1: region.y };
       break;
   }
-  validateTileBounds(bounds);
+  validateRunBounds(bounds);
   return bounds;
+}
+
+/**
+ * Tile bounds of a lon/lat box. west > east means the box crosses the antimeridian (the GeoJSON
+ * bbox convention): the columns wrap, x0 > x1. Latitudes beyond ±85.0511 are clamped.
+ */
+function bboxToBounds(z: number, box: { west: number; south: number; east: number; north: number }): TileBounds {
+  // ±180 is the same meridian: an edge there never makes a box cross it.
+  const west = box.west === 180 ? -180 : box.west;
+  const east = box.east === -180 ? 180 : box.east;
+  if (west <= east) return lonLatBoxToTileBounds({ west, south: box.south, east, north: box.north }, z);
+  const eastPart = lonLatBoxToTileBounds({ west, south: box.south, east: 180, north: box.north }, z);
+  const westPart = lonLatBoxToTileBounds({ west: -180, south: box.south, east, north: box.north }, z);
+  // The two parts meet or overlap: the box goes all the way round.
+  if (westPart.x1 >= eastPart.x0 - 1) return { ...eastPart, x0: 0, x1: 2 ** z - 1 };
+  return { ...eastPart, x1: westPart.x1 };
+}
+
+/** Throws unless the bounds are tiles of the grid with y0 ≤ y1 (x0 > x1 wraps round the antimeridian). */
+export function validateRunBounds(b: TileBounds): void {
+  validateTile({ z: b.z, x: b.x0, y: b.y0 });
+  validateTile({ z: b.z, x: b.x1, y: b.y1 });
+  if (b.y0 > b.y1) throw new Error(`y0=${b.y0} is greater than y1=${b.y1}`);
+}
+
+/** True when the run's columns wrap round the antimeridian. */
+export function crossesAntimeridian(b: TileBounds): boolean {
+  return b.x0 > b.x1;
+}
+
+/** Columns of the bounds, west to east across the antimeridian when they wrap. */
+function columnCount(b: TileBounds): number {
+  return b.x0 <= b.x1 ? b.x1 - b.x0 + 1 : 2 ** b.z - b.x0 + b.x1 + 1;
+}
+
+/** Position of column x from the west edge of the bounds, or -1 when x is not in them. */
+function columnOffset(b: TileBounds, x: number): number {
+  if (b.x0 <= b.x1) return x >= b.x0 && x <= b.x1 ? x - b.x0 : -1;
+  if (x >= b.x0 && x < 2 ** b.z) return x - b.x0;
+  if (x >= 0 && x <= b.x1) return 2 ** b.z - b.x0 + x;
+  return -1;
+}
+
+/**
+ * Notes worth telling the user about how the region was read: latitudes clamped to the
+ * web-mercator limit, a box crossing the antimeridian. Empty when there is nothing to say.
+ */
+export function regionNotes(params: Pick<RunParams, 'z' | 'region'>): string[] {
+  const notes: string[] = [];
+  const r = params.region;
+  const lats = r.kind === 'bbox' ? [r.south, r.north] : r.kind === 'point' ? [r.lat] : [];
+  const clamped = lats.filter((lat) => Math.abs(lat) > MAX_LATITUDE);
+  if (clamped.length > 0) {
+    notes.push(`latitude ${clamped.join(' and ')} clamped to ±${MAX_LATITUDE.toFixed(4)} (web-mercator tiles end there)`);
+  }
+  const b = regionToBounds(params.z, r);
+  if (crossesAntimeridian(b)) {
+    notes.push(`region crosses the antimeridian: columns x ${b.x0}..${2 ** b.z - 1} and 0..${b.x1} at z=${b.z}`);
+  }
+  return notes;
+}
+
+/**
+ * Throws unless the run has at most `maxTiles` tiles; the message names the count and the flag
+ * that lifts the limit. Guards against a typo in a region sending millions of messages.
+ */
+export function checkRunSize(spec: RunSpec, maxTiles: number = DEFAULT_MAX_TILES): void {
+  const tiles = runTileCount(spec);
+  if (tiles > maxTiles) {
+    const n = (v: number) => v.toLocaleString('en-US');
+    throw new Error(`region has ${n(tiles)} tiles, over the limit of ${n(maxTiles)}: pass --max-tiles ${tiles} to run it anyway`);
+  }
 }
 
 /** The canonical RunSpec of some run parameters (fixed key order). */
@@ -189,26 +280,36 @@ export function runId(params: RunParams | RunSpec): string {
 
 /** Number of tiles of a run. */
 export function runTileCount(spec: RunSpec): number {
-  return tileCount(spec.region);
+  const b = spec.region;
+  validateRunBounds(b);
+  return columnCount(b) * (b.y1 - b.y0 + 1);
 }
 
-/** The tiles of a run, row by row. */
+/** The tiles of a run, row by row, each row west to east (across the antimeridian when it wraps). */
 export function runTiles(params: RunParams | RunSpec): TileAddress[] {
   const spec = 'z' in params ? normalizeRunParams(params) : params;
-  return tilesInBounds(spec.region);
+  const b = spec.region;
+  validateRunBounds(b);
+  const columns = columnCount(b);
+  const size = 2 ** b.z;
+  const tiles: TileAddress[] = [];
+  for (let y = b.y0; y <= b.y1; y++) {
+    for (let k = 0; k < columns; k++) tiles.push({ z: b.z, x: (b.x0 + k) % size, y });
+  }
+  return tiles;
 }
 
 /** True when the tile belongs to the run's region. */
 export function tileInRun(spec: RunSpec, tile: TileAddress): boolean {
   const b = spec.region;
-  return tile.z === b.z && tile.x >= b.x0 && tile.x <= b.x1 && tile.y >= b.y0 && tile.y <= b.y1;
+  return tile.z === b.z && tile.y >= b.y0 && tile.y <= b.y1 && columnOffset(b, tile.x) >= 0;
 }
 
-/** Position of a tile in its run (row-major), 0..tiles-1: the ledger counts tiles by this number. */
+/** Position of a tile in its run (row-major, as runTiles lists them): the ledger counts tiles by this number. */
 export function tileIndex(spec: RunSpec, tile: TileAddress): number {
   if (!tileInRun(spec, tile)) throw new Error(`tile ${tile.z}/${tile.x}/${tile.y} is outside the run's region`);
   const b = spec.region;
-  return (tile.y - b.y0) * (b.x1 - b.x0 + 1) + (tile.x - b.x0);
+  return (tile.y - b.y0) * columnCount(b) + columnOffset(b, tile.x);
 }
 
 /** The `npm run tile` request of one tile of a run. */

@@ -78,7 +78,7 @@ describe('standard mean shift: small cases', () => {
     const two = climbLattice({ length: 2, col: Int32Array.of(0, 1), row: Int32Array.of(4, 4) }, 5);
     for (let i = 0; i < 2; i++) {
       expect(two.modeX[i]).toBeCloseTo(0.5, 2);
-      expect(two.modeY[i]).toBe(4);
+      expect(two.modeY[i]).toBeCloseTo(4, 9);
     }
   });
 

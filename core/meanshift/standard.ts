@@ -3,15 +3,18 @@
 // closer than width/2 (single linkage) form one cluster whose centre is the mean of its modes.
 //
 // Speed comes from the alerts lying on the integer pixel lattice:
-// - the kernel is truncated to a square window of half-side TRUNCATION·width around the current
-//   position (the weight left out is < 1e-4 of the kernel mass per axis; see docs/clustering.md);
-// - the Gaussian is separable, so each step needs only two 1-D weight tables (3 exp() per axis,
-//   the rest by the exact recurrence w(k+1) = w(k)·q, q ← q·exp(-2a));
-// - alerts are indexed by a row-major prefix-count raster, so a window row's alerts are one
-//   contiguous slice of a sorted column array (no per-point objects, no closures).
-// Trajectories are computed RELATIVE to their start pixel, so the same alert surrounded by the
-// same alerts follows bit-identical steps whatever the coordinate frame (tile or whole region):
-// that is what makes the halo union equal to clustering the region at once.
+// - the kernel is truncated to a square window of half-side floor(TRUNCATION·width) pixels (the
+//   weight left out is < 1e-4 of the kernel mass per axis; see docs/clustering.md);
+// - m(y) is read from per-PIXEL quadratic models (value, first and second derivatives of the map at
+//   the pixel centre, from one pass over its window): built once per pixel visited, shared by all
+//   trajectories crossing it, a few flops per step (see climbLattice);
+// - with windows centred on pixels the separable Gaussian is ONE fixed 1-D table, and its prefix
+//   sums make a run of consecutive alerts in a window row cost 4 subtractions;
+// - alerts are indexed by a row-major prefix-count raster (sorted columns and runs per row): no
+//   per-point objects, no closures in the hot loops.
+// Trajectories are computed RELATIVE to their start pixel and models relative to their pixel, so
+// the same alert among the same alerts follows bit-identical steps whatever the coordinate frame
+// (tile or whole region) and whatever the order of the alerts: that makes the halo union exact.
 import type { Partition, Points } from './types.ts';
 
 /** A trajectory stops when its last step is shorter than this (px). */
@@ -36,9 +39,9 @@ export interface Climb {
   pathMinY: Float64Array;
   pathMaxX: Float64Array;
   pathMaxY: Float64Array;
-  /** Total mean-shift steps over all alerts, replayed ones included (for benchmarks). */
+  /** Total mean-shift steps over all alerts (for benchmarks). */
   steps: number;
-  /** Exact steps (kernel sums) over all alerts: the cost driver. */
+  /** Pixel models built (one window pass each): the cost driver. */
   evaluations: number;
   /** Half-side of the square kernel window, px: a step only sees alerts within this of the position. */
   reach: number;
@@ -118,55 +121,24 @@ function indexLattice(pts: Lattice): LatticeIndex {
 }
 
 /**
- * 1-D Gaussian weights w[k - k0] = exp(-a·(k - d)²) for integer k in k0..k1, from 3 exp() calls:
- * neighbouring weights differ by the factor q(k) = exp(-a(2(k-d)+1)), and q(k+1) = q(k)·exp(-2a).
- */
-function fillWeights(w: Float64Array, k0: number, k1: number, d: number, a: number, decay: number): void {
-  const kc = Math.min(k1, Math.max(k0, Math.round(d)));
-  const t = kc - d;
-  const centre = Math.exp(-a * t * t);
-  w[kc - k0] = centre;
-  let v = centre;
-  let q = Math.exp(-a * (2 * t + 1));
-  for (let k = kc + 1; k <= k1; k++) {
-    v *= q;
-    q *= decay;
-    w[k - k0] = v;
-  }
-  v = centre;
-  q = Math.exp(-a * (1 - 2 * t));
-  for (let k = kc - 1; k >= k0; k--) {
-    v *= q;
-    q *= decay;
-    w[k - k0] = v;
-  }
-}
-
-/** Tunables of the trajectory replay (exported so experiments can vary them; see docs/clustering.md). */
-export const ACCEL = {
-  /** Replay only once the exact step is shorter than this many widths (big steps are all exact). */
-  from: 0.2,
-  /** Longest replayed stretch between two exact steps, in widths... */
-  maxJump: 0.4,
-  /** ...and in pixels (the stopping rule is in absolute pixels, so wide kernels must not jump further). */
-  maxJumpPx: 2,
-};
-
-/**
  * Every alert climbs the truncated Gaussian density of all alerts until its step is < STOP_STEP.
  *
- * Acceleration: the sums of one exact step also give the first two derivatives of the mean-shift
- * map m at the current point y: Dm = 2a·Cov and D²m = 4a²·(third central moments) of the
- * kernel-weighted window (a = 1/(2·width²)). Near a mode or on a plateau, where the plain
- * iteration crawls for hundreds of tiny steps, those steps are replayed on the quadratic model
- * m(y + z) ≈ m(y) + Dm·z + ½D²m[z, z] (a handful of flops each) until the model predicts the
- * stopping step or the replayed stretch reaches ACCEL.maxJump; then an exact step checks and
- * corrects it. The stopping decision is always made on an exact step.
+ * The mean-shift map m(y) = Σ K(p−y)·p / Σ K(p−y) is evaluated through pixel MODELS: for a pixel
+ * centre c, one pass over its window (half-side R = floor(TRUNCATION·width), integer offsets, so
+ * the weights are one fixed table) gives m(c) and its first two derivatives, Dm = 2a·Cov and
+ * D²m = 4a²·(third central moments) of the kernel-weighted window (a = 1/(2·width²)). A step from
+ * y uses the model of the nearest pixel centre c (|y − c| ≤ 0.5 px per axis):
+ * m(y) ≈ m(c) + Dm·z + ½D²m[z, z], z = y − c — exact (but for truncation) at a start pixel;
+ * elsewhere 99% of readings are within 4e-3 px of the untruncated map (docs/clustering.md). Models are built on first use and shared by every trajectory that crosses the pixel,
+ * so the cost is one window pass per pixel visited (not per step) plus a few flops per step.
+ * A model depends only on the pixel and the alerts around it, not on which trajectory asked first,
+ * and all arithmetic is relative to integer offsets: the result is independent of the order of the
+ * alerts and of the coordinate frame (what makes the halo union exact).
  */
 export function climbLattice(pts: Lattice, width: number): Climb {
   if (!(width > 0)) throw new Error(`width=${width} must be > 0`);
   const n = pts.length;
-  const reach = TRUNCATION * width;
+  const R = Math.max(1, Math.floor(TRUNCATION * width));
   const out: Climb = {
     modeX: new Float64Array(n),
     modeY: new Float64Array(n),
@@ -176,21 +148,31 @@ export function climbLattice(pts: Lattice, width: number): Climb {
     pathMaxY: new Float64Array(n),
     steps: 0,
     evaluations: 0,
-    reach,
+    // A step reads the window of a pixel centre within 0.5 px of the position.
+    reach: R + 0.5,
   };
   if (n === 0) return out;
   const { minC, minR, maxC, maxR, stride, pre, sortedCol, runPre, runFirst, runLast, duplicates } = indexLattice(pts);
   const a = 1 / (2 * width * width);
-  const decay = Math.exp(-2 * a);
-  const span = 2 * Math.ceil(reach) + 3;
-  const wx = new Float64Array(span);
-  const wy = new Float64Array(span);
-  const p0 = new Float64Array(span + 1), p1 = new Float64Array(span + 1), p2 = new Float64Array(span + 1);
-  const p3 = new Float64Array(span + 1);
+  // The one weight table (offsets −R..R, local index k = 0..2R) and its prefix sums of w·k^m.
+  const nk = 2 * R + 1;
+  const w = new Float64Array(nk);
+  const P0 = new Float64Array(nk + 1), P1 = new Float64Array(nk + 1), P2 = new Float64Array(nk + 1), P3 = new Float64Array(nk + 1);
+  for (let k = 0; k < nk; k++) {
+    w[k] = Math.exp(-a * (k - R) * (k - R));
+    P0[k + 1] = P0[k] + w[k];
+    P1[k + 1] = P1[k] + w[k] * k;
+    P2[k + 1] = P2[k] + w[k] * k * k;
+    P3[k + 1] = P3[k] + w[k] * k * k * k;
+  }
+  // Pixel models, built on demand: slot[pixel] indexes MODEL-sized records in `models`.
+  const boxW = maxC - minC + 1;
+  const slot = new Int32Array(boxW * (maxR - minR + 1)).fill(-1);
+  const MODEL = 9; // v0x, v0y (m(c) − c), mxx, mxy, myy, qxxx, qxxy, qxyy, qyyy
+  let models = new Float64Array(MODEL * Math.max(1024, n));
+  let built = 0;
   const stop2 = STOP_STEP * STOP_STEP;
-  const accelFrom2 = (ACCEL.from * width) ** 2;
-  const maxJump = Math.min(ACCEL.maxJump * width, ACCEL.maxJumpPx);
-  let totalSteps = 0, totalEvals = 0;
+  let totalSteps = 0;
 
   for (let i = 0; i < n; i++) {
     const sx = pts.col[i], sy = pts.row[i];
@@ -199,29 +181,25 @@ export function climbLattice(pts: Lattice, width: number): Climb {
     let loX = 0, hiX = 0, loY = 0, hiY = 0;
     let steps = 0;
     for (;;) {
-      const kx0 = Math.ceil(dx - reach), kx1 = Math.floor(dx + reach);
-      const ky0 = Math.ceil(dy - reach), ky1 = Math.floor(dy + reach);
-      fillWeights(wx, kx0, kx1, dx, a, decay);
-      fillWeights(wy, ky0, ky1, dy, a, decay);
-      // Clamp the window to the alerts' bounding box (outside it there is nothing to add).
-      const jA = Math.max(ky0, minR - sy), jB = Math.min(ky1, maxR - sy);
-      const cA = Math.max(kx0 + sx, minC) - minC, cB = Math.min(kx1 + sx, maxC) - minC;
-      // Weighted sums in window-local coordinates (k = col offset, h = row offset from the corner).
-      let s = 0, sX = 0, sY = 0, sXX = 0, sXY = 0, sYY = 0, sXXX = 0, sXXY = 0, sXYY = 0, sYYY = 0;
-      if (cA <= cB) {
-        // Prefix sums of w, w·k, w·k² along the window row: a run of alerts costs 3 subtractions.
-        const nk = kx1 - kx0 + 1;
-        for (let k = 0; k < nk; k++) {
-          const wv = wx[k];
-          p0[k + 1] = p0[k] + wv;
-          p1[k + 1] = p1[k] + wv * k;
-          p2[k + 1] = p2[k] + wv * k * k;
-          p3[k + 1] = p3[k] + wv * k * k * k;
+      const rx = Math.round(dx), ry = Math.round(dy);
+      // The nearest pixel centre, kept inside the alerts' bounding box (positions are means of alerts).
+      const c = Math.min(maxC, Math.max(minC, sx + rx)), r = Math.min(maxR, Math.max(minR, sy + ry));
+      const pixel = (r - minR) * boxW + (c - minC);
+      let m = slot[pixel];
+      if (m < 0) {
+        m = built * MODEL;
+        if (m + MODEL > models.length) {
+          const grown = new Float64Array(2 * models.length);
+          grown.set(models);
+          models = grown;
         }
-        const off = sx + kx0;
-        const firstCol = cA + minC, lastCol = cB + minC;
+        // One pass over the window of pixel (c, r), in window-local offsets k, h = 0..2R.
+        const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
+        const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
+        const firstCol = cA + minC, lastCol = cB + minC, off = c - R;
+        let s0 = 0, sX = 0, sY = 0, sXX = 0, sXY = 0, sYY = 0, sXXX = 0, sXXY = 0, sXYY = 0, sYYY = 0;
         for (let j = jA; j <= jB; j++) {
-          const base = (j + sy - minR) * stride;
+          const base = (j - minR) * stride;
           const q0 = pre[base + cA], q1 = pre[base + cB + 1];
           if (q0 === q1) continue;
           let rs = 0, rsx = 0, rsxx = 0, rsxxx = 0;
@@ -233,85 +211,70 @@ export function climbLattice(pts: Lattice, width: number): Climb {
             for (let q = r0; q < r1; q++) {
               const u = Math.max(runFirst[q], firstCol) - off;
               const v = Math.min(runLast[q], lastCol) - off + 1;
-              rs += p0[v] - p0[u];
-              rsx += p1[v] - p1[u];
-              rsxx += p2[v] - p2[u];
-              rsxxx += p3[v] - p3[u];
+              rs += P0[v] - P0[u];
+              rsx += P1[v] - P1[u];
+              rsxx += P2[v] - P2[u];
+              rsxxx += P3[v] - P3[u];
             }
           } else {
             for (let p = q0; p < q1; p++) {
               const k = sortedCol[p] - off;
-              const wv = wx[k];
-              const wk = wv * k;
-              rs += wv;
-              rsx += wk;
+              const wk = w[k] * k;
               const wkk = wk * k;
+              rs += w[k];
+              rsx += wk;
               rsxx += wkk;
               rsxxx += wkk * k;
             }
           }
-          const h = j - ky0;
-          const wj = wy[h];
+          const h = j - (r - R);
+          const wj = w[h];
           const wr = wj * rs;
-          s += wr;
+          s0 += wr;
           sX += wj * rsx;
           sY += wr * h;
           sXX += wj * rsxx;
+          sXY += wj * rsx * h;
+          sYY += wr * h * h;
           sXXX += wj * rsxxx;
           sXXY += wj * rsxx * h;
           sXYY += wj * rsx * h * h;
           sYYY += wr * h * h * h;
-          sXY += wj * rsx * h;
-          sYY += wr * h * h;
         }
+        if (s0 === 0) {
+          models[m] = NaN;
+        } else {
+          const mx = sX / s0, my = sY / s0;
+          const exx = sXX / s0, exy = sXY / s0, eyy = sYY / s0;
+          const b2 = 2 * a * a;
+          models[m] = mx - R;
+          models[m + 1] = my - R;
+          models[m + 2] = 2 * a * (exx - mx * mx);
+          models[m + 3] = 2 * a * (exy - mx * my);
+          models[m + 4] = 2 * a * (eyy - my * my);
+          models[m + 5] = b2 * (sXXX / s0 - 3 * mx * exx + 2 * mx * mx * mx);
+          models[m + 6] = b2 * (sXXY / s0 - 2 * mx * exy - my * exx + 2 * mx * mx * my);
+          models[m + 7] = b2 * (sXYY / s0 - 2 * my * exy - mx * eyy + 2 * mx * my * my);
+          models[m + 8] = b2 * (sYYY / s0 - 3 * my * eyy + 2 * my * my * my);
+        }
+        slot[pixel] = m;
+        built++;
       }
-      steps++;
-      totalEvals++;
-      if (s === 0) break; // no alert within reach (cannot happen from a start pixel; kept for safety)
-      const mx = sX / s, my = sY / s;
-      const nx = mx + kx0, ny = my + ky0;
+      if (models[m] !== models[m]) break; // NaN: no alert within reach of this pixel (safety)
+      // z = y − c in pixel units, then y' = c + (m(c) − c) + Dm·z + ½D²m[z, z].
+      const zx = dx - (c - sx), zy = dy - (r - sy);
+      const zxx = zx * zx, zxy = zx * zy, zyy = zy * zy;
+      const nx = c - sx + models[m] + models[m + 2] * zx + models[m + 3] * zy + models[m + 5] * zxx + 2 * models[m + 6] * zxy + models[m + 7] * zyy;
+      const ny = r - sy + models[m + 1] + models[m + 3] * zx + models[m + 4] * zy + models[m + 6] * zxx + 2 * models[m + 7] * zxy + models[m + 8] * zyy;
       const ex = nx - dx, ey = ny - dy;
       dx = nx;
       dy = ny;
+      steps++;
       if (dx < loX) loX = dx;
       if (dx > hiX) hiX = dx;
       if (dy < loY) loY = dy;
       if (dy > hiY) hiY = dy;
-      const e2 = ex * ex + ey * ey;
-      if (e2 < stop2 || steps >= MAX_STEPS) break;
-      if (e2 >= accelFrom2) continue;
-      // Replay the next steps from the Jacobian M = 2a·Cov (see above).
-      // The map around the exact point y: m(y + z) ≈ m(y) + M·z + Q(z, z), with M = 2a·Cov and
-      // Q = 2a²·(third central moments) — the first two derivatives of m for a Gaussian kernel.
-      const cxx = sXX / s - mx * mx, cxy = sXY / s - mx * my, cyy = sYY / s - my * my;
-      const mxx = 2 * a * cxx, mxy = 2 * a * cxy, myy = 2 * a * cyy;
-      const b2 = 2 * a * a;
-      const qxxx = b2 * (sXXX / s - 3 * mx * (sXX / s) + 2 * mx * mx * mx);
-      const qxxy = b2 * (sXXY / s - 2 * mx * (sXY / s) - my * (sXX / s) + 2 * mx * mx * my);
-      const qxyy = b2 * (sXYY / s - 2 * my * (sXY / s) - mx * (sYY / s) + 2 * mx * my * my);
-      const qyyy = b2 * (sYYY / s - 3 * my * (sYY / s) + 2 * my * my * my);
-      // Replay z(t+1) = v0 + M·z(t) + Q(z(t)) from z(1) = v0 (where the exact step just took us).
-      const baseX = dx - ex, baseY = dy - ey;
-      let zx = ex, zy = ey, travel = 0;
-      while (steps < MAX_STEPS) {
-        const zxx = zx * zx, zxy = zx * zy, zyy = zy * zy;
-        const nzx = ex + mxx * zx + mxy * zy + qxxx * zxx + 2 * qxxy * zxy + qxyy * zyy;
-        const nzy = ey + mxy * zx + myy * zy + qxxy * zxx + 2 * qxyy * zxy + qyyy * zyy;
-        const vx = nzx - zx, vy = nzy - zy;
-        const v2 = vx * vx + vy * vy;
-        if (v2 < stop2) break; // the model predicts the stopping step: take it exactly
-        travel += Math.sqrt(v2);
-        if (travel > maxJump) break;
-        zx = nzx;
-        zy = nzy;
-        dx = baseX + zx;
-        dy = baseY + zy;
-        steps++;
-        if (dx < loX) loX = dx;
-        if (dx > hiX) hiX = dx;
-        if (dy < loY) loY = dy;
-        if (dy > hiY) hiY = dy;
-      }
+      if (ex * ex + ey * ey < stop2 || steps >= MAX_STEPS) break;
     }
     totalSteps += steps;
     out.modeX[i] = sx + dx;
@@ -322,8 +285,9 @@ export function climbLattice(pts: Lattice, width: number): Climb {
     out.pathMaxY[i] = sy + hiY;
   }
   out.steps = totalSteps;
-  out.evaluations = totalEvals;
+  out.evaluations = built;
   return out;
+
 }
 
 // ---------- grouping: single linkage of modes closer than width/2 ----------

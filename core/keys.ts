@@ -93,7 +93,21 @@ export function parseResultKey(key: string): ResultKey | null {
   return { runId: m[1], tile, kind: m[5] === CLUSTERS_FILE ? 'clusters' : 'error' };
 }
 
-/** S3 event keys are URL-encoded with `+` for spaces (`runs%2F...` never occurs but `%XX` may). */
+/** S3 object keys are at most 1024 bytes. */
+export const MAX_KEY_LENGTH = 1024;
+
+/**
+ * S3 event keys are URL-encoded with `+` for spaces (`runs%2F...` never occurs but `%XX` may).
+ * Throws one line for broken encoding (`%E0%A4%A`) or a key longer than S3 allows. The decoded key
+ * still has to pass `parseResultKey`: `%2F..%2F` decodes to `/../`, which no result key contains.
+ */
 export function decodeS3Key(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    throw new Error(`S3 key ${JSON.stringify(key.slice(0, 200))} is not valid URL encoding`);
+  }
+  if (Buffer.byteLength(decoded) > MAX_KEY_LENGTH) throw new Error(`S3 key is longer than ${MAX_KEY_LENGTH} bytes`);
+  return decoded;
 }

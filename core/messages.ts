@@ -1,6 +1,7 @@
 // Queue messages and S3 events, validated with zod. A message that fails validation is never thrown
 // back at SQS (that would retry forever): `parseTileMessage` says where its error record should go.
 import { z } from 'zod';
+import { MAX_KEY_LENGTH } from './keys.ts';
 import { formatZodError, tileFields, checkTileRange } from './request.ts';
 import { isRunId, parseRunSpec, runId as computeRunId, runTiles, tileInRun } from './run.ts';
 import type { RunSpec } from './run.ts';
@@ -8,6 +9,16 @@ import type { TileAddress } from './types.ts';
 
 /** Version of the message format, so a future change can be told apart. */
 export const MESSAGE_VERSION = 1;
+
+/**
+ * Largest message body read. A real one is under 3 KB (params with a tiles URL of at most 2048
+ * characters); anything bigger is not ours and is refused before JSON.parse.
+ */
+export const MAX_MESSAGE_BYTES = 16 * 1024;
+/** Largest error.json read (ours hold a message, the params and a message id: a few KB). */
+export const MAX_ERROR_RECORD_BYTES = 64 * 1024;
+/** Most records an S3 event may carry (S3 sends one per event; more is not an S3 notification). */
+export const MAX_S3_RECORDS = 100;
 
 /** One tile of one run. It carries the run's params so the consumer needs no lookup. */
 export interface TileMessage {
@@ -51,6 +62,9 @@ export type ParsedMessage =
   | { kind: 'unroutable'; error: string };
 
 export function parseTileMessage(body: string): ParsedMessage {
+  if (typeof body !== 'string') return { kind: 'unroutable', error: 'message body is not a string' };
+  const bytes = Buffer.byteLength(body);
+  if (bytes > MAX_MESSAGE_BYTES) return { kind: 'unroutable', error: `message body is ${bytes} bytes, over the limit of ${MAX_MESSAGE_BYTES}` };
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -114,6 +128,8 @@ export const errorRecordSchema = z.object({
 
 /** Parses an error.json body; throws one line naming the problem. */
 export function parseErrorRecord(body: string): ErrorRecord {
+  const bytes = Buffer.byteLength(body);
+  if (bytes > MAX_ERROR_RECORD_BYTES) throw new Error(`error record is ${bytes} bytes, over the limit of ${MAX_ERROR_RECORD_BYTES}`);
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -131,7 +147,7 @@ export const s3RecordSchema = z.object({
   eventName: z.string(),
   s3: z.object({
     bucket: z.object({ name: z.string().min(1) }),
-    object: z.object({ key: z.string().min(1), sequencer: z.string().optional(), eTag: z.string().optional() }),
+    object: z.object({ key: z.string().min(1).max(3 * MAX_KEY_LENGTH, 'must be a key of at most 1024 bytes'), sequencer: z.string().optional(), eTag: z.string().optional() }),
   }),
 });
 export type S3Record = z.infer<typeof s3RecordSchema>;
@@ -143,6 +159,8 @@ export const s3EventSchema = z.object({ Records: z.array(z.unknown()).optional()
 export function parseS3Event(event: unknown): { records: S3Record[]; errors: string[] } {
   const outer = s3EventSchema.safeParse(event);
   if (!outer.success) return { records: [], errors: [`invalid S3 event: ${formatZodError(outer.error)}`] };
+  const count = outer.data.Records?.length ?? 0;
+  if (count > MAX_S3_RECORDS) return { records: [], errors: [`invalid S3 event: ${count} records, over the limit of ${MAX_S3_RECORDS}`] };
   const records: S3Record[] = [];
   const errors: string[] = [];
   (outer.data.Records ?? []).forEach((record, i) => {

@@ -69,6 +69,9 @@ const regionSchema = z.discriminatedUnion(
   { error: 'must be one of {kind:"tiles",x0,y0,x1,y1}, {kind:"bbox",west,south,east,north}, {kind:"point",lon,lat}, {kind:"tile",x,y}' },
 );
 
+/** Tile sources core/sources.ts can read. */
+const TILE_SCHEMES = ['http', 'https', 's3', 'file'];
+
 const tilesUrl = z
   .string({ error: 'must be a tile URL template' })
   .min(1, 'must be a tile URL template')
@@ -76,6 +79,11 @@ const tilesUrl = z
   // Control characters (newlines…) have no place in a URL and could forge log lines.
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters (newlines, tabs…)')
   .superRefine((s, ctx) => {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1].toLowerCase();
+    if (scheme !== undefined && !TILE_SCHEMES.includes(scheme)) {
+      ctx.addIssue({ code: 'custom', message: `unsupported scheme ${scheme}:// (use ${TILE_SCHEMES.join(', ')} or a path)` });
+      return;
+    }
     try {
       validateTemplate(s);
     } catch (error) {

@@ -1,7 +1,7 @@
 // The run options shared by `npm run enqueue` and `npm start`: a region (one of four forms), the
 // zoom, dates, clustering parameters and the tile source, turned into a validated RunSpec.
 import type { Command } from 'commander';
-import { normalizeRunParams, validateRunParams, type Region, type RunSpec } from '../core/run.ts';
+import { DEFAULT_MAX_TILES, normalizeRunParams, validateRunParams, type Region, type RunParams, type RunSpec } from '../core/run.ts';
 import { defaultTilesUrl } from '../core/sources.ts';
 import { MAX_ZOOM, tileBounds, type LonLatBounds } from '../core/tiles.ts';
 
@@ -84,6 +84,11 @@ export function regionOf(options: RunOptions): Region | null {
 
 /** The validated run of these options and region; throws one line naming the bad value. */
 export function runSpecOf(options: RunOptions, region: Region): RunSpec {
+  return normalizeRunParams(runParamsOf(options, region));
+}
+
+/** The validated run parameters (region as given) of these options; throws one line naming the bad value. */
+export function runParamsOf(options: RunOptions, region: Region): RunParams {
   const z = number('--z', options.z ?? '12')!;
   if (!Number.isInteger(z) || z < 0 || z > MAX_ZOOM) throw new Error(`--z must be an integer in 0..${MAX_ZOOM}, got "${options.z}"`);
   const params = validateRunParams({
@@ -97,7 +102,20 @@ export function runSpecOf(options: RunOptions, region: Region): RunSpec {
     algorithm: options.algorithm,
     tiles_url: options.tilesUrl ?? defaultTilesUrl(),
   });
-  return normalizeRunParams(params);
+  return params;
+}
+
+/** Adds `--max-tiles` (the run size limit) to a command that submits runs. */
+export function addSizeOption(command: Command): Command {
+  return command.option('--max-tiles <n>', `refuse runs of more tiles than this (default ${DEFAULT_MAX_TILES})`);
+}
+
+/** `--max-tiles` as a whole number ≥ 1 (default DEFAULT_MAX_TILES); one-line error otherwise. */
+export function maxTilesOf(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_TILES;
+  const n = Number(value.replace(/[,_]/g, ''));
+  if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`--max-tiles must be a whole number ≥ 1, got "${value}"`);
+  return n;
 }
 
 /** Lon/lat box covered by the run's tiles. */

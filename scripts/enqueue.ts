@@ -7,14 +7,15 @@ import { Command } from 'commander';
 import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
 import { Ledger } from '../core/ledger.ts';
-import { runId, runTileCount, type RunSpec } from '../core/run.ts';
-import { addRunOptions, regionOf, runLonLatBounds, runSpecOf, type RunOptions } from '../local/run-args.ts';
+import { checkRunSize, normalizeRunParams, regionNotes, runId, runTileCount, type RunSpec } from '../core/run.ts';
+import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runLonLatBounds, runParamsOf, type RunOptions } from '../local/run-args.ts';
 import { useStack } from '../local/stack-file.ts';
 
 /** What `--info` prints: the run that would be sent. */
-export function runInfo(spec: RunSpec) {
+export function runInfo(spec: RunSpec, notes: string[] = []) {
   const { region, tiles_url, start_date, end_date, ...params } = spec;
   return {
+    ...(notes.length > 0 ? { notes } : {}),
     run_id: runId(spec),
     tiles: runTileCount(spec),
     tile_bounds: region,
@@ -26,25 +27,30 @@ export function runInfo(spec: RunSpec) {
   };
 }
 
-const program = addRunOptions(
+const program = addSizeOption(addRunOptions(
   new Command()
     .name('enqueue')
     .description('Send a clustering run (one message per tile) to the tile queue; prints the run id'),
-)
+))
   .option('--info', 'print what would run (tiles, bounds, dates, parameters) and send nothing')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
   .parse();
 
-const options = program.opts<RunOptions & { info?: boolean }>();
+const options = program.opts<RunOptions & { info?: boolean; maxTiles?: string }>();
 
 try {
   const region = regionOf(options);
   if (!region) throw new Error('give a region: --tile-bounds, --bounds, --lonlat or --xy');
-  const spec = runSpecOf(options, region);
+  const params = runParamsOf(options, region);
+  const spec = normalizeRunParams(params);
+  const notes = regionNotes(params);
   if (options.info) {
-    console.log(JSON.stringify(runInfo(spec), null, 2));
+    // --info sends nothing, so it describes a run of any size (that is how to see one before raising the limit).
+    console.log(JSON.stringify(runInfo(spec, notes), null, 2));
   } else {
+    checkRunSize(spec, maxTilesOf(options.maxTiles));
+    for (const note of notes) console.error(`note: ${note}`);
     await useStack();
     const ledger = new Ledger(dynamoDocClient(), ledgerTable());
     const submission = await submitRun(spec, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });

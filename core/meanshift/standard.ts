@@ -22,7 +22,7 @@ export const STOP_STEP = 0.01;
 /** Safety bound on steps per trajectory (plateau edges converge slowly; real tiles stay far below). */
 export const MAX_STEPS = 5000;
 /** Kernel truncation: the window's half-side in kernel widths. */
-export const TRUNCATION = 4;
+export const TRUNCATION = 5;
 
 /** Integer alert coordinates (col = x, row = y), struct-of-arrays. */
 export interface Lattice {

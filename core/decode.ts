@@ -33,13 +33,43 @@ export function sliceAlerts(a: Alerts, length: number): Alerts {
   };
 }
 
+/** PNG colour types (IHDR byte 9). */
+const PALETTE = 3;
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** What a body that is not a PNG starts with, when it is text (an HTML error page, JSON…): for the message. */
+function describeNonPng(image: Uint8Array): string {
+  if (image.length === 0) return 'empty, 0 bytes';
+  const head = new TextDecoder('utf-8', { fatal: false }).decode(image.subarray(0, 60));
+  // Printable text only (no control characters: the message goes to logs and error records).
+  if (/^[\x20-\x7e\t\r\n]+$/.test(head)) return `${image.length} bytes starting ${JSON.stringify(head.replace(/\s+/g, ' ').trim().slice(0, 40))}`;
+  return `bad signature, ${image.length} bytes`;
+}
+
+/**
+ * Checks the PNG header (IHDR, the first chunk) before decoding: size, bit depth and colour type.
+ * Decoding allocates width × height × 4 bytes, so a header claiming 60000×60000 would exhaust
+ * memory (the process was killed, measured) and 4096×4096 costs ~200 MB: refuse from the header.
+ */
+function checkHeader(image: Uint8Array, where: string): void {
+  if (image.length < 8 || PNG_SIGNATURE.some((b, i) => image[i] !== b)) throw new Error(`${where}: not a PNG (${describeNonPng(image)})`);
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const type = String.fromCharCode(...image.subarray(12, 16));
+  if (image.length < 33 || type !== 'IHDR' || view.getUint32(8) !== 13) throw new Error(`${where}: not a PNG or corrupt/truncated (no IHDR header, ${image.length} bytes)`);
+  const width = view.getUint32(16);
+  const height = view.getUint32(20);
+  if (width !== TILE_SIZE || height !== TILE_SIZE) throw new Error(`${where}: image is ${width}x${height}, expected ${TILE_SIZE}x${TILE_SIZE}`);
+  const depth = image[24];
+  // pngjs rescales non-8-bit samples (16-bit -> 8-bit, 1/2/4-bit grey -> 0..255), which would
+  // silently change R/G/B and thus days: refuse rather than return wrong dates. Palette images
+  // (any depth) are fine: their indices are looked up into 8-bit colours.
+  if (image[25] !== PALETTE && depth !== 8) throw new Error(`${where}: ${depth}-bit PNG is not supported (GLAD tiles are 8-bit RGB(A))`);
+}
+
 /** Reads a PNG into 8-bit RGBA, or throws an Error naming the tile. */
 function readRgba(image: Uint8Array, tile: TileAddress): Buffer {
   const where = `tile ${tileKey(tile)}`;
-  const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  if (image.length < 8 || PNG_SIGNATURE.some((b, i) => image[i] !== b)) {
-    throw new Error(`${where}: not a PNG (bad signature, ${image.length} bytes)`);
-  }
+  checkHeader(image, where);
   let png;
   try {
     const buf = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
@@ -47,12 +77,10 @@ function readRgba(image: Uint8Array, tile: TileAddress): Buffer {
   } catch (err) {
     throw new Error(`${where}: not a PNG or corrupt/truncated (${(err as Error).message})`);
   }
+  // Checked from the header already; kept as a guard on what the decoder actually produced.
   if (png.width !== TILE_SIZE || png.height !== TILE_SIZE) {
     throw new Error(`${where}: image is ${png.width}x${png.height}, expected ${TILE_SIZE}x${TILE_SIZE}`);
   }
-  // pngjs rescales non-8-bit samples (16-bit -> 8-bit, 1/2/4-bit grey -> 0..255), which would
-  // silently change R/G/B and thus days: refuse rather than return wrong dates. Palette images
-  // are fine: their indices are looked up into 8-bit colours.
   if (!png.palette && png.depth !== 8) {
     throw new Error(`${where}: ${png.depth}-bit PNG is not supported (GLAD tiles are 8-bit RGB(A))`);
   }

@@ -8,8 +8,22 @@ import type { TileAddress, TileSource } from './types.ts';
 
 /** The old public GLAD tiles. */
 export const DEFAULT_TILES_URL = 'http://wri-tiles.s3.amazonaws.com/glad_prod/tiles/{z}/{x}/{y}.png';
-/** Per-request timeout of HTTP sources, ms. */
+/** Per-request timeout of HTTP sources, ms (env TILES_TIMEOUT_MS overrides it). */
 export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
+/**
+ * Largest tile body read. A 256×256 RGBA PNG is at most ~260 KB even uncompressed; a bigger body is
+ * not a tile, and reading it whole could exhaust the consumer's memory.
+ */
+export const MAX_TILE_BYTES = 4 * 1024 * 1024;
+
+/** The HTTP timeout: env TILES_TIMEOUT_MS (a positive integer, ms), else 30 s. */
+export function httpTimeoutMs(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.TILES_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return DEFAULT_HTTP_TIMEOUT_MS;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms <= 0) throw new Error(`TILES_TIMEOUT_MS must be a positive integer (ms), got ${JSON.stringify(raw)}`);
+  return ms;
+}
 
 /** A failed tile read; `transient` says whether retrying later may succeed (5xx, 429, timeouts). */
 export class TileSourceError extends Error {
@@ -41,19 +55,52 @@ export function fillTemplate(template: string, tile: TileAddress): string {
   return template.replaceAll('{z}', String(tile.z)).replaceAll('{x}', String(tile.x)).replaceAll('{y}', String(tile.y));
 }
 
-/** Tiles over HTTP(S) with global fetch: 404 → null, other non-2xx → TileSourceError. */
+/** Why a fetch failed, in words (undici hides the socket error in `cause`). */
+function fetchFailure(err: unknown, timeoutMs: number): string {
+  const e = err as Error;
+  if (e.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
+  return `${e.message}${e.cause ? ` (${(e.cause as Error).message})` : ''}`;
+}
+
+/** The body, refusing more than MAX_TILE_BYTES (checked on Content-Length and while reading). */
+async function readCapped(res: Response, where: string): Promise<Uint8Array> {
+  const tooBig = () => new TileSourceError(`${where}: body larger than ${MAX_TILE_BYTES} bytes is not a tile`, false);
+  if (Number(res.headers.get('content-length') ?? 0) > MAX_TILE_BYTES) {
+    await res.body?.cancel();
+    throw tooBig();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_TILE_BYTES) throw tooBig(); // leaving the loop cancels the stream
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Tiles over HTTP(S) with global fetch: 404 → null, other non-2xx → TileSourceError. The timeout
+ * covers the whole exchange (headers and body); a timeout, a dropped connection or HTTP 5xx/429 is
+ * transient.
+ */
 export function httpTileSource(template: string, timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): TileSource {
   validateTemplate(template);
   return {
     async read(tile) {
       const url = fillTemplate(template, tile);
+      const where = `tile ${tileKey(tile)}: GET ${url}`;
       let res: Response;
       try {
         res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
       } catch (err) {
-        const e = err as Error;
-        const why = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : `${e.message}${e.cause ? ` (${(e.cause as Error).message})` : ''}`;
-        throw new TileSourceError(`tile ${tileKey(tile)}: GET ${url} failed: ${why} (transient)`, true);
+        throw new TileSourceError(`${where} failed: ${fetchFailure(err, timeoutMs)} (transient)`, true);
       }
       if (res.status === 404) {
         await res.body?.cancel();
@@ -62,12 +109,15 @@ export function httpTileSource(template: string, timeoutMs = DEFAULT_HTTP_TIMEOU
       if (!res.ok) {
         await res.body?.cancel();
         const transient = res.status >= 500 || res.status === 429;
-        throw new TileSourceError(
-          `tile ${tileKey(tile)}: GET ${url} returned HTTP ${res.status}${transient ? ' (transient)' : ''}`,
-          transient,
-        );
+        throw new TileSourceError(`${where} returned HTTP ${res.status}${transient ? ' (transient)' : ''}`, transient);
       }
-      return new Uint8Array(await res.arrayBuffer());
+      try {
+        return await readCapped(res, where);
+      } catch (err) {
+        if (err instanceof TileSourceError) throw err;
+        // The body stalled past the timeout or the connection dropped mid-body: retry later.
+        throw new TileSourceError(`${where}: reading the body failed: ${fetchFailure(err, timeoutMs)} (transient)`, true);
+      }
     },
   };
 }
@@ -132,7 +182,7 @@ export function fileTileSource(template: string): TileSource {
 /** Picks the adapter from the template's scheme: http(s)://, s3://, file:// or a plain path. */
 export function tileSourceFromTemplate(template: string): TileSource {
   validateTemplate(template);
-  if (/^https?:\/\//i.test(template)) return httpTileSource(template);
+  if (/^https?:\/\//i.test(template)) return httpTileSource(template, httpTimeoutMs());
   if (template.startsWith('s3://')) return s3TileSource(template);
   if (template.startsWith('file://')) return fileTileSource(template);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(template);

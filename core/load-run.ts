@@ -76,26 +76,36 @@ async function loadTile(s3: ObjectReader, bucket: string, clustersKey: string, f
   });
 }
 
-/** Maps `fn` over `items` with at most `limit` calls in flight, keeping the order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
+/**
+ * The clusters of a finished run, one tile at a time in manifest order, with at most `concurrency`
+ * tiles read ahead. Memory stays bounded by those few tiles however large the run is, so a caller
+ * can write rows out as they come (e.g. a CSV or NDJSON file of a 100,000-tile run).
+ */
+export async function* streamRunClusters(manifest: Manifest, s3: ObjectReader, options: LoadOptions): AsyncGenerator<RunCluster[]> {
+  const limit = Math.max(1, options.concurrency ?? 16);
+  const keys = manifest.results;
+  const ahead: Promise<RunCluster[]>[] = [];
   let next = 0;
-  const run = async () => {
-    while (next < items.length) {
-      const index = next++;
-      out[index] = await fn(items[index]);
+  const fill = () => {
+    while (ahead.length < limit && next < keys.length) {
+      const read = loadTile(s3, options.bucket, keys[next++], options.full ?? false);
+      read.catch(() => undefined); // surfaced when its turn comes; no unhandled rejection meanwhile
+      ahead.push(read);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, run));
-  return out;
+  fill();
+  while (ahead.length > 0) {
+    const tile = await ahead.shift()!;
+    fill();
+    yield tile;
+  }
 }
 
 /** A finished run: its manifest and every cluster of it. Throws RunNotFoundError without a manifest. */
 export async function loadRun(runId: string, s3: ObjectReader, options: LoadOptions): Promise<LoadedRun> {
   const manifest = await loadManifest(runId, s3, options.bucket);
   if (!manifest) throw new RunNotFoundError(runId);
-  const perTile = await mapLimit(manifest.results, options.concurrency ?? 16, (key) =>
-    loadTile(s3, options.bucket, key, options.full ?? false),
-  );
-  return { manifest, clusters: perTile.flat() };
+  const clusters: RunCluster[] = [];
+  for await (const tile of streamRunClusters(manifest, s3, options)) clusters.push(...tile);
+  return { manifest, clusters };
 }

@@ -1,7 +1,8 @@
 // npm run bench [-- --algorithms standard,flat --densities 1000,3000 --budget 6 --json]
 // Whole-tile clustering time per algorithm and alert density: decode a synthetic GLAD PNG and
 // cluster its alerts (core/cluster-tile.ts, the tile alone, no halo), MEDIAN of several runs
-// after one warm-up. Every case runs in its own child process, whose peak resident memory
+// after one warm-up; for standard and flat also runTile with the halo (the production path:
+// neighbour PNGs decoded, margin doubling, records). Every case runs in its own child process, whose peak resident memory
 // (process.resourceUsage().maxRSS, the whole Node process) is reported next to the same figure
 // for a child that only decodes the tile (the baseline). For `standard` up to 3,000 alerts the
 // exact O(n²) reference (test/reference-meanshift.ts) is timed once for the speed ratio and
@@ -13,6 +14,7 @@ import { clusterAlerts } from '../core/cluster-tile.ts';
 import { ALL_DAYS, gladDecoder } from '../core/decode.ts';
 import { standardMeanShift } from '../core/meanshift/standard.ts';
 import { syntheticTilePng } from '../core/synthetic.ts';
+import { runTile } from '../core/tile-job.ts';
 import { ALGORITHMS } from '../core/types.ts';
 import type { Algorithm, ClusterParams, TileAddress } from '../core/types.ts';
 import { compareClusterings, referenceStandard } from '../test/reference-meanshift.ts';
@@ -36,6 +38,8 @@ interface CaseResult {
   decodeMs: number;
   maxRssMb: number;
   reference?: { ms: number; agreement: number; maxCentreDistance: number };
+  /** runTile with the halo (neighbour PNGs decoded too, margin doubling): median ms, clusters, final margins. */
+  halo?: { ms: number; clusters: number; alerts: number; margin: number; maxRssMb: number };
   error?: string;
 }
 
@@ -45,7 +49,7 @@ const median = (xs: number[]) => {
 };
 
 /** One case, in this (child) process. */
-function runCase(algorithm: Algorithm | 'baseline', density: number, budgetS: number): CaseResult {
+async function runCase(algorithm: Algorithm | 'baseline', density: number, budgetS: number): Promise<CaseResult> {
   const png = syntheticTilePng({ ...TILE, seed: SEED, density });
   const params: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: algorithm === 'baseline' ? 'standard' : algorithm };
   const once = () => {
@@ -84,6 +88,33 @@ function runCase(algorithm: Algorithm | 'baseline', density: number, budgetS: nu
     const cmp = compareClusterings(standardMeanShift(pts, params.width), ref, params.min_count);
     result.reference = { ms, agreement: cmp.agreement, maxCentreDistance: cmp.maxCentreDistance };
   }
+  if (algorithm === 'standard' || algorithm === 'flat') {
+    // The production path: the tile and its 8 neighbours (same synthetic world) as PNG bytes.
+    const pngs = new Map<string, Uint8Array>();
+    const source = {
+      read: async (t: TileAddress) => {
+        const key = `${t.z}/${t.x}/${t.y}`;
+        if (!pngs.has(key)) pngs.set(key, syntheticTilePng({ ...t, seed: SEED, density }));
+        return pngs.get(key)!;
+      },
+    };
+    const request = { ...TILE, ...params, start_date: '2015-01-01', end_date: '2021-01-01' };
+    let margin = 0, alerts = 0;
+    const timeOnce = async () => {
+      const t0 = performance.now();
+      const r = await runTile(request, source, undefined, undefined, { onPass: (p) => ((margin = p.margin), (alerts = p.alerts)) });
+      return { ms: performance.now() - t0, clusters: r.nb_clusters };
+    };
+    await timeOnce(); // warm-up, fills the PNG cache
+    const times: number[] = [];
+    let clusters = 0;
+    for (let r = 0; r < Math.min(runs, 5); r++) {
+      const t = await timeOnce();
+      times.push(t.ms);
+      clusters = t.clusters;
+    }
+    result.halo = { ms: median(times), clusters, alerts, margin, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+  }
   return result;
 }
 
@@ -107,8 +138,8 @@ const pad = (s: string, n: number) => s.padStart(n);
 const fmtMs = (ms: number) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
 
 function printTable(results: CaseResult[], baseline: Map<number, CaseResult>): void {
-  const head = ['algorithm', 'density', 'alerts', 'clusters', 'runs', 'median', 'min', '(decode)', 'µs/alert', 'peak RSS', 'over base', 'reference', 'speed-up', 'agreement', 'centre err'];
-  const widths = [10, 8, 7, 9, 5, 9, 9, 9, 9, 9, 10, 10, 9, 10, 11];
+  const head = ['algorithm', 'density', 'alerts', 'clusters', 'runs', 'median', 'min', '(decode)', 'µs/alert', 'peak RSS', 'over base', 'reference', 'speed-up', 'agreement', 'centre err', '+halo', 'halo alerts', 'RSS +halo'];
+  const widths = [10, 8, 7, 9, 5, 9, 9, 9, 9, 9, 10, 10, 9, 10, 11, 9, 15, 10];
   console.log(head.map((h, i) => (i === 0 ? h.padEnd(widths[i]) : pad(h, widths[i]))).join(' '));
   for (const r of results) {
     if (r.error) {
@@ -132,6 +163,9 @@ function printTable(results: CaseResult[], baseline: Map<number, CaseResult>): v
       r.reference ? `${(r.reference.ms / r.medianMs).toFixed(0)}×` : '-',
       r.reference ? r.reference.agreement.toFixed(4) : '-',
       r.reference ? `${r.reference.maxCentreDistance.toFixed(3)} px` : '-',
+      r.halo ? fmtMs(r.halo.ms) : '-',
+      r.halo ? `${r.halo.alerts} @${r.halo.margin}px` : '-',
+      r.halo ? `${r.halo.maxRssMb.toFixed(0)} MB` : '-',
     ];
     console.log(cells.map((c, i) => (i === 0 ? c : pad(c, widths[i]))).join(' '));
   }
@@ -145,6 +179,7 @@ function printOldComparison(results: CaseResult[]): void {
       const rows = results.filter((r) => r.algorithm === algorithm && !r.error);
       if (rows.length === 0) continue;
       const near = rows.reduce((a, b) => (Math.abs(b.alerts - alerts) < Math.abs(a.alerts - alerts) ? b : a));
+      if (near.alerts < alerts / 1.5 || near.alerts > alerts * 1.5) continue; // no comparable density was run
       const s = near.medianMs / 1000;
       console.log(
         `    ${algorithm.padEnd(9)} at ${near.alerts} alerts: ${fmtMs(near.medianMs).padStart(8)}  ` +
@@ -168,7 +203,7 @@ const list = (name: string, allowed?: readonly string[]) => (value: string) => {
 async function main(): Promise<void> {
   if (process.argv[2] === '--case') {
     const [algorithm, density, budget] = process.argv.slice(3);
-    process.stdout.write(JSON.stringify(runCase(algorithm as Algorithm, Number(density), Number(budget))));
+    process.stdout.write(JSON.stringify(await runCase(algorithm as Algorithm, Number(density), Number(budget))));
     return;
   }
   const opts = new Command()
@@ -191,6 +226,7 @@ async function main(): Promise<void> {
   if (!opts.json) {
     console.log(`glad-clusters bench: synthetic tile ${TILE.z}/${TILE.x}/${TILE.y} (seed ${SEED}), width 5, min_count 25, iterations 25;`);
     console.log(`time = decode PNG + clusterAlerts (tile alone, no halo), median of the runs after a warm-up; one child process per case.`);
+    console.log(`+halo = runTile (decode the tile and its 8 neighbours, cluster with the halo, build records), median of up to 5 runs;\n  halo alerts = alerts in the last pass @ its margin (the margin doubles while clusters may be cut); RSS +halo = peak after it.`);
     console.log(`peak RSS = process.resourceUsage().maxRSS of that child; "over base" subtracts a child that only decodes the tile.`);
     console.log(`load average at start: ${load.toFixed(2)} on ${(await import('node:os')).availableParallelism()} cores${load > 1 ? ' (the machine is busy: times are inflated)' : ''}.\n`);
   }

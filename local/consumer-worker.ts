@@ -13,6 +13,14 @@ export interface ConsumerWorkerData {
   handlerPath: string;
   batchSize: number;
   name: string;
+  /** Post a BatchStart before each handler call (fault tests use it to kill a worker mid-batch). */
+  reportBatchStart?: boolean;
+}
+
+/** Posted before the handler runs when `reportBatchStart` is set. */
+export interface BatchStart {
+  type: 'start';
+  messages: { messageId: string; body: string; receiveCount: number }[];
 }
 
 /** What a worker reports to the loop after each batch. */
@@ -66,6 +74,12 @@ while (!stopping) {
   if (messages.length === 0) continue;
 
   const event = sqsEventOf(messages, data.queueUrl);
+  if (data.reportBatchStart) {
+    port.postMessage({
+      type: 'start',
+      messages: messages.map((m) => ({ messageId: m.MessageId!, body: m.Body ?? '', receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1) })),
+    } satisfies BatchStart);
+  }
   const started = performance.now();
   let failedIds: Set<string>;
   let error: string | undefined;

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CLUSTERS_FILE, ERROR_FILE, RUNS_PREFIX } from '../core/keys.ts';
-import type { BatchReport, ConsumerWorkerData } from './consumer-worker.ts';
+import type { BatchReport, BatchStart, ConsumerWorkerData } from './consumer-worker.ts';
 import type { Emulators, S3EventPayload } from './emulators.ts';
 import { HANDLERS, lambdaContext, loadHandler } from './lambda.ts';
 import { s3EventOf, sqsEventOf } from './sqs-event.ts';
@@ -28,6 +28,8 @@ export interface LoopOptions {
   log?: (line: string) => void;
   /** Where the consumer workers' console output goes (default: this process's stdout/stderr). */
   output?: NodeJS.WritableStream;
+  /** Called when consumer `k` (0-based) got a batch, before its handler runs (for fault tests). */
+  onBatchStart?: (k: number, messages: BatchStart['messages']) => void;
 }
 
 export interface LoopStats {
@@ -49,6 +51,11 @@ export interface Loop {
   stats: LoopStats;
   /** Resolves once every consumer worker has loaded its handler and starts polling. */
   ready: Promise<void>;
+  /**
+   * Terminates consumer `k` at once — no cleanup, no deletes, like a Lambda instance killed
+   * mid-batch — and starts a fresh one in its place. Its messages come back after the visibility timeout.
+   */
+  killConsumer(k: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,12 +73,13 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
   let readyWorkers = 0;
   let markReady = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const workers = Array.from({ length: workerCount }, (_, k) => {
+  const spawn = (k: number) => {
     const data: ConsumerWorkerData = {
       queueUrl: stack.queueUrl,
       handlerPath: HANDLERS.consumer,
       batchSize: options.batchSize ?? 10,
       name: `consumer-${k + 1}`,
+      reportBatchStart: options.onBatchStart !== undefined,
     };
     const piped = options.output !== undefined;
     const worker = new Worker(new URL('./consumer-worker.ts', import.meta.url), {
@@ -84,9 +92,13 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
       worker.stdout.pipe(options.output, { end: false });
       worker.stderr.pipe(options.output, { end: false });
     }
-    worker.on('message', (report: BatchReport | { type: 'ready' }) => {
+    worker.on('message', (report: BatchReport | BatchStart | { type: 'ready' }) => {
       if (report.type === 'ready') {
         if (++readyWorkers === workerCount) markReady();
+        return;
+      }
+      if (report.type === 'start') {
+        options.onBatchStart?.(k, report.messages);
         return;
       }
       stats.batches++;
@@ -98,7 +110,8 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
     });
     worker.on('error', (error) => log(`consumer-${k + 1} crashed: ${error.stack ?? error.message}`));
     return worker;
-  });
+  };
+  const workers = Array.from({ length: workerCount }, (_, k) => spawn(k));
 
   // Aggregator, on S3 events.
   const aggregator = await loadHandler(HANDLERS.aggregator);
@@ -169,6 +182,12 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
   return {
     stats,
     ready,
+    async killConsumer(k) {
+      const victim = workers[k];
+      if (!victim) throw new Error(`no consumer ${k} (there are ${workers.length})`);
+      await victim.terminate();
+      workers[k] = spawn(k);
+    },
     async stop() {
       stopping = true;
       for (const worker of workers) worker.postMessage('stop');

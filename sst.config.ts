@@ -1,8 +1,11 @@
 /// <reference path="./.sst/platform/config.d.ts" />
 // glad-clusters on AWS (SST v3): results bucket, tile queue + dead-letter queue, ledger table and the
 // three Lambda handlers. Deploy: `npx sst deploy --stage NAME`; remove: `npx sst remove --stage NAME`.
-// Every function is linked only to what it uses (linking grants the IAM access and sets the
-// SST_RESOURCE_<Name> variables that core/aws.ts reads).
+//
+// Least privilege: an SST `link` grants every action on the linked resource (s3:*, dynamodb:*), so
+// the functions are NOT linked. Each gets the SST_RESOURCE_<Name> variable core/aws.ts reads (the
+// same JSON a link would set) and an IAM statement per action it really calls, on the key prefixes
+// it writes. Scripts under `sst shell` still see every resource of the app.
 
 /** Lambda runtime of every function. */
 const RUNTIME = "nodejs22.x";
@@ -22,17 +25,40 @@ export default $config({
     // An s3:// template needs read access for the consumer; an http(s) one needs nothing.
     const tilesUrl = process.env.TILES_URL ?? "";
     const tilesBucket = /^s3:\/\/([^/]+)\//.exec(tilesUrl)?.[1];
+    // Reading the tiles: GetObject, and ListBucket so that a missing tile (no alerts) is a 404.
+    const readTiles = tilesBucket
+      ? [
+          { actions: ["s3:GetObject"], resources: [`arn:aws:s3:::${tilesBucket}/*`] },
+          { actions: ["s3:ListBucket"], resources: [`arn:aws:s3:::${tilesBucket}`] },
+        ]
+      : [];
 
-    // Private by default (SST blocks public access); S3 encrypts every object at rest (SSE-S3) by default.
-    const results = new sst.aws.Bucket("Results");
+    // Private: SST's Bucket blocks all public access and its bucket policy denies requests not made
+    // over TLS (aws:SecureTransport). S3 encrypts every new object at rest with SSE-S3 (AES-256); that
+    // default cannot be switched off. No browser reads the bucket, so no CORS rule either.
+    const results = new sst.aws.Bucket("Results", { cors: false });
+    const objects = (pattern: string) => $interpolate`${results.arn}/${pattern}`;
+    /** What `link: [results]` would put in the environment, without its s3:* grant. */
+    const resultsEnv = { SST_RESOURCE_Results: $jsonStringify({ name: results.name }) };
+    // HeadObject/GetObject of a missing key answer 404 only to a caller that may list the bucket
+    // (403 otherwise, which the handlers would take for a real failure).
+    const listResults = { actions: ["s3:ListBucket"], resources: [results.arn] };
+    // Tile results and error records, records of bad messages (core/keys.ts) — not manifests.
+    const writeResults = {
+      actions: ["s3:PutObject"],
+      resources: [objects("runs/*/tiles/*"), objects("runs/*/messages/*"), objects("errors/unroutable/*")],
+    };
 
     const ledger = new sst.aws.Dynamo("Ledger", {
       fields: { pk: "string", sk: "string" },
       primaryIndex: { hashKey: "pk", rangeKey: "sk" },
     });
 
-    const deadLetter = new sst.aws.Queue("DeadLetter");
+    // SQS-managed encryption at rest (the AWS default for new queues), stated explicitly.
+    const encryptedQueue = { queue: { sqsManagedSseEnabled: true } };
+    const deadLetter = new sst.aws.Queue("DeadLetter", { transform: encryptedQueue });
     const tiles = new sst.aws.Queue("Tiles", {
+      transform: encryptedQueue,
       // AWS advises ≥ 6× the consumer timeout, so a batch retried by Lambda is not redelivered early.
       visibilityTimeout: "12 minutes",
       // A tile message that fails 3 receives goes to the dead-letter queue.
@@ -45,10 +71,9 @@ export default $config({
         runtime: RUNTIME,
         timeout: "120 seconds",
         memory: "1024 MB",
-        link: [results],
-        permissions: tilesBucket
-          ? [{ actions: ["s3:GetObject"], resources: [`arn:aws:s3:::${tilesBucket}/*`] }]
-          : [],
+        environment: resultsEnv,
+        // Writes results and error records; reads nothing of the results bucket.
+        permissions: [writeResults, ...readTiles],
       },
       // partialResponses: only the records listed in batchItemFailures are retried.
       { batch: { size: 5, partialResponses: true } },
@@ -60,7 +85,9 @@ export default $config({
         runtime: RUNTIME,
         timeout: "30 seconds",
         memory: "512 MB",
-        link: [results],
+        environment: resultsEnv,
+        // Writes error records; HeadObject (s3:GetObject) checks whether the tile finished after all.
+        permissions: [writeResults, { actions: ["s3:GetObject"], resources: [objects("runs/*")] }, listResults],
       },
       { batch: { size: 10, partialResponses: true } },
     );
@@ -73,7 +100,14 @@ export default $config({
       // below the manifest lease of core/ledger.ts (150 s).
       timeout: "120 seconds",
       memory: "1024 MB",
-      link: [results, ledger],
+      environment: { ...resultsEnv, SST_RESOURCE_Ledger: $jsonStringify({ name: ledger.name }) },
+      // Reads result objects, writes only manifests; the ledger calls of core/ledger.ts.
+      permissions: [
+        { actions: ["s3:GetObject"], resources: [objects("runs/*")] },
+        { actions: ["s3:PutObject"], resources: [objects("runs/*/manifest.json")] },
+        listResults,
+        { actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], resources: [ledger.arn] },
+      ],
     });
 
     // Filters match the keys of core/keys.ts (checked by test/sst-config.test.ts).

@@ -3,7 +3,8 @@
 // method arguments, `run()` is called, and the recorded arguments are checked: handler files exist
 // and export `handler`, the tile queue has its DLQ after 3 receives, the visibility timeout exceeds
 // the consumer timeout, the bucket notification filters match the keys core/keys.ts writes, and each
-// function is linked only to what it uses. It does not check that AWS accepts the resources.
+// function gets only the IAM actions it calls, on the key prefixes it writes (no link: a link grants
+// s3:* / dynamodb:*). It does not check that AWS accepts the resources.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +59,9 @@ function seconds(duration: string): number {
   return Number(m[1]) * { second: 1, minute: 60, hour: 3600 }[m[2] as 'second' | 'minute' | 'hour'];
 }
 
+// A variable specifier keeps tsc from type-checking sst.config.ts: its `$config`/`sst` globals
+// are typed by .sst/platform, which only `sst install` creates.
+const configPath = '../sst.config.ts';
 let app: Record<string, any>;
 let bucket: Stub;
 let ledger: Stub;
@@ -68,10 +72,10 @@ let aggregator: Stub;
 beforeAll(async () => {
   const g = globalThis as any;
   g.$config = (config: unknown) => config;
+  // Pulumi's helpers, on plain strings (the stubs' outputs are strings).
+  g.$interpolate = (parts: TemplateStringsArray, ...values: unknown[]) => parts.reduce((out, part, k) => out + part + (k < values.length ? String(values[k]) : ''), '');
+  g.$jsonStringify = (value: unknown) => JSON.stringify(value);
   g.sst = { aws: { Bucket: component('Bucket'), Queue: component('Queue'), Dynamo: component('Dynamo'), Function: component('Function') } };
-  // A variable specifier keeps tsc from type-checking sst.config.ts: its `$config`/`sst` globals
-  // are typed by .sst/platform, which only `sst install` creates.
-  const configPath = '../sst.config.ts';
   const config = (await import(configPath)).default as any;
   app = config.app({ stage: 'test' });
   await config.run();
@@ -86,6 +90,35 @@ beforeAll(async () => {
   deadLetter = one('Queue', 'DeadLetter');
   aggregator = one('Function', 'Aggregator');
 });
+
+/** The ARN of an object of the results bucket, as the stubs spell the bucket ARN. */
+const object = (key: string) => `${bucket.arn}/${key}`;
+
+/** IAM-style matching of statements: `*` in a resource matches any run of characters, `/` included. */
+function grants(statements: { actions: string[]; resources: string[] }[]) {
+  const glob = (pattern: string) => new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return {
+    statements,
+    may: (action: string, resource: string) => statements.some((s) => s.actions.includes(action) && s.resources.some((r) => glob(r).test(resource))),
+    actions: () => [...new Set(statements.flatMap((s) => s.actions))].sort(),
+  };
+}
+
+/** Runs the config again with extra environment; the consumer and aggregator args of that run. */
+async function runConfig(env: Record<string, string>): Promise<{ consumer: Record<string, any>; aggregator: Record<string, any> }> {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  const before = Stub.created.length;
+  try {
+    const config = (await import(configPath)).default as any;
+    await config.run();
+  } finally {
+    process.env = saved;
+  }
+  const made = Stub.created.slice(before);
+  const queue = made.find((s) => s.kind === 'Queue' && s.name === 'Tiles')!;
+  return { consumer: queue.calls[0].args[0], aggregator: made.find((s) => s.kind === 'Function')!.args };
+}
 
 /** The function args of the subscription of a queue. */
 const subscriber = (queue: Stub) => {
@@ -156,13 +189,73 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(fires(unroutableKey('error'))).toBe(0);
   });
 
-  it('each function is linked only to what it uses', () => {
-    const links = (fn: Record<string, any>) => (fn.link as Stub[]).map((s) => s.name).sort();
-    expect(links(subscriber(tiles).fn)).toEqual(['Results']);
-    expect(links(subscriber(deadLetter).fn)).toEqual(['Results']);
-    expect(links(aggregator.args)).toEqual(['Ledger', 'Results']);
-    // No function can reach the queues through a link (the subscriptions grant receive/delete).
-    expect(subscriber(tiles).fn.permissions).toEqual([]);
+  it('no function is linked (a link grants every action); each gets the SST_RESOURCE_ variables core/aws.ts reads', () => {
+    const fns = { consumer: subscriber(tiles).fn, deadletter: subscriber(deadLetter).fn, aggregator: aggregator.args };
+    for (const fn of Object.values(fns)) expect(fn.link ?? []).toEqual([]);
+    expect(fns.consumer.environment).toEqual({ SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }) });
+    expect(fns.deadletter.environment).toEqual({ SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }) });
+    expect(fns.aggregator.environment).toEqual({
+      SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }),
+      SST_RESOURCE_Ledger: JSON.stringify({ name: 'Ledger' }),
+    });
+  });
+
+  it('least privilege: each function may call exactly the actions it uses, on the keys it writes', () => {
+    const run = 'r-0123456789abcdef';
+    const tile = { z: 12, x: 1331, y: 2162 };
+    const consumer = grants(subscriber(tiles).fn.permissions);
+    const deadletter = grants(subscriber(deadLetter).fn.permissions);
+    const agg = grants(aggregator.args.permissions);
+    for (const g of [consumer, deadletter, agg]) {
+      for (const p of g.statements) {
+        expect(p.actions.every((a: string) => !a.includes('*')), JSON.stringify(p)).toBe(true);
+        expect(p.resources).not.toContain('*');
+      }
+    }
+    const written = [clustersKey(run, tile), membersKey(run, tile), errorKey(run, tile), messageErrorKey(run, 'm-1'), unroutableKey('m-1')];
+    // The consumer writes results and error records, reads nothing of the bucket, never a manifest.
+    for (const key of written) expect(consumer.may('s3:PutObject', object(key)), key).toBe(true);
+    expect(consumer.may('s3:PutObject', object(manifestKey(run)))).toBe(false);
+    expect(consumer.may('s3:GetObject', object(clustersKey(run, tile)))).toBe(false);
+    expect(consumer.may('s3:DeleteObject', object(clustersKey(run, tile)))).toBe(false);
+    expect(consumer.actions()).toEqual(['s3:PutObject']);
+    // The dead-letter handler writes error records and checks (HEAD = s3:GetObject) for a finished tile.
+    for (const key of written) expect(deadletter.may('s3:PutObject', object(key)), key).toBe(true);
+    expect(deadletter.may('s3:GetObject', object(clustersKey(run, tile)))).toBe(true);
+    expect(deadletter.may('s3:PutObject', object(manifestKey(run)))).toBe(false);
+    expect(deadletter.actions()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    // The aggregator reads results, writes manifests only, and makes the ledger calls of core/ledger.ts.
+    expect(agg.may('s3:GetObject', object(clustersKey(run, tile)))).toBe(true);
+    expect(agg.may('s3:GetObject', object(errorKey(run, tile)))).toBe(true);
+    expect(agg.may('s3:PutObject', object(manifestKey(run)))).toBe(true);
+    for (const key of written) expect(agg.may('s3:PutObject', object(key)), key).toBe(false);
+    expect(agg.may('s3:ListBucket', bucket.arn)).toBe(true);
+    for (const action of ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']) {
+      expect(agg.may(action, ledger.arn), action).toBe(true);
+    }
+    expect(agg.may('dynamodb:DeleteItem', ledger.arn)).toBe(false);
+    expect(agg.may('dynamodb:Scan', ledger.arn)).toBe(false);
+    expect(agg.actions()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    // No function can touch the queues through IAM statements (the subscriptions grant receive/delete).
+    for (const g of [consumer, deadletter, agg]) expect(g.actions().some((a) => a.startsWith('sqs:'))).toBe(false);
+  });
+
+  it('an s3:// tile source at deploy adds read + list on that bucket only, to the consumer only', async () => {
+    const tileBucketConfig = await runConfig({ TILES_URL: 's3://my-tiles/glad/{z}/{x}/{y}.png' });
+    const consumer = grants(tileBucketConfig.consumer.permissions);
+    expect(consumer.may('s3:GetObject', 'arn:aws:s3:::my-tiles/glad/12/1/2.png')).toBe(true);
+    expect(consumer.may('s3:ListBucket', 'arn:aws:s3:::my-tiles')).toBe(true);
+    expect(consumer.may('s3:GetObject', 'arn:aws:s3:::other-bucket/x.png')).toBe(false);
+    expect(consumer.may('s3:PutObject', 'arn:aws:s3:::my-tiles/glad/12/1/2.png')).toBe(false);
+    expect(grants(tileBucketConfig.aggregator.permissions).may('s3:GetObject', 'arn:aws:s3:::my-tiles/glad/12/1/2.png')).toBe(false);
+  });
+
+  it('the bucket has no CORS rule and no public access; both queues keep SQS-managed encryption on', () => {
+    expect(bucket.args.cors).toBe(false);
+    expect(bucket.args.access).toBeUndefined();
+    expect(bucket.args.public).toBeUndefined();
+    expect(tiles.args.transform.queue.sqsManagedSseEnabled).toBe(true);
+    expect(deadLetter.args.transform.queue.sqsManagedSseEnabled).toBe(true);
   });
 
   it('the ledger table has the pk/sk keys core/ledger.ts uses', () => {

@@ -146,6 +146,16 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     });
   }
 
+  it('standard, 2×2 tiles at 30,000 alerts per tile (clusters wider than the first halo)', () => {
+    const alerts = regionAlerts(17, 30000, 2, 700, 900);
+    const whole = wholeRegion(alerts, standard);
+    const { found, margins, incompleteAtMax } = tileByTile(alerts, standard, 2);
+    const { straddling } = expectSameClusters(alerts, whole, found);
+    expect(incompleteAtMax).toBe(0);
+    expect(straddling).toBeGreaterThan(0);
+    console.log(`standard d=30000: ${alerts.length} alerts, ${whole.length} clusters, ${straddling} across edges; margins used ${JSON.stringify(margins)}`);
+  });
+
   it('standard from a 16 px halo: the completeness check forces retries and the union stays exact', () => {
     const alerts = regionAlerts(15, 3000, 3, 1200, 340);
     const whole = wholeRegion(alerts, standard);

@@ -75,7 +75,11 @@ export interface FlakyProxy {
   faults: readonly ProxyFault[];
   /** A fault for specific requests, whatever the rate (e.g. every PUT of one key). */
   rule: ((method: string, key: string) => ProxyFault | null) | null;
-  /** Reseeds the generator (the sequence of decisions is reproducible; which request gets which depends on arrival order). */
+  /**
+   * Reseeds the decisions. A request's fate is a function of (seed, method, key, how many times
+   * this method and key were requested before): the same run gets the same faults whatever the
+   * order in which concurrent requests arrive.
+   */
   reseed(seed: number): void;
   requests: number;
   injected: ProxyEvent[];
@@ -87,14 +91,22 @@ const SLOW_DOWN = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown
 /** An HTTP proxy on 127.0.0.1 in front of `target` (s3rver's endpoint) that injects faults. */
 export async function startFlakyProxy(target: string, options: { rate?: number; seed?: number } = {}): Promise<FlakyProxy> {
   const upstream = new URL(target);
-  let random = seeded(options.seed ?? 1);
+  let seed = options.seed ?? 1;
+  const seen = new Map<string, number>();
+  /** A uniform draw in [0, 1) for this request (FNV-1a of its identity, then mulberry32). */
+  const draw = (identity: string) => {
+    let h = 0x811c9dc5 ^ seed;
+    for (let i = 0; i < identity.length; i++) h = Math.imul(h ^ identity.charCodeAt(i), 0x01000193);
+    return seeded(h >>> 0)();
+  };
   const proxy: FlakyProxy = {
     url: '',
     rate: options.rate ?? 0,
     faults: PROXY_FAULTS,
     rule: null,
-    reseed(seed) {
-      random = seeded(seed);
+    reseed(value) {
+      seed = value;
+      seen.clear();
     },
     requests: 0,
     injected: [],
@@ -105,10 +117,11 @@ export async function startFlakyProxy(target: string, options: { rate?: number; 
     const method = req.method ?? 'GET';
     // Path-style: /bucket/key?query → key.
     const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').slice(2).join('/'));
-    // The generator is drawn for every request, so the rate does not depend on the rule.
-    const draw = random();
-    const pick = random();
-    const fault = proxy.rule?.(method, key) ?? (draw < proxy.rate ? proxy.faults[Math.floor(pick * proxy.faults.length)] : null);
+    const n = (seen.get(`${method} ${key}`) ?? 0) + 1;
+    seen.set(`${method} ${key}`, n);
+    const u = draw(`${method} ${key} ${n}`);
+    // u < rate picks a fault; where u falls inside [0, rate) picks which one.
+    const fault = proxy.rule?.(method, key) ?? (u < proxy.rate ? proxy.faults[Math.floor((u / proxy.rate) * proxy.faults.length)] : null);
     if (fault) proxy.injected.push({ method, key, fault });
     if (fault === 'reset') {
       req.socket.destroy();

@@ -93,6 +93,8 @@ export interface RunFigures {
   wall_s: number;
   tiles_per_s: number;
   rss_mb: { min: number; max: number; at_quarter: number; at_end: number };
+  /** Main thread's V8 heap after a full GC (every 10 s; needs node --expose-gc), MB: live data, not garbage. */
+  heap_after_gc_mb: { min: number; max: number; at_quarter: number; at_end: number } | null;
   aggregator_events: number;
   aggregator_ms: { median_first_100: number; median_last_100: number; median_first_quarter: number; median_last_quarter: number; max: number };
   manifest: Pick<Manifest, 'tiles' | 'tiles_with_clusters' | 'tiles_empty' | 'tiles_failed' | 'totals'>;
@@ -164,8 +166,16 @@ export async function startScaleStack(options: { workers?: number; log?: (line: 
 export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures['kinds'], timeoutMs = 3_600_000): Promise<RunFigures> {
   s.aggregatorMs.length = 0;
   const rss: { finished: number; rss: number }[] = [];
+  const heap: { finished: number; heap: number }[] = [];
   let finished = 0;
-  const sample = setInterval(() => rss.push({ finished, rss: process.memoryUsage.rss() }), 1000);
+  let ticks = 0;
+  const sample = setInterval(() => {
+    rss.push({ finished, rss: process.memoryUsage.rss() });
+    if (global.gc && ++ticks % 10 === 0) {
+      global.gc();
+      heap.push({ finished, heap: process.memoryUsage().heapUsed });
+    }
+  }, 1000);
   const started = performance.now();
   try {
     const submission = await submitRun(spec, { ledger: s.ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
@@ -185,6 +195,10 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
     }
     const wall = (performance.now() - started) / 1000;
     rss.push({ finished, rss: process.memoryUsage.rss() });
+    if (global.gc) {
+      global.gc();
+      heap.push({ finished, heap: process.memoryUsage().heapUsed });
+    }
     const manifest = (await loadManifest(runId, s3Client(), resultsBucket()))!;
     // Pages of the tile items at DynamoDB's own 1 MB page size (what the aggregator's Query gets).
     let pages = 0;
@@ -207,6 +221,7 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
     const quarter = Math.max(1, Math.floor(times.length / 4));
     const tiles = manifest.tiles;
     const quarterSample = rss.find((r) => r.finished >= tiles / 4) ?? rss[0];
+    const heapQuarter = heap.find((h) => h.finished >= tiles / 4) ?? heap[0];
     const { tiles_with_clusters, tiles_empty, tiles_failed, totals } = manifest;
     return {
       run_id: runId,
@@ -220,6 +235,15 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
         at_quarter: mb(quarterSample.rss),
         at_end: mb(rss[rss.length - 1].rss),
       },
+      heap_after_gc_mb:
+        heap.length === 0
+          ? null
+          : {
+              min: mb(Math.min(...heap.map((h) => h.heap))),
+              max: mb(Math.max(...heap.map((h) => h.heap))),
+              at_quarter: mb(heapQuarter.heap),
+              at_end: mb(heap[heap.length - 1].heap),
+            },
       aggregator_events: times.length,
       aggregator_ms: {
         median_first_100: round1(median(times.slice(0, 100))),
@@ -242,12 +266,14 @@ const round1 = (v: number) => Math.round(v * 10) / 10;
 export interface ReadFigures {
   clusters: number;
   stream_s: number;
+  /** Largest live heap (after GC, every 200 tiles) over the baseline while streaming, MB. */
   stream_heap_peak_mb: number;
   load_all_s: number;
+  /** Live heap (after GC) over the baseline holding the whole run, MB. */
   load_all_heap_mb: number;
 }
 
-/** Reads a run back twice: streamed to an NDJSON file, then all at once; heap over the baseline. */
+/** Reads a run back twice: streamed to an NDJSON file, then all at once; live heap over the baseline (GC'd, with --expose-gc). */
 export async function measureRead(runId: string, outFile: string): Promise<ReadFigures> {
   const s3 = s3Client();
   const bucket = resultsBucket();
@@ -256,6 +282,7 @@ export async function measureRead(runId: string, outFile: string): Promise<ReadF
   const base = process.memoryUsage().heapUsed;
   let peak = 0;
   let rows = 0;
+  let tilesRead = 0;
   let started = performance.now();
   const out = createWriteStream(outFile);
   for await (const tile of streamRunClusters(manifest, s3, { bucket, full: true })) {
@@ -263,7 +290,10 @@ export async function measureRead(runId: string, outFile: string): Promise<ReadF
       if (!out.write(`${JSON.stringify(cluster)}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
       rows++;
     }
-    peak = Math.max(peak, process.memoryUsage().heapUsed - base);
+    if (++tilesRead % 200 === 0) {
+      global.gc?.();
+      peak = Math.max(peak, process.memoryUsage().heapUsed - base);
+    }
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
   const streamS = (performance.now() - started) / 1000;
@@ -272,6 +302,7 @@ export async function measureRead(runId: string, outFile: string): Promise<ReadF
   started = performance.now();
   const loaded = await loadRun(runId, s3, { bucket, full: true });
   const loadS = (performance.now() - started) / 1000;
+  global.gc?.();
   const held = process.memoryUsage().heapUsed - base2;
   if (loaded.clusters.length !== rows) throw new Error(`streamed ${rows} clusters, loadRun gave ${loaded.clusters.length}`);
   return { clusters: rows, stream_s: round1(streamS), stream_heap_peak_mb: mb(peak), load_all_s: round1(loadS), load_all_heap_mb: mb(held) };
@@ -304,17 +335,21 @@ async function main(): Promise<void> {
     const tilesDir = join(dir, 'tiles');
     const small = scaleSpec(options.small, tilesDir, X0 + 1000, Y0);
     const big = scaleSpec(options.tiles, tilesDir);
-    let started = performance.now();
+    const started = performance.now();
     const smallKinds = writeScaleTiles(tilesDir, runTiles(small));
     const bigKinds = writeScaleTiles(tilesDir, runTiles(big));
+    global.gc?.(); // the generator's garbage is not the pipeline's memory
     log(`tiles written in ${((performance.now() - started) / 1000).toFixed(1)} s: big run ${JSON.stringify(bigKinds)}, small run ${JSON.stringify(smallKinds)}`);
 
     s = await startScaleStack({ workers: options.workers, log });
+    // A short warm-up run first (JIT, connections), so the small and big runs compare like with like.
+    const warmUp = scaleSpec(25, tilesDir, X0 + 1000, Y0 + 100);
+    await measureRun(s, warmUp, writeScaleTiles(tilesDir, runTiles(warmUp)));
+    log(`big run: ${runTiles(big).length} tiles, ${options.workers} consumer workers`);
+    const bigFigures = await measureRun(s, big, bigKinds);
+    // The small run after the big one: same stack, ledger and bucket already holding 10,000 tiles.
     log(`small run: ${runTiles(small).length} tiles`);
     const smallFigures = await measureRun(s, small, smallKinds);
-    log(`big run: ${runTiles(big).length} tiles, ${options.workers} consumer workers`);
-    started = performance.now();
-    const bigFigures = await measureRun(s, big, bigKinds);
     const read = await measureRead(bigFigures.run_id, join(dir, 'clusters.ndjson'));
     const figures = { load_average: loadavg().map((v) => Math.round(v * 10) / 10), workers: options.workers, small: smallFigures, big: bigFigures, read };
     if (options.json) {
@@ -326,10 +361,13 @@ async function main(): Promise<void> {
         `  wall ${b.wall_s} s, ${b.tiles_per_s} tiles/s`,
         `  manifest: ${b.manifest.tiles_with_clusters} with clusters, ${b.manifest.tiles_empty} empty, ${b.manifest.tiles_failed} failed; ${b.manifest.totals.clusters} clusters, ${b.manifest.totals.alerts} alerts`,
         `  RSS: min ${b.rss_mb.min} MB, max ${b.rss_mb.max} MB (at 1/4 of the tiles ${b.rss_mb.at_quarter} MB, at the end ${b.rss_mb.at_end} MB)`,
+        b.heap_after_gc_mb
+          ? `  main-thread heap after GC: min ${b.heap_after_gc_mb.min} MB, max ${b.heap_after_gc_mb.max} MB (at 1/4 ${b.heap_after_gc_mb.at_quarter} MB, at the end ${b.heap_after_gc_mb.at_end} MB)`
+          : '  (run with node --expose-gc for the heap after GC)',
         `  aggregator ms/event (median): first 100 ${b.aggregator_ms.median_first_100}, last 100 ${b.aggregator_ms.median_last_100}; first quarter ${b.aggregator_ms.median_first_quarter}, last quarter ${b.aggregator_ms.median_last_quarter}; max ${b.aggregator_ms.max} (${b.aggregator_events} events)`,
         `  ledger: ${b.ledger_tile_items} tile items in ${b.ledger_pages_1mb} Query pages of ≤ 1 MB`,
-        `small run ${smallFigures.run_id}: ${smallFigures.tiles} tiles, ${smallFigures.wall_s} s; aggregator ms/event median ${smallFigures.aggregator_ms.median_first_100} (${smallFigures.aggregator_events} events)`,
-        `read back ${read.clusters} clusters (with members): streamed to NDJSON in ${read.stream_s} s, heap peak +${read.stream_heap_peak_mb} MB; loadRun (all at once) ${read.load_all_s} s, heap +${read.load_all_heap_mb} MB`,
+        `small run ${smallFigures.run_id} (after the big one): ${smallFigures.tiles} tiles, ${smallFigures.wall_s} s; aggregator ms/event median ${smallFigures.aggregator_ms.median_first_100} (${smallFigures.aggregator_events} events)`,
+        `read back ${read.clusters} clusters (with members): streamed to NDJSON in ${read.stream_s} s, live heap at most +${read.stream_heap_peak_mb} MB; loadRun (all at once) ${read.load_all_s} s, live heap +${read.load_all_heap_mb} MB`,
         `load average ${figures.load_average.join(' ')}`,
       ];
       console.log(lines.join('\n'));

@@ -151,7 +151,21 @@ function clusterStandard(alerts: Alerts, params: ClusterParams, margin: number):
  * edge than from its centre plus a width (no centre beyond the edge could be nearer to it).
  */
 function clusterFlat(alerts: Alerts, params: ClusterParams, margin: number): TileClusters {
-  const partition = flatMeanShift(pointsOf(alerts), params.width);
+  // scikit-learn's result depends on the input order (equal means: the last seed sets the
+  // intensity). Row-major order makes it canonical: any part of a region is then seen in the same
+  // relative order as in the whole region (and as a decoded raster lists its pixels).
+  const order = Int32Array.from({ length: alerts.length }, (_, i) => i).sort(
+    (p, q) => alerts.row[p] - alerts.row[q] || alerts.col[p] - alerts.col[q] || p - q,
+  );
+  const sorted = {
+    length: alerts.length,
+    x: Float64Array.from(order, (i) => alerts.col[i]),
+    y: Float64Array.from(order, (i) => alerts.row[i]),
+  };
+  const byRank = flatMeanShift(sorted, params.width);
+  const labels = new Int32Array(alerts.length);
+  for (let k = 0; k < order.length; k++) labels[order[k]] = byRank.labels[k];
+  const partition = { labels, centres: byRank.centres };
   const owned = ownedClusters(partition.labels, partition.centres, params.min_count);
   let complete = true;
   for (const [l, members] of owned) {

@@ -176,6 +176,36 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     expect(straddling).toBeGreaterThan(0);
   });
 
+  // Denser `flat` mosaics are NOT tile-decomposable exactly: scikit-learn's near-duplicate
+  // suppression walks chains of candidates (each within a bandwidth of a stronger one) that can
+  // cross a whole clearing and the halo, and exact nearest-centre ties are broken by a KD tree over
+  // all centres. So measure, and require most of the region to come out the same.
+  for (const [seed, density] of [
+    [14, 3000],
+    [21, 3000],
+    [22, 10000],
+  ] as const) {
+    it(`flat, 3×3 tiles, density ${density}, seed ${seed}: most clusters identical (documented limitation)`, () => {
+      const params: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: 'flat' };
+      const alerts = regionAlerts(seed, density, 3);
+      const whole = wholeRegion(alerts, params);
+      const { found, incompleteAtMax } = tileByTile(alerts, params, 3);
+      const key = (f: Found) => f.members.join(',');
+      const foundKeys = new Set(found.map(key));
+      const same = whole.filter((w) => foundKeys.has(key(w)));
+      const clustered = whole.reduce((n, w) => n + w.members.length, 0);
+      const sameAlerts = same.reduce((n, w) => n + w.members.length, 0);
+      // No alert is reported twice, even where the results differ.
+      const all = found.flatMap((f) => f.members);
+      expect(new Set(all).size).toBe(all.length);
+      expect(sameAlerts / clustered).toBeGreaterThan(0.9); // measured: 97.8%, 98.2% (3k), 91.2% (10k)
+      console.log(
+        `flat d=${density} seed ${seed}: ${same.length}/${whole.length} region clusters reported identically ` +
+          `(${((100 * sameAlerts) / clustered).toFixed(2)}% of clustered alerts), ${found.length} reported, ${incompleteAtMax} tiles incomplete at max`,
+      );
+    });
+  }
+
   it('flat, 3×3 tiles, density 1000', () => {
     const params: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: 'flat' };
     const alerts = regionAlerts(14, 1000, 3);

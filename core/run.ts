@@ -84,6 +84,11 @@ const tilesUrl = z
       ctx.addIssue({ code: 'custom', message: `unsupported scheme ${scheme}:// (use ${TILE_SCHEMES.join(', ')} or a path)` });
       return;
     }
+    // The template is copied into every message, result file, manifest and log line: no secrets in it.
+    if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(s)) {
+      ctx.addIssue({ code: 'custom', message: 'must not contain credentials (user:password@): they would be copied into every message, result and log line' });
+      return;
+    }
     try {
       validateTemplate(s);
     } catch (error) {

@@ -53,6 +53,7 @@ describe('run parameters', () => {
     [{ ...base, tiles_url: 'https://x/{z}/{x}/{y}.png\nX-Injected: 1' }, /^tiles_url: must not contain control characters/],
     [{ ...base, tiles_url: `https://x/${'a'.repeat(2100)}/{z}/{x}/{y}.png` }, /^tiles_url: must be at most 2048 characters$/],
     [{ ...base, tiles_url: 'gopher://x/{z}/{x}/{y}' }, /unsupported scheme gopher/],
+    [{ ...base, tiles_url: 'https://user:secret@x/{z}/{x}/{y}.png' }, /^tiles_url: must not contain credentials \(user:password@\)/],
   ])('%j → one line', (input, message) => {
     let error: Error | undefined;
     try {

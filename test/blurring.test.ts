@@ -2,10 +2,12 @@
 // References: test/old-blurring.ts (plain untruncated transcription) and, on a few tiles, the old
 // numpy code itself (test/numpy_old_blurring.py).
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { blurredPositions, blurringMeanShift, roundHalfEven, tableExp, TRUNCATION_SIGMAS } from '../core/meanshift/blurring.ts';
 import type { Partition, Points } from '../core/meanshift/types.ts';
 import { mulberry32, syntheticTile } from '../core/synthetic.ts';
+import { compileKernel, moduleSource } from '../scripts/build-wasm.ts';
 import { oldBlurringMeanShift } from './old-blurring.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -17,6 +19,11 @@ function pointsOf(xy: Array<[number, number]>): Points {
 
 function tilePoints(seed: number, x: number, y: number, density: number): Points {
   const a = syntheticTile({ seed, z: 11, x, y, density });
+  return { length: a.length, x: Float64Array.from(a.col), y: Float64Array.from(a.row) };
+}
+
+function tilePoints12(seed: number, x: number, y: number, density: number): Points {
+  const a = syntheticTile({ seed, z: 12, x, y, density });
   return { length: a.length, x: Float64Array.from(a.col), y: Float64Array.from(a.row) };
 }
 
@@ -142,16 +149,28 @@ describe('helpers', () => {
     expect(Object.is(roundHalfEven(-0.4), 0)).toBe(true);
   });
 
-  it('tableExp agrees with Math.exp to a few ulps over the whole kernel range', () => {
-    const tMax = (TRUNCATION_SIGMAS * TRUNCATION_SIGMAS) / 2;
+  it('tableExp agrees with Math.exp to a few ulps up to the cut, and is exactly 0 beyond it', () => {
+    // exp(-53·ln 2) = 2^-53: below float64 resolution next to a point's own weight of 1.
+    const tFloat = 53 * Math.LN2;
     let worst = 0;
     for (let i = 0; i <= 200_000; i++) {
-      const t = (tMax * i) / 200_000;
+      const t = (tFloat * i) / 200_000;
       worst = Math.max(worst, Math.abs(tableExp(t) - Math.exp(-t)) / Math.exp(-t));
     }
-    expect(worst).toBeLessThan(1e-15);
-    // The cut is where a weight falls under float64 resolution next to the point's own weight 1.
-    expect(Math.exp(-tMax)).toBeLessThanOrEqual(2 ** -53 * 1.0000001);
+    expect(worst).toBeLessThan(5e-16);
+    // The cut sits a hair beyond 2^-53 (never cuts a weight above it) ...
+    const tCut = (TRUNCATION_SIGMAS * TRUNCATION_SIGMAS) / 2;
+    expect(tCut).toBeGreaterThanOrEqual(tFloat);
+    expect(Math.exp(-tCut)).toBeGreaterThan(2 ** -53 * 0.99);
+    // ... and beyond it weights are 0, however far (the kernel clamps the table index).
+    for (const t of [tCut + 1e-9, tCut + 1, 1e6, 1e200]) expect(tableExp(t)).toBe(0);
+  });
+});
+
+describe('the WebAssembly kernel module', () => {
+  it('core/meanshift/blurring-wasm.ts is what wasm/blurring-kernel.ts compiles to (npm run build:wasm)', async () => {
+    const committed = readFileSync(new URL('../core/meanshift/blurring-wasm.ts', import.meta.url), 'utf8');
+    expect(committed).toBe(moduleSource(await compileKernel()));
   });
 });
 
@@ -165,6 +184,9 @@ describe('blurringMeanShift reproduces the old algorithm (plain transcription)',
     ['synthetic tile, ~700 alerts, width 9, 10 passes', () => tilePoints(16, 705, 807, 700), 9, 10],
     ['blobs and noise with halo, 600 alerts', () => blobPoints(1, 600), 5, 25],
     ['blobs and noise with halo, 900 alerts, width 2', () => blobPoints(2, 900), 2, 25],
+    // Full-size tiles (the bench's ~3,000-alert tiles, z12): ~5 s each for the transcription.
+    ['synthetic z12 tile, ~3,000 alerts', () => tilePoints12(42, 2989, 2049, 3000), 5, 25],
+    ['synthetic z12 tile, ~3,000 alerts, densest', () => tilePoints12(42, 2990, 2050, 3000), 5, 25],
   ];
   for (const [name, make, width, iterations] of cases) {
     it(`${name} (width ${width}, ${iterations} passes)`, () => {

@@ -10,7 +10,7 @@
 // What is changed, and why the clusters stay the same:
 // - The kernel is cut at TRUNCATION_SIGMAS·width, where a weight drops below 2^-53, i.e. below
 //   float64 resolution next to the point's own weight of 1. Measured against the untruncated
-//   transcription the final positions differ by ~1e-12 px, well under the ~1e-10 px that merely
+//   transcription the final positions differ by ~1e-11 px, well under the ~1e-10 px that merely
 //   reordering the sums produces (and far under the ≥1e-5 px margins to a rounding boundary seen on
 //   real-size tiles). A cut at 5-6 widths is NOT safe: the passes amplify tiny differences ~1e5
 //   times and clusters change.
@@ -18,29 +18,48 @@
 //   so the grid is queried with a slack and a point that drifts further than that slack from where
 //   it was bucketed is moved to a short "escaped" list that every query scans too (the grid is
 //   rebuilt when that list grows). A point moved this pass is therefore always found where it is now.
-// - exp() comes from a table of e^-k/256 times a short Taylor series (relative error < 4e-16).
+// - exp() comes from a table of e^-k/512 times a short Taylor series (relative error < 3e-16,
+//   about Math.exp's own).
+// - The sums over neighbours run in WebAssembly SIMD (wasm/blurring-kernel.ts, two neighbours per
+//   instruction, fused multiply-adds where the CPU has them): another summation order, same
+//   precision.
+import { BLURRING_KERNEL_WASM_BASE64 } from './blurring-wasm.ts';
 import type { Partition, Points } from './types.ts';
 
-/** Kernel radius in widths: exp(-r²/2) < 2^-53 beyond it. */
-export const TRUNCATION_SIGMAS = Math.sqrt(2 * 53 * Math.LN2);
+// e^-t = EXP_TABLE[k] · e^-(g/STEPS) with t·STEPS = k + g, k the nearest integer, |g| <= 1/2; the
+// second factor is a degree-4 Taylor series in g (relative error of the product < 3e-16).
+// wasm/blurring-kernel.ts has the same STEPS and series.
+const STEPS = 512;
+/** Weights below 2^-53 (t > 53·ln 2) are dropped: the table ends with a 0 at K_CUT. */
+const K_CUT = Math.ceil(53 * Math.LN2 * STEPS + 0.5);
+const EXP_TABLE = Float64Array.from({ length: K_CUT + 1 }, (_, k) => (k < K_CUT ? Math.exp(-k / STEPS) : 0));
+const C1 = -1 / STEPS, C2 = 1 / (2 * STEPS ** 2), C3 = -1 / (6 * STEPS ** 3), C4 = 1 / (24 * STEPS ** 4);
+/** Adding 1.5·2^52 rounds a double to an integer (half to even), as the kernel does. */
+const ROUNDER = 6755399441055744;
+/** u = t·STEPS is clamped here: it rounds to K_CUT, whose entry is 0. */
+const U_MAX = K_CUT + 0.25;
+
+/**
+ * Kernel radius in widths: every weight with t = d²/2w² < (K_CUT - 1/2)/STEPS is kept (a hair
+ * beyond 53·ln 2, where exp(-t) = 2^-53), every other is 0.
+ */
+export const TRUNCATION_SIGMAS = Math.sqrt((2 * (K_CUT - 0.5)) / STEPS);
 /** How far (px) a point may drift from its bucketed position before it counts as escaped. */
 const SLACK = 2;
-/** Rebuild the grid once this many points have escaped. */
-const MAX_ESCAPED = 32;
+/** Position parked in an escaped point's grid slot: weight exactly 0, and finite (0 · ∞ would be NaN). */
+const FAR = 1e100;
+/**
+ * Rebuild the grid once this many points have escaped: a rebuild costs ~50 µs at 3,000 points, an
+ * escaped point one more candidate for every query (and each pass starts with an empty list).
+ */
+const MAX_ESCAPED = 128;
 
-// e^-t = EXP_TABLE[k] · e^-(g/STEPS) with t·STEPS = k + g, 0 <= g < 1; the second factor is a
-// degree-5 Taylor series in g (relative error of the product < 4e-16, about Math.exp's own).
-const STEPS = 256;
-const T_MAX = (TRUNCATION_SIGMAS * TRUNCATION_SIGMAS) / 2;
-const EXP_TABLE = Float64Array.from({ length: Math.ceil(T_MAX * STEPS) + 2 }, (_, k) => Math.exp(-k / STEPS));
-const C1 = -1 / STEPS, C2 = 1 / (2 * STEPS ** 2), C3 = -1 / (6 * STEPS ** 3), C4 = 1 / (24 * STEPS ** 4), C5 = -1 / (120 * STEPS ** 5);
-
-/** e^-t for 0 <= t <= T_MAX (exported for its accuracy test). */
+/** e^-t for t >= 0 with the kernel's table and series, 0 beyond the cut (exported for its accuracy test). */
 export function tableExp(t: number): number {
-  const u = t * STEPS;
-  const k = u | 0;
+  const u = Math.min(t * STEPS, U_MAX);
+  const k = u + ROUNDER - ROUNDER;
   const g = u - k;
-  return EXP_TABLE[k] * (1 + g * (C1 + g * (C2 + g * (C3 + g * (C4 + g * C5)))));
+  return EXP_TABLE[k] * (1 + g * (C1 + g * (C2 + g * (C3 + g * C4))));
 }
 
 export function blurringMeanShift(points: Points, width: number, iterations: number): Partition {
@@ -55,6 +74,7 @@ export function blurredPositions(points: Points, width: number, iterations: numb
   const order = rowMajorOrder(points);
   const state = new MovingPoints(points, order, width);
   for (let pass = 0; pass < iterations; pass++) {
+    state.startPass();
     for (let k = 0; k < n; k++) state.update(k);
   }
   const out: Points = { length: n, x: new Float64Array(n), y: new Float64Array(n) };
@@ -72,127 +92,137 @@ function rowMajorOrder(points: Points): Int32Array {
   return Int32Array.from(idx);
 }
 
+/** The compiled kernel (wasm/blurring-kernel.ts), one instance shared by every call (calls are synchronous). */
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  setLayout(table: number, xs: number, ys: number, cellStart: number, out: number, expScale: number, uMax: number, reach: number, cellSize: number): void;
+  setGrid(minCx: number, minCy: number, cols: number, rows: number, escapedStart: number, escapedEnd: number): void;
+  sums(qx: number, qy: number): number;
+}
+let kernelInstance: KernelExports | undefined;
+function kernel(): KernelExports {
+  if (!kernelInstance) {
+    const bytes = Uint8Array.from(atob(BLURRING_KERNEL_WASM_BASE64), (c) => c.charCodeAt(0));
+    kernelInstance = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as KernelExports;
+    ensureMemory(kernelInstance, EXP_TABLE.byteLength);
+    new Float64Array(kernelInstance.memory.buffer, 0, EXP_TABLE.length).set(EXP_TABLE);
+  }
+  return kernelInstance;
+}
+
+/** Makes the kernel's memory at least `bytes` long (growing detaches old views: re-take them). */
+function ensureMemory(k: KernelExports, bytes: number): void {
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+}
+
 /**
- * Current positions of the points, held in grid-cell order for fast neighbour scans.
- * Point k (in row-major update order) lives in slot slotOf[k].
+ * Current positions of the points, held in grid-cell order for fast neighbour scans, in the
+ * kernel's memory. Point k (in row-major update order) lives in slot slotOf[k]; an escaped point's
+ * position lives in slot n + (its index in the escaped list).
  */
 class MovingPoints {
   readonly n: number;
-  private readonly radius: number;
-  private readonly radius2: number;
-  /** 1 / (2·width²): t = d² · invTwoVar is the kernel exponent. */
-  private readonly invTwoVar: number;
+  private readonly k = kernel();
   private readonly cellSize: number;
-  // Slot-ordered positions and the positions they were bucketed at.
-  private xs: Float64Array;
-  private ys: Float64Array;
-  private bucketX: Float64Array;
-  private bucketY: Float64Array;
+  // Byte offsets in the kernel's memory: exp table | xs | ys | out (sx, sy) | cellStart.
+  private readonly xsOff: number;
+  private readonly ysOff: number;
+  private readonly outOff: number;
+  private readonly cellOff: number;
+  private readonly capacity: number;
+  // Views on the kernel's memory (re-taken after it grows).
+  private xs!: Float64Array;
+  private ys!: Float64Array;
+  private out!: Float64Array;
   private readonly slotOf: Int32Array;
   private pointOfSlot: Int32Array;
-  // The grid (compressed rows: slots of cell c are cellStart[c] .. cellStart[c+1]).
-  private minCx = 0;
-  private minCy = 0;
-  private cols = 0;
-  private rows = 0;
-  private cellStart = new Int32Array(1);
-  // Points that drifted more than SLACK from their bucket: their slot in xs/ys holds +Infinity
-  // (so cell scans skip it) and their position lives in a short list every query scans.
+  // Where each slot was bucketed, and scratch for rebuild() (allocated once).
+  private readonly bucketX: Float64Array;
+  private readonly bucketY: Float64Array;
+  private readonly cellOf: Int32Array;
+  private readonly cyOf: Int32Array;
+  private spareSlots: Int32Array;
+  private fill = new Int32Array(0);
+  // Points that drifted more than SLACK from their bucket: their grid slot holds FAR (so cell
+  // scans give it weight 0) and their position lives in slot n + i, scanned by every query.
   private readonly escapedAt: Int32Array; // slot -> list index, or -1
   private readonly escapedSlot: Int32Array;
-  private readonly escapedX: Float64Array;
-  private readonly escapedY: Float64Array;
   private escapedCount = 0;
+  private grid = { minCx: 0, minCy: 0, cols: 0, rows: 0 };
 
   constructor(points: Points, order: Int32Array, width: number) {
     const n = (this.n = points.length);
-    this.radius = TRUNCATION_SIGMAS * width;
-    this.radius2 = this.radius * this.radius;
-    this.invTwoVar = 1 / (2 * width * width);
+    const radius = TRUNCATION_SIGMAS * width;
     // About 4 cells per radius keeps the scanned area close to the kernel disc.
-    this.cellSize = Math.max(1, this.radius / 4);
-    this.xs = new Float64Array(n);
-    this.ys = new Float64Array(n);
+    this.cellSize = Math.max(1, radius / 4);
+    // +1: the kernel may read one slot past a range (that lane is masked).
+    this.capacity = n + MAX_ESCAPED + 1;
+    this.xsOff = EXP_TABLE.byteLength;
+    this.ysOff = this.xsOff + 8 * this.capacity;
+    this.outOff = this.ysOff + 8 * this.capacity;
+    this.cellOff = this.outOff + 16;
+    ensureMemory(this.k, this.cellOff);
+    this.takeViews();
+    // A point within the radius now is bucketed within radius ⊕ square(SLACK) ⊂ disc(radius + SLACK·√2).
+    const reach = radius + SLACK * Math.SQRT2;
+    this.k.setLayout(0, this.xsOff, this.ysOff, this.cellOff, this.outOff, STEPS / (2 * width * width), U_MAX, reach, this.cellSize);
+    this.xs.fill(0);
+    this.ys.fill(0);
     for (let k = 0; k < n; k++) {
       this.xs[k] = points.x[order[k]];
       this.ys[k] = points.y[order[k]];
     }
-    this.bucketX = new Float64Array(n);
-    this.bucketY = new Float64Array(n);
     this.slotOf = Int32Array.from({ length: n }, (_, k) => k);
     this.pointOfSlot = Int32Array.from({ length: n }, (_, k) => k);
+    this.spareSlots = new Int32Array(n);
+    this.bucketX = new Float64Array(n);
+    this.bucketY = new Float64Array(n);
+    this.cellOf = new Int32Array(n);
+    this.cyOf = new Int32Array(n);
     this.escapedAt = new Int32Array(n).fill(-1);
     this.escapedSlot = new Int32Array(MAX_ESCAPED);
-    this.escapedX = new Float64Array(MAX_ESCAPED);
-    this.escapedY = new Float64Array(MAX_ESCAPED);
     if (n > 0) this.rebuild();
   }
 
+  private takeViews(): void {
+    const buf = this.k.memory.buffer;
+    this.xs = new Float64Array(buf, this.xsOff, this.capacity);
+    this.ys = new Float64Array(buf, this.ysOff, this.capacity);
+    this.out = new Float64Array(buf, this.outOff, 2);
+  }
+
+  /** Where point k's current position is stored. */
+  private at(k: number): number {
+    const slot = this.slotOf[k], e = this.escapedAt[slot];
+    return e < 0 ? slot : this.n + e;
+  }
   /** Current position of point k (row-major index). */
   x(k: number): number {
-    const slot = this.slotOf[k], e = this.escapedAt[slot];
-    return e < 0 ? this.xs[slot] : this.escapedX[e];
+    return this.xs[this.at(k)];
   }
   y(k: number): number {
-    const slot = this.slotOf[k], e = this.escapedAt[slot];
-    return e < 0 ? this.ys[slot] : this.escapedY[e];
+    return this.ys[this.at(k)];
+  }
+
+  /** Empties the escaped list (which every query scans) with a rebuild: cheap once per pass. */
+  startPass(): void {
+    if (this.escapedCount > 0) this.rebuild();
   }
 
   /** Moves point k to the kernel-weighted mean of all current positions. */
   update(k: number): void {
-    const slot = this.slotOf[k];
-    const qx = this.x(k), qy = this.y(k);
-    const { xs, ys, radius2, invTwoVar, cellSize, minCx, minCy, cols, rows, cellStart } = this;
-    // A point within the radius now is bucketed within radius ⊕ square(SLACK) ⊂ disc(radius + SLACK·√2).
-    const reach = this.radius + SLACK * Math.SQRT2;
-    const expScale = invTwoVar * STEPS;
-    let sw = 0, sx = 0, sy = 0;
-    // Grid rows overlapping [qy - reach, qy + reach]; in each, only the cells the disc can touch.
-    const gy0 = Math.max(0, Math.floor((qy - reach) / cellSize) - minCy);
-    const gy1 = Math.min(rows - 1, Math.floor((qy + reach) / cellSize) - minCy);
-    for (let gy = gy0; gy <= gy1; gy++) {
-      const top = (gy + minCy) * cellSize, bottom = top + cellSize;
-      const dyMin = qy < top ? top - qy : qy > bottom ? qy - bottom : 0;
-      const half = Math.sqrt(Math.max(0, reach * reach - dyMin * dyMin));
-      const gx0 = Math.max(0, Math.floor((qx - half) / cellSize) - minCx);
-      const gx1 = Math.min(cols - 1, Math.floor((qx + half) / cellSize) - minCx);
-      if (gx0 > gx1) continue;
-      const end = cellStart[gy * cols + gx1 + 1];
-      for (let s = cellStart[gy * cols + gx0]; s < end; s++) {
-        const px = xs[s], py = ys[s];
-        const dx = qx - px, dy = qy - py;
-        const d2 = dx * dx + dy * dy;
-        if (d2 > radius2) continue; // also skips escaped slots (+Infinity)
-        // Inlined tableExp(d2 · invTwoVar).
-        const u = d2 * expScale;
-        const e = u | 0;
-        const g = u - e;
-        const w = EXP_TABLE[e] * (1 + g * (C1 + g * (C2 + g * (C3 + g * (C4 + g * C5)))));
-        sw += w;
-        sx += w * px;
-        sy += w * py;
-      }
-    }
-    const { escapedX, escapedY } = this;
-    for (let i = 0; i < this.escapedCount; i++) {
-      const px = escapedX[i], py = escapedY[i];
-      const dx = qx - px, dy = qy - py;
-      const d2 = dx * dx + dy * dy;
-      if (d2 > radius2) continue;
-      const w = tableExp(d2 * invTwoVar);
-      sw += w;
-      sx += w * px;
-      sy += w * py;
-    }
+    const i = this.at(k);
+    const sw = this.k.sums(this.xs[i], this.ys[i]);
     // sw >= 1: the point itself is always counted (distance 0, weight 1).
-    this.moveTo(slot, sx / sw, sy / sw);
+    this.moveTo(this.slotOf[k], this.out[0] / sw, this.out[1] / sw);
   }
 
   private moveTo(slot: number, nx: number, ny: number): void {
     const e = this.escapedAt[slot];
     if (e >= 0) {
-      this.escapedX[e] = nx;
-      this.escapedY[e] = ny;
+      this.xs[this.n + e] = nx;
+      this.ys[this.n + e] = ny;
     } else if (Math.abs(nx - this.bucketX[slot]) <= SLACK && Math.abs(ny - this.bucketY[slot]) <= SLACK) {
       this.xs[slot] = nx;
       this.ys[slot] = ny;
@@ -200,9 +230,11 @@ class MovingPoints {
       const i = this.escapedCount++;
       this.escapedAt[slot] = i;
       this.escapedSlot[i] = slot;
-      this.escapedX[i] = nx;
-      this.escapedY[i] = ny;
-      this.xs[slot] = this.ys[slot] = Infinity;
+      this.xs[this.n + i] = nx;
+      this.ys[this.n + i] = ny;
+      this.xs[slot] = this.ys[slot] = FAR;
+      const { minCx, minCy, cols, rows } = this.grid;
+      this.k.setGrid(minCx, minCy, cols, rows, this.n, this.n + this.escapedCount);
     } else {
       this.xs[slot] = nx;
       this.ys[slot] = ny;
@@ -212,50 +244,62 @@ class MovingPoints {
 
   /** Re-buckets every point at its current position (counting sort by cell, row-major cells). */
   private rebuild(): void {
+    const n = this.n, h = this.cellSize;
+    const { xs, ys, bucketX, bucketY, cellOf } = this;
     for (let i = 0; i < this.escapedCount; i++) {
       const slot = this.escapedSlot[i];
-      this.xs[slot] = this.escapedX[i];
-      this.ys[slot] = this.escapedY[i];
+      xs[slot] = xs[n + i];
+      ys[slot] = ys[n + i];
       this.escapedAt[slot] = -1;
     }
     this.escapedCount = 0;
-    const n = this.n, h = this.cellSize;
+    // The old order goes to bucketX/Y (they are re-set to the new positions below).
+    bucketX.set(xs.subarray(0, n));
+    bucketY.set(ys.subarray(0, n));
+    // Cell coordinates once per point (divisions are the costly part here).
+    const cyOf = this.cyOf;
     let minCx = Infinity, minCy = Infinity, maxCx = -Infinity, maxCy = -Infinity;
     for (let s = 0; s < n; s++) {
-      const cx = Math.floor(this.xs[s] / h), cy = Math.floor(this.ys[s] / h);
+      const cx = Math.floor(bucketX[s] / h), cy = Math.floor(bucketY[s] / h);
+      cellOf[s] = cx;
+      cyOf[s] = cy;
       if (cx < minCx) minCx = cx;
       if (cx > maxCx) maxCx = cx;
       if (cy < minCy) minCy = cy;
       if (cy > maxCy) maxCy = cy;
     }
-    const cols = maxCx - minCx + 1, rows = maxCy - minCy + 1;
-    const cellOf = new Int32Array(n);
-    const cellStart = new Int32Array(cols * rows + 1);
+    const cols = maxCx - minCx + 1, rows = maxCy - minCy + 1, cells = cols * rows;
+    const bytes = this.cellOff + 4 * (cells + 1);
+    if (bytes > this.k.memory.buffer.byteLength) {
+      ensureMemory(this.k, bytes);
+      this.takeViews(); // xs, ys above are detached from here on
+    }
+    const cellStart = new Int32Array(this.k.memory.buffer, this.cellOff, cells + 1).fill(0);
     for (let s = 0; s < n; s++) {
-      const c = (Math.floor(this.ys[s] / h) - minCy) * cols + (Math.floor(this.xs[s] / h) - minCx);
+      const c = (cyOf[s] - minCy) * cols + (cellOf[s] - minCx);
       cellOf[s] = c;
       cellStart[c + 1]++;
     }
-    for (let c = 0; c < cols * rows; c++) cellStart[c + 1] += cellStart[c];
-    const fill = cellStart.slice(0, cols * rows);
-    const xs = new Float64Array(n), ys = new Float64Array(n), pointOfSlot = new Int32Array(n);
+    for (let c = 0; c < cells; c++) cellStart[c + 1] += cellStart[c];
+    if (this.fill.length < cells) this.fill = new Int32Array(cells);
+    const fill = this.fill;
+    fill.set(cellStart.subarray(0, cells));
+    const oldPointOfSlot = this.pointOfSlot, pointOfSlot = this.spareSlots, slotOf = this.slotOf;
+    const newXs = this.xs, newYs = this.ys;
     for (let s = 0; s < n; s++) {
       const to = fill[cellOf[s]]++;
-      xs[to] = this.xs[s];
-      ys[to] = this.ys[s];
-      pointOfSlot[to] = this.pointOfSlot[s];
-      this.slotOf[this.pointOfSlot[s]] = to;
+      const k = oldPointOfSlot[s];
+      newXs[to] = bucketX[s];
+      newYs[to] = bucketY[s];
+      pointOfSlot[to] = k;
+      slotOf[k] = to;
     }
-    this.xs = xs;
-    this.ys = ys;
-    this.bucketX = xs.slice();
-    this.bucketY = ys.slice();
+    this.spareSlots = oldPointOfSlot;
     this.pointOfSlot = pointOfSlot;
-    this.minCx = minCx;
-    this.minCy = minCy;
-    this.cols = cols;
-    this.rows = rows;
-    this.cellStart = cellStart;
+    bucketX.set(newXs.subarray(0, n));
+    bucketY.set(newYs.subarray(0, n));
+    this.grid = { minCx, minCy, cols, rows };
+    this.k.setGrid(minCx, minCy, cols, rows, n, n);
   }
 }
 

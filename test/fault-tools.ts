@@ -173,6 +173,8 @@ export interface TileReply {
   stallBody?: boolean;
   /** Announce the whole body, send this many bytes, then drop the connection. */
   cutAfter?: number;
+  /** No Content-Length (chunked): the client learns the size only by reading. */
+  noLength?: boolean;
 }
 
 /** Decides the reply; `attempt` counts requests for this tile and query (1, 2, …). */
@@ -202,8 +204,10 @@ export async function startTileServer(route: TileRoute): Promise<TileServer> {
     const reply = await route(tile, { attempt, query: url.searchParams });
     if (reply.hang) return;
     const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : Buffer.from(reply.body ?? new Uint8Array());
-    const headers = { 'content-type': reply.contentType ?? 'image/png', 'content-length': String(body.length) };
+    const headers: Record<string, string> = { 'content-type': reply.contentType ?? 'image/png' };
+    if (!reply.noLength) headers['content-length'] = String(body.length);
     if (reply.stallBody) {
+      delete headers['content-length']; // chunked: the client waits for a body that never comes
       res.writeHead(200, headers);
       res.flushHeaders();
       return;

@@ -1,0 +1,231 @@
+// A misbehaving tile server (node:http on 127.0.0.1) under the local stack: per tile it answers
+// 404, 500 (twice), nothing (timeout), headers then nothing, a body cut short, an empty body,
+// HTML, a truncated PNG, a 1×1 PNG, a 16-bit PNG, a palette PNG, a 4096×4096 PNG, a PNG whose
+// header claims 60000×60000, or 5 MB of chunked garbage. Each must end as "no alerts", a retried
+// transient, or an error record with a clear message — never a crash, never a silent wrong result.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { daysToIso, isoToDays } from '../core/dates.ts';
+import { ALL_DAYS, encodeGladTile, gladDecoder } from '../core/decode.ts';
+import { normalizeRunParams, runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
+import { httpTileSource, httpTimeoutMs } from '../core/sources.ts';
+import { syntheticTile } from '../core/synthetic.ts';
+import { runTile } from '../core/tile-job.ts';
+import { tileKey, tilesInBounds } from '../core/tiles.ts';
+import type { TileAddress } from '../core/types.ts';
+import {
+  blankPng,
+  buildPng,
+  digestRun,
+  lyingHeaderPng,
+  serveTiles,
+  startFaultStack,
+  startTileServer,
+  to16BitPng,
+  toPalettePng,
+  withErrors,
+  type FaultStack,
+  type RunDigest,
+  type TileReply,
+  type TileServer,
+} from './fault-tools.ts';
+
+const Z = 12;
+const REGION = { x0: 1331, y0: 2162, x1: 1335, y1: 2164 };
+const TIMEOUT_MS = 500;
+
+// A synthetic world with dates rounded to the 1st of the month: few enough colours per tile for
+// a palette PNG of exactly the same pixels.
+const monthly = (days: number) => Math.max(1, isoToDays(`${daysToIso(days).slice(0, 8)}01`));
+const world = new Map<string, Uint8Array>();
+for (const tile of tilesInBounds({ z: Z, x0: REGION.x0 - 1, y0: REGION.y0 - 1, x1: REGION.x1 + 1, y1: REGION.y1 + 1 })) {
+  const alerts = syntheticTile({ ...tile, seed: 5, density: 600 });
+  alerts.days.forEach((d, k) => (alerts.days[k] = monthly(d)));
+  if (alerts.length > 0) world.set(tileKey(tile), encodeGladTile(alerts));
+}
+
+type Case =
+  | '404' | '500 twice' | 'timeout' | 'stalled body' | 'cut body'
+  | 'empty body' | 'html' | 'truncated png' | '1x1 png' | '16-bit png'
+  | 'palette png' | '4096x4096 png' | '60000x60000 header' | 'good';
+/**
+ * The case of each tile of the run, row by row (5 × 3). No two transient tiles touch, and every
+ * tile next to a transient one fails on its own tile (never reads its halo) or has none: so each
+ * transient tile is read only by its own job, and its retries are counted exactly (500 twice:
+ * 3 receives, the most SQS gives before the dead-letter queue).
+ */
+const LAYOUT: Case[] = [
+  '500 twice', 'html', 'timeout', '1x1 png', 'stalled body',
+  'empty body', '16-bit png', 'truncated png', '4096x4096 png', '60000x60000 header',
+  'cut body', '404', 'palette png', 'good', 'good',
+];
+/** A neighbour outside the run (read only for the halo) with a lying header. */
+const RING_BOMB = { z: Z, x: REGION.x1 + 1, y: REGION.y0 + 1 };
+/** What each permanent case must say in its error record. */
+const ERRORS: Partial<Record<Case, RegExp>> = {
+  'empty body': /not a PNG \(empty, 0 bytes\)/,
+  html: /not a PNG \(\d+ bytes starting "<!DOCTYPE html><html><head><title>502/,
+  'truncated png': /not a PNG or corrupt\/truncated/,
+  '1x1 png': /image is 1x1, expected 256x256/,
+  '16-bit png': /16-bit PNG is not supported/,
+  '4096x4096 png': /image is 4096x4096, expected 256x256/,
+  '60000x60000 header': /image is 60000x60000, expected 256x256/,
+};
+const TRANSIENT: Case[] = ['500 twice', 'timeout', 'stalled body', 'cut body'];
+
+const caseOf = new Map<string, Case>();
+tilesInBounds({ z: Z, ...REGION }).forEach((tile, k) => caseOf.set(tileKey(tile), LAYOUT[k]));
+const tilesOf = (c: Case) => tilesInBounds({ z: Z, ...REGION }).filter((t) => caseOf.get(tileKey(t)) === c);
+
+const BIG = blankPng(4096, 4096);
+const BOMB = lyingHeaderPng(60_000, 60_000);
+
+/** The garbage server's answer for a tile of the world. */
+function garbage(tile: TileAddress, attempt: number): TileReply {
+  const real = world.get(tileKey(tile));
+  if (tileKey(tile) === tileKey(RING_BOMB)) return { body: BOMB };
+  const serve: TileReply = real ? { body: real } : { status: 404 };
+  switch (caseOf.get(tileKey(tile))) {
+    case '404': return { status: 404, body: 'NoSuchKey', contentType: 'text/plain' };
+    case '500 twice': return attempt <= 2 ? { status: 500, body: 'Internal Server Error', contentType: 'text/plain' } : serve;
+    case 'timeout': return attempt === 1 ? { hang: true } : serve;
+    case 'stalled body': return attempt === 1 ? { stallBody: true } : serve;
+    case 'cut body': return attempt === 1 && real ? { body: real, cutAfter: real.length >> 1 } : serve;
+    case 'empty body': return { body: new Uint8Array() };
+    case 'html': return { body: '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>oops</body></html>', contentType: 'text/html' };
+    case 'truncated png': return { body: real!.subarray(0, real!.length >> 1) };
+    case '1x1 png': return { body: buildPng({ width: 1, height: 1, bitDepth: 8, colorType: 6, rows: [new Uint8Array(4)] }) };
+    case '16-bit png': return { body: to16BitPng(real!) };
+    case 'palette png': return { body: toPalettePng(real!) };
+    case '4096x4096 png': return { body: BIG };
+    case '60000x60000 header': return { body: BOMB };
+    default: return serve;
+  }
+}
+
+/**
+ * The world as the decoder must see it: a tile that is an error by design is missing for its
+ * neighbours (documented: a corrupt neighbour is read as missing), and so is the ring bomb; the
+ * transient cases and the palette tile are the real tile.
+ */
+function cleanEquivalent(tile: TileAddress): TileReply {
+  const c = caseOf.get(tileKey(tile));
+  if (tileKey(tile) === tileKey(RING_BOMB) || c === '404' || (c && ERRORS[c])) return { status: 404 };
+  return serveTiles(world)(tile);
+}
+
+let tiles: TileServer;
+let fs: FaultStack;
+let clean: RunDigest;
+
+function spec(query: string, region: { x0: number; y0: number; x1: number; y1: number } = REGION): RunSpec {
+  return normalizeRunParams({
+    z: Z,
+    region: { kind: 'tiles', ...region },
+    start_date: '2015-01-01',
+    end_date: '2030-01-01',
+    width: 5,
+    min_count: 10,
+    iterations: 25,
+    algorithm: 'standard',
+    tiles_url: tiles.template(query),
+  });
+}
+
+beforeAll(async () => {
+  process.env.TILES_TIMEOUT_MS = String(TIMEOUT_MS); // read by the consumer threads' tile source
+  tiles = await startTileServer((tile, { attempt, query }) => {
+    if (query.get('run') === 'garbage') return garbage(tile, attempt);
+    if (query.get('run') === 'huge') return { body: new Uint8Array(5 * 1024 * 1024).fill(0x41), noLength: true };
+    return cleanEquivalent(tile);
+  });
+  fs = await startFaultStack({ workers: 2, batchSize: 4, visibilityTimeout: 2 });
+  const id = await fs.submit(spec('run=clean'));
+  await fs.waitForManifest(id);
+  clean = digestRun(await fs.load(id));
+});
+
+afterAll(async () => {
+  await fs?.stop();
+  await tiles?.stop();
+  delete process.env.TILES_TIMEOUT_MS;
+});
+
+describe('a misbehaving tile server', () => {
+  it('the clean run equals runTile, and the cases that must keep their clusters have some', async () => {
+    const s = spec('run=clean');
+    const source = httpTileSource(s.tiles_url);
+    for (const tile of runTiles(s)) {
+      const want = (await runTile(tileRequest(s, tile), source)).clusters.map((c) => [c.i, c.j, c.count, c.alerts]);
+      expect((clean.clusters[tileKey(tile)] ?? []).map((c) => [c.i, c.j, c.count, c.alerts])).toEqual(want);
+    }
+    for (const c of [...TRANSIENT, 'palette png'] as Case[]) expect(clean.status[tileKey(tilesOf(c)[0])]).toBe('clusters');
+    expect(world.has(tileKey(tilesOf('404')[0]))).toBe(true); // the 404 hides real alerts
+  });
+
+  it('each case is no alerts, a retried transient, or an error record with a clear message', async () => {
+    const s = spec('run=garbage');
+    const id = runId(s);
+    const before = { ...fs.loop.stats };
+    const logsBefore = fs.logs.length;
+    await fs.submit(s);
+    await fs.waitForManifest(id, 50_000);
+    const run = await fs.load(id);
+
+    // Errors by design: exactly the permanent cases, each with its message.
+    const errorCases = (Object.keys(ERRORS) as Case[]).map((c) => [c, tilesOf(c)[0]] as const);
+    expect(run.manifest.errors).toHaveLength(errorCases.length);
+    for (const [c, tile] of errorCases) {
+      const error = run.manifest.errors.find((e) => tileKey(e) === tileKey(tile));
+      expect(error, c).toMatchObject({ stage: 'tile', message: expect.stringMatching(ERRORS[c]!) });
+    }
+    // Everything else equals the clean run: 404 is empty, transients were retried, the palette
+    // PNG decodes to the same alerts, neighbours of garbage read it as missing.
+    expect(digestRun(run)).toEqual(withErrors(clean, Object.fromEntries(errorCases.map(([, tile]) => [tileKey(tile), 'tile']))));
+    expect(digestRun(run).status[tileKey(tilesOf('404')[0])]).toBe('empty');
+
+    // The transients really failed first, were retried through SQS, and the logs say why.
+    const requests = (c: Case) => tiles.requests.get(`${tileKey(tilesOf(c)[0])}?run=garbage`) ?? 0;
+    expect(requests('500 twice')).toBe(3);
+    for (const c of ['timeout', 'stalled body', 'cut body'] as Case[]) expect(requests(c), c).toBe(2);
+    const logs = fs.logs.slice(logsBefore).join('\n');
+    expect(logs).toMatch(new RegExp(`${tileKey(tilesOf('500 twice')[0])}.*returned HTTP 500 \\(transient\\)`));
+    expect(logs).toMatch(new RegExp(`${tileKey(tilesOf('timeout')[0])}.*timed out after ${TIMEOUT_MS} ms \\(transient\\)`));
+    expect(logs).toMatch(new RegExp(`${tileKey(tilesOf('stalled body')[0])}.*reading the body failed: timed out after ${TIMEOUT_MS} ms \\(transient\\)`));
+    expect(logs).toMatch(new RegExp(`${tileKey(tilesOf('cut body')[0])}.*reading the body failed: .* \\(transient\\)`));
+    expect(fs.loop.stats.retried - before.retried).toBe(5);
+    // No crash, no dead letter, no aggregator failure.
+    expect(logs).not.toMatch(/crashed|handler: /);
+    expect(fs.loop.stats.deadLetters - before.deadLetters).toBe(0);
+    expect(fs.loop.stats.aggregatorErrors - before.aggregatorErrors).toBe(0);
+    expect(fs.manifestPuts(id)).toBe(1);
+    console.log(
+      `garbage tiles: ${run.manifest.tiles} tiles, ${run.manifest.tiles_failed} error records, ${fs.loop.stats.retried - before.retried} SQS retries, ` +
+        `requests: 500 twice ${requests('500 twice')}, timeout ${requests('timeout')}, stalled ${requests('stalled body')}, cut ${requests('cut body')}`,
+    );
+  });
+
+  it('a 5 MB chunked body is refused while reading (an error record), not buffered', async () => {
+    const tile = tilesOf('good')[0];
+    const s = spec('run=huge', { x0: tile.x, y0: tile.y, x1: tile.x, y1: tile.y });
+    const id = runId(s);
+    await fs.submit(s);
+    await fs.waitForManifest(id);
+    const { manifest } = await fs.load(id);
+    expect(manifest.errors).toEqual([{ ...tile, stage: 'tile', message: expect.stringMatching(/body larger than 4194304 bytes is not a tile/) }]);
+  });
+
+  it('TILES_TIMEOUT_MS sets the HTTP timeout; a bad value is refused', () => {
+    expect(httpTimeoutMs({})).toBe(30_000);
+    expect(httpTimeoutMs({ TILES_TIMEOUT_MS: '250' })).toBe(250);
+    for (const bad of ['0', '-5', '1.5', 'soon']) expect(() => httpTimeoutMs({ TILES_TIMEOUT_MS: bad })).toThrow('TILES_TIMEOUT_MS must be a positive integer');
+  });
+
+  it('a lying 60000×60000 header is refused from the header: no memory spent', () => {
+    const rss = process.memoryUsage().rss;
+    const started = performance.now();
+    expect(() => gladDecoder.decode(BOMB, ALL_DAYS, { z: Z, x: 0, y: 0 })).toThrow('image is 60000x60000, expected 256x256');
+    expect(() => gladDecoder.decode(BIG, ALL_DAYS, { z: Z, x: 0, y: 0 })).toThrow('image is 4096x4096, expected 256x256');
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(20 * 1024 * 1024);
+  });
+});

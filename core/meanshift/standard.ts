@@ -4,7 +4,7 @@
 //
 // Speed comes from the alerts lying on the integer pixel lattice:
 // - the kernel is truncated to a square window of half-side floor(TRUNCATION·width) pixels (the
-//   weight left out is < 1e-4 of the kernel mass per axis; see docs/clustering.md);
+//   weight left out is < 1e-6 of the kernel mass per axis; see docs/clustering.md);
 // - m(y) is read from per-PIXEL quadratic models (value, first and second derivatives of the map at
 //   the pixel centre, from one pass over its window): built once per pixel visited, shared by all
 //   trajectories crossing it, a few flops per step (see climbLattice);
@@ -120,41 +120,20 @@ function indexLattice(pts: Lattice): LatticeIndex {
   };
 }
 
-/**
- * Every alert climbs the truncated Gaussian density of all alerts until its step is < STOP_STEP.
- *
- * The mean-shift map m(y) = Σ K(p−y)·p / Σ K(p−y) is evaluated through pixel MODELS: for a pixel
- * centre c, one pass over its window (half-side R = floor(TRUNCATION·width), integer offsets, so
- * the weights are one fixed table) gives m(c) and its first two derivatives, Dm = 2a·Cov and
- * D²m = 4a²·(third central moments) of the kernel-weighted window (a = 1/(2·width²)). A step from
- * y uses the model of the nearest pixel centre c (|y − c| ≤ 0.5 px per axis):
- * m(y) ≈ m(c) + Dm·z + ½D²m[z, z], z = y − c — exact (but for truncation) at a start pixel;
- * elsewhere 99% of readings are within 4e-3 px of the untruncated map (docs/clustering.md). Models are built on first use and shared by every trajectory that crosses the pixel,
- * so the cost is one window pass per pixel visited (not per step) plus a few flops per step.
- * A model depends only on the pixel and the alerts around it, not on which trajectory asked first,
- * and all arithmetic is relative to integer offsets: the result is independent of the order of the
- * alerts and of the coordinate frame (what makes the halo union exact).
- */
-export function climbLattice(pts: Lattice, width: number): Climb {
-  if (!(width > 0)) throw new Error(`width=${width} must be > 0`);
-  const n = pts.length;
+/** The fixed kernel of one width: weights w[k] = exp(−a(k−R)²), k = 0..2R, and prefix sums of w·k^m. */
+interface Kernel {
+  R: number;
+  a: number;
+  w: Float64Array;
+  P0: Float64Array;
+  P1: Float64Array;
+  P2: Float64Array;
+  P3: Float64Array;
+}
+
+function kernelTables(width: number): Kernel {
   const R = Math.max(1, Math.floor(TRUNCATION * width));
-  const out: Climb = {
-    modeX: new Float64Array(n),
-    modeY: new Float64Array(n),
-    pathMinX: new Float64Array(n),
-    pathMinY: new Float64Array(n),
-    pathMaxX: new Float64Array(n),
-    pathMaxY: new Float64Array(n),
-    steps: 0,
-    evaluations: 0,
-    // A step reads the window of a pixel centre within 0.5 px of the position.
-    reach: R + 0.5,
-  };
-  if (n === 0) return out;
-  const { minC, minR, maxC, maxR, stride, pre, sortedCol, runPre, runFirst, runLast, duplicates } = indexLattice(pts);
   const a = 1 / (2 * width * width);
-  // The one weight table (offsets −R..R, local index k = 0..2R) and its prefix sums of w·k^m.
   const nk = 2 * R + 1;
   const w = new Float64Array(nk);
   const P0 = new Float64Array(nk + 1), P1 = new Float64Array(nk + 1), P2 = new Float64Array(nk + 1), P3 = new Float64Array(nk + 1);
@@ -165,10 +144,124 @@ export function climbLattice(pts: Lattice, width: number): Climb {
     P2[k + 1] = P2[k] + w[k] * k * k;
     P3[k + 1] = P3[k] + w[k] * k * k * k;
   }
+  return { R, a, w, P0, P1, P2, P3 };
+}
+
+/** Floats per pixel model: v0x, v0y (= m(c) − c), Dm (xx, xy, yy), ½D²m (xxx, xxy, xyy, yyy). */
+const MODEL = 9;
+
+/**
+ * One pass over the window of pixel (c, r), in window-local offsets k, h = 0..2R: writes the
+ * pixel's model to models[m .. m + MODEL) (NaN in models[m] when no alert is within reach).
+ */
+function buildModel(ix: LatticeIndex, kernel: Kernel, c: number, r: number, models: Float64Array, m: number): void {
+  const { minC, minR, maxC, maxR, stride, pre, sortedCol, runPre, runFirst, runLast, duplicates } = ix;
+  const { R, a, w, P0, P1, P2, P3 } = kernel;
+  const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
+  const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
+  const firstCol = cA + minC, lastCol = cB + minC, off = c - R;
+  let s0 = 0, sX = 0, sY = 0, sXX = 0, sXY = 0, sYY = 0, sXXX = 0, sXXY = 0, sXYY = 0, sYYY = 0;
+  for (let j = jA; j <= jB; j++) {
+    const base = (j - minR) * stride;
+    const q0 = pre[base + cA], q1 = pre[base + cB + 1];
+    if (q0 === q1) continue;
+    let rs = 0, rsx = 0, rsxx = 0, rsxxx = 0;
+    // Runs starting in the window, plus the run that enters it from the left.
+    let r0 = runPre[base + cA];
+    const r1 = runPre[base + cB + 1];
+    if (r0 > runPre[base] && runLast[r0 - 1] >= firstCol) r0--;
+    if (!duplicates && 2 * (r1 - r0) < q1 - q0) {
+      for (let q = r0; q < r1; q++) {
+        const u = Math.max(runFirst[q], firstCol) - off;
+        const v = Math.min(runLast[q], lastCol) - off + 1;
+        rs += P0[v] - P0[u];
+        rsx += P1[v] - P1[u];
+        rsxx += P2[v] - P2[u];
+        rsxxx += P3[v] - P3[u];
+      }
+    } else {
+      for (let p = q0; p < q1; p++) {
+        const k = sortedCol[p] - off;
+        const wk = w[k] * k;
+        const wkk = wk * k;
+        rs += w[k];
+        rsx += wk;
+        rsxx += wkk;
+        rsxxx += wkk * k;
+      }
+    }
+    const h = j - (r - R);
+    const wj = w[h];
+    const wr = wj * rs;
+    s0 += wr;
+    sX += wj * rsx;
+    sY += wr * h;
+    sXX += wj * rsxx;
+    sXY += wj * rsx * h;
+    sYY += wr * h * h;
+    sXXX += wj * rsxxx;
+    sXXY += wj * rsxx * h;
+    sXYY += wj * rsx * h * h;
+    sYYY += wr * h * h * h;
+  }
+  if (s0 === 0) {
+    models[m] = NaN;
+  } else {
+    // Weighted mean (window-local), covariance and third central moments from the raw moments:
+    // Dm = 2a·Cov and ½D²m = 2a²·κ3 (derivatives of Σ K·p / Σ K for K = exp(−a·|p − y|²)).
+    const mx = sX / s0, my = sY / s0;
+    const exx = sXX / s0, exy = sXY / s0, eyy = sYY / s0;
+    const b2 = 2 * a * a;
+    models[m] = mx - R;
+    models[m + 1] = my - R;
+    models[m + 2] = 2 * a * (exx - mx * mx);
+    models[m + 3] = 2 * a * (exy - mx * my);
+    models[m + 4] = 2 * a * (eyy - my * my);
+    models[m + 5] = b2 * (sXXX / s0 - 3 * mx * exx + 2 * mx * mx * mx);
+    models[m + 6] = b2 * (sXXY / s0 - 2 * mx * exy - my * exx + 2 * mx * mx * my);
+    models[m + 7] = b2 * (sXYY / s0 - 2 * my * exy - mx * eyy + 2 * mx * my * my);
+    models[m + 8] = b2 * (sYYY / s0 - 3 * my * eyy + 2 * my * my * my);
+  }
+}
+
+/**
+ * Every alert climbs the truncated Gaussian density of all alerts until its step is < STOP_STEP.
+ *
+ * The mean-shift map m(y) = Σ K(p−y)·p / Σ K(p−y) is evaluated through pixel MODELS: for a pixel
+ * centre c, one pass over its window (half-side R = floor(TRUNCATION·width), integer offsets, so
+ * the weights are one fixed table) gives m(c) and its first two derivatives, Dm = 2a·Cov and
+ * D²m = 4a²·(third central moments) of the kernel-weighted window (a = 1/(2·width²)). A step from
+ * y uses the model of the nearest pixel centre c (|y − c| ≤ 0.5 px per axis):
+ * m(y) ≈ m(c) + Dm·z + ½D²m[z, z], z = y − c — exact (but for truncation) at a start pixel;
+ * elsewhere 99% of readings are within 4e-3 px of the untruncated map (docs/clustering.md).
+ * Models are built on first use and shared by every trajectory that crosses the pixel, so the
+ * cost is one window pass per pixel visited (not per step) plus a few flops per step.
+ * A model depends only on the pixel and the alerts around it, not on which trajectory asked first,
+ * and all arithmetic is relative to integer offsets: the result is independent of the order of the
+ * alerts and of the coordinate frame (what makes the halo union exact).
+ */
+export function climbLattice(pts: Lattice, width: number): Climb {
+  if (!(width > 0)) throw new Error(`width=${width} must be > 0`);
+  const n = pts.length;
+  const kernel = kernelTables(width);
+  const out: Climb = {
+    modeX: new Float64Array(n),
+    modeY: new Float64Array(n),
+    pathMinX: new Float64Array(n),
+    pathMinY: new Float64Array(n),
+    pathMaxX: new Float64Array(n),
+    pathMaxY: new Float64Array(n),
+    steps: 0,
+    evaluations: 0,
+    // A step reads the window of a pixel centre within 0.5 px of the position.
+    reach: kernel.R + 0.5,
+  };
+  if (n === 0) return out;
+  const ix = indexLattice(pts);
+  const { minC, minR, maxC, maxR } = ix;
   // Pixel models, built on demand: slot[pixel] indexes MODEL-sized records in `models`.
   const boxW = maxC - minC + 1;
   const slot = new Int32Array(boxW * (maxR - minR + 1)).fill(-1);
-  const MODEL = 9; // v0x, v0y (m(c) − c), mxx, mxy, myy, qxxx, qxxy, qxyy, qyyy
   let models = new Float64Array(MODEL * Math.max(1024, n));
   let built = 0;
   const stop2 = STOP_STEP * STOP_STEP;
@@ -193,70 +286,7 @@ export function climbLattice(pts: Lattice, width: number): Climb {
           grown.set(models);
           models = grown;
         }
-        // One pass over the window of pixel (c, r), in window-local offsets k, h = 0..2R.
-        const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
-        const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
-        const firstCol = cA + minC, lastCol = cB + minC, off = c - R;
-        let s0 = 0, sX = 0, sY = 0, sXX = 0, sXY = 0, sYY = 0, sXXX = 0, sXXY = 0, sXYY = 0, sYYY = 0;
-        for (let j = jA; j <= jB; j++) {
-          const base = (j - minR) * stride;
-          const q0 = pre[base + cA], q1 = pre[base + cB + 1];
-          if (q0 === q1) continue;
-          let rs = 0, rsx = 0, rsxx = 0, rsxxx = 0;
-          // Runs starting in the window, plus the run that enters it from the left.
-          let r0 = runPre[base + cA];
-          const r1 = runPre[base + cB + 1];
-          if (r0 > runPre[base] && runLast[r0 - 1] >= firstCol) r0--;
-          if (!duplicates && 2 * (r1 - r0) < q1 - q0) {
-            for (let q = r0; q < r1; q++) {
-              const u = Math.max(runFirst[q], firstCol) - off;
-              const v = Math.min(runLast[q], lastCol) - off + 1;
-              rs += P0[v] - P0[u];
-              rsx += P1[v] - P1[u];
-              rsxx += P2[v] - P2[u];
-              rsxxx += P3[v] - P3[u];
-            }
-          } else {
-            for (let p = q0; p < q1; p++) {
-              const k = sortedCol[p] - off;
-              const wk = w[k] * k;
-              const wkk = wk * k;
-              rs += w[k];
-              rsx += wk;
-              rsxx += wkk;
-              rsxxx += wkk * k;
-            }
-          }
-          const h = j - (r - R);
-          const wj = w[h];
-          const wr = wj * rs;
-          s0 += wr;
-          sX += wj * rsx;
-          sY += wr * h;
-          sXX += wj * rsxx;
-          sXY += wj * rsx * h;
-          sYY += wr * h * h;
-          sXXX += wj * rsxxx;
-          sXXY += wj * rsxx * h;
-          sXYY += wj * rsx * h * h;
-          sYYY += wr * h * h * h;
-        }
-        if (s0 === 0) {
-          models[m] = NaN;
-        } else {
-          const mx = sX / s0, my = sY / s0;
-          const exx = sXX / s0, exy = sXY / s0, eyy = sYY / s0;
-          const b2 = 2 * a * a;
-          models[m] = mx - R;
-          models[m + 1] = my - R;
-          models[m + 2] = 2 * a * (exx - mx * mx);
-          models[m + 3] = 2 * a * (exy - mx * my);
-          models[m + 4] = 2 * a * (eyy - my * my);
-          models[m + 5] = b2 * (sXXX / s0 - 3 * mx * exx + 2 * mx * mx * mx);
-          models[m + 6] = b2 * (sXXY / s0 - 2 * mx * exy - my * exx + 2 * mx * mx * my);
-          models[m + 7] = b2 * (sXYY / s0 - 2 * my * exy - mx * eyy + 2 * mx * my * my);
-          models[m + 8] = b2 * (sYYY / s0 - 3 * my * eyy + 2 * my * my * my);
-        }
+        buildModel(ix, kernel, c, r, models, m);
         slot[pixel] = m;
         built++;
       }
@@ -287,7 +317,6 @@ export function climbLattice(pts: Lattice, width: number): Climb {
   out.steps = totalSteps;
   out.evaluations = built;
   return out;
-
 }
 
 // ---------- grouping: single linkage of modes closer than width/2 ----------

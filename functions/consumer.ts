@@ -51,7 +51,9 @@ async function processRecord(record: SQSRecord, results: ResultStore): Promise<R
   const { run_id: runId, tile, params } = parsed.message;
   let clusters;
   try {
-    clusters = (await runTile(tileRequest(params, tile), sourceFor(params.tiles_url))).clusters;
+    // A corrupt neighbour is read as missing (documented): say so in the log rather than silently.
+    const onWarning = (warning: string) => console.warn(`run ${runId} tile ${tileKey(tile)}: warning: ${warning}`);
+    clusters = (await runTile(tileRequest(params, tile), sourceFor(params.tiles_url), undefined, undefined, { onWarning })).clusters;
   } catch (error) {
     if (isTransient(error)) {
       console.warn(`run ${runId} tile ${tileKey(tile)}: transient failure, will retry: ${errorText(error)}`);

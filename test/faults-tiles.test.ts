@@ -193,6 +193,8 @@ describe('a misbehaving tile server', () => {
     expect(logs).toMatch(new RegExp(`${tileKey(tilesOf('stalled body')[0])}.*reading the body failed: timed out after ${TIMEOUT_MS} ms \\(transient\\)`));
     expect(logs).toMatch(new RegExp(`${tileKey(tilesOf('cut body')[0])}.*reading the body failed: .* \\(transient\\)`));
     expect(fs.loop.stats.retried - before.retried).toBe(5);
+    // A garbage neighbour outside the run is read as missing, and the consumer's log says so.
+    expect(logs).toMatch(new RegExp(`tile 12/${REGION.x1}/${REGION.y0 + 2}: warning: neighbour ignored \\(read as missing\\): tile ${tileKey(RING_BOMB)}: image is 60000x60000`));
     // No crash, no dead letter, no aggregator failure.
     expect(logs).not.toMatch(/crashed|handler: /);
     expect(fs.loop.stats.deadLetters - before.deadLetters).toBe(0);

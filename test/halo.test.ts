@@ -245,4 +245,23 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     expect(seen.length).toBe(whole.length);
     for (const k of seen) expect(wholeKeys.has(k)).toBe(true);
   });
+
+  // Opt-in wider campaign (HALO_CAMPAIGN=30 npx vitest run test/halo.test.ts): random widths,
+  // min_counts, densities 500..30,000 and starting margins, each mosaic must come out equal.
+  const campaign = Number(process.env.HALO_CAMPAIGN ?? 0);
+  it.skipIf(!campaign)(`standard campaign of ${campaign} random 3×3 mosaics`, () => {
+    for (let k = 0; k < campaign; k++) {
+      const params: ClusterParams = {
+        width: [5, 3, 8, 5, 2.5, 6][k % 6],
+        min_count: [25, 5, 25, 10][k % 4],
+        iterations: 25,
+        algorithm: 'standard',
+      };
+      const alerts = regionAlerts(2000 + k, [1000, 3000, 10000, 30000, 500][k % 5], 3, 100 + 3 * k, 200 + 5 * k);
+      const whole = wholeRegion(alerts, params);
+      const { found, incompleteAtMax } = tileByTile(alerts, params, 3, k % 2 ? 16 : initialHaloMargin(params));
+      expectSameClusters(alerts, whole, found);
+      expect(incompleteAtMax).toBe(0);
+    }
+  }, 1_800_000);
 });

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { blurredPositions, blurringMeanShift, roundHalfEven, tableExp, TRUNCATION_SIGMAS } from '../core/meanshift/blurring.ts';
+import { blurredPositions, blurringMeanShift, gaussianTable, roundHalfEven, tableWeight, TRUNCATION_SIGMAS } from '../core/meanshift/blurring.ts';
 import type { Partition, Points } from '../core/meanshift/types.ts';
 import { mulberry32, syntheticTile } from '../core/synthetic.ts';
 import { compileKernel, moduleSource } from '../scripts/build-wasm.ts';
@@ -149,21 +149,27 @@ describe('helpers', () => {
     expect(Object.is(roundHalfEven(-0.4), 0)).toBe(true);
   });
 
-  it('tableExp agrees with Math.exp to a few ulps up to the cut, and is exactly 0 beyond it', () => {
-    // exp(-53·ln 2) = 2^-53: below float64 resolution next to a point's own weight of 1.
-    const tFloat = 53 * Math.LN2;
-    let worst = 0;
-    for (let i = 0; i <= 200_000; i++) {
-      const t = (tFloat * i) / 200_000;
-      worst = Math.max(worst, Math.abs(tableExp(t) - Math.exp(-t)) / Math.exp(-t));
+  it('the weight table agrees with Math.exp to a few ulps up to the cut, and is exactly 0 beyond it', () => {
+    for (const width of [0.4, 2, 5, 5.5, 9]) {
+      const g = gaussianTable(width);
+      const a = 1 / (2 * width * width);
+      // exp(-53·ln 2) = 2^-53: below float64 resolution next to a point's own weight of 1.
+      const d2Float = (53 * Math.LN2) / a;
+      let worst = 0;
+      for (let i = 0; i <= 100_000; i++) {
+        const d2 = (d2Float * i) / 100_000;
+        const t = d2 * a;
+        // Relative error, allowing for the rounding of the exponent t itself (1 ulp of t moves
+        // exp(-t) by t·2^-53 relative, in Math.exp's answer as in ours); at width 2 (a = 1/8) t is exact.
+        worst = Math.max(worst, Math.abs(tableWeight(g, d2) - Math.exp(-t)) / Math.exp(-t) / (width === 2 ? 1 : Math.max(1, t)));
+      }
+      expect(worst).toBeLessThan(4e-16);
+      // The cut sits a hair beyond 2^-53 (never cuts a weight above it) ...
+      expect(g.radius).toBeGreaterThanOrEqual(TRUNCATION_SIGMAS * width);
+      expect(g.radius).toBeLessThan(TRUNCATION_SIGMAS * width * 1.001);
+      // ... and beyond it weights are 0, however far (the kernel clamps d² first).
+      for (const d2 of [g.radius ** 2 + 1e-9, g.radius ** 2 + 1, 1e6, 1e200]) expect(tableWeight(g, d2)).toBe(0);
     }
-    expect(worst).toBeLessThan(5e-16);
-    // The cut sits a hair beyond 2^-53 (never cuts a weight above it) ...
-    const tCut = (TRUNCATION_SIGMAS * TRUNCATION_SIGMAS) / 2;
-    expect(tCut).toBeGreaterThanOrEqual(tFloat);
-    expect(Math.exp(-tCut)).toBeGreaterThan(2 ** -53 * 0.99);
-    // ... and beyond it weights are 0, however far (the kernel clamps the table index).
-    for (const t of [tCut + 1e-9, tCut + 1, 1e6, 1e200]) expect(tableExp(t)).toBe(0);
   });
 });
 

@@ -18,32 +18,63 @@
 //   so the grid is queried with a slack and a point that drifts further than that slack from where
 //   it was bucketed is moved to a short "escaped" list that every query scans too (the grid is
 //   rebuilt when that list grows). A point moved this pass is therefore always found where it is now.
-// - exp() comes from a table of e^-k/512 times a short Taylor series (relative error < 3e-16,
-//   about Math.exp's own).
+// - exp() comes from a table over d² times a short Taylor series (relative error < 3e-16, about
+//   Math.exp's own; see gaussianTable).
 // - The sums over neighbours run in WebAssembly SIMD (wasm/blurring-kernel.ts, two neighbours per
 //   instruction, fused multiply-adds where the CPU has them): another summation order, same
 //   precision.
 import { BLURRING_KERNEL_WASM_BASE64 } from './blurring-wasm.ts';
 import type { Partition, Points } from './types.ts';
 
-// e^-t = EXP_TABLE[k] · e^-(g/STEPS) with t·STEPS = k + g, k the nearest integer, |g| <= 1/2; the
-// second factor is a degree-4 Taylor series in g (relative error of the product < 3e-16).
-// wasm/blurring-kernel.ts has the same STEPS and series.
-const STEPS = 512;
-/** Weights below 2^-53 (t > 53·ln 2) are dropped: the table ends with a 0 at K_CUT. */
-const K_CUT = Math.ceil(53 * Math.LN2 * STEPS + 0.5);
-const EXP_TABLE = Float64Array.from({ length: K_CUT + 1 }, (_, k) => (k < K_CUT ? Math.exp(-k / STEPS) : 0));
-const C1 = -1 / STEPS, C2 = 1 / (2 * STEPS ** 2), C3 = -1 / (6 * STEPS ** 3), C4 = 1 / (24 * STEPS ** 4);
-/** Adding 1.5·2^52 rounds a double to an integer (half to even), as the kernel does. */
-const ROUNDER = 6755399441055744;
-/** u = t·STEPS is clamped here: it rounds to K_CUT, whose entry is 0. */
-const U_MAX = K_CUT + 0.25;
+/** Weights below 2^-53 (d²/2w² > 53·ln 2) are dropped; the kernel radius in widths is a hair more than this. */
+export const TRUNCATION_SIGMAS = Math.sqrt(2 * 53 * Math.LN2);
 
 /**
- * Kernel radius in widths: every weight with t = d²/2w² < (K_CUT - 1/2)/STEPS is kept (a hair
- * beyond 53·ln 2, where exp(-t) = 2^-53), every other is 0.
+ * The kernel weight e^(-d²/2w²) as the wasm kernel computes it: table[k] = e^(-k·step/2w²) with
+ * k = round(d²/step), times a degree-4 Taylor series of e^(-g/2w²) in the remainder g = d² - k·step.
+ * step is a power of two with |g|/2w² <= 1/1024, so the series' relative error is < 1e-17 and the
+ * product's < 3e-16 (about Math.exp's own). The table ends with a 0 that every d² beyond the cut
+ * rounds to (d² is clamped to d2Max first).
  */
-export const TRUNCATION_SIGMAS = Math.sqrt((2 * (K_CUT - 0.5)) / STEPS);
+export interface GaussianTable {
+  width: number;
+  step: number;
+  table: Float64Array;
+  /** Series coefficients: e^(-a·g) = 1 + g·(c1 + g·(c2 + g·(c3 + g·c4))), a = 1/2w². */
+  c: [number, number, number, number];
+  /** 1.5·2^52·step: adding it rounds d² to a multiple of step (half to even). */
+  rounder: number;
+  d2Max: number;
+  /** Every d² below radius² gets its weight, every other 0. */
+  radius: number;
+}
+
+export function gaussianTable(width: number): GaussianTable {
+  const a = 1 / (2 * width * width);
+  const step = 2 ** Math.floor(Math.log2((width * width) / 256));
+  const kCut = Math.ceil((53 * Math.LN2) / (a * step) + 0.5);
+  const table = Float64Array.from({ length: kCut + 1 }, (_, k) => (k < kCut ? Math.exp(-k * step * a) : 0));
+  return {
+    width,
+    step,
+    table,
+    c: [-a, a ** 2 / 2, -(a ** 3) / 6, a ** 4 / 24],
+    rounder: 1.5 * 2 ** 52 * step,
+    d2Max: (kCut + 0.25) * step,
+    radius: Math.sqrt((kCut - 0.5) * step),
+  };
+}
+
+/** The weight at squared distance d², by the kernel's formula (without fused multiply-adds). */
+export function tableWeight(g: GaussianTable, d2: number): number {
+  const u = Math.min(d2, g.d2Max);
+  const kStep = u + g.rounder - g.rounder; // u rounded to a multiple of step
+  const rest = u - kStep;
+  const t = g.table[kStep / g.step];
+  const [c1, c2, c3, c4] = g.c;
+  return t + t * rest * (c1 + rest * (c2 + rest * (c3 + rest * c4)));
+}
+
 /** How far (px) a point may drift from its bucketed position before it counts as escaped. */
 const SLACK = 2;
 /** Position parked in an escaped point's grid slot: weight exactly 0, and finite (0 · ∞ would be NaN). */
@@ -53,14 +84,6 @@ const FAR = 1e100;
  * escaped point one more candidate for every query (and each pass starts with an empty list).
  */
 const MAX_ESCAPED = 128;
-
-/** e^-t for t >= 0 with the kernel's table and series, 0 beyond the cut (exported for its accuracy test). */
-export function tableExp(t: number): number {
-  const u = Math.min(t * STEPS, U_MAX);
-  const k = u + ROUNDER - ROUNDER;
-  const g = u - k;
-  return EXP_TABLE[k] * (1 + g * (C1 + g * (C2 + g * (C3 + g * C4))));
-}
 
 export function blurringMeanShift(points: Points, width: number, iterations: number): Partition {
   return groupByRoundedPixel(blurredPositions(points, width, iterations), rowMajorOrder(points));
@@ -95,7 +118,8 @@ function rowMajorOrder(points: Points): Int32Array {
 /** The compiled kernel (wasm/blurring-kernel.ts), one instance shared by every call (calls are synchronous). */
 interface KernelExports {
   memory: WebAssembly.Memory;
-  setLayout(table: number, xs: number, ys: number, cellStart: number, out: number, expScale: number, uMax: number, reach: number, cellSize: number): void;
+  setLayout(table: number, xs: number, ys: number, cellStart: number, out: number, reach: number, cellSize: number): void;
+  setWeights(c1: number, c2: number, c3: number, c4: number, rounder: number, d2Max: number): void;
   setGrid(minCx: number, minCy: number, cols: number, rows: number, escapedStart: number, escapedEnd: number): void;
   sums(qx: number, qy: number): number;
 }
@@ -104,11 +128,11 @@ function kernel(): KernelExports {
   if (!kernelInstance) {
     const bytes = Uint8Array.from(atob(BLURRING_KERNEL_WASM_BASE64), (c) => c.charCodeAt(0));
     kernelInstance = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as KernelExports;
-    ensureMemory(kernelInstance, EXP_TABLE.byteLength);
-    new Float64Array(kernelInstance.memory.buffer, 0, EXP_TABLE.length).set(EXP_TABLE);
   }
   return kernelInstance;
 }
+/** The weight table of the last width used (one width per run in practice). */
+let lastTable: GaussianTable | undefined;
 
 /** Makes the kernel's memory at least `bytes` long (growing detaches old views: re-take them). */
 function ensureMemory(k: KernelExports, bytes: number): void {
@@ -125,7 +149,7 @@ class MovingPoints {
   readonly n: number;
   private readonly k = kernel();
   private readonly cellSize: number;
-  // Byte offsets in the kernel's memory: exp table | xs | ys | out (sx, sy) | cellStart.
+  // Byte offsets in the kernel's memory: weight table | xs | ys | out (sx, sy) | cellStart.
   private readonly xsOff: number;
   private readonly ysOff: number;
   private readonly outOff: number;
@@ -153,20 +177,25 @@ class MovingPoints {
 
   constructor(points: Points, order: Int32Array, width: number) {
     const n = (this.n = points.length);
-    const radius = TRUNCATION_SIGMAS * width;
-    // About 4 cells per radius keeps the scanned area close to the kernel disc.
-    this.cellSize = Math.max(1, radius / 4);
+    if (lastTable?.width !== width) lastTable = gaussianTable(width);
+    const g = lastTable;
+    const radius = g.radius;
+    // 4-8 cells per radius keeps the scanned area close to the kernel disc; a power of two makes
+    // the kernel's multiplications by 1/cellSize exact divisions.
+    this.cellSize = Math.max(1, 2 ** Math.floor(Math.log2(radius / 4)));
     // +1: the kernel may read one slot past a range (that lane is masked).
     this.capacity = n + MAX_ESCAPED + 1;
-    this.xsOff = EXP_TABLE.byteLength;
+    this.xsOff = g.table.byteLength;
     this.ysOff = this.xsOff + 8 * this.capacity;
     this.outOff = this.ysOff + 8 * this.capacity;
     this.cellOff = this.outOff + 16;
     ensureMemory(this.k, this.cellOff);
     this.takeViews();
+    new Float64Array(this.k.memory.buffer, 0, g.table.length).set(g.table);
     // A point within the radius now is bucketed within radius ⊕ square(SLACK) ⊂ disc(radius + SLACK·√2).
     const reach = radius + SLACK * Math.SQRT2;
-    this.k.setLayout(0, this.xsOff, this.ysOff, this.cellOff, this.outOff, STEPS / (2 * width * width), U_MAX, reach, this.cellSize);
+    this.k.setLayout(0, this.xsOff, this.ysOff, this.cellOff, this.outOff, reach, this.cellSize);
+    this.k.setWeights(...g.c, g.rounder, g.d2Max);
     this.xs.fill(0);
     this.ys.fill(0);
     for (let k = 0; k < n; k++) {

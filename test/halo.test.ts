@@ -143,7 +143,7 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
       // The mosaic really exercises the halo: clusters across edges and corners, some retries.
       expect(straddling).toBeGreaterThan(0);
       console.log(`standard d=${density}: ${alerts.length} alerts, ${whole.length} clusters, ${straddling} across edges, ${corners} across corners; margins used ${JSON.stringify(margins)}`);
-    });
+    }, 300_000);
   }
 
   it('standard, 2×2 tiles at 30,000 alerts per tile (clusters wider than the first halo)', () => {
@@ -154,7 +154,7 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     expect(incompleteAtMax).toBe(0);
     expect(straddling).toBeGreaterThan(0);
     console.log(`standard d=30000: ${alerts.length} alerts, ${whole.length} clusters, ${straddling} across edges; margins used ${JSON.stringify(margins)}`);
-  });
+  }, 300_000);
 
   it('standard from a 16 px halo: the completeness check forces retries and the union stays exact', () => {
     const alerts = regionAlerts(15, 3000, 3, 1200, 340);
@@ -203,7 +203,7 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
         `flat d=${density} seed ${seed}: ${same.length}/${whole.length} region clusters reported identically ` +
           `(${((100 * sameAlerts) / clustered).toFixed(2)}% of clustered alerts), ${found.length} reported, ${incompleteAtMax} tiles incomplete at max`,
       );
-    });
+    }, 300_000);
   }
 
   it('flat, 3×3 tiles, density 1000', () => {

@@ -164,14 +164,14 @@ describe('standard mean shift = the exact reference (centres within 0.1 px, ≥ 
         check(`synthetic seed=${seed} d=${density} n=${a.length}`, a.col, a.row, 5, 25);
       }
     }
-  });
+  }, 300_000);
 
   it('synthetic GLAD tiles, 10 more seeds at ~1,000 alerts', () => {
     for (let seed = 300; seed < 310; seed++) {
       const a = syntheticTile({ seed, z: 13, x: 77, y: 88, density: 1000 });
       check(`synthetic seed=${seed} d=1000 n=${a.length}`, a.col, a.row, 5, 25);
     }
-  });
+  }, 300_000);
 
   it('other shapes (noise, dense squares, lines) and widths 3, 5, 8', () => {
     for (let seed = 1; seed <= 9; seed++) {
@@ -179,7 +179,7 @@ describe('standard mean shift = the exact reference (centres within 0.1 px, ≥ 
       const width = [3, 5, 8][seed % 3];
       check(`shapes seed=${seed} w=${width} n=${col.length}`, col, row, width, width === 3 ? 10 : 25);
     }
-  });
+  }, 300_000);
 
   it('synthetic tiles at ~3,000 alerts', () => {
     for (const seed of [201, 202]) {
@@ -194,5 +194,5 @@ describe('standard mean shift = the exact reference (centres within 0.1 px, ≥ 
         `${worst((c) => c.maxCentreDistanceAny, 'max').toFixed(3)} px (any matched pair), ` +
         `${results.reduce((s, r) => s + r.c.matchedButDifferent, 0)} matched pairs with different members out of ${results.reduce((s, r) => s + r.c.matched, 0)}`,
     );
-  });
+  }, 300_000);
 });

@@ -34,6 +34,8 @@ interface CaseResult {
   clusters: number;
   runs: number;
   medianMs: number;
+  /** Median CPU time (user + system) of this process per run: less sensitive to other load than wall time. */
+  cpuMs: number;
   minMs: number;
   decodeMs: number;
   maxRssMb: number;
@@ -53,19 +55,22 @@ async function runCase(algorithm: Algorithm | 'baseline', density: number, budge
   const png = syntheticTilePng({ ...TILE, seed: SEED, density });
   const params: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: algorithm === 'baseline' ? 'standard' : algorithm };
   const once = () => {
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const alerts = gladDecoder.decode(png, ALL_DAYS, TILE);
     const t1 = performance.now();
     const clusters = algorithm === 'baseline' ? [] : clusterAlerts(alerts, params, 0).clusters;
-    return { ms: performance.now() - t0, decodeMs: t1 - t0, alerts: alerts.length, clusters: clusters.length };
+    const cpu = process.cpuUsage(cpu0);
+    return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, decodeMs: t1 - t0, alerts: alerts.length, clusters: clusters.length };
   };
   const first = once(); // warm-up (JIT), also sizes the number of timed runs
   const runs = Math.max(1, Math.min(algorithm === 'baseline' ? 5 : 9, Math.floor((budgetS * 1000) / Math.max(first.ms, 1))));
-  const times: number[] = [], decodes: number[] = [];
+  const times: number[] = [], decodes: number[] = [], cpus: number[] = [];
   let last = first;
   for (let r = 0; r < runs; r++) {
     last = once();
     times.push(last.ms);
+    cpus.push(last.cpuMs);
     decodes.push(last.decodeMs);
   }
   const result: CaseResult = {
@@ -75,6 +80,7 @@ async function runCase(algorithm: Algorithm | 'baseline', density: number, budge
     clusters: last.clusters,
     runs,
     medianMs: median(times),
+    cpuMs: median(cpus),
     minMs: Math.min(...times),
     decodeMs: median(decodes),
     maxRssMb: process.resourceUsage().maxRSS / 1024,
@@ -130,7 +136,7 @@ function spawnCase(algorithm: Algorithm | 'baseline', density: number, budgetS: 
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     const message = (e.stderr || e.message).trim().split('\n').filter(Boolean).pop() ?? 'failed';
-    return { algorithm, density, alerts: 0, clusters: 0, runs: 0, medianMs: NaN, minMs: NaN, decodeMs: NaN, maxRssMb: NaN, error: message };
+    return { algorithm, density, alerts: 0, clusters: 0, runs: 0, medianMs: NaN, cpuMs: NaN, minMs: NaN, decodeMs: NaN, maxRssMb: NaN, error: message };
   }
 }
 
@@ -138,8 +144,8 @@ const pad = (s: string, n: number) => s.padStart(n);
 const fmtMs = (ms: number) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
 
 function printTable(results: CaseResult[], baseline: Map<number, CaseResult>): void {
-  const head = ['algorithm', 'density', 'alerts', 'clusters', 'runs', 'median', 'min', '(decode)', 'µs/alert', 'peak RSS', 'over base', 'reference', 'speed-up', 'agreement', 'centre err', '+halo', 'halo alerts', 'RSS +halo'];
-  const widths = [10, 8, 7, 9, 5, 9, 9, 9, 9, 9, 10, 10, 9, 10, 11, 9, 15, 10];
+  const head = ['algorithm', 'density', 'alerts', 'clusters', 'runs', 'median', 'cpu', 'min', '(decode)', 'µs/alert', 'peak RSS', 'over base', 'reference', 'speed-up', 'agreement', 'centre err', '+halo', 'halo alerts', 'RSS +halo'];
+  const widths = [10, 8, 7, 9, 5, 9, 9, 9, 9, 9, 9, 10, 10, 9, 10, 11, 9, 15, 10];
   console.log(head.map((h, i) => (i === 0 ? h.padEnd(widths[i]) : pad(h, widths[i]))).join(' '));
   for (const r of results) {
     if (r.error) {
@@ -154,6 +160,7 @@ function printTable(results: CaseResult[], baseline: Map<number, CaseResult>): v
       String(r.clusters),
       String(r.runs),
       fmtMs(r.medianMs),
+      fmtMs(r.cpuMs),
       fmtMs(r.minMs),
       fmtMs(r.decodeMs),
       ((r.medianMs * 1000) / Math.max(1, r.alerts)).toFixed(1),
@@ -225,7 +232,7 @@ async function main(): Promise<void> {
   const load = loadavg()[0];
   if (!opts.json) {
     console.log(`glad-clusters bench: synthetic tile ${TILE.z}/${TILE.x}/${TILE.y} (seed ${SEED}), width 5, min_count 25, iterations 25;`);
-    console.log(`time = decode PNG + clusterAlerts (tile alone, no halo), median of the runs after a warm-up; one child process per case.`);
+    console.log(`time = decode PNG + clusterAlerts (tile alone, no halo), median wall time of the runs after a warm-up (cpu = median CPU time\n  of the process, steadier on a busy machine); one child process per case.`);
     console.log(`+halo = runTile (decode the tile and its 8 neighbours, cluster with the halo, build records), median of up to 5 runs;\n  halo alerts = alerts in the last pass @ its margin (the margin doubles while clusters may be cut); RSS +halo = peak after it.`);
     console.log(`peak RSS = process.resourceUsage().maxRSS of that child; "over base" subtracts a child that only decodes the tile.`);
     console.log(`load average at start: ${load.toFixed(2)} on ${(await import('node:os')).availableParallelism()} cores${load > 1 ? ' (the machine is busy: times are inflated)' : ''}.\n`);

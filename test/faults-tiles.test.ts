@@ -138,7 +138,8 @@ beforeAll(async () => {
     if (query.get('run') === 'huge') return { body: new Uint8Array(5 * 1024 * 1024).fill(0x41), noLength: true };
     return cleanEquivalent(tile);
   });
-  fs = await startFaultStack({ workers: 2, batchSize: 4, visibilityTimeout: 2 });
+  // One tile per batch: a receive lasts one tile, well within the visibility timeout even under load.
+  fs = await startFaultStack({ workers: 2, batchSize: 1, visibilityTimeout: 3 });
   const id = await fs.submit(spec('run=clean'));
   await fs.waitForManifest(id);
   clean = digestRun(await fs.load(id));

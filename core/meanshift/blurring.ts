@@ -10,9 +10,8 @@
 // What is changed, and why the clusters stay the same:
 // - The kernel is cut at TRUNCATION_SIGMAS·width, where a weight drops below 2^-53, i.e. below
 //   float64 resolution next to the point's own weight of 1. Measured against the untruncated
-//   transcription the final positions differ by ~1e-11 px, well under the ~1e-10 px that merely
-//   reordering the sums produces (and far under the ≥1e-5 px margins to a rounding boundary seen on
-//   real-size tiles). A cut at 5-6 widths is NOT safe: the passes amplify tiny differences ~1e5
+//   transcription the final positions differ by ≤ 1.1e-10 px, what merely reordering the sums
+//   produces (and far under the ≥1e-5 px margins to a rounding boundary seen on real-size tiles). A cut at 5-6 widths is NOT safe: the passes amplify tiny differences ~1e5
 //   times and clusters change.
 // - Neighbours come from a bucket grid built over the positions; points keep moving during a pass,
 //   so the grid is queried with a slack and a point that drifts further than that slack from where
@@ -183,8 +182,7 @@ class MovingPoints {
     // 4-8 cells per radius keeps the scanned area close to the kernel disc; a power of two makes
     // the kernel's multiplications by 1/cellSize exact divisions.
     this.cellSize = Math.max(1, 2 ** Math.floor(Math.log2(radius / 4)));
-    // +1: the kernel may read one slot past a range (that lane is masked).
-    this.capacity = n + MAX_ESCAPED + 1;
+    this.capacity = n + MAX_ESCAPED;
     this.xsOff = g.table.byteLength;
     this.ysOff = this.xsOff + 8 * this.capacity;
     this.outOff = this.ysOff + 8 * this.capacity;

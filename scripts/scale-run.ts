@@ -95,9 +95,14 @@ export interface RunFigures {
   rss_mb: { min: number; max: number; at_quarter: number; at_end: number };
   /** Main thread's V8 heap after a full GC (every 10 s; needs node --expose-gc), MB: live data, not garbage. */
   heap_after_gc_mb: { min: number; max: number; at_quarter: number; at_end: number } | null;
+  /** Mean wall time of the consumer handler per message (clustering + Parquet + S3 writes), ms. */
+  consumer_ms_per_tile: number;
   aggregator_events: number;
   aggregator_ms: { median_first_100: number; median_last_100: number; median_first_quarter: number; median_last_quarter: number; max: number };
-  manifest: Pick<Manifest, 'tiles' | 'tiles_with_clusters' | 'tiles_empty' | 'tiles_failed' | 'totals'>;
+  manifest: Pick<Manifest, 'tiles' | 'tiles_with_clusters' | 'tiles_empty' | 'tiles_failed' | 'totals' | 'errors'>;
+  /** Messages the consumers handed back for a retry, and messages dead-lettered, during this run. */
+  retried: number;
+  dead_letters: number;
   /** Pages of a plain Query over the run's tile items (DynamoDB/dynalite stop a page at 1 MB). */
   ledger_pages_1mb: number;
   ledger_tile_items: number;
@@ -109,6 +114,8 @@ export interface ScaleStack {
   ledger: Ledger;
   /** Wall time of each aggregator invocation, in arrival order, for the run being measured. */
   aggregatorMs: number[];
+  /** The consumer loop's counters (messages, summed handler wall time, retries, dead letters). */
+  loopStats: { messages: number; consumerMs: number; retried: number; deadLetters: number };
   log: (line: string) => void;
   stop(): Promise<void>;
 }
@@ -152,6 +159,7 @@ export async function startScaleStack(options: { workers?: number; log?: (line: 
     stack,
     ledger: new Ledger(dynamoDocClient(), ledgerTable()),
     aggregatorMs,
+    loopStats: loop.stats,
     log,
     async stop() {
       emulators.s3.off('event', onEvent);
@@ -177,6 +185,7 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
     }
   }, 1000);
   const started = performance.now();
+  const consumerBefore = { ...s.loopStats };
   try {
     const submission = await submitRun(spec, { ledger: s.ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
     if (submission.failed.length > 0) throw new Error(`${submission.failed.length} messages not sent: ${submission.failed[0].message}`);
@@ -222,7 +231,7 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
     const tiles = manifest.tiles;
     const quarterSample = rss.find((r) => r.finished >= tiles / 4) ?? rss[0];
     const heapQuarter = heap.find((h) => h.finished >= tiles / 4) ?? heap[0];
-    const { tiles_with_clusters, tiles_empty, tiles_failed, totals } = manifest;
+    const { tiles_with_clusters, tiles_empty, tiles_failed, totals, errors } = manifest;
     return {
       run_id: runId,
       tiles,
@@ -244,6 +253,7 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
               at_quarter: mb(heapQuarter.heap),
               at_end: mb(heap[heap.length - 1].heap),
             },
+      consumer_ms_per_tile: round1((s.loopStats.consumerMs - consumerBefore.consumerMs) / Math.max(1, s.loopStats.messages - consumerBefore.messages)),
       aggregator_events: times.length,
       aggregator_ms: {
         median_first_100: round1(median(times.slice(0, 100))),
@@ -252,7 +262,9 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
         median_last_quarter: round1(median(times.slice(-quarter))),
         max: round1(Math.max(...times)),
       },
-      manifest: { tiles, tiles_with_clusters, tiles_empty, tiles_failed, totals },
+      manifest: { tiles, tiles_with_clusters, tiles_empty, tiles_failed, totals, errors },
+      retried: s.loopStats.retried - consumerBefore.retried,
+      dead_letters: s.loopStats.deadLetters - consumerBefore.deadLetters,
       ledger_pages_1mb: pages,
       ledger_tile_items: items,
     };
@@ -358,8 +370,9 @@ async function main(): Promise<void> {
       const b = bigFigures;
       const lines = [
         `big run ${b.run_id}: ${b.tiles} tiles (${b.kinds.empty} empty, ${b.kinds.sparse} sparse, ${b.kinds.dense} dense)`,
-        `  wall ${b.wall_s} s, ${b.tiles_per_s} tiles/s`,
+        `  wall ${b.wall_s} s, ${b.tiles_per_s} tiles/s; consumer handler ${b.consumer_ms_per_tile} ms per tile (mean wall, ${figures.workers} threads)`,
         `  manifest: ${b.manifest.tiles_with_clusters} with clusters, ${b.manifest.tiles_empty} empty, ${b.manifest.tiles_failed} failed; ${b.manifest.totals.clusters} clusters, ${b.manifest.totals.alerts} alerts`,
+        `  consumer retries ${b.retried}, dead letters ${b.dead_letters}${b.manifest.errors.length ? `; errors: ${b.manifest.errors.slice(0, 3).map((e) => `${e.z}/${e.x}/${e.y} [${e.stage}] ${e.message}`).join(' | ')}` : ''}`,
         `  RSS: min ${b.rss_mb.min} MB, max ${b.rss_mb.max} MB (at 1/4 of the tiles ${b.rss_mb.at_quarter} MB, at the end ${b.rss_mb.at_end} MB)`,
         b.heap_after_gc_mb
           ? `  main-thread heap after GC: min ${b.heap_after_gc_mb.min} MB, max ${b.heap_after_gc_mb.max} MB (at 1/4 ${b.heap_after_gc_mb.at_quarter} MB, at the end ${b.heap_after_gc_mb.at_end} MB)`

@@ -13,14 +13,15 @@ export interface ConsumerWorkerData {
   handlerPath: string;
   batchSize: number;
   name: string;
-  /** Post a BatchStart before each handler call (fault tests use it to kill a worker mid-batch). */
-  reportBatchStart?: boolean;
 }
 
-/** Posted before the handler runs when `reportBatchStart` is set. */
+/**
+ * Posted before the handler runs: the loop keeps the batch invisible while this thread lives
+ * (a visibility heartbeat), and fault tests see which messages a worker holds.
+ */
 export interface BatchStart {
   type: 'start';
-  messages: { messageId: string; body: string; receiveCount: number }[];
+  messages: { messageId: string; receiptHandle: string; body: string; receiveCount: number }[];
 }
 
 /** What a worker reports to the loop after each batch. */
@@ -74,12 +75,15 @@ while (!stopping) {
   if (messages.length === 0) continue;
 
   const event = sqsEventOf(messages, data.queueUrl);
-  if (data.reportBatchStart) {
-    port.postMessage({
-      type: 'start',
-      messages: messages.map((m) => ({ messageId: m.MessageId!, body: m.Body ?? '', receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1) })),
-    } satisfies BatchStart);
-  }
+  port.postMessage({
+    type: 'start',
+    messages: messages.map((m) => ({
+      messageId: m.MessageId!,
+      receiptHandle: m.ReceiptHandle!,
+      body: m.Body ?? '',
+      receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
+    })),
+  } satisfies BatchStart);
   const started = performance.now();
   let failedIds: Set<string>;
   let error: string | undefined;

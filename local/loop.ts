@@ -6,7 +6,7 @@
 // Handlers find the emulators through process.env only (AWS_ENDPOINT_URL_*, SST_RESOURCE_*).
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CLUSTERS_FILE, ERROR_FILE, RUNS_PREFIX } from '../core/keys.ts';
 import type { BatchReport, BatchStart, ConsumerWorkerData } from './consumer-worker.ts';
 import type { Emulators, S3EventPayload } from './emulators.ts';
@@ -73,13 +73,40 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
   let readyWorkers = 0;
   let markReady = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
+
+  // Visibility heartbeat. On AWS a message cannot come back while its consumer works on it: the
+  // visibility timeout (12 min) exceeds the Lambda timeout (120 s). Locally there is no timeout,
+  // and a batch of heavy tiles can outlast the visibility: the message would be delivered again
+  // meanwhile, dead-lettered after 3 receives and recorded as failed although it then succeeds
+  // (test/faults-slow.test.ts). So while a consumer thread lives, its batch stays invisible; the
+  // heartbeat runs here because a consumer thread is blocked while it clusters. A killed thread
+  // stops it: its messages come back after the visibility timeout, as on AWS.
+  const heartbeatSqs = new SQSClient({});
+  const heartbeats = new Map<number, NodeJS.Timeout>();
+  const startHeartbeat = (k: number, messages: BatchStart['messages']) => {
+    stopHeartbeat(k);
+    const extend = () =>
+      heartbeatSqs
+        .send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: stack.queueUrl,
+            Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.receiptHandle, VisibilityTimeout: stack.visibilityTimeout })),
+          }),
+        )
+        .catch((error: Error) => log(`consumer-${k + 1}: visibility heartbeat: ${error.message}`));
+    heartbeats.set(k, setInterval(extend, (stack.visibilityTimeout * 1000) / 3));
+  };
+  const stopHeartbeat = (k: number) => {
+    clearInterval(heartbeats.get(k));
+    heartbeats.delete(k);
+  };
+
   const spawn = (k: number) => {
     const data: ConsumerWorkerData = {
       queueUrl: stack.queueUrl,
       handlerPath: HANDLERS.consumer,
       batchSize: options.batchSize ?? 10,
       name: `consumer-${k + 1}`,
-      reportBatchStart: options.onBatchStart !== undefined,
     };
     const piped = options.output !== undefined;
     const worker = new Worker(new URL('./consumer-worker.ts', import.meta.url), {
@@ -98,9 +125,11 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
         return;
       }
       if (report.type === 'start') {
+        startHeartbeat(k, report.messages);
         options.onBatchStart?.(k, report.messages);
         return;
       }
+      stopHeartbeat(k);
       stats.batches++;
       stats.messages += report.received;
       stats.retried += report.failed;
@@ -109,9 +138,13 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
       if (report.error) log(`consumer-${k + 1}: ${report.error}`);
     });
     worker.on('error', (error) => log(`consumer-${k + 1} crashed: ${error.stack ?? error.message}`));
+    worker.on('exit', () => {
+      if (workers[k] === worker) stopHeartbeat(k);
+    });
     return worker;
   };
-  const workers = Array.from({ length: workerCount }, (_, k) => spawn(k));
+  const workers: Worker[] = [];
+  for (let k = 0; k < workerCount; k++) workers.push(spawn(k));
 
   // Aggregator, on S3 events.
   const aggregator = await loadHandler(HANDLERS.aggregator);
@@ -185,6 +218,7 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
     async killConsumer(k) {
       const victim = workers[k];
       if (!victim) throw new Error(`no consumer ${k} (there are ${workers.length})`);
+      stopHeartbeat(k); // a dead Lambda extends nothing
       await victim.terminate();
       workers[k] = spawn(k);
     },
@@ -207,7 +241,9 @@ export async function startLoop(emulators: Pick<Emulators, 's3'>, stack: StackIn
       emulators.s3.off('event', onS3Event);
       await deadLetterLoop;
       await Promise.all(inFlight);
+      for (const k of [...heartbeats.keys()]) stopHeartbeat(k);
       sqs.destroy();
+      heartbeatSqs.destroy();
     },
   };
 }

@@ -6,7 +6,8 @@
 // positions and the grid's cellStart into this module's memory and says where with setLayout /
 // setGrid. The weight is the host's tableWeight formula (table · series); multiply-adds may be fused
 // (relaxed SIMD: fused on CPUs with FMA, so never less precise), and the sums are accumulated in
-// two lanes: both only change the last bits, like any other summation order.
+// two lanes: both only change the last bits, like any other summation order. It is built twice:
+// with relaxed SIMD, and with plain SIMD for runtimes without it (the host picks).
 
 // The weight of a neighbour at squared distance d² (host: gaussianTable / tableWeight):
 //   k = round(d² / step), g = d² - k·step (|g| <= step/2), t = table[k] = e^(-k·step / 2w²),
@@ -67,20 +68,27 @@ export function setGrid(cx: i32, cy: i32, c: i32, r: i32, escapedStart: i32, esc
   extraEnd = escapedEnd;
 }
 
+/** a·b + c: fused where the CPU has FMA (relaxed SIMD build), else multiply then add (plain SIMD build). */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f64x2.relaxed_madd(a, b, c);
+  return f64x2.add(f64x2.mul(a, b), c);
+}
+
 /** The kernel weights of two neighbours at (px, py). */
 // @ts-ignore: decorator
 @inline function weights(px: v128, py: v128, qx: v128, qy: v128, k1: v128, k2: v128, k3: v128, k4: v128, rnd: v128, maxD2: v128, table: usize): v128 {
   const dx = f64x2.sub(qx, px);
   const dy = f64x2.sub(qy, py);
-  const d2 = f64x2.pmin(f64x2.relaxed_madd(dx, dx, f64x2.mul(dy, dy)), maxD2);
+  const d2 = f64x2.pmin(madd(dx, dx, f64x2.mul(dy, dy)), maxD2);
   const r = f64x2.add(d2, rnd);
   const g = f64x2.sub(d2, f64x2.sub(r, rnd));
   let t = v128.load64_zero(table + (<usize>i32x4.extract_lane(r, 0) << 3));
   t = v128.load64_lane(table + (<usize>i32x4.extract_lane(r, 2) << 3), t, 1);
-  let p = f64x2.relaxed_madd(g, k4, k3);
-  p = f64x2.relaxed_madd(g, p, k2);
-  p = f64x2.relaxed_madd(g, p, k1);
-  return f64x2.relaxed_madd(f64x2.mul(t, g), p, t);
+  let p = madd(g, k4, k3);
+  p = madd(g, p, k2);
+  p = madd(g, p, k1);
+  return madd(f64x2.mul(t, g), p, t);
 }
 
 /** Sums of w, w·x, w·y over the points within the radius of (qx, qy): sw returned, sx and sy stored at out. */
@@ -117,8 +125,8 @@ export function sums(qx: f64, qy: f64): f64 {
       const py = v128.load(ys + (<usize>s << 3));
       const w = weights(px, py, qxv, qyv, k1, k2, k3, k4, rnd, maxD2, table);
       sw = f64x2.add(sw, w);
-      sx = f64x2.relaxed_madd(w, px, sx);
-      sy = f64x2.relaxed_madd(w, py, sy);
+      sx = madd(w, px, sx);
+      sy = madd(w, py, sy);
     }
     if (s < end) {
       // Odd one out: lane 1 loads as 0 and its weight is masked.
@@ -126,8 +134,8 @@ export function sums(qx: f64, qy: f64): f64 {
       const py = v128.load64_zero(ys + (<usize>s << 3));
       const w = v128.and(weights(px, py, qxv, qyv, k1, k2, k3, k4, rnd, maxD2, table), lane0);
       sw = f64x2.add(sw, w);
-      sx = f64x2.relaxed_madd(w, px, sx);
-      sy = f64x2.relaxed_madd(w, py, sy);
+      sx = madd(w, px, sx);
+      sy = madd(w, py, sy);
     }
   }
   store<f64>(outPtr, f64x2.extract_lane(sx, 0) + f64x2.extract_lane(sx, 1));

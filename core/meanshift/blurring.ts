@@ -22,7 +22,7 @@
 // - The sums over neighbours run in WebAssembly SIMD (wasm/blurring-kernel.ts, two neighbours per
 //   instruction, fused multiply-adds where the CPU has them): another summation order, same
 //   precision.
-import { BLURRING_KERNEL_WASM_BASE64 } from './blurring-wasm.ts';
+import { BLURRING_KERNEL_RELAXED_SIMD, BLURRING_KERNEL_SIMD } from './blurring-wasm.ts';
 import type { Partition, Points } from './types.ts';
 
 /** Weights below 2^-53 (d²/2w² > 53·ln 2) are dropped; the kernel radius in widths is a hair more than this. */
@@ -79,22 +79,25 @@ const SLACK = 2;
 /** Position parked in an escaped point's grid slot: weight exactly 0, and finite (0 · ∞ would be NaN). */
 const FAR = 1e100;
 /**
- * Rebuild the grid once this many points have escaped: a rebuild costs ~50 µs at 3,000 points, an
- * escaped point one more candidate for every query (and each pass starts with an empty list).
+ * Rebuild the grid once max(128, n/64) points have escaped: a rebuild costs ~50 µs per 3,000
+ * points, an escaped point one more candidate for every query (each pass starts with an empty list).
  */
-const MAX_ESCAPED = 128;
+const maxEscaped = (n: number) => Math.max(128, Math.ceil(n / 64));
 
 export function blurringMeanShift(points: Points, width: number, iterations: number): Partition {
   return groupByRoundedPixel(blurredPositions(points, width, iterations), rowMajorOrder(points));
 }
 
-/** The final (unrounded) positions, in the caller's indexing: the passes without the grouping. */
-export function blurredPositions(points: Points, width: number, iterations: number): Points {
+/**
+ * The final (unrounded) positions, in the caller's indexing: the passes without the grouping.
+ * `variant` forces a build of the kernel (tests); by default relaxed SIMD where the runtime has it.
+ */
+export function blurredPositions(points: Points, width: number, iterations: number, variant?: KernelVariant): Points {
   if (!(width > 0) || !Number.isFinite(width)) throw new Error(`blurring mean shift: width must be a positive number, got ${width}`);
   if (!Number.isInteger(iterations) || iterations < 0) throw new Error(`blurring mean shift: iterations must be an integer >= 0, got ${iterations}`);
   const n = points.length;
   const order = rowMajorOrder(points);
-  const state = new MovingPoints(points, order, width);
+  const state = new MovingPoints(points, order, width, kernel(variant));
   for (let pass = 0; pass < iterations; pass++) {
     state.startPass();
     for (let k = 0; k < n; k++) state.update(k);
@@ -114,7 +117,7 @@ function rowMajorOrder(points: Points): Int32Array {
   return Int32Array.from(idx);
 }
 
-/** The compiled kernel (wasm/blurring-kernel.ts), one instance shared by every call (calls are synchronous). */
+/** The compiled kernel (wasm/blurring-kernel.ts); one instance per build, shared by every call (calls are synchronous). */
 interface KernelExports {
   memory: WebAssembly.Memory;
   setLayout(table: number, xs: number, ys: number, cellStart: number, out: number, reach: number, cellSize: number): void;
@@ -122,13 +125,21 @@ interface KernelExports {
   setGrid(minCx: number, minCy: number, cols: number, rows: number, escapedStart: number, escapedEnd: number): void;
   sums(qx: number, qy: number): number;
 }
-let kernelInstance: KernelExports | undefined;
-function kernel(): KernelExports {
-  if (!kernelInstance) {
-    const bytes = Uint8Array.from(atob(BLURRING_KERNEL_WASM_BASE64), (c) => c.charCodeAt(0));
-    kernelInstance = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as KernelExports;
+/** The kernel's two builds: fused multiply-adds (relaxed SIMD, Node >= 22), or plain SIMD (older runtimes). */
+export type KernelVariant = 'relaxed-simd' | 'simd';
+const KERNEL_BASE64: Record<KernelVariant, string> = { 'relaxed-simd': BLURRING_KERNEL_RELAXED_SIMD, simd: BLURRING_KERNEL_SIMD };
+const kernels = new Map<KernelVariant, KernelExports>();
+const bytesOf = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+let bestVariant: KernelVariant | undefined;
+function kernel(variant?: KernelVariant): KernelExports {
+  bestVariant ??= WebAssembly.validate(bytesOf(BLURRING_KERNEL_RELAXED_SIMD)) ? 'relaxed-simd' : 'simd';
+  const v = variant ?? bestVariant;
+  let k = kernels.get(v);
+  if (!k) {
+    k = new WebAssembly.Instance(new WebAssembly.Module(bytesOf(KERNEL_BASE64[v]))).exports as unknown as KernelExports;
+    kernels.set(v, k);
   }
-  return kernelInstance;
+  return k;
 }
 /** The weight table of the last width used (one width per run in practice). */
 let lastTable: GaussianTable | undefined;
@@ -146,7 +157,7 @@ function ensureMemory(k: KernelExports, bytes: number): void {
  */
 class MovingPoints {
   readonly n: number;
-  private readonly k = kernel();
+  private readonly k: KernelExports;
   private readonly cellSize: number;
   // Byte offsets in the kernel's memory: weight table | xs | ys | out (sx, sy) | cellStart.
   private readonly xsOff: number;
@@ -174,7 +185,8 @@ class MovingPoints {
   private escapedCount = 0;
   private grid = { minCx: 0, minCy: 0, cols: 0, rows: 0 };
 
-  constructor(points: Points, order: Int32Array, width: number) {
+  constructor(points: Points, order: Int32Array, width: number, k: KernelExports) {
+    this.k = k;
     const n = (this.n = points.length);
     if (lastTable?.width !== width) lastTable = gaussianTable(width);
     const g = lastTable;
@@ -182,7 +194,7 @@ class MovingPoints {
     // 4-8 cells per radius keeps the scanned area close to the kernel disc; a power of two makes
     // the kernel's multiplications by 1/cellSize exact divisions.
     this.cellSize = Math.max(1, 2 ** Math.floor(Math.log2(radius / 4)));
-    this.capacity = n + MAX_ESCAPED;
+    this.capacity = n + maxEscaped(n);
     this.xsOff = g.table.byteLength;
     this.ysOff = this.xsOff + 8 * this.capacity;
     this.outOff = this.ysOff + 8 * this.capacity;
@@ -208,7 +220,7 @@ class MovingPoints {
     this.cellOf = new Int32Array(n);
     this.cyOf = new Int32Array(n);
     this.escapedAt = new Int32Array(n).fill(-1);
-    this.escapedSlot = new Int32Array(MAX_ESCAPED);
+    this.escapedSlot = new Int32Array(maxEscaped(n));
     if (n > 0) this.rebuild();
   }
 
@@ -253,7 +265,7 @@ class MovingPoints {
     } else if (Math.abs(nx - this.bucketX[slot]) <= SLACK && Math.abs(ny - this.bucketY[slot]) <= SLACK) {
       this.xs[slot] = nx;
       this.ys[slot] = ny;
-    } else if (this.escapedCount < MAX_ESCAPED) {
+    } else if (this.escapedCount < this.escapedSlot.length) {
       const i = this.escapedCount++;
       this.escapedAt[slot] = i;
       this.escapedSlot[i] = slot;

@@ -1,10 +1,11 @@
 // npm start -- [<region> [parameters]] [--json]
 // The whole job in one command: uses the running local stack (`npm run dev`) or starts one in this
 // process, enqueues the run, shows progress (tiles done / failed, rate, ETA, read from the ledger),
-// waits for the manifest and prints a summary with the largest clusters. Without a region: a demo
+// waits for the manifest, prints a summary with the largest clusters and writes the run's HTML
+// report (.local/reports/RUN_ID.html). Without a region: a demo
 // on a 4×4 region of synthetic tiles written to .local/demo-tiles/.
 import '../local/quiet.ts';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
@@ -14,6 +15,7 @@ import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tiles
 import { submitRun } from '../core/enqueue.ts';
 import { exportClusters } from '../core/exports.ts';
 import { Ledger } from '../core/ledger.ts';
+import { ClusterService } from '../core/service.ts';
 import { loadManifest, loadRun } from '../core/load-run.ts';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import type { Manifest } from '../core/types.ts';
@@ -160,6 +162,12 @@ try {
     process.stdout.write(`${summary(run.manifest, hullHectares, submission.complete ? null : seconds)}\n\nlargest clusters:\n${largest}\n`);
     process.stdout.write(`\nall clusters: npm run fetch -- ${submission.runId} [--format csv|json|geojson|parquet --out FILE]\n`);
   }
+  // The run's HTML report (map, table, details), so the result can be looked at, not only read.
+  const reportPath = join(localRoot, 'reports', `${submission.runId}.html`);
+  mkdirSync(join(localRoot, 'reports'), { recursive: true });
+  writeFileSync(reportPath, await (await new ClusterService({ runId: submission.runId }).fetch()).report());
+  if (options.json) say(`report: ${reportPath}`);
+  else process.stdout.write(`report: ${reportPath}\n`);
   await local?.stop();
   process.exit(0);
 } catch (error) {

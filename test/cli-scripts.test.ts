@@ -74,6 +74,12 @@ describe('CLI scripts', () => {
     expect(manifest.tiles_failed).toBe(0);
     expect(manifest.totals.clusters).toBeGreaterThan(0);
     expect(result.stderr).toMatch(/local stack started in this process/);
+    // It ends by writing the run's HTML report and naming it (on stderr: stdout is the manifest).
+    const reportPath = /report: (\S+\.html)/.exec(result.stderr)?.[1];
+    expect(reportPath).toBe(join(localDir, 'reports', `${manifest.run_id}.html`));
+    const html = readFileSync(reportPath!, 'utf8');
+    expect(html).toContain(manifest.run_id);
+    expect(html).not.toMatch(/<script[^>]+src=/); // self-contained
     // The stack is gone with the process, its stack file too.
     expect(existsSync(join(localDir, 'stack.json'))).toBe(false);
   });

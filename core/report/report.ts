@@ -22,10 +22,13 @@ export interface RunReportInput {
   maxOverlayTiles?: number;
 }
 
-/** Colour span: the run's dates when known (end exclusive), else the clusters' own dates. */
+/**
+ * Colour span: the clusters' own dates (a run's requested range is often far wider than its alerts,
+ * which would paint every cluster one colour), else the run's dates (end exclusive).
+ */
 function spanOf(input: RunReportInput): DaySpan {
-  if (input.dates) return { first: isoToDays(input.dates.start_date), last: isoToDays(input.dates.end_date) - 1 };
   if (input.records.length) return recordsSpan(input.records);
+  if (input.dates) return { first: isoToDays(input.dates.start_date), last: isoToDays(input.dates.end_date) - 1 };
   return { first: 0, last: 0 };
 }
 

@@ -100,10 +100,10 @@ export function sums(qx: f64, qy: f64): f64 {
   const lane0 = i64x2(-1, 0);
   let sw = f64x2.splat(0), sx = f64x2.splat(0), sy = f64x2.splat(0);
   // Grid rows overlapping [qy - reach, qy + reach], in each only the cells the disc can touch; then
-  // one more "row": the escaped points.
+  // one more "row": the escaped points (visited even if no grid row is).
   const gy0 = max<i32>(0, <i32>floor((qy - reach) * invCell) - minCy);
   const gy1 = min<i32>(rows - 1, <i32>floor((qy + reach) * invCell) - minCy);
-  for (let gy = gy0; gy <= gy1 + 1; gy++) {
+  for (let gy = min<i32>(gy0, gy1 + 1); gy <= gy1 + 1; gy++) {
     let s: i32, end: i32;
     if (gy > gy1) {
       s = extraStart;

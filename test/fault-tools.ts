@@ -73,6 +73,11 @@ export interface FlakyProxy {
   rate: number;
   /** Faults picked at random (uniformly) for the `rate` share of requests. */
   faults: readonly ProxyFault[];
+  /**
+   * Names standing in for run ids in a request's identity. Run ids hash the tile URL, whose port
+   * is random: without an alias the same test would draw other faults on every invocation.
+   */
+  aliases: Map<string, string>;
   /** A fault for specific requests, whatever the rate (e.g. every PUT of one key). */
   rule: ((method: string, key: string) => ProxyFault | null) | null;
   /**
@@ -103,6 +108,7 @@ export async function startFlakyProxy(target: string, options: { rate?: number; 
     url: '',
     rate: options.rate ?? 0,
     faults: PROXY_FAULTS,
+    aliases: new Map(),
     rule: null,
     reseed(value) {
       seed = value;
@@ -117,9 +123,10 @@ export async function startFlakyProxy(target: string, options: { rate?: number; 
     const method = req.method ?? 'GET';
     // Path-style: /bucket/key?query → key.
     const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').slice(2).join('/'));
-    const n = (seen.get(`${method} ${key}`) ?? 0) + 1;
-    seen.set(`${method} ${key}`, n);
-    const u = draw(`${method} ${key} ${n}`);
+    const identity = `${method} ${key.replace(/r-[0-9a-f]{16}/g, (id) => proxy.aliases.get(id) ?? id)}`;
+    const n = (seen.get(identity) ?? 0) + 1;
+    seen.set(identity, n);
+    const u = draw(`${identity} ${n}`);
     // u < rate picks a fault; where u falls inside [0, rate) picks which one.
     const fault = proxy.rule?.(method, key) ?? (u < proxy.rate ? proxy.faults[Math.floor((u / proxy.rate) * proxy.faults.length)] : null);
     if (fault) proxy.injected.push({ method, key, fault });
@@ -449,7 +456,14 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
     output,
     onBatchStart: options.onBatchStart,
   });
-  await loop.ready;
+  // A consumer that cannot load its handler never gets ready: fail with its log, not a hook timeout.
+  let notReady: NodeJS.Timeout | undefined;
+  await Promise.race([
+    loop.ready,
+    new Promise((_, reject) => {
+      notReady = setTimeout(() => reject(new Error(`consumers not ready after 30 s: ${logs.slice(-3).join(' | ')}`)), 30_000);
+    }),
+  ]).finally(() => clearTimeout(notReady));
 
   const fs: FaultStack = {
     emulators,

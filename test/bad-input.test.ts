@@ -8,14 +8,14 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as aggregate } from '../functions/aggregator.ts';
 import { handler as consume } from '../functions/consumer.ts';
 import { Ledger } from '../core/ledger.ts';
-import { clustersKey, decodeS3Key, errorKey, messageErrorKey, parseResultKey, runPrefix, tilePrefix } from '../core/keys.ts';
+import { clustersKey, decodeS3Key, errorKey, manifestKey, messageErrorKey, parseResultKey, runPrefix, tilePrefix } from '../core/keys.ts';
 import { MAX_MESSAGE_BYTES, MAX_S3_RECORDS, parseErrorRecord, parseS3Event, parseTileMessage, tileMessageBody } from '../core/messages.ts';
 import {
   checkRunSize, normalizeRunParams, parseRunSpec, regionNotes, runId, runTileCount, runTiles, tileIndex, tileInRun, validateRunParams,
@@ -353,5 +353,24 @@ describe('handlers fed forged messages and events write nothing outside the run 
     const runItems = await dynamo.doc.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `run#${VALID}` } }));
     expect((runItems.Items ?? []).map((i) => i.sk).sort()).toEqual(['run', 'shard#00000', 'tile#12/1331/2162']);
     expect(await allKeys()).toEqual(before);
+  }, 30_000);
+
+  it('a run across the antimeridian goes through consumer and aggregator: both sides counted, one manifest', async () => {
+    const spec = normalizeRunParams(validateRunParams({
+      z: 12, region: { kind: 'bbox', west: 179.9, south: -16.2, east: -179.9, north: -16.1 }, tiles_url: 'file:///nonexistent-glad-tiles/{z}/{x}/{y}.png',
+    }));
+    expect(spec.region).toMatchObject({ x0: 4094, x1: 1 });
+    const id = runId(spec);
+    const tiles = runTiles(spec);
+    expect(tiles.filter((t) => t.y === spec.region.y0).map((t) => t.x)).toEqual([4094, 4095, 0, 1]);
+    await new Ledger(dynamo.doc, TABLE).createRun(id, spec);
+    const response = await consume({ Records: tiles.map((t) => record(tileMessageBody(spec, t))) });
+    expect(response.batchItemFailures).toEqual([]);
+    const event = (key: string) => ({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key } } }] });
+    for (const t of tiles) await aggregate(event(clustersKey(id, t)));
+    const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: manifestKey(id) }));
+    const manifest = JSON.parse(await out.Body!.transformToString());
+    expect(manifest).toMatchObject({ run_id: id, tiles: tiles.length, tiles_empty: tiles.length, tiles_failed: 0, params: { region: spec.region } });
+    expect((await allKeys()).filter((k) => k.startsWith(`runs/${id}/`))).toHaveLength(2 * tiles.length + 1);
   }, 30_000);
 });

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
+import './s3rver-atomic-put.ts';
 import S3rver from 's3rver';
 import { buildApp } from 'fauxqs';
 

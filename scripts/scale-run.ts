@@ -135,9 +135,7 @@ export async function startScaleStack(options: { workers?: number; log?: (line: 
   const aggregatorMs: number[] = [];
   const inFlight = new Set<Promise<void>>();
   const deliver = async (bucket: string, key: string, size: number) => {
-    // S3 delivers notifications asynchronously (typically well under a second after the PUT). The
-    // delay also keeps clear of an s3rver 3.7.1 race: its PUT returns, and the event fires, before
-    // the object's file is completely written (seen twice in 10,000 tiles under heavy load).
+    // S3 delivers notifications asynchronously (typically well under a second after the PUT).
     await new Promise((resolve) => setTimeout(resolve, EVENT_DELAY_MS));
     const event = s3EventOf(bucket, key, size);
     for (let attempt = 1; attempt <= 3; attempt++) {

@@ -87,3 +87,29 @@ describe('local emulators and stack', () => {
     }
   });
 });
+
+describe('s3rver PUTs are atomic (local/s3rver-atomic-put.ts)', () => {
+  it('an object read the moment its PUT is answered or announced is whole, also while being overwritten', async () => {
+    const emulators = await startEmulators();
+    try {
+      await createStack(emulators, { visibilityTimeout: 1 });
+      const s3 = new S3Client(config(emulators.endpoints.s3));
+      const Bucket = DEFAULT_NAMES.bucket;
+      const body = (fill: number) => Buffer.alloc(8 << 20, fill); // 8 MiB: the file write lags the request
+      const lengths: Promise<number>[] = [];
+      const readLength = async (Key: string) => (await (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body!.transformToByteArray()).length;
+      emulators.s3.on('event', (event: S3EventPayload) => lengths.push(readLength(event.Records[0].s3.object.key)));
+      for (let i = 0; i < 4; i++) {
+        // A PUT and a reader racing on the same key: the reader sees the old or the new object, whole.
+        const racing = i > 0 ? readLength('big.bin') : Promise.resolve(8 << 20);
+        await s3.send(new PutObjectCommand({ Bucket, Key: 'big.bin', Body: body(i) }));
+        lengths.push(racing, readLength('big.bin'));
+      }
+      const seen = await Promise.all(lengths);
+      expect(seen.length).toBe(12);
+      expect(seen.every((n) => n === 8 << 20)).toBe(true);
+    } finally {
+      await emulators.stop();
+    }
+  });
+});

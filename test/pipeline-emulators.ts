@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
+import '../local/s3rver-atomic-put.ts';
 import S3rver from 's3rver';
 import { LEDGER_TABLE_DEFINITION } from '../core/ledger.ts';
 

@@ -6,7 +6,9 @@
 // caller widen the halo (doubling, up to MAX_HALO_MARGIN) until each owned cluster is provably
 // unaffected by the halo's outer edge. See docs/clustering.md for the argument.
 import { blurringMeanShift } from './meanshift/blurring.ts';
-import { flatMeanShift } from './meanshift/flat.ts';
+import { flatMeanShiftTraced } from './meanshift/flat.ts';
+import { breakTiesByRank, checkFlatHalo } from './meanshift/flat-halo.ts';
+import type { FlatHaloCheck } from './meanshift/flat-halo.ts';
 import { climbLattice, linkModes, meanOfModes } from './meanshift/standard.ts';
 import type { Partition } from './meanshift/types.ts';
 import { TILE_SIZE } from './tiles.ts';
@@ -66,14 +68,25 @@ function edgeDistance(col: number, row: number, margin: number): number {
   return Math.min(col - lo, hi - col, row - lo, hi - row);
 }
 
-export function clusterAlerts(alerts: Alerts, params: ClusterParams, haloMargin: number): TileClusters {
+/**
+ * Where the tile's pixel (0, 0) lies in the zoom level's global pixel grid (x·256, y·256). Only
+ * `flat` uses it: its means are plain float sums divided by counts, whose last bit depends on
+ * the coordinate frame, so every tile computes in the one global frame to agree with its
+ * neighbours on borderline decisions (a point exactly one width away, equal means).
+ */
+export interface TileOrigin {
+  col: number;
+  row: number;
+}
+
+export function clusterAlerts(alerts: Alerts, params: ClusterParams, haloMargin: number, origin: TileOrigin = { col: 0, row: 0 }): TileClusters {
   if (!(haloMargin >= 0)) throw new Error(`haloMargin=${haloMargin} must be ≥ 0`);
   if (alerts.length === 0) return { clusters: [], complete: true };
   switch (params.algorithm) {
     case 'standard':
       return clusterStandard(alerts, params, haloMargin);
     case 'flat':
-      return clusterFlat(alerts, params, haloMargin);
+      return clusterFlatChecked(alerts, params, haloMargin, origin).tile;
     case 'blurring': {
       // No halo: the blurred points move together, so a tile is clustered on its own alerts.
       const partition = blurringMeanShift(pointsOf(alerts), params.width, params.iterations);
@@ -146,11 +159,16 @@ function clusterStandard(alerts: Alerts, params: ClusterParams, margin: number):
 }
 
 /**
- * `flat` (scikit-learn semantics: every point goes to its nearest kept centre). Complete when every
- * owned centre is more than two widths inside the halo edge, and every member is farther from the
- * edge than from its centre plus a width (no centre beyond the edge could be nearer to it).
+ * `flat` (scikit-learn semantics: every point goes to its nearest kept centre), run in the global
+ * pixel frame. Complete when the halo check proves every owned cluster (centre, decision to keep
+ * it, members) is the one the whole region would give (core/meanshift/flat-halo.ts).
  */
-function clusterFlat(alerts: Alerts, params: ClusterParams, margin: number): TileClusters {
+export function clusterFlatChecked(
+  alerts: Alerts,
+  params: ClusterParams,
+  margin: number,
+  origin: TileOrigin = { col: 0, row: 0 },
+): { tile: TileClusters; check: FlatHaloCheck } {
   // scikit-learn's result depends on the input order (equal means: the last seed sets the
   // intensity). Row-major order makes it canonical: any part of a region is then seen in the same
   // relative order as in the whole region (and as a decoded raster lists its pixels).
@@ -159,22 +177,19 @@ function clusterFlat(alerts: Alerts, params: ClusterParams, margin: number): Til
   );
   const sorted = {
     length: alerts.length,
-    x: Float64Array.from(order, (i) => alerts.col[i]),
-    y: Float64Array.from(order, (i) => alerts.row[i]),
+    x: Float64Array.from(order, (i) => alerts.col[i] + origin.col),
+    y: Float64Array.from(order, (i) => alerts.row[i] + origin.row),
   };
-  const byRank = flatMeanShift(sorted, params.width);
+  const byRank = flatMeanShiftTraced(sorted, params.width);
+  // Exact ties go to the stronger centre, not to sklearn's KD-tree pick (which depends on the
+  // halo's extent): the same alert then gets the same centre in every tile that sees both.
+  breakTiesByRank(sorted, byRank, params.width);
+  const box = { x0: origin.col - margin, y0: origin.row - margin, x1: origin.col + TILE_SIZE - 1 + margin, y1: origin.row + TILE_SIZE - 1 + margin };
+  const check = checkFlatHalo(sorted, byRank, byRank.trace, params.width, box, (x, y) => owns(x - origin.col, y - origin.row), margin - 0.5);
   const labels = new Int32Array(alerts.length);
   for (let k = 0; k < order.length; k++) labels[order[k]] = byRank.labels[k];
-  const partition = { labels, centres: byRank.centres };
-  const owned = ownedClusters(partition.labels, partition.centres, params.min_count);
-  let complete = true;
-  for (const [l, members] of owned) {
-    const c = partition.centres[l];
-    if (edgeDistance(c.x, c.y, margin) <= 2 * params.width) complete = false;
-    for (const i of members) {
-      const d = Math.hypot(alerts.col[i] - c.x, alerts.row[i] - c.y);
-      if (edgeDistance(alerts.col[i], alerts.row[i], margin) <= d + params.width) complete = false;
-    }
-  }
-  return { clusters: toOwned(owned, partition.centres), complete };
+  // Back to tile coordinates (exact: a difference of two nearby doubles).
+  const centres = byRank.centres.map((c) => ({ x: c.x - origin.col, y: c.y - origin.row }));
+  const owned = ownedClusters(labels, centres, params.min_count);
+  return { tile: { clusters: toOwned(owned, centres), complete: check.complete }, check };
 }

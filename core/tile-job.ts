@@ -10,7 +10,13 @@ import type { AlertDecoder, Alerts, ClusterParams, DayRange, TileAddress, TileRe
 
 /** What runTile needs from the clustering engine (core/cluster-tile.ts implements it). */
 export interface ClusterEngine {
-  clusterAlerts(alerts: Alerts, params: ClusterParams, haloMargin: number): { clusters: ClusterMembers[]; complete: boolean };
+  /** `origin`: the tile's pixel (0, 0) in the zoom level's global pixel grid (`flat` computes there). */
+  clusterAlerts(
+    alerts: Alerts,
+    params: ClusterParams,
+    haloMargin: number,
+    origin?: { col: number; row: number },
+  ): { clusters: ClusterMembers[]; complete: boolean };
   initialHaloMargin(params: ClusterParams): number;
   MAX_HALO_MARGIN: number;
 }
@@ -154,7 +160,8 @@ export async function runTile(
   let margin = Math.min(clusterEngine.initialHaloMargin(params), max);
   for (;;) {
     const alerts = margin > 0 ? await gatherHalo(tile, own, margin, cache) : own;
-    const { clusters, complete } = clusterEngine.clusterAlerts(alerts, params, margin);
+    const origin = { col: tile.x * TILE_SIZE, row: tile.y * TILE_SIZE };
+    const { clusters, complete } = clusterEngine.clusterAlerts(alerts, params, margin, origin);
     options.onPass?.({ margin, alerts: alerts.length, complete });
     if (complete || margin >= max) {
       if (!complete) options.onWarning?.(`tile ${tileKey(tile)}: clusters may be cut at the maximum halo of ${max} px`);

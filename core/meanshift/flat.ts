@@ -20,31 +20,84 @@ import type { Partition, Points } from './types.ts';
 const MAX_ITER = 300;
 
 export function flatMeanShift(points: Points, width: number): Partition {
-  if (!(width > 0) || !Number.isFinite(width)) throw new Error(`flat mean shift: width must be a positive number, got ${width}`);
-  const n = points.length;
-  if (n === 0) return { labels: new Int32Array(0), centres: [] };
-  const grid = new PointGrid(points, width);
-  const candidates = climbAllSeeds(points, grid, width);
-  const kept = suppressNearDuplicates(candidates, width);
-  return { labels: nearestCentreLabels(points, kept), centres: kept };
+  const { labels, centres } = flatMeanShiftTraced(points, width);
+  return { labels, centres };
 }
 
-interface Candidate {
+/**
+ * What the halo check (flat-halo.ts) needs to know about a run besides its partition: where each
+ * seed's trajectory went, and every candidate with its rank and whether it was kept.
+ */
+export interface FlatTrace {
+  /** Per seed: rank of the candidate it ended on (index into `candidates`). */
+  seedCandidate: Int32Array;
+  /** Per seed: bounding box of the positions whose windows were summed (start included). */
+  pathMinX: Float64Array;
+  pathMinY: Float64Array;
+  pathMaxX: Float64Array;
+  pathMaxY: Float64Array;
+  /** Per seed: farthest distance from its start of any trajectory position (the final mean included). */
+  reach: Float64Array;
+  /** Candidates in rank order: sorted by (intensity, x, y) descending. */
+  candidates: Candidate[];
+  /** Per candidate rank: its index in `centres` when kept, else -1. */
+  keptAs: Int32Array;
+  /** Per centre (kept candidate): its rank. */
+  centreRank: Int32Array;
+}
+
+/** flatMeanShift plus its trace; the partition is exactly flatMeanShift's. */
+export function flatMeanShiftTraced(points: Points, width: number): Partition & { trace: FlatTrace } {
+  if (!(width > 0) || !Number.isFinite(width)) throw new Error(`flat mean shift: width must be a positive number, got ${width}`);
+  const n = points.length;
+  const trace: FlatTrace = {
+    seedCandidate: new Int32Array(n),
+    pathMinX: new Float64Array(n),
+    pathMinY: new Float64Array(n),
+    pathMaxX: new Float64Array(n),
+    pathMaxY: new Float64Array(n),
+    reach: new Float64Array(n),
+    candidates: [],
+    keptAs: new Int32Array(0),
+    centreRank: new Int32Array(0),
+  };
+  if (n === 0) return { labels: new Int32Array(0), centres: [], trace };
+  const grid = new PointGrid(points, width);
+  const seedOf = new Array<Candidate | undefined>(n);
+  const candidates = climbAllSeeds(points, grid, width, trace, seedOf);
+  const { kept, keptAs, centreRank } = suppressNearDuplicates(candidates, width);
+  for (let r = 0; r < candidates.length; r++) candidates[r].rank = r;
+  for (let s = 0; s < n; s++) trace.seedCandidate[s] = seedOf[s] ? seedOf[s]!.rank : -1;
+  trace.candidates = candidates;
+  trace.keptAs = keptAs;
+  trace.centreRank = centreRank;
+  return { labels: nearestCentreLabels(points, kept), centres: kept, trace };
+}
+
+export interface Candidate {
   x: number;
   y: number;
   intensity: number;
+  /** Position in the (intensity, x, y) descending order, set after sorting. */
+  rank: number;
 }
 
 /** Step 1-2: hill-climb every seed; one candidate per distinct final mean (last writer wins). */
-function climbAllSeeds(points: Points, grid: PointGrid, bandwidth: number): Candidate[] {
+function climbAllSeeds(points: Points, grid: PointGrid, bandwidth: number, trace: FlatTrace, seedOf: Array<Candidate | undefined>): Candidate[] {
   const stopThresh = 1e-3 * bandwidth;
   const r2 = bandwidth * bandwidth;
   // Keyed by the exact final mean; a Map keeps first-insertion order, values are overwritten.
   const byMean = new Map<string, Candidate>();
   for (let s = 0; s < points.length; s++) {
-    let mx = points.x[s], my = points.y[s];
+    const sx = points.x[s], sy = points.y[s];
+    let mx = sx, my = sy;
     let within = 0;
+    let minX = sx, minY = sy, maxX = sx, maxY = sy, reach2 = 0;
     for (let completed = 0; ; completed++) {
+      if (mx < minX) minX = mx;
+      if (mx > maxX) maxX = mx;
+      if (my < minY) minY = my;
+      if (my > maxY) maxY = my;
       const sum = grid.sumWithin(mx, my, r2);
       within = sum.count;
       if (within === 0) break; // cannot happen for data seeds, kept for sklearn parity
@@ -52,26 +105,37 @@ function climbAllSeeds(points: Points, grid: PointGrid, bandwidth: number): Cand
       const dx = nx - mx, dy = ny - my;
       mx = nx;
       my = ny;
+      const gone2 = (mx - sx) * (mx - sx) + (my - sy) * (my - sy);
+      if (gone2 > reach2) reach2 = gone2;
       if (Math.sqrt(dx * dx + dy * dy) < stopThresh || completed === MAX_ITER) break;
     }
+    trace.pathMinX[s] = minX;
+    trace.pathMinY[s] = minY;
+    trace.pathMaxX[s] = maxX;
+    trace.pathMaxY[s] = maxY;
+    trace.reach[s] = Math.sqrt(reach2);
     if (within === 0) continue;
     // +0 folds -0 into 0: Python's tuple keys treat them as equal.
     const key = `${mx + 0},${my + 0}`;
-    const c = byMean.get(key);
+    let c = byMean.get(key);
     if (c) c.intensity = within;
-    else byMean.set(key, { x: mx + 0, y: my + 0, intensity: within });
+    else byMean.set(key, (c = { x: mx + 0, y: my + 0, intensity: within, rank: -1 }));
+    seedOf[s] = c;
   }
   return [...byMean.values()];
 }
 
 /** Step 3: densest first; drop candidates within the bandwidth of an already kept centre. */
-function suppressNearDuplicates(candidates: Candidate[], bandwidth: number): Array<{ x: number; y: number }> {
+function suppressNearDuplicates(candidates: Candidate[], bandwidth: number) {
   candidates.sort((a, b) => b.intensity - a.intensity || b.x - a.x || b.y - a.y);
   const r2 = bandwidth * bandwidth;
   const kept: Array<{ x: number; y: number }> = [];
+  const keptAs = new Int32Array(candidates.length).fill(-1);
+  const centreRank: number[] = [];
   // Kept centres in a hash grid of cell size = bandwidth: a conflicting one is in the 3x3 cells around.
   const cells = new Map<string, number[]>();
-  for (const c of candidates) {
+  for (let r = 0; r < candidates.length; r++) {
+    const c = candidates[r];
     const cx = Math.floor(c.x / bandwidth), cy = Math.floor(c.y / bandwidth);
     let duplicate = false;
     for (let gy = cy - 1; gy <= cy + 1 && !duplicate; gy++) {
@@ -90,9 +154,11 @@ function suppressNearDuplicates(candidates: Candidate[], bandwidth: number): Arr
     const list = cells.get(key);
     if (list) list.push(kept.length);
     else cells.set(key, [kept.length]);
+    keptAs[r] = kept.length;
+    centreRank.push(r);
     kept.push({ x: c.x, y: c.y });
   }
-  return kept;
+  return { kept, keptAs, centreRank: Int32Array.from(centreRank) };
 }
 
 /** Step 4: nearest kept centre of every point, exact ties broken as sklearn's KD tree does. */

@@ -3,7 +3,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stackEnv, type StackInfo } from './stack.ts';
+import { startEmulators, type Emulators } from './emulators.ts';
+import { DEFAULT_NAMES, queueUrl, stackEnv, type StackInfo } from './stack.ts';
 
 /** Local state directory: `.local/` at the repository root, or $GLAD_LOCAL_DIR (tests use their own). */
 export function localDir(env: Record<string, string | undefined> = process.env): string {
@@ -87,3 +88,34 @@ export async function useStack(dir = localDir()): Promise<'sst' | 'local'> {
   return 'local';
 }
 
+
+/**
+ * Emulators on the state an earlier `npm start` / `npm run dev` left in `.local/state`, started
+ * just to read results when no stack is running; their env is applied to process.env. Throws
+ * NO_STACK when there is no such state.
+ */
+export async function openLocalState(dir = localDir()): Promise<Emulators> {
+  const stateDir = join(dir, 'state');
+  if (!existsSync(join(stateDir, 's3', DEFAULT_NAMES.bucket))) throw new Error(NO_STACK);
+  const emulators = await startEmulators({ dir: stateDir });
+  const endpoints = emulators.endpoints;
+  Object.assign(process.env, stackEnv({
+    endpoints, names: DEFAULT_NAMES, visibilityTimeout: 30,
+    queueUrl: queueUrl(endpoints.sqs, DEFAULT_NAMES.queue), deadLetterQueueUrl: queueUrl(endpoints.sqs, DEFAULT_NAMES.deadLetterQueue),
+  }));
+  return emulators;
+}
+
+/**
+ * For commands that only read results (fetch, view): `useStack()`, else the persisted local state.
+ * Returns the emulators it started (the caller stops them), or undefined when a stack was in use.
+ */
+export async function useStackOrLocalState(dir = localDir()): Promise<Emulators | undefined> {
+  try {
+    await useStack(dir);
+    return undefined;
+  } catch (error) {
+    if ((error as Error).message !== NO_STACK) throw error;
+    return openLocalState(dir);
+  }
+}

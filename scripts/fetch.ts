@@ -6,18 +6,16 @@
 // Uses the linked resources under `sst shell`, else the running local stack, else the local state
 // left in .local/state by an earlier `npm start` / `npm run dev` (emulators started just to read it).
 import '../local/quiet.ts';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import * as aq from 'arquero';
 import { Command } from 'commander';
 import { checkFormat, HULLS, toTableText, type Format, type HullKind } from '../core/exports.ts';
 import { isRunId } from '../core/run.ts';
 import { listRuns } from '../core/run-list.ts';
 import { awsDeps, ClusterService } from '../core/service.ts';
-import { startEmulators, type Emulators } from '../local/emulators.ts';
+import type { Emulators } from '../local/emulators.ts';
 import { addRunOptions, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
-import { localDir, NO_STACK, useStack } from '../local/stack-file.ts';
-import { DEFAULT_NAMES, stackEnv, queueUrl } from '../local/stack.ts';
+import { useStackOrLocalState } from '../local/stack-file.ts';
 
 const program = addRunOptions(
   new Command()
@@ -43,16 +41,6 @@ type FetchOptions = RunOptions & {
   format: string; out?: string; full?: boolean; hull?: string; sort?: string; desc?: boolean; limit?: string; errors?: boolean; list?: boolean;
 };
 const options = program.opts<FetchOptions>();
-
-/** Emulators on the persisted local state, when no stack is running (just to read results). */
-async function openLocalState(): Promise<Emulators> {
-  const stateDir = join(localDir(), 'state');
-  if (!existsSync(join(stateDir, 's3', DEFAULT_NAMES.bucket))) throw new Error(NO_STACK);
-  const emulators = await startEmulators({ dir: stateDir });
-  const info = { endpoints: emulators.endpoints, names: DEFAULT_NAMES, visibilityTimeout: 30 };
-  Object.assign(process.env, stackEnv({ ...info, queueUrl: queueUrl(info.endpoints.sqs, DEFAULT_NAMES.queue), deadLetterQueueUrl: queueUrl(info.endpoints.sqs, DEFAULT_NAMES.deadLetterQueue) }));
-  return emulators;
-}
 
 /** --limit as a whole number ≥ 0, or undefined. */
 function limitOf(value: string | undefined): number | undefined {
@@ -91,12 +79,7 @@ try {
   }
   if (format === 'parquet' && !options.out) throw new Error('--format parquet writes a file: give --out FILE');
   const service = options.list ? null : serviceOf();
-  try {
-    await useStack();
-  } catch (error) {
-    if ((error as Error).message !== NO_STACK) throw error;
-    opened = await openLocalState();
-  }
+  opened = await useStackOrLocalState();
 
   let output: string | Uint8Array;
   let what: string;

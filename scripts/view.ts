@@ -5,14 +5,13 @@
 // Uses the linked resources under `sst shell`, else the running local stack, else the local state
 // left in .local/state by an earlier `npm start` / `npm run dev` (emulators started just to read it).
 import '../local/quiet.ts';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { isRunId } from '../core/run.ts';
 import { ClusterService, ClusterViewer, type SavedPicture } from '../core/service.ts';
-import { startEmulators, type Emulators } from '../local/emulators.ts';
-import { localDir, NO_STACK, useStack } from '../local/stack-file.ts';
-import { DEFAULT_NAMES, queueUrl, stackEnv } from '../local/stack.ts';
+import type { Emulators } from '../local/emulators.ts';
+import { localDir, useStackOrLocalState } from '../local/stack-file.ts';
 
 const ACTIONS = ['tile', 'cluster', 'clusters'] as const;
 
@@ -42,19 +41,6 @@ function rowId(name: string, value: string | undefined): number {
   return n;
 }
 
-/** Emulators on the persisted local state, when no stack is running (just to read results). */
-async function openLocalState(): Promise<Emulators> {
-  const stateDir = join(localDir(), 'state');
-  if (!existsSync(join(stateDir, 's3', DEFAULT_NAMES.bucket))) throw new Error(NO_STACK);
-  const emulators = await startEmulators({ dir: stateDir });
-  const endpoints = emulators.endpoints;
-  Object.assign(process.env, stackEnv({
-    endpoints, names: DEFAULT_NAMES, visibilityTimeout: 30,
-    queueUrl: queueUrl(endpoints.sqs, DEFAULT_NAMES.queue), deadLetterQueueUrl: queueUrl(endpoints.sqs, DEFAULT_NAMES.deadLetterQueue),
-  }));
-  return emulators;
-}
-
 /** Checks the command line before any I/O. */
 function validate(): void {
   if (!isRunId(id)) throw new Error(`"${id}" is not a run id (r-<16 hex digits>)`);
@@ -78,12 +64,7 @@ async function draw(viewer: ClusterViewer): Promise<SavedPicture> {
 let opened: Emulators | undefined;
 try {
   validate();
-  try {
-    await useStack();
-  } catch (error) {
-    if ((error as Error).message !== NO_STACK) throw error;
-    opened = await openLocalState();
-  }
+  opened = await useStackOrLocalState();
   const service = await new ClusterService({ runId: id }).fetch();
   if (options.html) {
     writeFileSync(options.html, await service.report());

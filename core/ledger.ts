@@ -1,11 +1,15 @@
 // The run ledger in DynamoDB: which tiles of a run are finished, and whether its manifest is written.
 //
-// Items (one table, keys pk/sk, all items of a run share pk = `run#{run_id}`):
-//   sk = `run`            run item: params, tiles, shards, created_at, shards_done (number set),
-//                         manifest claim (claim_owner, claim_until) and manifest_key/completed_at
-//   sk = `shard#{00000}`  one per 1000 tiles: number sets `ok` and `failed` of tile indexes
-//   sk = `tile#{z}/{x}/{y}` one per finished tile: what the manifest needs (status, result key,
-//                         clusters, alerts, hectares, first/last date, or the error)
+// Items (one table, keys pk/sk). A run is spread over `shards` partition keys so that no key is hot:
+//   pk = `run#{run_id}`, sk = `run`   run item: params, tiles, shards, created_at, shards_done
+//                         (number set), manifest claim (claim_owner, claim_until), manifest_key/completed_at
+//   pk = `run#{run_id}#s{shard}`, sk = `shard`   one per shard: number sets `ok` and `failed` of the
+//                         indexes of the shard's finished tiles
+//   pk = `run#{run_id}#s{shard}`, sk = `tile#{z}/{x}/{y}`   one per finished tile of the shard: what the
+//                         manifest needs (status, result key, clusters, alerts, hectares, dates, or the error)
+// Tile `index` belongs to shard `index mod shards`: tiles finish in about index order, so the tiles
+// in flight at any moment are spread evenly over every shard (and its partition key) instead of
+// all filling the same one.
 //
 // Why not one TransactWriteItems (tile item + counter)? dynalite 4.0, the local emulator, does not
 // implement transactions (it answers UnknownOperationException; checked). Instead every write is idempotent on its own, so a replay of the same
@@ -15,8 +19,7 @@
 //      count (set size) can neither be lost nor doubled;
 //   3. when a shard's sets are full, ADD the shard number to the run item's `shards_done` set;
 //   4. when `shards_done` is full, the run is complete. Each step costs O(1) writes, and sets stay
-//      bounded (≤ 1000 members per shard, ≤ tiles/1000 on the run item), so the per-event cost does
-//      not grow with the run.
+//      bounded (see SHARD_SIZE and MAX_SHARDS), so the per-event cost does not grow with the run.
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import {
   GetCommand,
@@ -29,8 +32,22 @@ import { runTileCount, tileIndex } from './run.ts';
 import type { RunSpec } from './run.ts';
 import type { TileAddress } from './types.ts';
 
-/** Tiles per shard item. */
-export const SHARD_SIZE = 1000;
+// Shard numbers, chosen for the write rate and size of each item (DynamoDB bills 1 WRU per 1 KB
+// written and allows 1,000 WCU/s per partition key; a number costs ~1 byte per 2 digits + 1):
+// - SHARD_SIZE 200: a shard's sets hold ≤ 200 indexes; below index 100,000 that is ≤ 800 B, so a
+//   shard update stays 1 WRU (a tile costs 2 WRU with its tile item; 1,000-member sets cost up to 5).
+// - MAX_SHARDS 500: a run of up to 100,000 tiles (the size docs/operations.md recommends) gets
+//   ≤ 200 tiles per shard; a bigger run gets bigger shards, not more. This keeps the run item's
+//   `shards_done` ≤ 500 small numbers (~1.4 KB, ~2 WRU per update, ≤ 500 updates a run) and
+//   `progress` at ≤ 500 item reads.
+// - Per key: at 820 tiles/s (the pan-tropical rate) all into one run, each shard key gets
+//   820 / 500 ≈ 1.6 tiles/s ≈ 3.3 WCU/s, far below the 1,000 WCU/s limit.
+/** Target tiles per shard (the most a shard holds in runs of ≤ SHARD_SIZE × MAX_SHARDS tiles). */
+export const SHARD_SIZE = 200;
+/** Most shards (partition keys for tiles) a run gets. */
+export const MAX_SHARDS = 500;
+/** Shard items `progress` reads at once. */
+const PROGRESS_READS = 16;
 /**
  * How long a manifest writer holds its claim before another may take over. Longer than the
  * aggregator's Lambda timeout (120 s, so a live writer is never overtaken) and shorter than the
@@ -91,15 +108,28 @@ export interface Progress {
 
 const runPk = (runId: string) => `run#${runId}`;
 const RUN_SK = 'run';
-const shardSk = (shard: number) => `shard#${String(shard).padStart(5, '0')}`;
+/** Partition key of a shard: its shard item and its tile items. */
+export const shardPk = (runId: string, shard: number) => `run#${runId}#s${shard}`;
+const SHARD_SK = 'shard';
 const tileSk = (tile: TileAddress) => `tile#${tile.z}/${tile.x}/${tile.y}`;
 
 function isConditionFailure(error: unknown): boolean {
   return (error as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
 
+/** Shards of a run of `tiles` tiles (see SHARD_SIZE and MAX_SHARDS). */
 export function shardCount(tiles: number): number {
-  return Math.ceil(tiles / SHARD_SIZE);
+  return Math.min(MAX_SHARDS, Math.ceil(tiles / SHARD_SIZE));
+}
+
+/** The shard of the tile with this index: round-robin, so consecutive tiles go to different shards. */
+export function shardOf(index: number, shards: number): number {
+  return index % shards;
+}
+
+/** Tiles in a shard: the indexes shard, shard + shards, shard + 2·shards, … below `tiles`. */
+export function shardCapacity(shard: number, shards: number, tiles: number): number {
+  return Math.ceil((tiles - shard) / shards);
 }
 
 export class Ledger {
@@ -139,6 +169,10 @@ export class Ledger {
   /** Records a finished tile once and says whether the run is now complete (see the header). */
   async recordTile(runId: string, spec: RunSpec, outcome: TileOutcome, now: Date = new Date()): Promise<RecordResult> {
     const index = tileIndex(spec, outcome); // throws for a tile outside the run
+    const tiles = runTileCount(spec);
+    const shards = shardCount(tiles);
+    const shard = shardOf(index, shards);
+    const pk = shardPk(runId, shard);
     const clean = withoutUndefined({ ...outcome, ...(outcome.message ? { message: outcome.message.slice(0, MAX_MESSAGE) } : {}) });
 
     // 1. The tile item, first outcome wins.
@@ -148,26 +182,22 @@ export class Ledger {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: runPk(runId), sk: tileSk(outcome), ...clean, index, recorded_at: now.toISOString() },
+          Item: { pk, sk: tileSk(outcome), ...clean, index, recorded_at: now.toISOString() },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       firstTime = false;
-      const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: runPk(runId), sk: tileSk(outcome) }, ConsistentRead: true }));
+      const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk, sk: tileSk(outcome) }, ConsistentRead: true }));
       stored = toOutcome(out.Item ?? clean);
     }
 
     // 2. Count the tile in its shard (set semantics: idempotent).
-    const tiles = runTileCount(spec);
-    const shards = shardCount(tiles);
-    const shard = Math.floor(index / SHARD_SIZE);
-    const capacity = Math.min(SHARD_SIZE, tiles - shard * SHARD_SIZE);
     const shardOut = await this.doc.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: { pk: runPk(runId), sk: shardSk(shard) },
+        Key: { pk, sk: SHARD_SK },
         UpdateExpression: 'ADD #set :index',
         ExpressionAttributeNames: { '#set': stored.status === 'failed' ? 'failed' : 'ok' },
         ExpressionAttributeValues: { ':index': new Set([index]) },
@@ -175,7 +205,7 @@ export class Ledger {
       }),
     );
     const inShard = setSize(shardOut.Attributes?.ok) + setSize(shardOut.Attributes?.failed);
-    if (inShard < capacity) return { firstTime, outcome: stored, runComplete: false };
+    if (inShard < shardCapacity(shard, shards, tiles)) return { firstTime, outcome: stored, runComplete: false };
 
     // 3. The shard is full: count it on the run item (creating the run item if enqueue did not).
     const runOut = await this.doc.send(
@@ -239,48 +269,56 @@ export class Ledger {
     );
   }
 
-  /** Every finished tile of a run, read page by page (a Query on the run's items, never a listing). */
-  async *tiles(runId: string, pageSize?: number): AsyncGenerator<TileOutcome> {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': 'tile#' },
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-          Limit: pageSize,
-        }),
-      );
-      for (const item of page.Items ?? []) yield toOutcome(item);
-      start = page.LastEvaluatedKey;
-    } while (start);
+  /**
+   * Every finished tile of a run, one Query page at a time: the pages of each shard's partition in
+   * turn (a Query per shard key, never a listing). Nothing when the run item does not exist.
+   */
+  async *tilePages(runId: string, pageSize?: number): AsyncGenerator<TileOutcome[]> {
+    const run = await this.getRun(runId);
+    if (!run) return;
+    const shards = shardCount(run.tiles);
+    for (let shard = 0; shard < shards; shard++) {
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await this.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': shardPk(runId, shard), ':prefix': 'tile#' },
+            ExclusiveStartKey: start,
+            ConsistentRead: true,
+            Limit: pageSize,
+          }),
+        );
+        yield (page.Items ?? []).map(toOutcome);
+        start = page.LastEvaluatedKey;
+      } while (start);
+    }
   }
 
-  /** Finished and failed tile counts of a run (reads the shard items: one per 1000 tiles). */
+  /** Every finished tile of a run (see tilePages). */
+  async *tiles(runId: string, pageSize?: number): AsyncGenerator<TileOutcome> {
+    for await (const page of this.tilePages(runId, pageSize)) yield* page;
+  }
+
+  /** Finished and failed tile counts of a run (reads its shard items, ≤ MAX_SHARDS, a few at a time). */
   async progress(runId: string): Promise<Progress | null> {
     const run = await this.getRun(runId);
     if (!run) return null;
+    const shards = shardCount(run.tiles);
     let finished = 0;
     let failed = 0;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': runPk(runId), ':prefix': 'shard#' },
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        finished += setSize(item.ok) + setSize(item.failed);
-        failed += setSize(item.failed);
+    let next = 0;
+    const reader = async () => {
+      for (let shard = next++; shard < shards; shard = next++) {
+        const out = await this.doc.send(
+          new GetCommand({ TableName: this.table, Key: { pk: shardPk(runId, shard), sk: SHARD_SK }, ConsistentRead: true }),
+        );
+        finished += setSize(out.Item?.ok) + setSize(out.Item?.failed);
+        failed += setSize(out.Item?.failed);
       }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    };
+    await Promise.all(Array.from({ length: Math.min(PROGRESS_READS, shards) }, reader));
     return { tiles: run.tiles, finished, failed, manifest_key: run.manifest_key ?? null };
   }
 }

@@ -1,7 +1,7 @@
 // S3-triggered aggregator: each clusters.parquet or error.json landing under runs/ is recorded in
 // the ledger once; the event that completes the run writes the manifest (exactly once).
 // Cost per event is constant: one small object read and a few DynamoDB writes; only the event
-// that completes the run reads the whole ledger (one paginated Query).
+// that completes the run reads the whole ledger (a paginated Query per shard of the run).
 import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client } from '../core/aws.ts';

@@ -6,7 +6,8 @@
 //   - RSS of the process (emulators + consumer threads + aggregator) sampled every second;
 //   - the aggregator's wall time per S3 event: median of the first 100 and the last 100 events of
 //     the big run, and of a separate 100-tile run (flat cost = the ledger does O(1) work per event);
-//   - the ledger pages the manifest was built from (DynamoDB and dynalite page a Query at 1 MB);
+//   - the ledger pages the manifest was built from (a Query per shard key; DynamoDB and dynalite
+//     page a Query at 1 MB);
 //   - reading the results back: streamed tile by tile (core/load-run.ts streamRunClusters) to an
 //     NDJSON file, against loading the whole run at once (loadRun), with the heap each needs.
 // The aggregator is driven here (not by local/loop.ts) so that each invocation can be timed; the
@@ -17,7 +18,6 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Command, InvalidArgumentError } from 'commander';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
@@ -105,7 +105,7 @@ export interface RunFigures {
   /** Messages the consumers handed back for a retry, and messages dead-lettered, during this run. */
   retried: number;
   dead_letters: number;
-  /** Pages of a plain Query over the run's tile items (DynamoDB/dynalite stop a page at 1 MB). */
+  /** Query pages over the run's tile items, shard by shard (DynamoDB/dynalite stop a page at 1 MB). */
   ledger_pages_1mb: number;
   ledger_tile_items: number;
 }
@@ -213,23 +213,14 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
       heap.push({ finished, heap: process.memoryUsage().heapUsed });
     }
     const manifest = (await loadManifest(runId, s3Client(), resultsBucket()))!;
-    // Pages of the tile items at DynamoDB's own 1 MB page size (what the aggregator's Query gets).
+    // Pages of the tile items at DynamoDB's own 1 MB page size (what the aggregator's Query gets):
+    // at least one per shard, since each shard is its own partition key.
     let pages = 0;
     let items = 0;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await s.ledger.doc.send(
-        new QueryCommand({
-          TableName: s.ledger.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
-          ExpressionAttributeValues: { ':pk': `run#${runId}`, ':p': 'tile#' },
-          ExclusiveStartKey: start,
-        }),
-      );
+    for await (const page of s.ledger.tilePages(runId)) {
       pages++;
-      items += page.Count ?? 0;
-      start = page.LastEvaluatedKey;
-    } while (start);
+      items += page.length;
+    }
     const times = s.aggregatorMs;
     const quarter = Math.max(1, Math.floor(times.length / 4));
     const tiles = manifest.tiles;

@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as aggregate } from '../functions/aggregator.ts';
 import { handler as consume } from '../functions/consumer.ts';
-import { Ledger } from '../core/ledger.ts';
+import { Ledger, shardCount, shardOf, shardPk } from '../core/ledger.ts';
 import { clustersKey, decodeS3Key, errorKey, manifestKey, messageErrorKey, parseResultKey, runPrefix, tilePrefix } from '../core/keys.ts';
 import { MAX_MESSAGE_BYTES, MAX_S3_RECORDS, parseErrorRecord, parseS3Event, parseTileMessage, tileMessageBody } from '../core/messages.ts';
 import {
@@ -350,8 +350,9 @@ describe('handlers fed forged messages and events write nothing outside the run 
     // The real error.json of the tile, delivered properly, is recorded (under its own run only).
     await new Ledger(dynamo.doc, TABLE).createRun(VALID, validSpec); // as enqueue does before sending
     await aggregate(event(errorKey(VALID, { z: 12, x: 1331, y: 2162 })));
-    const runItems = await dynamo.doc.send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `run#${VALID}` } }));
-    expect((runItems.Items ?? []).map((i) => i.sk).sort()).toEqual(['run', 'shard#00000', 'tile#12/1331/2162']);
+    const shard = shardPk(VALID, shardOf(tileIndex(validSpec, { z: 12, x: 1331, y: 2162 }), shardCount(runTileCount(validSpec))));
+    const recorded = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
+    expect((recorded.Items ?? []).map((i) => `${i.pk} ${i.sk}`).sort()).toEqual([`run#${VALID} run`, `${shard} shard`, `${shard} tile#12/1331/2162`]);
     expect(await allKeys()).toEqual(before);
   }, 30_000);
 

@@ -1,9 +1,9 @@
 // The ledger against dynalite (a real DynamoDB API on 127.0.0.1): tiles counted once, replays and
 // crashes between writes repaired, completion detected, manifest claimed by exactly one writer.
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ledger, MANIFEST_LEASE_MS, SHARD_SIZE } from '../core/ledger.ts';
-import { clustersOutcome, errorOutcome } from '../core/manifest.ts';
+import { Ledger, MANIFEST_LEASE_MS, MAX_SHARDS, SHARD_SIZE, shardCapacity, shardCount, shardOf, shardPk, type TileOutcome } from '../core/ledger.ts';
+import { buildManifest, clustersOutcome, errorOutcome } from '../core/manifest.ts';
 import type { ClusterRow } from '../core/parquet.ts';
 import { normalizeRunParams, runId, runTiles, validateRunParams } from '../core/run.ts';
 import type { RunSpec } from '../core/run.ts';
@@ -76,7 +76,7 @@ describe('Ledger', () => {
     const { spec, id, tiles } = makeRun(0, 0, 0, 1);
     await ledger.recordTile(id, spec, done(tiles[0]));
     // Step 1 of recordTile for tiles[1] happened, then the process died: only the tile item exists.
-    await dynamo.doc.send(new PutCommand({ TableName: ledger.table, Item: { pk: `run#${id}`, sk: 'tile#12/0/1', ...done(tiles[1]), index: 1 } }));
+    await dynamo.doc.send(new PutCommand({ TableName: ledger.table, Item: { pk: shardPk(id, shardOf(1, shardCount(2))), sk: 'tile#12/0/1', ...done(tiles[1]), index: 1 } }));
     expect(await ledger.progress(id)).toBeNull(); // no run item yet: enqueue did not create one
     const replay = await ledger.recordTile(id, spec, done(tiles[1]));
     expect(replay).toMatchObject({ firstTime: false, runComplete: true });
@@ -85,10 +85,11 @@ describe('Ledger', () => {
     expect(await ledger.getRun(id)).toMatchObject({ params: spec, tiles: 2 });
   });
 
-  it(`counts a run of ${SHARD_SIZE + 24} tiles (2 shards) recorded concurrently, completing it exactly once`, async () => {
+  it(`counts a run of 1,024 tiles (${shardCount(1024)} shards) recorded concurrently, completing it exactly once`, async () => {
     const ledger = await freshLedger();
-    const { spec, id, tiles } = makeRun(0, 0, SHARD_SIZE / 8 + 2, 7); // 128 × 8 = 1024 tiles
-    expect(tiles).toHaveLength(SHARD_SIZE + 24);
+    const { spec, id, tiles } = makeRun(0, 0, 127, 7); // 128 × 8 = 1024 tiles
+    expect(tiles).toHaveLength(1024);
+    expect(shardCount(1024)).toBeGreaterThan(1);
     let completions = 0;
     let maxRequests = 0;
     const queue = [...tiles];
@@ -146,6 +147,109 @@ describe('Ledger', () => {
     for (const token of [winner, 'f', 'g']) expect(await ledger.claimManifest(id, token, new Date(later.getTime() + 10 * MANIFEST_LEASE_MS))).toBe('done');
     expect((await ledger.progress(id))?.manifest_key).toBe('runs/x/manifest.json');
   });
+
+  it('bounds the shards: every tile in one shard, ≤ SHARD_SIZE per shard up to SHARD_SIZE × MAX_SHARDS tiles, ≤ MAX_SHARDS shards', () => {
+    expect(SHARD_SIZE).toBeLessThanOrEqual(250);
+    for (const tiles of [1, SHARD_SIZE - 1, SHARD_SIZE, SHARD_SIZE + 1, 610, 5000, 99_999, SHARD_SIZE * MAX_SHARDS]) {
+      const shards = shardCount(tiles);
+      // Count the indexes of each shard directly: shardCapacity must agree with shardOf.
+      const counted = new Array<number>(shards).fill(0);
+      for (let index = 0; index < tiles; index++) counted[shardOf(index, shards)]++;
+      expect(counted, `${tiles} tiles`).toEqual(counted.map((_, shard) => shardCapacity(shard, shards, tiles)));
+      expect(Math.max(...counted), `${tiles} tiles`).toBeLessThanOrEqual(SHARD_SIZE);
+      expect(Math.min(...counted), `${tiles} tiles`).toBeGreaterThanOrEqual(Math.max(...counted) - 1);
+    }
+    // The whole pan-tropical band in one run still gets MAX_SHARDS shards (the run item's set stays small).
+    expect(shardCount(2_940_928)).toBe(MAX_SHARDS);
+  });
+
+  it('spreads consecutive tiles over every shard key: any 1,000 consecutive tiles of a 5,000-tile run hit all 25 keys, ≤ 40 each', () => {
+    const { spec, id, tiles } = makeRun(0, 0, 99, 49); // 100 × 50
+    expect(tiles).toHaveLength(5000);
+    const shards = shardCount(tiles.length);
+    expect(shards).toBe(25);
+    const keyOf = (i: number) => shardPk(id, shardOf(i, shards));
+    for (let first = 0; first + 1000 <= tiles.length; first += 50) {
+      const perKey = new Map<string, number>();
+      for (let i = first; i < first + 1000; i++) perKey.set(keyOf(i), (perKey.get(keyOf(i)) ?? 0) + 1);
+      expect(perKey.size).toBe(25);
+      expect(Math.max(...perKey.values())).toBe(40);
+    }
+    expect(runTiles(spec).map((t, i) => keyOf(i)).filter((k) => k === shardPk(id, 0))).toHaveLength(SHARD_SIZE);
+  });
+
+  it('writes the tile items of 1,000 consecutive tiles under 25 shard keys (40 each), none under the run key; progress and reads are exact', async () => {
+    const ledger = await freshLedger();
+    const { spec, id, tiles } = makeRun(0, 0, 99, 49); // 5,000 tiles, 25 shards
+    await ledger.createRun(id, spec);
+    const window = tiles.slice(2000, 3000); // rows 20..29: what would be in flight together
+    const queue = [...window];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let tile = queue.shift(); tile; tile = queue.shift()) await ledger.recordTile(id, spec, done(tile));
+      }),
+    );
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo.doc.send(new ScanCommand({ TableName: ledger.table, ExclusiveStartKey: start }));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    const tilesPerKey = new Map<string, number>();
+    for (const item of items) if (String(item.sk).startsWith('tile#')) tilesPerKey.set(String(item.pk), (tilesPerKey.get(String(item.pk)) ?? 0) + 1);
+    expect([...tilesPerKey.keys()].sort()).toEqual(Array.from({ length: 25 }, (_, s) => shardPk(id, s)).sort());
+    expect([...tilesPerKey.values()]).toEqual(new Array(25).fill(40));
+    // The run key holds the run item only; each shard key its shard item and its tiles.
+    expect(items.filter((i) => i.pk === `run#${id}`).map((i) => i.sk)).toEqual(['run']);
+    for (const [pk, n] of tilesPerKey) {
+      const shard = items.find((i) => i.pk === pk && i.sk === 'shard');
+      expect((shard?.ok as Set<number>).size).toBe(n);
+    }
+    expect(await ledger.progress(id)).toMatchObject({ tiles: 5000, finished: 1000, failed: 0, manifest_key: null });
+    const read = new Set<string>();
+    for await (const o of ledger.tiles(id, 7)) read.add(`${o.x}/${o.y}`);
+    expect(read).toEqual(new Set(window.map((t) => `${t.x}/${t.y}`)));
+  }, 30_000);
+
+  it('a complete run over 4 uneven shards, recorded out of order with failures and duplicates: exact progress, one completion, manifest from small pages', async () => {
+    const ledger = await freshLedger();
+    const { spec, id, tiles } = makeRun(0, 0, 60, 9); // 610 tiles: shards of 153, 153, 152, 152
+    expect(shardCount(tiles.length)).toBe(4);
+    await ledger.createRun(id, spec);
+    const outcomes: TileOutcome[] = tiles.map((tile, i) => (i % 13 === 0 ? errorOutcome(tile, `bad ${i}`, 'tile') : done(tile, 1 + (i % 3))));
+    // A fixed shuffle: tiles do not finish in index order.
+    const order = tiles.map((_, i) => (i * 367) % tiles.length);
+    expect(new Set(order).size).toBe(tiles.length);
+    const queue = [...order];
+    let completions = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+          if ((await ledger.recordTile(id, spec, outcomes[i])).runComplete) completions++;
+        }
+      }),
+    );
+    expect(completions).toBe(1);
+    // Duplicates afterwards (a late error for a finished tile, a repeated error) change nothing.
+    for (const i of [1, 2, 13, 300, 609]) {
+      const dup = await ledger.recordTile(id, spec, errorOutcome(tiles[i], 'late', 'dead-letter'));
+      expect(dup.firstTime).toBe(false);
+      expect(dup.outcome).toEqual(outcomes[i]);
+    }
+    const failed = outcomes.filter((o) => o.status === 'failed').length;
+    expect(failed).toBe(47);
+    expect(await ledger.progress(id)).toMatchObject({ tiles: 610, finished: 610, failed });
+    const pages: TileOutcome[][] = [];
+    for await (const page of ledger.tilePages(id, 7)) pages.push(page);
+    expect(pages.length).toBeGreaterThanOrEqual(4 * Math.ceil(152 / 7)); // every shard, 7 at a time
+    expect(Math.max(...pages.map((p) => p.length))).toBe(7);
+    const read = pages.flat();
+    expect(read).toHaveLength(610);
+    const input = { runId: id, spec, createdAt: 'c', completedAt: 'd' };
+    expect(buildManifest({ ...input, outcomes: read })).toEqual(buildManifest({ ...input, outcomes }));
+    expect(buildManifest({ ...input, outcomes: read })).toMatchObject({ tiles: 610, tiles_failed: 47, tiles_with_clusters: 563 });
+  }, 30_000);
 
   it('refuses a tile outside the run', async () => {
     const ledger = await freshLedger();

@@ -362,4 +362,22 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
       expect(incompleteAtMax).toBe(0);
     }
   }, 1_800_000);
+
+  it.skipIf(!campaign)(`flat campaign of ${campaign} random 3×3 mosaics`, () => {
+    for (let k = 0; k < campaign; k++) {
+      const params: ClusterParams = {
+        width: [5, 3, 8, 5, 2.5, 6][k % 6],
+        min_count: [25, 5, 25, 10][k % 4],
+        iterations: 25,
+        algorithm: 'flat',
+      };
+      const [ax, ay] = [100 + 3 * k, 200 + 5 * k];
+      const alerts = regionAlerts(3000 + k, [1000, 3000, 10000, 30000, 500][k % 5], 3, ax, ay);
+      const origin = { col: ax * T, row: ay * T };
+      const whole = wholeRegion(alerts, params, origin);
+      const { found, incompleteAtMax } = tileByTile(alerts, params, 3, k % 2 ? 16 : initialHaloMargin(params), origin);
+      expectSameClusters(alerts, whole, found);
+      expect(incompleteAtMax).toBe(0);
+    }
+  }, 3_600_000);
 });

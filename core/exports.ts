@@ -128,9 +128,9 @@ export interface GeoJsonFeatureCollection {
  * A cluster's hull polygon: the one stored with it when it was loaded from a clusters file
  * (`geometry`), else computed from its members; a record with neither is a clear error.
  */
-export function clusterHull(row: ResultRow & { geometry?: GeoJsonPolygon }, kind: HullKind = 'convex'): GeoJsonPolygon {
+export function clusterHull(row: ResultRow, kind: HullKind = 'convex'): GeoJsonPolygon {
   if (!(HULLS as readonly string[]).includes(kind)) throw new Error(`unknown hull "${kind}"; hulls: ${HULLS.join(', ')}`);
-  if (kind === 'convex' && row.geometry) return row.geometry as GeoJsonPolygon;
+  if (kind === 'convex' && row.geometry) return row.geometry;
   if (!row.alerts || row.alerts.length === 0) {
     throw new Error(`cluster ${row.row_id} has neither a stored hull nor members to compute one from`);
   }

@@ -4,10 +4,14 @@
 import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import { manifestKey, MEMBERS_FILE, CLUSTERS_FILE } from './keys.ts';
 import { readClusters, readMembers, type ClusterRow } from './parquet.ts';
+import type { GeoJsonPolygon } from './records.ts';
 import type { AlertTuple, ClusterRecord, Manifest } from './types.ts';
 
-/** A cluster of a run: the record every output is built from, plus the run it belongs to. */
-export type RunCluster = ClusterRecord & { run_id: string };
+/**
+ * A cluster of a run: the record every output is built from, plus the run it belongs to and the
+ * convex hull stored in its clusters file (`geometry`), so exports need not read the members for it.
+ */
+export type RunCluster = ClusterRecord & { run_id: string; geometry: GeoJsonPolygon };
 
 export interface LoadedRun {
   manifest: Manifest;
@@ -71,8 +75,9 @@ async function loadTile(s3: ObjectReader, bucket: string, clustersKey: string, f
     for (const m of await readMembers(memberBytes)) alerts[m.cluster]?.push([m.row, m.col, m.date]);
   }
   return rows.map((row, k) => {
-    const { geometry: _geometry, run_id, ...fields } = row;
-    return { run_id, ...fields, alerts: alerts[k] };
+    const { run_id, geometry, ...fields } = row;
+    // The hull was written from [lon, lat] pairs (core/parquet.ts writeClusters): read back as such.
+    return { run_id, ...fields, alerts: alerts[k], geometry: geometry as GeoJsonPolygon };
   });
 }
 

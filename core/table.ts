@@ -4,10 +4,14 @@
 // view was sorted: each record gets the index it has in ONE canonical order of the whole run
 // (tile z/y/x, then centre row/col), before any sorting or slicing.
 import * as aq from 'arquero';
+import type { GeoJsonPolygon } from './records.ts';
 import type { ClusterRecord } from './types.ts';
 
-/** A cluster record of a run, as every output is built from. */
-export type RunRecord = ClusterRecord & { run_id: string };
+/**
+ * A cluster record of a run, as every output is built from. `geometry`: its convex hull in lon/lat
+ * as stored in the clusters file, when it was loaded from one (exports compute it from `alerts` otherwise).
+ */
+export type RunRecord = ClusterRecord & { run_id: string; geometry?: GeoJsonPolygon };
 /** A run record with its stable row id. */
 export type ResultRow = RunRecord & { row_id: number };
 

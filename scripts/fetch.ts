@@ -88,8 +88,9 @@ try {
     output = rowsText(runs, format, 'runs');
     what = `${runs.length} runs`;
   } else {
-    // Hulls (geojson, parquet) are computed from the members, so those formats read them too.
-    const needMembers = options.full || format === 'geojson' || format === 'parquet';
+    // Convex hulls (geojson, parquet) are stored in the clusters files; only --full and the
+    // concave outline (drawn around the alerts) need the members files.
+    const needMembers = Boolean(options.full) || options.hull === 'concave';
     await service.fetch({ full: needMembers });
     if (options.errors) {
       const errors = service.errors();

@@ -134,7 +134,7 @@ describe('npm run fetch: results flags', () => {
     expect(new Set(all.map((x) => x.run_id))).toEqual(new Set([service.runId]));
   });
 
-  it('writes GeoJSON without --full (hulls from the members) and lists runs and errors', async () => {
+  it('writes GeoJSON without --full (stored hulls) and lists runs and errors', async () => {
     const geo = await cli('fetch.ts', service.runId, '--format', 'geojson', '--limit', '2');
     expect(geo.code).toBe(0);
     const fc = JSON.parse(geo.stdout);

@@ -10,7 +10,7 @@ import { concaveHullPolygon } from './concave.ts';
 import { geoMetadata } from './parquet.ts';
 import { hullPolygon, type GeoJsonPolygon } from './records.ts';
 import {
-  ALL_COLUMNS, SUMMARY_COLUMNS, VIEW_COLUMNS, project, selectRows, withRowIds,
+  ALL_COLUMNS, SUMMARY_COLUMNS, VIEW_COLUMNS, canonicalCompare, project, selectRows, withRowIds,
   type ResultRow, type RunRecord, type SelectOptions,
 } from './table.ts';
 
@@ -29,6 +29,10 @@ export interface ExportOptions extends SelectOptions {
   /** GeoJSON and GeoParquet: convex hull (default, the one `area` measures) or concave outline. */
   hull?: HullKind;
 }
+
+/** Formats `streamExport` writes tile by tile; table text and GeoParquet need every row at once. */
+export const STREAM_FORMATS = ['csv', 'json', 'geojson'] as const;
+export type StreamFormat = (typeof STREAM_FORMATS)[number];
 
 export const HULLS = ['convex', 'concave'] as const;
 export type HullKind = (typeof HULLS)[number];
@@ -65,6 +69,54 @@ export async function exportClusters(
     case 'parquet':
       return toGeoParquet(rows, options);
   }
+}
+
+/**
+ * The same text as `exportClusters(records, format, options)` without sort/filter/limit, written
+ * as the run is read: `tiles` yields the run's clusters tile by tile in canonical tile order
+ * (z, y, x: the manifest's order, see streamRunClusters), and each chunk yielded is one tile's rows.
+ * Row ids are the running index of the canonical order, so they equal the non-streaming ones, and
+ * memory holds one tile's rows, not the run's. CSV has one header, JSON is one array, GeoJSON one
+ * FeatureCollection, byte for byte as exportClusters writes them.
+ */
+export async function* streamExport(
+  tiles: AsyncIterable<readonly RunRecord[]>,
+  format: StreamFormat,
+  options: Pick<ExportOptions, 'full' | 'geometry' | 'hull'> = {},
+): AsyncGenerator<string> {
+  if (!(STREAM_FORMATS as readonly string[]).includes(format)) {
+    throw new Error(`--format ${format} cannot be streamed; streamed formats: ${STREAM_FORMATS.join(', ')}`);
+  }
+  const columns = columnsOf(options.full);
+  let nextId = 0;
+  let previous: RunRecord | undefined;
+  // Opening text; after the first row, every later row is preceded by the separator.
+  if (format === 'json') yield '[';
+  if (format === 'geojson') yield '{"type":"FeatureCollection","features":[';
+  for await (const tile of tiles) {
+    if (tile.length === 0) continue;
+    const sorted = [...tile].sort(canonicalCompare);
+    // Row ids are only right if no later tile sorts before an earlier one.
+    if (previous && canonicalCompare(previous, sorted[0]) > 0) {
+      throw new Error(`tile ${sorted[0].z}/${sorted[0].x}/${sorted[0].y} came after tile ${previous.z}/${previous.x}/${previous.y}: tiles must come in z, y, x order`);
+    }
+    const rows: ResultRow[] = sorted.map((r) => ({ ...r, row_id: nextId++ }));
+    const first = previous === undefined;
+    previous = sorted[sorted.length - 1];
+    if (format === 'csv') {
+      const text = toCsv(rows, options);
+      yield first ? text : text.slice(text.indexOf('\n') + 1); // one header, the first tile's
+    } else if (format === 'json') {
+      const text = JSON.stringify(project(rows, columns));
+      yield (first ? '' : ',') + text.slice(1, -1); // the tile's objects without its brackets
+    } else {
+      const text = toGeoJson(rows, options).features.map((f) => JSON.stringify(f)).join(',');
+      yield (first ? '' : ',') + text;
+    }
+  }
+  if (format === 'csv' && previous === undefined) yield toCsv([], options); // header only
+  if (format === 'json') yield ']';
+  if (format === 'geojson') yield ']}';
 }
 
 function columnsOf(full: boolean | undefined): readonly string[] {

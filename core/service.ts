@@ -18,9 +18,9 @@ import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tiles
 import { isoToDays } from './dates.ts';
 import { allocAlerts, gladDecoder } from './decode.ts';
 import { submitRun, type BatchSender } from './enqueue.ts';
-import { exportClusters, type ExportOptions, type Format } from './exports.ts';
+import { exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
 import { Ledger, type Progress } from './ledger.ts';
-import { loadRun, RunNotFoundError, type ObjectReader } from './load-run.ts';
+import { loadManifest, streamRunClusters, type ObjectReader } from './load-run.ts';
 import { renderClusterPicture, renderClustersPicture, renderTilePicture, type Picture } from './render/pictures.ts';
 import { buildRunReport } from './report/report.ts';
 import {
@@ -28,7 +28,7 @@ import {
   type Region, type RunSpec,
 } from './run.ts';
 import { defaultTilesUrl, tileSourceFromTemplate } from './sources.ts';
-import { project, selectRows, VIEW_COLUMNS, withRowIds, type ResultRow, type SelectOptions } from './table.ts';
+import { project, selectRows, VIEW_COLUMNS, withRowIds, type ResultRow, type RunRecord, type SelectOptions } from './table.ts';
 import { pixelToLonLat, tileKey } from './tiles.ts';
 import type { Manifest, TileSource } from './types.ts';
 
@@ -196,30 +196,53 @@ export class ClusterService {
   }
 
   /**
-   * Loads the finished run, members included unless `full: false` (pictures, hulls and the
-   * report need them). Clear one-line errors when there is no finished run.
+   * The run's manifest; clear one-line errors when there is no finished run (unknown run id,
+   * parameters never run, run still going).
+   */
+  private async finishedManifest(): Promise<Manifest> {
+    const { s3, bucket, ledger } = this.deps;
+    const manifest = await loadManifest(this.runId, s3, bucket);
+    if (manifest) return manifest;
+    const progress = await ledger.progress(this.runId);
+    if (progress) {
+      throw new Error(`run ${this.runId} is not finished: ${progress.finished} of ${progress.tiles} tiles done`);
+    }
+    throw new Error(
+      this.spec
+        ? `no finished run for these parameters (run id ${this.runId}): run() it first`
+        : `unknown run id ${this.runId}`,
+    );
+  }
+
+  /**
+   * Loads the finished run, members included unless `full: false` (pictures, concave hulls and the
+   * report need them; convex hulls are stored with the clusters). Clear one-line errors when there
+   * is no finished run.
    */
   async fetch(options: { full?: boolean } = {}): Promise<this> {
-    const { s3, bucket, ledger } = this.deps;
-    let loaded;
-    try {
-      loaded = await loadRun(this.runId, s3, { bucket, full: options.full ?? true });
-    } catch (error) {
-      if (!(error instanceof RunNotFoundError)) throw error;
-      const progress = await ledger.progress(this.runId);
-      if (progress) {
-        throw new Error(`run ${this.runId} is not finished: ${progress.finished} of ${progress.tiles} tiles done`);
-      }
-      throw new Error(
-        this.spec
-          ? `no finished run for these parameters (run id ${this.runId}): run() it first`
-          : `unknown run id ${this.runId}`,
-      );
-    }
-    this.manifest = loaded.manifest;
-    this.spec ??= parseRunSpec(loaded.manifest.params);
-    this.rows = withRowIds(loaded.clusters);
+    const { s3, bucket } = this.deps;
+    const manifest = await this.finishedManifest();
+    const clusters: RunRecord[] = [];
+    for await (const tile of streamRunClusters(manifest, s3, { bucket, full: options.full ?? true })) clusters.push(...tile);
+    this.manifest = manifest;
+    this.spec ??= parseRunSpec(manifest.params);
+    this.rows = withRowIds(clusters);
     return this;
+  }
+
+  /**
+   * The run's clusters as csv, json or geojson text chunks, read and written one tile at a time
+   * (no fetch() needed; memory stays that of a few tiles however large the run). The chunks
+   * together equal `export(format, options)` without sort/limit. Members are read only for
+   * `full` or the concave hull.
+   */
+  async *exportStream(format: StreamFormat, options: Pick<ExportOptions, 'full' | 'geometry' | 'hull'> = {}): AsyncGenerator<string> {
+    const { s3, bucket } = this.deps;
+    const manifest = await this.finishedManifest();
+    this.manifest = manifest;
+    this.spec ??= parseRunSpec(manifest.params);
+    const full = Boolean(options.full) || options.hull === 'concave';
+    yield* streamExport(streamRunClusters(manifest, s3, { bucket, full }), format, options);
   }
 
   private get loaded(): ResultRow[] {

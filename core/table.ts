@@ -45,7 +45,7 @@ export interface SelectOptions {
 }
 
 /** Canonical order of a run's records (stable whatever order the result files were read in). */
-function canonicalCompare(a: RunRecord, b: RunRecord): number {
+export function canonicalCompare(a: RunRecord, b: RunRecord): number {
   return (
     a.run_id.localeCompare(b.run_id) ||
     a.z - b.z || a.y - b.y || a.x - b.x ||

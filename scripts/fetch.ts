@@ -3,13 +3,17 @@
 // npm run fetch -- <region> [parameters] ...   the finished run of these parameters (same id)
 // npm run fetch -- --list                      every run: id, parameters, state, tiles, clusters, created
 // Reads a finished run (manifest + result Parquet files) and prints or writes its clusters.
+// csv, json and geojson without --sort/--limit are streamed: written tile by tile as the Parquet
+// files are read, so a run of any size fits in memory. table, parquet and sorted or limited
+// outputs load the whole run first.
 // Uses the linked resources under `sst shell`, else the running local stack, else the local state
 // left in .local/state by an earlier `npm start` / `npm run dev` (emulators started just to read it).
 import '../local/quiet.ts';
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import * as aq from 'arquero';
 import { Command } from 'commander';
-import { checkFormat, HULLS, toTableText, type Format, type HullKind } from '../core/exports.ts';
+import { checkFormat, HULLS, STREAM_FORMATS, toTableText, type Format, type HullKind, type StreamFormat } from '../core/exports.ts';
 import { isRunId } from '../core/run.ts';
 import { listRuns } from '../core/run-list.ts';
 import { awsDeps, ClusterService } from '../core/service.ts';
@@ -26,19 +30,20 @@ const program = addRunOptions(
   .option('--format <format>', 'table | csv | json | geojson | parquet', 'table')
   .option('--out <file>', 'write to FILE instead of stdout')
   .option('--full', 'include each cluster\'s alerts (members)')
-  .option('--sort <column>', 'sort clusters by this column (e.g. area, count, min_date)')
+  .option('--sort <column>', 'sort clusters by this column (e.g. area, count, min_date); loads the whole run')
   .option('--desc', 'sort descending')
-  .option('--limit <n>', 'keep the first N clusters (after sorting)')
+  .option('--limit <n>', 'keep the first N clusters (after sorting); loads the whole run')
   .option('--hull <kind>', 'geojson/parquet hull: convex (default) | concave')
   .option('--errors', "list the run's failed tiles (tile, centre lat/lon, error, stage) instead of its clusters")
   .option('--list', 'list the runs the ledger knows')
+  .option('--no-stream', 'csv/json/geojson: load the whole run before writing (default: streamed tile by tile; table, parquet, --sort and --limit always load it)')
   .showHelpAfterError(false)
   .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
   .parse();
 
 const [id] = program.args;
 type FetchOptions = RunOptions & {
-  format: string; out?: string; full?: boolean; hull?: string; sort?: string; desc?: boolean; limit?: string; errors?: boolean; list?: boolean;
+  format: string; out?: string; stream: boolean; full?: boolean; hull?: string; sort?: string; desc?: boolean; limit?: string; errors?: boolean; list?: boolean;
 };
 const options = program.opts<FetchOptions>();
 
@@ -70,6 +75,39 @@ function rowsText(rows: object[], format: Format, noun: string): string {
   throw new Error(`--format ${format} is not available here: use table, csv or json`);
 }
 
+/**
+ * Writes text chunks as they come to FILE or stdout. Each write is awaited until flushed: that is
+ * the backpressure, and stdout must be flushed before process.exit (a full pipe queues writes).
+ * A file is written under a temporary name and renamed at the end, so a read that fails half way
+ * leaves none. On stdout a final newline is added if the text lacks one (as for the loaded output).
+ */
+async function writeStream(chunks: AsyncIterable<string>, file: string | undefined): Promise<void> {
+  const temporary = file && `${file}.partial-${process.pid}`;
+  const out = temporary ? createWriteStream(temporary) : process.stdout;
+  const write = (chunk: string) => new Promise<void>((resolve, reject) => out.write(chunk, (error) => (error ? reject(error) : resolve())));
+  let last = '';
+  try {
+    for await (const chunk of chunks) {
+      if (!chunk) continue;
+      await write(chunk);
+      last = chunk;
+    }
+    if (!temporary) {
+      if (!last.endsWith('\n')) await write('\n');
+      return;
+    }
+    out.end();
+    await once(out, 'finish');
+    renameSync(temporary, file);
+  } catch (error) {
+    if (temporary) {
+      out.destroy();
+      rmSync(temporary, { force: true });
+    }
+    throw error;
+  }
+}
+
 let opened: Emulators | undefined;
 try {
   const format = checkFormat(options.format);
@@ -81,9 +119,15 @@ try {
   const service = options.list ? null : serviceOf();
   opened = await useStackOrLocalState();
 
-  let output: string | Uint8Array;
+  const hull = options.hull as HullKind | undefined;
+  const streamed = service && !options.errors && options.stream && options.sort === undefined && limit === undefined &&
+    (STREAM_FORMATS as readonly string[]).includes(format);
+  let output: string | Uint8Array | null = null;
   let what: string;
-  if (!service) {
+  if (service && streamed) {
+    await writeStream(service.exportStream(format as StreamFormat, { full: options.full, hull }), options.out);
+    what = `clusters of run ${service.runId}`;
+  } else if (!service) {
     const runs = await listRuns(awsDeps());
     output = rowsText(runs, format, 'runs');
     what = `${runs.length} runs`;
@@ -97,16 +141,17 @@ try {
       output = rowsText(errors, format, 'failed tiles');
       what = `${errors.length} failed tiles of run ${service.runId}`;
     } else {
-      const hull = options.hull as HullKind | undefined;
       output = await service.export(format, { full: options.full, hull, sort: options.sort, desc: options.desc, limit });
       what = `clusters of run ${service.runId}`;
     }
   }
   if (options.out) {
-    writeFileSync(options.out, output);
+    if (output !== null) writeFileSync(options.out, output);
     console.error(`wrote ${what} to ${options.out}`);
-  } else {
-    process.stdout.write(typeof output === 'string' && !output.endsWith('\n') ? `${output}\n` : output);
+  } else if (output !== null) {
+    const text = typeof output === 'string' && !output.endsWith('\n') ? `${output}\n` : output;
+    // Wait for the flush: a pipe that is full queues the rest, and process.exit would drop it.
+    await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
   }
   await opened?.stop();
   process.exit(0);

@@ -1,7 +1,7 @@
 // `npm run view` and the results flags of `npm run fetch` as subprocesses against a running local
 // stack (this test process hosts it and advertises it in its own GLAD_LOCAL_DIR/stack.json).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -156,12 +156,29 @@ describe('npm run fetch: results flags', () => {
     expect(JSON.parse(errors.stdout)).toEqual([]);
   });
 
+  it('streams csv, json and geojson byte for byte as the loaded output, to stdout and to --out', async () => {
+    const outDir = mkdtempSync(join(dir, 'streamed-'));
+    for (const args of [['--format', 'csv'], ['--format', 'json', '--full'], ['--format', 'geojson'], ['--format', 'geojson', '--hull', 'concave']]) {
+      const [streamed, loaded] = await Promise.all([cli('fetch.ts', service.runId, ...args), cli('fetch.ts', service.runId, ...args, '--no-stream')]);
+      expect([streamed.code, loaded.code], streamed.stderr + loaded.stderr).toEqual([0, 0]);
+      expect(streamed.stdout.length).toBeGreaterThan(100);
+      expect(streamed.stdout).toBe(loaded.stdout);
+      const file = join(outDir, `${args.join('')}.out`);
+      const written = await cli('fetch.ts', service.runId, ...args, '--out', file);
+      expect(written.code).toBe(0);
+      expect(written.stderr).toBe(`wrote clusters of run ${service.runId} to ${file}\n`);
+      expect(readFileSync(file, 'utf8')).toBe(await service.export(args[1] as 'csv', { full: args.includes('--full'), hull: args.includes('concave') ? 'concave' : undefined }));
+    }
+    expect(readdirSync(outDir)).toHaveLength(4); // no temporary file left behind
+  });
+
   it('fails with one line on bad input', async () => {
     const cases: [string[], RegExp][] = [
       [[service.runId, '--sort', 'aera'], /^fetch: unknown column "aera"; columns: .*area/],
       [[service.runId, '--limit', 'ten'], /^fetch: --limit must be a whole number/],
       [['--xy', '1,2', '--z', '3', '--tiles-url', 'file:///none/{z}/{x}/{y}.png'], /^fetch: no finished run for these parameters \(run id r-[0-9a-f]{16}\)/],
       [['r-0123456789abcdef'], /^fetch: unknown run id r-0123456789abcdef$/],
+      [['r-0123456789abcdef', '--format', 'csv'], /^fetch: unknown run id r-0123456789abcdef$/], // streamed path
       [[service.runId, '--errors', '--format', 'geojson'], /^fetch: --format geojson is not available here/],
       [[service.runId, '--hull', 'round'], /^fetch: unknown hull "round"; hulls: convex, concave$/],
     ];

@@ -7,6 +7,12 @@ import { isRunId, parseRunSpec, runId as computeRunId, runTiles, tileInRun } fro
 import type { RunSpec } from './run.ts';
 import type { TileAddress } from './types.ts';
 
+/**
+ * Receives of a tile message before SQS moves it to the dead-letter queue: the tile queue's
+ * maxReceiveCount (`retry` in sst.config.ts, MAX_RECEIVE_COUNT of the local stack).
+ */
+export const TILE_MAX_RECEIVES = 3;
+
 /** Version of the message format, so a future change can be told apart. */
 export const MESSAGE_VERSION = 1;
 

@@ -3,7 +3,7 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { resultsBucket, s3Client } from '../core/aws.ts';
 import { clustersKey } from '../core/keys.ts';
-import { parseTileMessage } from '../core/messages.ts';
+import { parseTileMessage, TILE_MAX_RECEIVES } from '../core/messages.ts';
 import { objectExists, putMessageError, putTileError, putUnroutable, type ResultStore } from '../core/results.ts';
 
 let store: ResultStore | undefined;
@@ -12,8 +12,9 @@ export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   store ??= { s3: s3Client(), bucket: resultsBucket() };
   const batchItemFailures: SQSBatchItemFailure[] = [];
   for (const record of event.Records ?? []) {
-    const receives = record.attributes?.ApproximateReceiveCount ?? '?';
-    const why = `message was dead-lettered after ${receives} receives without success`;
+    // The DLQ message's own ApproximateReceiveCount also counts the move and this receive (5 for
+    // a tile tried 3 times, locally), so the number said is the queue's redrive count.
+    const why = `message failed ${TILE_MAX_RECEIVES} deliveries (the queue's maxReceiveCount) and was dead-lettered`;
     try {
       const parsed = parseTileMessage(record.body);
       if (parsed.kind === 'unroutable') await putUnroutable(store, record.messageId, `${why}; ${parsed.error}`, record.body, 'dead-letter');

@@ -149,7 +149,7 @@ describe('S3 faults', () => {
     expect(deadLetters).toHaveLength(1);
     expect(fs.loop.stats.deadLetters - before.deadLetters).toBeGreaterThanOrEqual(1);
     const run = await fs.load(id);
-    expect(run.manifest.errors).toEqual([{ ...poisoned, stage: 'dead-letter', message: expect.stringMatching(/dead-lettered after \d+ receives/) }]);
+    expect(run.manifest.errors).toEqual([{ ...poisoned, stage: 'dead-letter', message: expect.stringMatching(/failed 3 deliveries \(the queue's maxReceiveCount\) and was dead-lettered/) }]);
     expect(fs.created).toContain(errorKey(id, poisoned));
     expect(fs.manifestPuts(id)).toBe(1);
     expect(digestRun(run)).toEqual(withErrors(clean, { [tileKey(poisoned)]: 'dead-letter' }));

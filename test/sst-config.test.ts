@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_LEASE_MS } from '../core/ledger.ts';
 import { clustersKey, errorKey, manifestKey, membersKey, messageErrorKey, unroutableKey } from '../core/keys.ts';
+import { TILE_MAX_RECEIVES } from '../core/messages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -145,7 +146,7 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
   });
 
   it('the tile queue dead-letters after 3 receives into the DeadLetter queue', () => {
-    expect(tiles.args.dlq).toEqual({ queue: deadLetter.arn, retry: 3 });
+    expect(tiles.args.dlq).toEqual({ queue: deadLetter.arn, retry: TILE_MAX_RECEIVES }); // what the dead-letter handler says
   });
 
   it('the visibility timeout is at least 6x the consumer timeout', () => {

@@ -1,6 +1,7 @@
 /// <reference path="./.sst/platform/config.d.ts" />
-// glad-clusters on AWS (SST v3): results bucket, tile queue + dead-letter queue, ledger table and the
-// three Lambda handlers. Deploy: `npx sst deploy --stage NAME`; remove: `npx sst remove --stage NAME`.
+// glad-clusters on AWS (SST v3): results bucket, tile queue + dead-letter queue, ledger table, the
+// three Lambda handlers and the queue of aggregator events that failed every attempt.
+// Deploy: `npx sst deploy --stage NAME`; remove: `npx sst remove --stage NAME`.
 //
 // Least privilege: an SST `link` grants every action on the linked resource (s3:*, dynamodb:*), so
 // the functions are NOT linked. Each gets the SST_RESOURCE_<Name> variable core/aws.ts reads (the
@@ -92,6 +93,12 @@ export default $config({
       { batch: { size: 10, partialResponses: true } },
     );
 
+    // Where Lambda puts an aggregator event that failed all its attempts (an invocation record with
+    // the original S3 event); `npm run replay:aggregator` replays them. 14 days: SQS's maximum.
+    const aggregatorFailures = new sst.aws.Queue("AggregatorFailures", {
+      transform: { queue: { ...encryptedQueue.queue, messageRetentionSeconds: 14 * 24 * 3600 } },
+    });
+
     // One function for both notifications (it is invoked asynchronously; Lambda retries it twice).
     const aggregator = new sst.aws.Function("Aggregator", {
       handler: "functions/aggregator.handler",
@@ -107,7 +114,17 @@ export default $config({
         { actions: ["s3:PutObject"], resources: [objects("runs/*/manifest.json")] },
         listResults,
         { actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], resources: [ledger.arn] },
+        // Lambda sends the on-failure record with the function's role.
+        { actions: ["sqs:SendMessage"], resources: [aggregatorFailures.arn] },
       ],
+    });
+
+    // Async invocation: the first attempt + 2 retries, then the event goes to AggregatorFailures
+    // instead of being dropped. (SST's `retries` would create a second config for the function: unset.)
+    new aws.lambda.FunctionEventInvokeConfig("AggregatorInvokeConfig", {
+      functionName: aggregator.name,
+      maximumRetryAttempts: 2,
+      destinationConfig: { onFailure: { destination: aggregatorFailures.arn } },
     });
 
     // Filters match the keys of core/keys.ts (checked by test/sst-config.test.ts).
@@ -134,6 +151,7 @@ export default $config({
       bucket: results.name,
       queue: tiles.url,
       deadLetterQueue: deadLetter.url,
+      aggregatorFailures: aggregatorFailures.url,
       ledger: ledger.name,
     };
   },

@@ -10,7 +10,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Resource } from 'sst';
 
 /** Names of the resources sst.config.ts defines (and links). */
-export const RESOURCE_NAMES = { results: 'Results', tiles: 'Tiles', deadLetters: 'DeadLetter', ledger: 'Ledger' } as const;
+export const RESOURCE_NAMES = {
+  results: 'Results',
+  tiles: 'Tiles',
+  deadLetters: 'DeadLetter',
+  ledger: 'Ledger',
+  aggregatorFailures: 'AggregatorFailures',
+} as const;
 
 /** The linked resources as this project uses them (SST types them only after `sst install`). */
 interface LinkedResources {
@@ -18,6 +24,7 @@ interface LinkedResources {
   Tiles: { url: string };
   DeadLetter: { url: string };
   Ledger: { name: string };
+  AggregatorFailures: { url: string };
 }
 
 /** One linked resource; throws a one-line error naming the missing SST_RESOURCE_ variable. */
@@ -44,6 +51,11 @@ export function tilesQueueUrl(): string {
 /** URL of the dead-letter queue. */
 export function deadLetterQueueUrl(): string {
   return linked('DeadLetter').url;
+}
+
+/** URL of the queue receiving the aggregator's failed events (Lambda's on-failure destination). */
+export function aggregatorFailuresQueueUrl(): string {
+  return linked('AggregatorFailures').url;
 }
 
 /** Name of the ledger table. */

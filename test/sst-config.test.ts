@@ -4,7 +4,8 @@
 // and export `handler`, the tile queue has its DLQ after 3 receives, the visibility timeout exceeds
 // the consumer timeout, the bucket notification filters match the keys core/keys.ts writes, and each
 // function gets only the IAM actions it calls, on the key prefixes it writes (no link: a link grants
-// s3:* / dynamodb:*). It does not check that AWS accepts the resources.
+// s3:* / dynamodb:*), and an aggregator event that fails every attempt goes to the AggregatorFailures
+// queue. It does not check that AWS accepts the resources.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +70,8 @@ let ledger: Stub;
 let tiles: Stub;
 let deadLetter: Stub;
 let aggregator: Stub;
+let aggregatorFailures: Stub;
+let invokeConfig: Stub;
 
 beforeAll(async () => {
   const g = globalThis as any;
@@ -77,6 +80,8 @@ beforeAll(async () => {
   g.$interpolate = (parts: TemplateStringsArray, ...values: unknown[]) => parts.reduce((out, part, k) => out + part + (k < values.length ? String(values[k]) : ''), '');
   g.$jsonStringify = (value: unknown) => JSON.stringify(value);
   g.sst = { aws: { Bucket: component('Bucket'), Queue: component('Queue'), Dynamo: component('Dynamo'), Function: component('Function') } };
+  // The Pulumi AWS provider, a global in sst.config.ts.
+  g.aws = { lambda: { FunctionEventInvokeConfig: component('FunctionEventInvokeConfig') } };
   const config = (await import(configPath)).default as any;
   app = config.app({ stage: 'test' });
   await config.run();
@@ -90,6 +95,8 @@ beforeAll(async () => {
   tiles = one('Queue', 'Tiles');
   deadLetter = one('Queue', 'DeadLetter');
   aggregator = one('Function', 'Aggregator');
+  aggregatorFailures = one('Queue', 'AggregatorFailures');
+  invokeConfig = one('FunctionEventInvokeConfig', 'AggregatorInvokeConfig');
 });
 
 /** The ARN of an object of the results bucket, as the stubs spell the bucket ARN. */
@@ -236,9 +243,15 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     }
     expect(agg.may('dynamodb:DeleteItem', ledger.arn)).toBe(false);
     expect(agg.may('dynamodb:Scan', ledger.arn)).toBe(false);
-    expect(agg.actions()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
-    // No function can touch the queues through IAM statements (the subscriptions grant receive/delete).
-    for (const g of [consumer, deadletter, agg]) expect(g.actions().some((a) => a.startsWith('sqs:'))).toBe(false);
+    expect(agg.actions()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'sqs:SendMessage']);
+    // Queues through IAM statements: only the aggregator's on-failure send, to its failures queue
+    // only (the subscriptions grant receive/delete on the tile and dead-letter queues).
+    for (const g of [consumer, deadletter]) expect(g.actions().some((a) => a.startsWith('sqs:'))).toBe(false);
+    expect(agg.may('sqs:SendMessage', aggregatorFailures.arn)).toBe(true);
+    for (const queue of [tiles, deadLetter]) expect(agg.may('sqs:SendMessage', queue.arn), queue.name).toBe(false);
+    expect(agg.statements.filter((p) => p.actions.some((a: string) => a.startsWith('sqs:')))).toEqual([
+      { actions: ['sqs:SendMessage'], resources: [aggregatorFailures.arn] },
+    ]);
   });
 
   it('an s3:// tile source at deploy adds read + list on that bucket only, to the consumer only', async () => {
@@ -251,12 +264,27 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(grants(tileBucketConfig.aggregator.permissions).may('s3:GetObject', 'arn:aws:s3:::my-tiles/glad/12/1/2.png')).toBe(false);
   });
 
-  it('the bucket has no CORS rule and no public access; both queues keep SQS-managed encryption on', () => {
+  it('the bucket has no CORS rule and no public access; every queue keeps SQS-managed encryption on', () => {
     expect(bucket.args.cors).toBe(false);
     expect(bucket.args.access).toBeUndefined();
     expect(bucket.args.public).toBeUndefined();
-    expect(tiles.args.transform.queue.sqsManagedSseEnabled).toBe(true);
-    expect(deadLetter.args.transform.queue.sqsManagedSseEnabled).toBe(true);
+    const queues = Stub.created.filter((s) => s.kind === 'Queue');
+    expect(new Set(queues.map((q) => q.name))).toEqual(new Set(['Tiles', 'DeadLetter', 'AggregatorFailures']));
+    for (const queue of queues) expect(queue.args.transform.queue.sqsManagedSseEnabled, queue.name).toBe(true);
+  });
+
+  it('an aggregator event that fails its first attempt and 2 retries goes to the AggregatorFailures queue (kept 14 days)', () => {
+    expect(invokeConfig.args).toEqual({
+      functionName: aggregator.name,
+      maximumRetryAttempts: 2,
+      destinationConfig: { onFailure: { destination: aggregatorFailures.arn } },
+    });
+    // SST's `retries` would make the Function create a second invoke config for the same function.
+    expect(aggregator.args.retries).toBeUndefined();
+    expect(aggregatorFailures.args.transform.queue.messageRetentionSeconds).toBe(14 * 24 * 3600);
+    // Nothing consumes it: records wait for `npm run replay:aggregator`, and no redrive moves them.
+    expect(aggregatorFailures.calls).toEqual([]);
+    expect(aggregatorFailures.args.dlq).toBeUndefined();
   });
 
   it('the ledger table has the pk/sk keys core/ledger.ts uses', () => {

@@ -1,0 +1,22 @@
+// npx sst shell --stage NAME -- npm run replay:aggregator
+// Replays the aggregator events that failed all of Lambda's attempts: reads the AggregatorFailures
+// queue (Lambda's on-failure destination; `sst shell` sets SST_RESOURCE_AggregatorFailures), runs
+// the aggregator handler in this process on each record's original S3 event, deletes the records
+// that succeed and leaves the others. Prints the counts as one JSON line on stdout (last line);
+// exits 1 when a record was left in the queue. Safe to run again: each tile is counted once.
+import '../local/quiet.ts';
+import { aggregatorFailuresQueueUrl, sqsClient } from '../core/aws.ts';
+import { replayAggregatorFailures } from '../core/replay-aggregator.ts';
+import { handler } from '../functions/aggregator.ts';
+
+try {
+  const queueUrl = aggregatorFailuresQueueUrl();
+  const summary = await replayAggregatorFailures({ sqs: sqsClient(), queueUrl, handler });
+  const left = summary.malformed + summary.failed;
+  console.error(`replayed ${summary.replayed} of ${summary.received} record(s); left in the queue: ${summary.malformed} malformed, ${summary.failed} failed`);
+  console.log(JSON.stringify(summary));
+  process.exit(left > 0 ? 1 : 0);
+} catch (error) {
+  console.error(`replay:aggregator: ${(error as Error).message.split('\n')[0]}`);
+  process.exit(1);
+}

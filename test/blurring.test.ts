@@ -6,51 +6,16 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { blurredPositions, blurringMeanShift, gaussianTable, roundHalfEven, tableWeight, TRUNCATION_SIGMAS } from '../core/meanshift/blurring.ts';
 import type { Partition, Points } from '../core/meanshift/types.ts';
-import { mulberry32, syntheticTile } from '../core/synthetic.ts';
 import { moduleSource } from '../scripts/build-wasm.ts';
 import { oldBlurringMeanShift } from './old-blurring.ts';
+import { blobPoints as blobPointsOf, pointsOf, tilePoints } from './point-sets.ts';
 
 const PYTHON = '/usr/bin/python3';
 const hasNumpy = spawnSync(PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 
-function pointsOf(xy: Array<[number, number]>): Points {
-  return { length: xy.length, x: Float64Array.from(xy, (p) => p[0]), y: Float64Array.from(xy, (p) => p[1]) };
-}
-
-function tilePoints(seed: number, x: number, y: number, density: number): Points {
-  const a = syntheticTile({ seed, z: 11, x, y, density });
-  return { length: a.length, x: Float64Array.from(a.col), y: Float64Array.from(a.row) };
-}
-
-function tilePoints12(seed: number, x: number, y: number, density: number): Points {
-  const a = syntheticTile({ seed, z: 12, x, y, density });
-  return { length: a.length, x: Float64Array.from(a.col), y: Float64Array.from(a.row) };
-}
-
-/** Gaussian blobs plus noise, unique integer pixels, some outside 0..255 like a halo. */
-function blobPoints(seed: number, count: number): Points {
-  const rnd = mulberry32(seed);
-  const seen = new Set<string>();
-  const xy: Array<[number, number]> = [];
-  const blobs = Array.from({ length: 6 }, () => [rnd() * 300 - 22, rnd() * 300 - 22, 2 + rnd() * 8]);
-  while (xy.length < count) {
-    let x: number, y: number;
-    if (rnd() < 0.15) {
-      x = Math.floor(rnd() * 300 - 22);
-      y = Math.floor(rnd() * 300 - 22);
-    } else {
-      const [cx, cy, s] = blobs[Math.floor(rnd() * blobs.length)];
-      const r = s * Math.sqrt(-2 * Math.log(1 - rnd())), a = 2 * Math.PI * rnd();
-      x = Math.round(cx + r * Math.cos(a));
-      y = Math.round(cy + r * Math.sin(a));
-    }
-    const key = `${x},${y}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    xy.push([x, y]);
-  }
-  return pointsOf(xy);
-}
+/** The blobs these tests were tuned on: 6 blobs of spread 2..10 px, 15% noise. */
+const BLOBS = { blobs: 6, spreadMin: 2, spreadRange: 8, noise: 0.15 };
+const blobPoints = (seed: number, count: number): Points => blobPointsOf(seed, count, BLOBS);
 
 /** The centre each point ends in: comparing these compares partition and centres at once. */
 function centreOfEach(p: Partition): string[] {
@@ -204,8 +169,8 @@ describe('blurringMeanShift reproduces the old algorithm (plain transcription)',
     ['blobs and noise with halo, 600 alerts', () => blobPoints(1, 600), 5, 25],
     ['blobs and noise with halo, 900 alerts, width 2', () => blobPoints(2, 900), 2, 25],
     // Full-size tiles (the bench's ~3,000-alert tiles, z12): ~5 s each for the transcription.
-    ['synthetic z12 tile, ~3,000 alerts', () => tilePoints12(42, 2989, 2049, 3000), 5, 25],
-    ['synthetic z12 tile, ~3,000 alerts, densest', () => tilePoints12(42, 2990, 2050, 3000), 5, 25],
+    ['synthetic z12 tile, ~3,000 alerts', () => tilePoints(42, 2989, 2049, 3000, 12), 5, 25],
+    ['synthetic z12 tile, ~3,000 alerts, densest', () => tilePoints(42, 2990, 2050, 3000, 12), 5, 25],
   ];
   for (const [name, make, width, iterations] of cases) {
     it(`${name} (width ${width}, ${iterations} passes)`, () => {

@@ -6,44 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { flatMeanShift } from '../core/meanshift/flat.ts';
 import { SklearnKdTree } from '../core/meanshift/sklearn-kdtree.ts';
 import type { Partition, Points } from '../core/meanshift/types.ts';
-import { mulberry32, syntheticTile } from '../core/synthetic.ts';
+import { mulberry32 } from '../core/synthetic.ts';
+import { blobPoints as blobPointsOf, pointsOf, tilePoints } from './point-sets.ts';
 
 const PYTHON = '/usr/bin/python3';
 const hasSklearn = spawnSync(PYTHON, ['-c', 'import sklearn.cluster'], { encoding: 'utf8' }).status === 0;
 
-function pointsOf(xy: Array<[number, number]>): Points {
-  return { length: xy.length, x: Float64Array.from(xy, (p) => p[0]), y: Float64Array.from(xy, (p) => p[1]) };
-}
-
-function tilePoints(seed: number, x: number, y: number, density: number): Points {
-  const a = syntheticTile({ seed, z: 11, x, y, density });
-  return { length: a.length, x: Float64Array.from(a.col), y: Float64Array.from(a.row) };
-}
-
-/** Gaussian blobs plus noise, unique integer pixels, some outside 0..255 like a halo. */
-function blobPoints(seed: number, count: number): Points {
-  const rnd = mulberry32(seed);
-  const seen = new Set<string>();
-  const xy: Array<[number, number]> = [];
-  const blobs = Array.from({ length: 8 }, () => [rnd() * 300 - 22, rnd() * 300 - 22, 1.5 + rnd() * 6]);
-  while (xy.length < count) {
-    let x: number, y: number;
-    if (rnd() < 0.2) {
-      x = Math.floor(rnd() * 300 - 22);
-      y = Math.floor(rnd() * 300 - 22);
-    } else {
-      const [cx, cy, s] = blobs[Math.floor(rnd() * blobs.length)];
-      const r = s * Math.sqrt(-2 * Math.log(1 - rnd())), a = 2 * Math.PI * rnd();
-      x = Math.round(cx + r * Math.cos(a));
-      y = Math.round(cy + r * Math.sin(a));
-    }
-    const key = `${x},${y}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    xy.push([x, y]);
-  }
-  return pointsOf(xy);
-}
+/** The blobs these tests were tuned on: 8 blobs of spread 1.5..7.5 px, 20% noise. */
+const BLOBS = { blobs: 8, spreadMin: 1.5, spreadRange: 6, noise: 0.2 };
+const blobPoints = (seed: number, count: number): Points => blobPointsOf(seed, count, BLOBS);
 
 function runPeer<T>(request: object): T {
   const run = spawnSync(PYTHON, ['test/sklearn_meanshift.py'], { input: JSON.stringify(request), encoding: 'utf8', maxBuffer: 1 << 26 });

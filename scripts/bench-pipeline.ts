@@ -10,22 +10,19 @@ import '../local/quiet.ts';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
 import { Ledger } from '../core/ledger.ts';
+import { REQUEST_DEFAULTS } from '../core/request.ts';
 import { normalizeRunParams, runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
 import { tileSourceFromTemplate } from '../core/sources.ts';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import { runTile } from '../core/tile-job.ts';
+import { positiveInt } from '../local/cli-options.ts';
 import { startEmulators, type S3EventPayload } from '../local/emulators.ts';
 import { startLoop } from '../local/loop.ts';
 import { applyStackEnv, createStack } from '../local/stack.ts';
-
-const positiveInt = (name: string) => (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got "${value}"`);
-  return Number(value);
-};
 
 const options = new Command()
   .name('bench:pipeline')
@@ -50,12 +47,7 @@ function spec(tilesDir: string): RunSpec {
   return normalizeRunParams({
     z: Z,
     region: { kind: 'tiles', x0: X0, y0: Y0, x1: X0 + options.size - 1, y1: Y0 + options.size - 1 },
-    start_date: '2015-01-01',
-    end_date: '2030-01-01',
-    width: 5,
-    min_count: 25,
-    iterations: 25,
-    algorithm: 'standard',
+    ...REQUEST_DEFAULTS,
     tiles_url: `file://${tilesDir}/{z}/{x}/{y}.png`,
   });
 }

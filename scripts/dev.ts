@@ -3,14 +3,10 @@
 // Keeps running (Ctrl-C stops it); other terminals find it through .local/stack.json.
 import '../local/quiet.ts';
 import { availableParallelism } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInt } from '../local/cli-options.ts';
 import { startLocalStack } from '../local/dev-stack.ts';
 import { findRunningStack, localDir } from '../local/stack-file.ts';
-
-const positiveInt = (name: string) => (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got "${value}"`);
-  return Number(value);
-};
 
 const program = new Command()
   .name('dev')

@@ -18,7 +18,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
 import { Ledger } from '../core/ledger.ts';
@@ -26,7 +26,9 @@ import { loadManifest, loadRun, streamRunClusters } from '../core/load-run.ts';
 import { normalizeRunParams, runTiles, type RunSpec } from '../core/run.ts';
 import { encodeGladTile } from '../core/decode.ts';
 import { mulberry32, syntheticTile } from '../core/synthetic.ts';
+import { REQUEST_DEFAULTS } from '../core/request.ts';
 import type { Manifest, TileAddress } from '../core/types.ts';
+import { positiveInt } from '../local/cli-options.ts';
 import { startEmulators, type Emulators, type S3EventPayload } from '../local/emulators.ts';
 import { HANDLERS, lambdaContext, loadHandler } from '../local/lambda.ts';
 import { startLoop, triggersAggregator } from '../local/loop.ts';
@@ -70,12 +72,7 @@ export function scaleSpec(tiles: number, tilesDir: string, x0 = X0, y0 = Y0): Ru
   return normalizeRunParams({
     z: Z,
     region: { kind: 'tiles', x0, y0, x1: x0 + side - 1, y1: y0 + rows - 1 },
-    start_date: '2015-01-01',
-    end_date: '2030-01-01',
-    width: 5,
-    min_count: 25,
-    iterations: 25,
-    algorithm: 'standard',
+    ...REQUEST_DEFAULTS,
     tiles_url: `file://${tilesDir}/{z}/{x}/{y}.png`,
   });
 }
@@ -316,11 +313,6 @@ export async function measureRead(runId: string, outFile: string): Promise<ReadF
 }
 
 // ---------------------------------------------------------------- CLI
-
-const positiveInt = (name: string) => (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got "${value}"`);
-  return Number(value);
-};
 
 async function main(): Promise<void> {
   const options = new Command()

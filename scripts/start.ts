@@ -9,7 +9,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
@@ -19,6 +19,7 @@ import { ClusterService } from '../core/service.ts';
 import { loadManifest, loadRun } from '../core/load-run.ts';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import type { Manifest } from '../core/types.ts';
+import { positiveInt } from '../local/cli-options.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 import { addRunOptions, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
@@ -26,11 +27,6 @@ import { stackEnv } from '../local/stack.ts';
 
 /** The demo: 4×4 tiles at z12 in Rondônia (Brazil), ~2,000 synthetic alerts a tile. */
 const DEMO = { z: 12, x0: 1331, y0: 2162, x1: 1334, y1: 2165, seed: 1, density: 2000 };
-
-const positiveInt = (name: string) => (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got "${value}"`);
-  return Number(value);
-};
 
 const program = addRunOptions(
   new Command().name('start').description('Run a whole clustering job on the local stack and summarise it (no region: a demo)'),

@@ -7,7 +7,8 @@
 //   - startTileServer: a node:http tile server whose answer per tile and attempt the test decides;
 //   - startAggregatorPool: several aggregator "Lambdas" in worker threads (true concurrency);
 //   - buildPng & co: hand-made PNGs (palette, 16-bit, 1×1, 4096×4096, lying headers);
-//   - digestRun: what a finished run must equal (counts, totals, per-tile clusters with members).
+//   - digestRun: what a finished run must equal (counts, totals, per-tile clusters with members);
+//   - testRunSpec, syntheticWorld, cleanRun: the runs, tiles and reference run the tests share.
 import { EventEmitter } from 'node:events';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,8 +24,9 @@ import { submitRun } from '../core/enqueue.ts';
 import { manifestKey, parseResultKey } from '../core/keys.ts';
 import { Ledger } from '../core/ledger.ts';
 import { loadRun, type LoadedRun, type RunCluster } from '../core/load-run.ts';
-import { runTiles, type RunSpec } from '../core/run.ts';
-import { mulberry32 } from '../core/synthetic.ts';
+import { REQUEST_DEFAULTS } from '../core/request.ts';
+import { normalizeRunParams, runTiles, type RunSpec } from '../core/run.ts';
+import { mulberry32, syntheticMosaicFiles } from '../core/synthetic.ts';
 import { tileKey } from '../core/tiles.ts';
 import type { Manifest, TileAddress } from '../core/types.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators, type S3EventPayload } from '../local/emulators.ts';
@@ -53,6 +55,27 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+// ------------------------------------------------------------------------------ runs and worlds
+
+/** An inclusive range of tiles at the run's zoom. */
+export interface TileRange {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/** A run of these tests: the tiles of `range` at zoom z, default parameters but clusters of 10 alerts or more (low-density worlds). */
+export function testRunSpec(z: number, range: TileRange, tilesUrl: string): RunSpec {
+  return normalizeRunParams({ z, region: { kind: 'tiles', ...range }, ...REQUEST_DEFAULTS, min_count: 10, tiles_url: tilesUrl });
+}
+
+/** The PNGs of a synthetic world over `range` and its ring of neighbours (read for the halo), by tile key. */
+export function syntheticWorld(z: number, range: TileRange, options: { seed: number; density: number }): Map<string, Uint8Array> {
+  const files = syntheticMosaicFiles({ z, x0: range.x0 - 1, y0: range.y0 - 1, x1: range.x1 + 1, y1: range.y1 + 1, ...options });
+  return new Map([...files].map((file) => [tileKey(file.tile), file.bytes]));
 }
 
 // ------------------------------------------------------------------------------ flaky S3 proxy
@@ -506,6 +529,13 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
     fs.route(payload, deliver);
   });
   return fs;
+}
+
+/** Submits a run, waits for its manifest and digests it: the clean run that faulty runs are compared with. */
+export async function cleanRun(fs: FaultStack, spec: RunSpec): Promise<{ runId: string; digest: RunDigest }> {
+  const runId = await fs.submit(spec);
+  await fs.waitForManifest(runId);
+  return { runId, digest: digestRun(await fs.load(runId)) };
 }
 
 /** The run a result-event payload belongs to (null for other objects). */

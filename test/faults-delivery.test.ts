@@ -6,15 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueBodies } from '../core/enqueue.ts';
 import { clustersKey } from '../core/keys.ts';
 import { runMessageBodies } from '../core/messages.ts';
-import { normalizeRunParams, runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
+import { runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
 import { tileSourceFromTemplate } from '../core/sources.ts';
-import { syntheticMosaicFiles } from '../core/synthetic.ts';
 import { runTile } from '../core/tile-job.ts';
 import { tileKey } from '../core/tiles.ts';
 import type { TileAddress } from '../core/types.ts';
 import type { BatchStart } from '../local/consumer-worker.ts';
 import type { S3EventPayload } from '../local/emulators.ts';
 import {
+  cleanRun,
   digestRun,
   resultOf,
   seeded,
@@ -24,6 +24,8 @@ import {
   startAggregatorPool,
   startFaultStack,
   startTileServer,
+  syntheticWorld,
+  testRunSpec,
   waitFor,
   type FaultStack,
   type RunDigest,
@@ -34,11 +36,7 @@ const Z = 12;
 // 4 × 3 tiles (plus their ring of neighbours, read for the halo) of a low-density synthetic world.
 const REGION = { x0: 1331, y0: 2162, x1: 1334, y1: 2164 };
 const TILES = (REGION.x1 - REGION.x0 + 1) * (REGION.y1 - REGION.y0 + 1);
-const world = new Map(
-  [...syntheticMosaicFiles({ z: Z, x0: REGION.x0 - 1, y0: REGION.y0 - 1, x1: REGION.x1 + 1, y1: REGION.y1 + 1, seed: 3, density: 600 })].map(
-    (file) => [tileKey(file.tile), file.bytes],
-  ),
-);
+const world = syntheticWorld(Z, REGION, { seed: 3, density: 600 });
 
 let tiles: TileServer;
 let fs: FaultStack;
@@ -47,19 +45,7 @@ let cleanRunId: string;
 const batches: { k: number; messages: BatchStart['messages'] }[] = [];
 
 /** The run's parameters; the query changes the run id, never the tiles (`slow` delays each answer). */
-function spec(query: string): RunSpec {
-  return normalizeRunParams({
-    z: Z,
-    region: { kind: 'tiles', ...REGION },
-    start_date: '2015-01-01',
-    end_date: '2030-01-01',
-    width: 5,
-    min_count: 10,
-    iterations: 25,
-    algorithm: 'standard',
-    tiles_url: tiles.template(query),
-  });
-}
+const spec = (query: string): RunSpec => testRunSpec(Z, REGION, tiles.template(query));
 
 const runOf = (body: string) => (JSON.parse(body) as { run_id: string }).run_id;
 const tileOf = (body: string) => (JSON.parse(body) as { tile: TileAddress }).tile;
@@ -72,10 +58,7 @@ beforeAll(async () => {
   });
   fs = await startFaultStack({ workers: 2, batchSize: 4, visibilityTimeout: 5, onBatchStart: (k, messages) => batches.push({ k, messages }) });
   // The clean run every faulty run is compared with.
-  const s = spec('run=clean');
-  cleanRunId = await fs.submit(s);
-  await fs.waitForManifest(cleanRunId);
-  clean = digestRun(await fs.load(cleanRunId));
+  ({ runId: cleanRunId, digest: clean } = await cleanRun(fs, spec('run=clean')));
 });
 
 afterAll(async () => {

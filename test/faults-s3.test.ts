@@ -5,16 +5,18 @@
 // error record, and the run completes. Each run is compared with a clean run of the same tiles.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clustersKey, errorKey, manifestKey, membersKey } from '../core/keys.ts';
-import { normalizeRunParams, runId, runTiles, type RunSpec } from '../core/run.ts';
-import { syntheticMosaicFiles } from '../core/synthetic.ts';
+import { runId, runTiles, type RunSpec } from '../core/run.ts';
 import { tileKey } from '../core/tiles.ts';
 import type { TileAddress } from '../core/types.ts';
 import type { BatchStart } from '../local/consumer-worker.ts';
 import {
+  cleanRun,
   digestRun,
   serveTiles,
   startFaultStack,
   startTileServer,
+  syntheticWorld,
+  testRunSpec,
   withErrors,
   type FaultStack,
   type ProxyFault,
@@ -25,38 +27,20 @@ import {
 const Z = 12;
 const REGION = { x0: 1331, y0: 2162, x1: 1334, y1: 2164 };
 const TILES = (REGION.x1 - REGION.x0 + 1) * (REGION.y1 - REGION.y0 + 1);
-const world = new Map(
-  [...syntheticMosaicFiles({ z: Z, x0: REGION.x0 - 1, y0: REGION.y0 - 1, x1: REGION.x1 + 1, y1: REGION.y1 + 1, seed: 3, density: 600 })].map(
-    (file) => [tileKey(file.tile), file.bytes],
-  ),
-);
+const world = syntheticWorld(Z, REGION, { seed: 3, density: 600 });
 
 let tiles: TileServer;
 let fs: FaultStack;
 let clean: RunDigest;
 const batches: BatchStart['messages'][] = [];
 
-function spec(query: string): RunSpec {
-  return normalizeRunParams({
-    z: Z,
-    region: { kind: 'tiles', ...REGION },
-    start_date: '2015-01-01',
-    end_date: '2030-01-01',
-    width: 5,
-    min_count: 10,
-    iterations: 25,
-    algorithm: 'standard',
-    tiles_url: tiles.template(query),
-  });
-}
+const spec = (query: string): RunSpec => testRunSpec(Z, REGION, tiles.template(query));
 
 beforeAll(async () => {
   tiles = await startTileServer(serveTiles(world));
   // One tile per batch: a receive lasts one tile (plus SDK backoffs), well within the visibility timeout.
   fs = await startFaultStack({ workers: 2, batchSize: 1, visibilityTimeout: 3, proxy: true, onBatchStart: (_k, messages) => batches.push(messages) });
-  const id = await fs.submit(spec('run=clean'));
-  await fs.waitForManifest(id);
-  clean = digestRun(await fs.load(id));
+  ({ digest: clean } = await cleanRun(fs, spec('run=clean')));
   expect(clean.counts.tiles_with_clusters).toBeGreaterThan(3);
 });
 

@@ -6,39 +6,22 @@
 // "1 failed"). Here each tile takes ≥ 3 s against a 1 s visibility timeout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clustersKey } from '../core/keys.ts';
-import { normalizeRunParams, runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
+import { runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
 import { tileSourceFromTemplate } from '../core/sources.ts';
-import { syntheticMosaicFiles } from '../core/synthetic.ts';
 import { runTile } from '../core/tile-job.ts';
 import { tileKey } from '../core/tiles.ts';
 import type { BatchStart } from '../local/consumer-worker.ts';
-import { digestRun, serveTiles, sleep, startFaultStack, startTileServer, type FaultStack, type TileServer } from './fault-tools.ts';
+import { digestRun, serveTiles, sleep, startFaultStack, startTileServer, syntheticWorld, testRunSpec, type FaultStack, type TileServer } from './fault-tools.ts';
 
 const Z = 12;
 const REGION = { x0: 1332, y0: 2163, x1: 1333, y1: 2163 };
-const world = new Map(
-  [...syntheticMosaicFiles({ z: Z, x0: REGION.x0 - 1, y0: REGION.y0 - 1, x1: REGION.x1 + 1, y1: REGION.y1 + 1, seed: 3, density: 600 })].map(
-    (file) => [tileKey(file.tile), file.bytes],
-  ),
-);
+const world = syntheticWorld(Z, REGION, { seed: 3, density: 600 });
 
 let tiles: TileServer;
 let fs: FaultStack;
 const starts: BatchStart['messages'] = [];
 
-function spec(query: string): RunSpec {
-  return normalizeRunParams({
-    z: Z,
-    region: { kind: 'tiles', ...REGION },
-    start_date: '2015-01-01',
-    end_date: '2030-01-01',
-    width: 5,
-    min_count: 10,
-    iterations: 25,
-    algorithm: 'standard',
-    tiles_url: tiles.template(query),
-  });
-}
+const spec = (query: string): RunSpec => testRunSpec(Z, REGION, tiles.template(query));
 
 beforeAll(async () => {
   tiles = await startTileServer(async (tile, { query }) => {

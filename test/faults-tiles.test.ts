@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daysToIso, isoToDays } from '../core/dates.ts';
 import { ALL_DAYS, encodeGladTile, gladDecoder } from '../core/decode.ts';
-import { normalizeRunParams, runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
+import { runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
 import { httpTileSource, httpTimeoutMs } from '../core/sources.ts';
 import { syntheticTile } from '../core/synthetic.ts';
 import { runTile } from '../core/tile-job.ts';
@@ -15,16 +15,19 @@ import type { TileAddress } from '../core/types.ts';
 import {
   blankPng,
   buildPng,
+  cleanRun,
   digestRun,
   lyingHeaderPng,
   serveTiles,
   startFaultStack,
   startTileServer,
+  testRunSpec,
   to16BitPng,
   toPalettePng,
   withErrors,
   type FaultStack,
   type RunDigest,
+  type TileRange,
   type TileReply,
   type TileServer,
 } from './fault-tools.ts';
@@ -117,19 +120,7 @@ let tiles: TileServer;
 let fs: FaultStack;
 let clean: RunDigest;
 
-function spec(query: string, region: { x0: number; y0: number; x1: number; y1: number } = REGION): RunSpec {
-  return normalizeRunParams({
-    z: Z,
-    region: { kind: 'tiles', ...region },
-    start_date: '2015-01-01',
-    end_date: '2030-01-01',
-    width: 5,
-    min_count: 10,
-    iterations: 25,
-    algorithm: 'standard',
-    tiles_url: tiles.template(query),
-  });
-}
+const spec = (query: string, region: TileRange = REGION): RunSpec => testRunSpec(Z, region, tiles.template(query));
 
 beforeAll(async () => {
   process.env.TILES_TIMEOUT_MS = String(TIMEOUT_MS); // read by the consumer threads' tile source
@@ -140,9 +131,7 @@ beforeAll(async () => {
   });
   // One tile per batch: a receive lasts one tile, well within the visibility timeout even under load.
   fs = await startFaultStack({ workers: 2, batchSize: 1, visibilityTimeout: 3 });
-  const id = await fs.submit(spec('run=clean'));
-  await fs.waitForManifest(id);
-  clean = digestRun(await fs.load(id));
+  ({ digest: clean } = await cleanRun(fs, spec('run=clean')));
 });
 
 afterAll(async () => {

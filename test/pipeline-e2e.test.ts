@@ -15,12 +15,13 @@ import { submitRun } from '../core/enqueue.ts';
 import { Ledger } from '../core/ledger.ts';
 import { loadRun, type RunCluster } from '../core/load-run.ts';
 import { tileMessageBody } from '../core/messages.ts';
-import { normalizeRunParams, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
+import { runTiles, tileRequest, type RunSpec } from '../core/run.ts';
 import { tileSourceFromTemplate } from '../core/sources.ts';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import { runTile } from '../core/tile-job.ts';
 import type { ClusterRecord, Manifest } from '../core/types.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
+import { testRunSpec, type TileRange } from './fault-tools.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'glad-e2e-'));
 const tilesDir = join(dir, 'tiles');
@@ -36,21 +37,8 @@ let local: LocalStack;
 let ledger: Ledger;
 const logs: string[] = [];
 
-function spec(region: { x0: number; y0: number; x1: number; y1: number }, tilesUrl = TILES_URL, extra: Partial<RunSpec> = {}): RunSpec {
-  return {
-    ...normalizeRunParams({
-      z: Z,
-      region: { kind: 'tiles', ...region },
-      start_date: '2015-01-01',
-      end_date: '2030-01-01',
-      width: 5,
-      min_count: 10,
-      iterations: 25,
-      algorithm: 'standard',
-      tiles_url: tilesUrl,
-    }),
-    ...extra,
-  };
+function spec(region: TileRange, tilesUrl = TILES_URL, extra: Partial<RunSpec> = {}): RunSpec {
+  return { ...testRunSpec(Z, region, tilesUrl), ...extra };
 }
 
 async function waitForManifest(runId: string, timeoutMs = 50_000): Promise<void> {

@@ -4,7 +4,6 @@
 //   2. `npm run enqueue` as a child process (one line on stderr, exit 1);
 //   3. the real consumer and aggregator handlers against s3rver + dynalite, fed forged messages and
 //      events; afterwards every object in the bucket is listed and checked.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,11 +21,11 @@ import {
   type RunSpec,
 } from '../core/run.ts';
 import { MAX_LATITUDE } from '../core/tiles.ts';
-import { CREDENTIALS, REGION, startDynalite, startS3rver, type Dynamo, type S3Emulator } from './pipeline-emulators.ts';
+import { CREDENTIALS, REGION, setHandlerEnv, startDynalite, startS3rver, type Dynamo, type S3Emulator } from './pipeline-emulators.ts';
+import { cleanEnv, runScript, type ScriptResult } from './run-script.ts';
 
 const URL = 'https://tiles.example/{z}/{x}/{y}.png';
 const base = { z: 12, region: { kind: 'tiles', x0: 1331, y0: 2162, x1: 1332, y1: 2163 }, tiles_url: URL };
-const root = new globalThis.URL('..', import.meta.url).pathname;
 
 describe('run parameters', () => {
   it.each([
@@ -179,21 +178,14 @@ describe('messages and events: size caps and shapes', () => {
 
 // ---------------------------------------------------------------- the enqueue CLI
 
-function enqueue(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function enqueue(args: string[]): Promise<ScriptResult> {
   const localDir = mkdtempSync(join(tmpdir(), 'glad-bad-'));
   // No SST links and no AWS settings: without a local stack, a valid run fails at "no local stack".
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SST_RESOURCE_') && !k.startsWith('AWS_')));
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'scripts', 'enqueue.ts'), ...args], { cwd: root, env: { ...env, GLAD_LOCAL_DIR: localDir } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => {
-      rmSync(localDir, { recursive: true, force: true });
-      resolve({ code, stdout, stderr });
-    });
-  });
+  try {
+    return await runScript('enqueue.ts', args, { env: { ...cleanEnv(), GLAD_LOCAL_DIR: localDir } });
+  } finally {
+    rmSync(localDir, { recursive: true, force: true });
+  }
 }
 
 describe('npm run enqueue (child process)', () => {
@@ -253,16 +245,7 @@ const VALID = runId(validSpec);
 beforeAll(async () => {
   [s3, dynamo] = await Promise.all([startS3rver([BUCKET]), startDynalite()]);
   await dynamo.createTable(TABLE);
-  Object.assign(process.env, {
-    AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    SST_RESOURCE_App: JSON.stringify({ name: 'glad-clusters', stage: 'test' }),
-    SST_RESOURCE_Results: JSON.stringify({ name: BUCKET }),
-    SST_RESOURCE_Ledger: JSON.stringify({ name: TABLE }),
-  });
+  setHandlerEnv(s3, dynamo, { bucket: BUCKET, table: TABLE });
   client = new S3Client({ endpoint: s3.endpoint, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
 });
 

@@ -9,42 +9,21 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import type { Manifest } from '../core/types.ts';
+import { cleanEnv, root, runScript, type ScriptResult } from './run-script.ts';
 
-const root = new URL('..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'glad-cli-'));
 const localDir = join(dir, 'local');
 const tilesUrl = `file://${join(dir, 'tiles')}/{z}/{x}/{y}.png`;
 const REGION = ['--z', '12', '--tile-bounds', '1331,2162,1332,2163', '--tiles-url', tilesUrl, '--min-count', '10'];
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Result = ScriptResult;
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   // No SST links and no AWS settings from the developer's shell: the scripts must find the local stack.
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SST_RESOURCE_') && !k.startsWith('AWS_')));
-  return { ...clean, GLAD_LOCAL_DIR: localDir, ...extra };
+  return { ...cleanEnv(), GLAD_LOCAL_DIR: localDir, ...extra };
 }
 
-function run(script: string, args: string[], timeoutMs = 90_000): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'scripts', script), ...args], { cwd: root, env: env() });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} ${args.join(' ')} timed out; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (script: string, args: string[], timeoutMs = 90_000): Promise<Result> => runScript(script, args, { env: env(), timeoutMs });
 
 /** Exit 1 and exactly one line on stderr matching `pattern`. */
 function expectOneLineError(result: Result, pattern: RegExp): void {

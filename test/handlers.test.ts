@@ -24,7 +24,7 @@ import { fileTileSource } from '../core/sources.ts';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import { runTile } from '../core/tile-job.ts';
 import type { Manifest, TileAddress, TileResult } from '../core/types.ts';
-import { CREDENTIALS, REGION, startDynalite, startS3rver, type Dynamo, type S3Emulator } from './pipeline-emulators.ts';
+import { CREDENTIALS, REGION, setHandlerEnv, startDynalite, startS3rver, type Dynamo, type S3Emulator } from './pipeline-emulators.ts';
 
 const BUCKET = 'glad-results';
 const TABLE = 'glad-ledger';
@@ -43,16 +43,7 @@ let events: { Records: { s3: { object: { key: string } } }[] }[] = [];
 beforeAll(async () => {
   [s3, dynamo] = await Promise.all([startS3rver([BUCKET]), startDynalite()]);
   await dynamo.createTable(TABLE);
-  Object.assign(process.env, {
-    AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    SST_RESOURCE_App: JSON.stringify({ name: 'glad-clusters', stage: 'test' }),
-    SST_RESOURCE_Results: JSON.stringify({ name: BUCKET }),
-    SST_RESOURCE_Ledger: JSON.stringify({ name: TABLE }),
-  });
+  setHandlerEnv(s3, dynamo, { bucket: BUCKET, table: TABLE });
   s3.server.on('event', (event) => events.push(event));
   client = new S3Client({ endpoint: s3.endpoint, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
   tilesDir = mkdtempSync(join(tmpdir(), 'glad-tiles-'));

@@ -80,3 +80,17 @@ export async function startS3rver(buckets: string[]): Promise<S3Emulator> {
     },
   };
 }
+
+/** Points this process's environment, as the handlers read it (AWS endpoints and credentials, SST links), at the emulators. */
+export function setHandlerEnv(s3: S3Emulator, dynamo: Dynamo, names: { bucket: string; table: string }): void {
+  Object.assign(process.env, {
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    SST_RESOURCE_App: JSON.stringify({ name: 'glad-clusters', stage: 'test' }),
+    SST_RESOURCE_Results: JSON.stringify({ name: names.bucket }),
+    SST_RESOURCE_Ledger: JSON.stringify({ name: names.table }),
+  });
+}

@@ -4,7 +4,6 @@
 // S3 event, responseContext, responsePayload) for a real tile result, plus records that cannot be
 // replayed. Checks: the tile is counted once and its record deleted; malformed records and a record
 // whose replay fails again are reported and left in the queue; replaying again changes nothing.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,8 +24,8 @@ import { runTile } from '../core/tile-job.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from '../local/emulators.ts';
 import { s3EventOf } from '../local/sqs-event.ts';
 import { createStack, queueUrl, stackEnv, type StackInfo } from '../local/stack.ts';
+import { cleanEnv, runScript, type ScriptResult } from './run-script.ts';
 
-const root = new URL('..', import.meta.url).pathname;
 const FAILURES = 'glad-aggregator-failures';
 
 let emulators: Emulators;
@@ -63,25 +62,10 @@ async function queued(): Promise<string[]> {
   return (out.Messages ?? []).map((m) => m.Body!).sort();
 }
 
-function replay(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function replay(): Promise<ScriptResult> {
   // Only what `sst shell` would give: no AWS settings or SST links from the developer's shell.
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SST_RESOURCE_') && !k.startsWith('AWS_')));
-  const env = { ...clean, ...stackEnv(stack), SST_RESOURCE_AggregatorFailures: JSON.stringify({ url: failuresUrl }) };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'scripts', 'replay-aggregator.ts')], { cwd: root, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`replay timed out; stderr: ${stderr}`));
-    }, 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const env = { ...cleanEnv(), ...stackEnv(stack), SST_RESOURCE_AggregatorFailures: JSON.stringify({ url: failuresUrl }) };
+  return runScript('replay-aggregator.ts', [], { env, timeoutMs: 60_000 });
 }
 
 /** The counts the script prints as its last stdout line. */

@@ -9,15 +9,6 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Resource } from 'sst';
 
-/** Names of the resources sst.config.ts defines (and links). */
-export const RESOURCE_NAMES = {
-  results: 'Results',
-  tiles: 'Tiles',
-  deadLetters: 'DeadLetter',
-  ledger: 'Ledger',
-  aggregatorFailures: 'AggregatorFailures',
-} as const;
-
 /** The linked resources as this project uses them (SST types them only after `sst install`). */
 interface LinkedResources {
   Results: { name: string };

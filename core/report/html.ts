@@ -3,7 +3,7 @@
 // coloured by date; a sortable table; details on click; a date filter. Opens offline from disk.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isoToDays } from '../dates.ts';
+import { daysToIso, isoToDays } from '../dates.ts';
 import { clusterHull } from '../exports.ts';
 import { css, dayColor, rampColor, type DaySpan } from '../render/colors.ts';
 import type { ResultRow } from '../table.ts';
@@ -73,8 +73,8 @@ export function buildReportHtml(input: ReportInput): string {
       .map(([k, v]) => `<span class="kv"><b>${escapeHtml(k)}</b> ${escapeHtml(typeof v === 'object' ? JSON.stringify(v) : String(v))}</span>`)
       .join(' ');
   const notes = (input.notes ?? []).map((n) => `<li>${escapeHtml(n)}</li>`).join('');
-  const first = new Date(Date.UTC(2015, 0, 1 + span.first)).toISOString().slice(0, 10);
-  const last = new Date(Date.UTC(2015, 0, 1 + span.last)).toISOString().slice(0, 10);
+  const first = daysToIso(span.first);
+  const last = daysToIso(span.last);
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -2,7 +2,6 @@
 
 const MS_PER_DAY = 86_400_000;
 /** Day 0 of the GLAD encoding. */
-export const EPOCH_DATE = '2015-01-01';
 const EPOCH_MS = Date.UTC(2015, 0, 1);
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 

@@ -1,6 +1,5 @@
 // Colours of the pictures: alerts coloured by date on a viridis-like ramp (dark purple = earliest,
 // yellow = latest), and one marker colour the ramp never produces, so a centre stands out.
-import { isoToDays } from '../dates.ts';
 
 export type Rgb = [number, number, number];
 
@@ -36,11 +35,6 @@ export interface DaySpan {
 export function dayColor(days: number, span: DaySpan): Rgb {
   if (span.last <= span.first) return rampColor(0.5);
   return rampColor((days - span.first) / (span.last - span.first));
-}
-
-/** Span of ISO dates (min, max). */
-export function isoSpan(first: string, last: string): DaySpan {
-  return { first: isoToDays(first), last: isoToDays(last) };
 }
 
 export function css([r, g, b]: Rgb): string {

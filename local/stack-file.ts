@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulators, type Emulators } from './emulators.ts';
-import { DEFAULT_NAMES, queueUrl, stackEnv, type StackInfo } from './stack.ts';
+import { applyStackEnv, DEFAULT_NAMES, queueUrl, type StackInfo } from './stack.ts';
 
 /** Local state directory: `.local/` at the repository root, or $GLAD_LOCAL_DIR (tests use their own). */
 export function localDir(env: Record<string, string | undefined> = process.env): string {
@@ -84,10 +84,9 @@ export async function useStack(dir = localDir()): Promise<'sst' | 'local'> {
   if (sstLinked()) return 'sst';
   const file = await findRunningStack(dir);
   if (!file) throw new Error(NO_STACK);
-  Object.assign(process.env, stackEnv(file));
+  applyStackEnv(file);
   return 'local';
 }
-
 
 /**
  * Emulators on the state an earlier `npm start` / `npm run dev` left in `.local/state`, started
@@ -99,10 +98,10 @@ export async function openLocalState(dir = localDir()): Promise<Emulators> {
   if (!existsSync(join(stateDir, 's3', DEFAULT_NAMES.bucket))) throw new Error(NO_STACK);
   const emulators = await startEmulators({ dir: stateDir });
   const endpoints = emulators.endpoints;
-  Object.assign(process.env, stackEnv({
+  applyStackEnv({
     endpoints, names: DEFAULT_NAMES, visibilityTimeout: 30,
     queueUrl: queueUrl(endpoints.sqs, DEFAULT_NAMES.queue), deadLetterQueueUrl: queueUrl(endpoints.sqs, DEFAULT_NAMES.deadLetterQueue),
-  }));
+  });
   return emulators;
 }
 

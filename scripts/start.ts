@@ -23,7 +23,7 @@ import { positiveInt } from '../local/cli-options.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 import { addRunOptions, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
-import { stackEnv } from '../local/stack.ts';
+import { applyStackEnv } from '../local/stack.ts';
 
 /** The demo: 4×4 tiles at z12 in Rondônia (Brazil), ~2,000 synthetic alerts a tile. */
 const DEMO = { z: 12, x0: 1331, y0: 2162, x1: 1334, y1: 2165, seed: 1, density: 2000 };
@@ -123,7 +123,7 @@ try {
   else {
     const running = await findRunningStack();
     if (running) {
-      Object.assign(process.env, stackEnv(running));
+      applyStackEnv(running);
       say(`using the local stack of pid ${running.pid} (npm run dev)`);
     } else {
       const logPath = join(localRoot, 'start.log');

@@ -1,4 +1,5 @@
 // ISO dates <-> GLAD day numbers (days since 2015-01-01, UTC).
+import type { DayRange } from './types.ts';
 
 const MS_PER_DAY = 86_400_000;
 /** Day 0 of the GLAD encoding. */
@@ -27,4 +28,9 @@ export function isoToDays(iso: string): number {
 export function daysToIso(days: number): string {
   if (!Number.isInteger(days)) throw new Error(`days=${days} is not an integer`);
   return new Date(EPOCH_MS + days * MS_PER_DAY).toISOString().slice(0, 10);
+}
+
+/** The day range [start_date, end_date) of a request's ISO dates (end exclusive), for decoding. */
+export function dayRange(dates: { start_date: string; end_date: string }): DayRange {
+  return { startDays: isoToDays(dates.start_date), endDays: isoToDays(dates.end_date) };
 }

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as aq from 'arquero';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from './aws.ts';
-import { isoToDays } from './dates.ts';
+import { dayRange } from './dates.ts';
 import { allocAlerts, gladDecoder } from './decode.ts';
 import { submitRun, type BatchSender } from './enqueue.ts';
 import { exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
@@ -352,9 +352,8 @@ export class ClusterViewer {
     const spec = this.service.requireSpec();
     const tile = { z: record.z, x: record.x, y: record.y };
     const bytes = await this.service.tileSource().read(tile);
-    const range = { startDays: isoToDays(spec.start_date), endDays: isoToDays(spec.end_date) };
     // A missing tile has no alerts.
-    const alerts = bytes ? gladDecoder.decode(bytes, range, tile) : allocAlerts(0);
+    const alerts = bytes ? gladDecoder.decode(bytes, dayRange(spec), tile) : allocAlerts(0);
     const centres = this.service.records().filter((r) => r.z === tile.z && r.x === tile.x && r.y === tile.y);
     const highlight = centres.findIndex((r) => r.row_id === rowId);
     const picture = renderTilePicture(tile, alerts, { centres, highlight, caption: `run ${this.service.runId} · cluster #${rowId}` });

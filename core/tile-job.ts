@@ -1,7 +1,7 @@
 // The one-tile job: read and decode a tile plus the halo it needs from its neighbours, cluster,
 // and build the tile's records. The pipeline's consumer and `npm run tile` both call runTile.
 import { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN } from './cluster-tile.ts';
-import { isoToDays } from './dates.ts';
+import { dayRange } from './dates.ts';
 import { gladDecoder, sliceAlerts, allocAlerts } from './decode.ts';
 import { buildClusterRecords } from './records.ts';
 import type { ClusterMembers } from './records.ts';
@@ -142,7 +142,7 @@ export async function runTile(
 ): Promise<TileResult> {
   validateTile(request);
   const tile: TileAddress = { z: request.z, x: request.x, y: request.y };
-  const range: DayRange = { startDays: isoToDays(request.start_date), endDays: isoToDays(request.end_date) };
+  const range = dayRange(request);
   const params: ClusterParams = {
     width: request.width,
     min_count: request.min_count,

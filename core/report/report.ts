@@ -1,6 +1,6 @@
 // Assembles a run's HTML report: rows with stable ids, the date colour scale from the run's
 // dates, the input tiles drawn from the tile source when readable, headline numbers from the manifest.
-import { isoToDays } from '../dates.ts';
+import { dayRange, isoToDays } from '../dates.ts';
 import type { DaySpan } from '../render/colors.ts';
 import { recordsSpan } from '../render/pictures.ts';
 import { withRowIds, type RunRecord } from '../table.ts';
@@ -41,8 +41,7 @@ export async function buildRunReport(input: RunReportInput): Promise<string> {
   if (!input.source || !input.tiles || !input.dates) {
     notes.push('input alert tiles not drawn: no readable tile source for this run');
   } else {
-    const range = { startDays: isoToDays(input.dates.start_date), endDays: isoToDays(input.dates.end_date) };
-    const result = await collectTileOverlays(input.source, input.tiles, range, span, input.maxOverlayTiles ?? MAX_OVERLAY_TILES);
+    const result = await collectTileOverlays(input.source, input.tiles, dayRange(input.dates), span, input.maxOverlayTiles ?? MAX_OVERLAY_TILES);
     overlays = result.overlays;
     notes.push(...result.notes);
   }

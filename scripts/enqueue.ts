@@ -12,7 +12,7 @@ import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runLonLatBounds, ru
 import { useStack } from '../local/stack-file.ts';
 
 /** What `--info` prints: the run that would be sent. */
-export function runInfo(spec: RunSpec, notes: string[] = []) {
+function runInfo(spec: RunSpec, notes: string[] = []) {
   const { region, tiles_url, start_date, end_date, ...params } = spec;
   return {
     ...(notes.length > 0 ? { notes } : {}),

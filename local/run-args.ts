@@ -91,7 +91,7 @@ export function runSpecOf(options: RunOptions, region: Region): RunSpec {
 export function runParamsOf(options: RunOptions, region: Region): RunParams {
   const z = number('--z', options.z ?? '12')!;
   if (!Number.isInteger(z) || z < 0 || z > MAX_ZOOM) throw new Error(`--z must be an integer in 0..${MAX_ZOOM}, got "${options.z}"`);
-  const params = validateRunParams({
+  return validateRunParams({
     z,
     region,
     start_date: options.start,
@@ -102,7 +102,6 @@ export function runParamsOf(options: RunOptions, region: Region): RunParams {
     algorithm: options.algorithm,
     tiles_url: options.tilesUrl ?? defaultTilesUrl(),
   });
-  return params;
 }
 
 /** Adds `--max-tiles` (the run size limit) to a command that submits runs. */

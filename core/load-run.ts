@@ -1,7 +1,7 @@
 // (Named load-run.ts: core/results.ts holds the pipeline's result writers.)
 // Reads a finished run back: its manifest, then the clusters (and, with `full`, members) Parquet
 // file of every tile the manifest lists, as cluster records. I/O only through a narrow S3 reader.
-import { GetObjectCommand, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { manifestKey, MEMBERS_FILE, CLUSTERS_FILE } from './keys.ts';
 import { readClusters, readMembers, type ClusterRow } from './parquet.ts';
 import type { GeoJsonPolygon } from './records.ts';
@@ -41,12 +41,13 @@ export class RunNotFoundError extends Error {
   }
 }
 
-async function getBytes(s3: ObjectReader, bucket: string, key: string): Promise<Uint8Array | null> {
+/** The object's bytes, or null when there is no such key (the aggregator reads its events' objects with it too). */
+export async function getBytes(s3: ObjectReader, bucket: string, key: string): Promise<Uint8Array | null> {
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return await out.Body!.transformToByteArray();
+    return out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
   } catch (error) {
-    if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return null;
+    if ((error as { name?: string }).name === 'NoSuchKey') return null;
     throw error;
   }
 }

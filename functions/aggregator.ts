@@ -3,10 +3,11 @@
 // Cost per event is constant: one small object read and a few DynamoDB writes; only the event
 // that completes the run reads the whole ledger (a paginated Query per shard of the run).
 import { randomUUID } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client } from '../core/aws.ts';
 import { decodeS3Key, manifestKey, parseResultKey, type ResultKey } from '../core/keys.ts';
 import { Ledger, type TileOutcome } from '../core/ledger.ts';
+import { getBytes } from '../core/load-run.ts';
 import { buildManifest, clustersOutcome, errorOutcome, errorRecordOutcome } from '../core/manifest.ts';
 import { parseErrorRecord, parseS3Event, type S3Record } from '../core/messages.ts';
 import { readClusters, readClustersInfo } from '../core/parquet.ts';
@@ -23,17 +24,6 @@ let deps: Deps | undefined;
 
 function defaultDeps(): Deps {
   return { s3: s3Client(), bucket: resultsBucket(), ledger: new Ledger(dynamoDocClient(), ledgerTable()) };
-}
-
-/** The object's bytes, or null when it is gone (deleted since the event). */
-async function getObject(d: Deps, key: string): Promise<Uint8Array | null> {
-  try {
-    const out = await d.s3.send(new GetObjectCommand({ Bucket: d.bucket, Key: key }));
-    return out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
-  } catch (error) {
-    if ((error as { name?: string }).name === 'NoSuchKey') return null;
-    throw error;
-  }
 }
 
 /** The run's params from the ledger (for records that do not carry them). */
@@ -102,7 +92,7 @@ async function processRecord(d: Deps, record: S3Record): Promise<void> {
     console.warn(`ignored object ${key}: not a tile result key`);
     return;
   }
-  const bytes = await getObject(d, key);
+  const bytes = await getBytes(d.s3, d.bucket, key); // null: deleted since the event
   if (!bytes) {
     console.warn(`ignored object ${key}: it no longer exists`);
     return;

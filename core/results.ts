@@ -50,10 +50,15 @@ export async function putTileError(
   return key;
 }
 
+/** A bad message's record as JSON: what and why, then the message body (first 10,000 characters). */
+function messageRecord(fields: Record<string, string>, body: string, now: Date): string {
+  return JSON.stringify({ ...fields, body: body.slice(0, 10_000), at: now.toISOString() }, null, 2);
+}
+
 /** Error record of a message that names a run but no valid tile (not counted as a tile). */
 export async function putMessageError(store: ResultStore, runId: string, messageId: string, error: string, body: string, stage: string, now = new Date()): Promise<string> {
   const key = messageErrorKey(runId, messageId);
-  await put(store, key, JSON.stringify({ run_id: runId, message_id: messageId, stage, message: error, body: body.slice(0, 10_000), at: now.toISOString() }, null, 2), 'application/json');
+  await put(store, key, messageRecord({ run_id: runId, message_id: messageId, stage, message: error }, body, now), 'application/json');
   return key;
 }
 
@@ -61,7 +66,7 @@ export async function putMessageError(store: ResultStore, runId: string, message
 export async function putUnroutable(store: ResultStore, messageId: string, error: string, body: string, stage: string, now = new Date()): Promise<string> {
   const key = unroutableKey(messageId, now);
   console.error(`unroutable message ${messageId}: ${error}`);
-  await put(store, key, JSON.stringify({ message_id: messageId, stage, message: error, body: body.slice(0, 10_000), at: now.toISOString() }, null, 2), 'application/json');
+  await put(store, key, messageRecord({ message_id: messageId, stage, message: error }, body, now), 'application/json');
   return key;
 }
 

@@ -10,7 +10,6 @@ import '../local/quiet.ts';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
 import { Ledger } from '../core/ledger.ts';
@@ -19,19 +18,16 @@ import { normalizeRunParams, runId, runTiles, tileRequest, type RunSpec } from '
 import { tileSourceFromTemplate } from '../core/sources.ts';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import { runTile } from '../core/tile-job.ts';
-import { positiveInt } from '../local/cli-options.ts';
+import { cliCommand, positiveInt } from '../local/cli-options.ts';
 import { startEmulators, type S3EventPayload } from '../local/emulators.ts';
 import { startLoop } from '../local/loop.ts';
 import { applyStackEnv, createStack } from '../local/stack.ts';
 
-const options = new Command()
-  .name('bench:pipeline')
+const options = cliCommand('bench:pipeline')
   .option('--size <n>', 'region is n×n tiles', positiveInt('--size'), 10)
   .option('--alerts <n>', 'mean synthetic alerts per tile', positiveInt('--alerts'), 2000)
   .option('--workers <n>', 'consumer workers of the throughput run', positiveInt('--workers'), availableParallelism())
   .option('--json', 'print the figures as one JSON object')
-  .showHelpAfterError(false)
-  .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
   .parse()
   .opts<{ size: number; alerts: number; workers: number; json?: boolean }>();
 

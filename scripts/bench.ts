@@ -9,7 +9,7 @@
 // compared for accuracy. Ends with our speed-up against the old system's published figures.
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { clusterAlerts } from '../core/cluster-tile.ts';
 import { ALL_DAYS, gladDecoder } from '../core/decode.ts';
 import { standardMeanShift } from '../core/meanshift/standard.ts';
@@ -18,6 +18,7 @@ import { runTile } from '../core/tile-job.ts';
 import { ALGORITHMS } from '../core/types.ts';
 import type { Algorithm, ClusterParams, TileAddress } from '../core/types.ts';
 import { compareClusterings, referenceStandard } from '../test/reference-meanshift.ts';
+import { cliCommand } from '../local/cli-options.ts';
 
 const TILE: TileAddress = { z: 12, x: 2989, y: 2049 };
 const SEED = 42;
@@ -213,8 +214,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(await runCase(algorithm as Algorithm, Number(density), Number(budget))));
     return;
   }
-  const opts = new Command()
-    .name('bench')
+  const opts = cliCommand('bench')
     .option('--algorithms <list>', 'comma-separated algorithms', list('--algorithms', ALGORITHMS), [...ALGORITHMS])
     .option('--densities <list>', 'comma-separated synthetic alerts per tile', list('--densities'), ['1000', '3000', '10000', '30000'])
     .option('--budget <seconds>', 'timed seconds per case (sets the number of runs, 1..9)', (v) => {
@@ -222,8 +222,6 @@ async function main(): Promise<void> {
       return Number(v);
     }, 5)
     .option('--json', 'print the results as JSON')
-    .showHelpAfterError(false)
-    .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
     .parse()
     .opts<{ algorithms: Algorithm[]; densities: string[]; budget: number; json?: boolean }>();
 

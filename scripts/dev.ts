@@ -3,18 +3,14 @@
 // Keeps running (Ctrl-C stops it); other terminals find it through .local/stack.json.
 import '../local/quiet.ts';
 import { availableParallelism } from 'node:os';
-import { Command } from 'commander';
-import { positiveInt } from '../local/cli-options.ts';
+import { cliCommand, positiveInt } from '../local/cli-options.ts';
 import { startLocalStack } from '../local/dev-stack.ts';
 import { findRunningStack, localDir } from '../local/stack-file.ts';
 
-const program = new Command()
-  .name('dev')
+const program = cliCommand('dev')
   .description('Run the local stack: emulators + the Lambda handlers, until Ctrl-C')
   .option('--workers <n>', 'consumer worker threads', positiveInt('--workers'), availableParallelism())
   .option('--visibility-timeout <s>', 'seconds before an unfinished message is retried', positiveInt('--visibility-timeout'), 30)
-  .showHelpAfterError(false)
-  .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
   .parse();
 const options = program.opts<{ workers: number; visibilityTimeout: number }>();
 

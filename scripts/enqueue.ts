@@ -3,11 +3,11 @@
 // retried); prints the run id. Under `sst shell` it uses the linked resources, otherwise the local
 // stack of `npm run dev` / `npm start` (found through .local/stack.json).
 import '../local/quiet.ts';
-import { Command } from 'commander';
 import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
 import { Ledger } from '../core/ledger.ts';
 import { checkRunSize, normalizeRunParams, regionNotes, runId, runTileCount, type RunSpec } from '../core/run.ts';
+import { cliCommand } from '../local/cli-options.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runLonLatBounds, runParamsOf, type RunOptions } from '../local/run-args.ts';
 import { useStack } from '../local/stack-file.ts';
 
@@ -28,13 +28,10 @@ function runInfo(spec: RunSpec, notes: string[] = []) {
 }
 
 const program = addSizeOption(addRunOptions(
-  new Command()
-    .name('enqueue')
+  cliCommand('enqueue')
     .description('Send a clustering run (one message per tile) to the tile queue; prints the run id'),
 ))
   .option('--info', 'print what would run (tiles, bounds, dates, parameters) and send nothing')
-  .showHelpAfterError(false)
-  .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
   .parse();
 
 const options = program.opts<RunOptions & { info?: boolean; maxTiles?: string }>();

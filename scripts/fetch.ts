@@ -12,18 +12,17 @@ import '../local/quiet.ts';
 import { createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import * as aq from 'arquero';
-import { Command } from 'commander';
 import { checkFormat, HULLS, STREAM_FORMATS, toTableText, type Format, type HullKind, type StreamFormat } from '../core/exports.ts';
 import { isRunId } from '../core/run.ts';
 import { listRuns } from '../core/run-list.ts';
 import { awsDeps, ClusterService } from '../core/service.ts';
+import { cliCommand } from '../local/cli-options.ts';
 import type { Emulators } from '../local/emulators.ts';
 import { addRunOptions, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { useStackOrLocalState } from '../local/stack-file.ts';
 
 const program = addRunOptions(
-  new Command()
-    .name('fetch')
+  cliCommand('fetch')
     .description("Print or write a finished run's clusters (by run id, or by region and parameters), or list runs")
     .argument('[run_id]', 'run id printed by enqueue/start (r-<16 hex digits>); or give the run\'s region and parameters'),
 )
@@ -37,8 +36,6 @@ const program = addRunOptions(
   .option('--errors', "list the run's failed tiles (tile, centre lat/lon, error, stage) instead of its clusters")
   .option('--list', 'list the runs the ledger knows')
   .option('--no-stream', 'csv/json/geojson: load the whole run before writing (default: streamed tile by tile; table, parquet, --sort and --limit always load it)')
-  .showHelpAfterError(false)
-  .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
   .parse();
 
 const [id] = program.args;

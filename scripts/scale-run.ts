@@ -18,7 +18,6 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
 import { Ledger } from '../core/ledger.ts';
@@ -28,7 +27,7 @@ import { encodeGladTile } from '../core/decode.ts';
 import { mulberry32, syntheticTile } from '../core/synthetic.ts';
 import { REQUEST_DEFAULTS } from '../core/request.ts';
 import type { Manifest, TileAddress } from '../core/types.ts';
-import { positiveInt } from '../local/cli-options.ts';
+import { cliCommand, positiveInt } from '../local/cli-options.ts';
 import { startEmulators, type Emulators, type S3EventPayload } from '../local/emulators.ts';
 import { HANDLERS, lambdaContext, loadHandler } from '../local/lambda.ts';
 import { startLoop, triggersAggregator } from '../local/loop.ts';
@@ -315,15 +314,12 @@ export async function measureRead(runId: string, outFile: string): Promise<ReadF
 // ---------------------------------------------------------------- CLI
 
 async function main(): Promise<void> {
-  const options = new Command()
-    .name('scale')
+  const options = cliCommand('scale')
     .description('A large run on the local stack: wall time, tiles/s, RSS, aggregator cost per event, ledger pages, streamed read')
     .option('--tiles <n>', 'tiles of the big run (a square region at z12)', positiveInt('--tiles'), 10_000)
     .option('--small <n>', 'tiles of the separate small run', positiveInt('--small'), 100)
     .option('--workers <n>', 'consumer worker threads', positiveInt('--workers'), availableParallelism())
     .option('--json', 'print the figures as one JSON object')
-    .showHelpAfterError(false)
-    .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
     .parse()
     .opts<{ tiles: number; small: number; workers: number; json?: boolean }>();
 

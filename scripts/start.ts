@@ -9,7 +9,6 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
-import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
@@ -19,7 +18,7 @@ import { ClusterService } from '../core/service.ts';
 import { loadManifest, loadRun } from '../core/load-run.ts';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import type { Manifest } from '../core/types.ts';
-import { positiveInt } from '../local/cli-options.ts';
+import { cliCommand, positiveInt } from '../local/cli-options.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 import { addRunOptions, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
@@ -29,13 +28,11 @@ import { applyStackEnv } from '../local/stack.ts';
 const DEMO = { z: 12, x0: 1331, y0: 2162, x1: 1334, y1: 2165, seed: 1, density: 2000 };
 
 const program = addRunOptions(
-  new Command().name('start').description('Run a whole clustering job on the local stack and summarise it (no region: a demo)'),
+  cliCommand('start').description('Run a whole clustering job on the local stack and summarise it (no region: a demo)'),
 )
   .option('--json', 'print only the manifest, as one JSON object, on stdout')
   .option('--workers <n>', 'consumer worker threads of an in-process stack', positiveInt('--workers'), availableParallelism())
   .option('--timeout <s>', 'give up after this many seconds', positiveInt('--timeout'))
-  .showHelpAfterError(false)
-  .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
   .parse();
 const options = program.opts<RunOptions & { json?: boolean; workers: number; timeout?: number }>();
 

@@ -1,9 +1,10 @@
 // Writes a synthetic GLAD tile mosaic: dir/{z}/{x}/{y}.png (tiles without alerts are left out).
 // npm run synth -- --out DIR --z 12 --tile-bounds x0,y0,x1,y1 --seed 1 --alerts 3000 [--corrupt 1355,2045;...]
-import { Command, InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import { tileCount } from '../core/tiles.ts';
 import type { TileAddress } from '../core/types.ts';
+import { cliCommand } from '../local/cli-options.ts';
 
 function integer(name: string) {
   return (value: string): number => {
@@ -20,8 +21,7 @@ function intList(value: string, count: number, name: string): number[] {
   return parts.map(Number);
 }
 
-const program = new Command()
-  .name('synth')
+const program = cliCommand('synth')
   .description('Write a deterministic synthetic GLAD tile mosaic as DIR/{z}/{x}/{y}.png')
   .requiredOption('--out <dir>', 'output directory')
   .requiredOption('--z <z>', 'zoom level', integer('--z'))
@@ -31,8 +31,6 @@ const program = new Command()
   .option('--corrupt <x,y;...>', 'tiles to write as corrupt (truncated) PNGs', (v) =>
     v.split(';').filter(Boolean).map((pair) => intList(pair, 2, '--corrupt')),
   )
-  .showHelpAfterError(false)
-  .configureOutput({ outputError: (msg, write) => write(msg.split('\n')[0] + '\n') })
   .parse();
 
 const opts = program.opts<{ out: string; z: number; tileBounds: number[]; seed: number; alerts: number; corrupt?: number[][] }>();

@@ -7,16 +7,15 @@
 import '../local/quiet.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { isRunId } from '../core/run.ts';
 import { ClusterService, ClusterViewer, type SavedPicture } from '../core/service.ts';
+import { cliCommand } from '../local/cli-options.ts';
 import type { Emulators } from '../local/emulators.ts';
 import { localDir, useStackOrLocalState } from '../local/stack-file.ts';
 
 const ACTIONS = ['tile', 'cluster', 'clusters'] as const;
 
-const program = new Command()
-  .name('view')
+const program = cliCommand('view')
   .description("Draw a finished run's tiles and clusters as PNG pictures, or write its HTML report")
   .argument('<run_id>', 'run id (r-<16 hex digits>)')
   .argument('[action]', `what to draw: ${ACTIONS.join(' | ')}`)
@@ -26,8 +25,6 @@ const program = new Command()
   .option('--end <id>', 'clusters: end of the range (excluded, as in a Python slice)')
   .option('--html <file>', 'write the self-contained HTML report of the run to FILE')
   .option('--out-dir <dir>', 'where pictures are written', join(localDir(), 'pictures'))
-  .showHelpAfterError(false)
-  .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') })
   .parse();
 
 const [id, action, row] = program.args;

@@ -10,12 +10,10 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
 import cliProgress from 'cli-progress';
-import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/aws.ts';
+import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/aws.ts';
 import { submitRun } from '../core/enqueue.ts';
-import { exportClusters } from '../core/exports.ts';
 import { Ledger } from '../core/ledger.ts';
 import { ClusterService } from '../core/service.ts';
-import { loadManifest, loadRun } from '../core/load-run.ts';
 import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import type { Manifest } from '../core/types.ts';
 import { cliCommand, positiveInt } from '../local/cli-options.ts';
@@ -142,23 +140,21 @@ try {
   if (!submission.complete) await waitForManifest(ledger, submission.runId, submission.tiles);
   const seconds = (performance.now() - started) / 1000;
 
-  const s3 = s3Client();
-  const bucket = resultsBucket();
+  // One read of the finished run serves the summary, the manifest and the report.
+  const service = await new ClusterService({ runId: submission.runId }).fetch();
+  const manifest = service.manifest!;
   if (options.json) {
-    const manifest = await loadManifest(submission.runId, s3, bucket);
-    if (!manifest) throw new Error(`run ${submission.runId} has no manifest`);
     process.stdout.write(`${JSON.stringify(manifest)}\n`);
   } else {
-    const run = await loadRun(submission.runId, s3, { bucket });
-    const largest = await exportClusters(run.clusters, 'table', { sort: 'count', desc: true, limit: 10 });
-    const hullHectares = run.clusters.reduce((sum, c) => sum + c.area_ha, 0);
-    process.stdout.write(`${summary(run.manifest, hullHectares, submission.complete ? null : seconds)}\n\nlargest clusters:\n${largest}\n`);
+    const largest = await service.export('table', { sort: 'count', desc: true, limit: 10 });
+    const hullHectares = service.records().reduce((sum, c) => sum + c.area_ha, 0);
+    process.stdout.write(`${summary(manifest, hullHectares, submission.complete ? null : seconds)}\n\nlargest clusters:\n${largest}\n`);
     process.stdout.write(`\nall clusters: npm run fetch -- ${submission.runId} [--format csv|json|geojson|parquet --out FILE]\n`);
   }
   // The run's HTML report (map, table, details), so the result can be looked at, not only read.
   const reportPath = join(localRoot, 'reports', `${submission.runId}.html`);
   mkdirSync(join(localRoot, 'reports'), { recursive: true });
-  writeFileSync(reportPath, await (await new ClusterService({ runId: submission.runId }).fetch()).report());
+  writeFileSync(reportPath, await service.report());
   if (options.json) say(`report: ${reportPath}`);
   else process.stdout.write(`report: ${reportPath}\n`);
   await local?.stop();

@@ -30,7 +30,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { runTileCount, tileIndex } from './run.ts';
 import type { RunSpec } from './run.ts';
-import type { TileAddress } from './types.ts';
+import type { TileAddress, TileTotals } from './types.ts';
 
 // Shard numbers, chosen for the write rate and size of each item (DynamoDB bills 1 WRU per 1 KB
 // written and allows 1,000 WCU/s per partition key; a number costs ~1 byte per 2 digits + 1):
@@ -62,15 +62,10 @@ const MAX_MESSAGE = 2000;
 export type TileStatus = 'clusters' | 'empty' | 'failed';
 
 /** What the ledger keeps of a finished tile (exactly what the manifest needs). */
-export interface TileOutcome extends TileAddress {
+export interface TileOutcome extends TileAddress, TileTotals {
   status: TileStatus;
   /** Key of clusters.parquet (absent for a failed tile). */
   result_key?: string;
-  clusters: number;
-  alerts: number;
-  hectares: number;
-  first_date: string | null;
-  last_date: string | null;
   /** Error message and stage of a failed tile. */
   message?: string;
   stage?: string;

@@ -4,17 +4,7 @@ import type { ErrorRecord } from './messages.ts';
 import type { ClusterRow } from './parquet.ts';
 import { runTileCount } from './run.ts';
 import type { RunSpec } from './run.ts';
-import type { Manifest, TileAddress, TileError } from './types.ts';
-
-/** What one tile adds to the run totals. */
-export interface TileTotals {
-  clusters: number;
-  alerts: number;
-  /** Sum of the clusters' alert_area_ha (ground area of the alerts themselves). */
-  hectares: number;
-  first_date: string | null;
-  last_date: string | null;
-}
+import type { Manifest, TileAddress, TileError, TileTotals } from './types.ts';
 
 const minDate = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a < b ? a : b);
 const maxDate = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a > b ? a : b);

@@ -99,6 +99,16 @@ export interface TileError extends TileAddress {
   stage: string;
 }
 
+/** Cluster totals of one tile, or of a whole run (the manifest's `totals`). */
+export interface TileTotals {
+  clusters: number;
+  alerts: number;
+  /** Sum of the clusters' alert_area_ha (ground area of the alerts themselves). */
+  hectares: number;
+  first_date: string | null;
+  last_date: string | null;
+}
+
 /** The run manifest written by the aggregator when the last tile lands. */
 export interface Manifest {
   run_id: string;
@@ -109,13 +119,7 @@ export interface Manifest {
   tiles_failed: number;
   results: string[];
   errors: TileError[];
-  totals: {
-    clusters: number;
-    alerts: number;
-    hectares: number;
-    first_date: string | null;
-    last_date: string | null;
-  };
+  totals: TileTotals;
   created_at: string;
   completed_at: string;
 }

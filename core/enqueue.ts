@@ -6,7 +6,7 @@ import {
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
 import { tileMessageBody } from './messages.ts';
-import { runId, runTiles, type RunSpec } from './run.ts';
+import { checkRunSize, runId, runTiles, type RunSpec } from './run.ts';
 import { tileKey } from './tiles.ts';
 import type { TileAddress } from './types.ts';
 
@@ -24,6 +24,8 @@ export interface EnqueueOptions {
   concurrency?: number;
   /** Called after each batch with the number of bodies sent so far. */
   onProgress?: (sent: number, total: number) => void;
+  /** Refuse runs of more tiles than this (default DEFAULT_MAX_TILES of core/run.ts). */
+  maxTiles?: number;
 }
 
 export interface EnqueueFailure {
@@ -150,6 +152,8 @@ export async function submitRun(
   deps: { ledger: RunLedger; sqs: BatchSender; queueUrl: string },
   options: EnqueueOptions = {},
 ): Promise<RunSubmission> {
+  // Every submitter (enqueue, start, ClusterService.run) gets the size limit, not only the CLI.
+  checkRunSize(spec, options.maxTiles);
   const id = runId(spec);
   const all = runTiles(spec);
   const created = await deps.ledger.createRun(id, spec);

@@ -132,6 +132,8 @@ export interface RunOptions {
   pollMs?: number;
   /** Give up waiting after this long (the run goes on; fetch() later). Default 1 hour. */
   timeoutMs?: number;
+  /** Refuse runs of more tiles than this (default 10,000: see checkRunSize in core/run.ts). */
+  maxTiles?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -177,7 +179,7 @@ export class ClusterService {
     if (!this.spec) throw new Error('run() needs parameters: build the service from a region, not a run id');
     const { onProgress, pollMs = 500, timeoutMs = 3_600_000 } = options;
     const { ledger, sqs, queueUrl } = this.deps;
-    const submission = await submitRun(this.spec, { ledger, sqs, queueUrl });
+    const submission = await submitRun(this.spec, { ledger, sqs, queueUrl }, { maxTiles: options.maxTiles });
     if (submission.failed.length > 0) {
       throw new Error(`run ${this.runId}: ${submission.failed.length} tile messages could not be sent (first: ${submission.failed[0].message})`);
     }

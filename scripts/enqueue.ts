@@ -50,7 +50,7 @@ try {
     for (const note of notes) console.error(`note: ${note}`);
     await useStack();
     const ledger = new Ledger(dynamoDocClient(), ledgerTable());
-    const submission = await submitRun(spec, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
+    const submission = await submitRun(spec, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() }, { maxTiles: maxTilesOf(options.maxTiles) });
     if (submission.failed.length > 0) {
       const first = submission.failed[0];
       throw new Error(`${submission.failed.length} of ${submission.sent + submission.failed.length} messages could not be sent (first: ${first.message})`);

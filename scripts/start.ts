@@ -18,21 +18,22 @@ import { writeSyntheticMosaic } from '../core/synthetic.ts';
 import type { Manifest } from '../core/types.ts';
 import { cliCommand, positiveInt } from '../local/cli-options.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
-import { addRunOptions, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
+import { checkRunSize } from '../core/run.ts';
+import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
 import { applyStackEnv } from '../local/stack.ts';
 
 /** The demo: 4×4 tiles at z12 in Rondônia (Brazil), ~2,000 synthetic alerts a tile. */
 const DEMO = { z: 12, x0: 1331, y0: 2162, x1: 1334, y1: 2165, seed: 1, density: 2000 };
 
-const program = addRunOptions(
-  cliCommand('start').description('Run a whole clustering job on the local stack and summarise it (no region: a demo)'),
+const program = addSizeOption(
+  addRunOptions(cliCommand('start').description('Run a whole clustering job on the local stack and summarise it (no region: a demo)')),
 )
   .option('--json', 'print only the manifest, as one JSON object, on stdout')
   .option('--workers <n>', 'consumer worker threads of an in-process stack', positiveInt('--workers'), availableParallelism())
   .option('--timeout <s>', 'give up after this many seconds', positiveInt('--timeout'))
   .parse();
-const options = program.opts<RunOptions & { json?: boolean; workers: number; timeout?: number }>();
+const options = program.opts<RunOptions & { json?: boolean; workers: number; timeout?: number; maxTiles?: string }>();
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 let local: LocalStack | undefined;
@@ -112,6 +113,8 @@ try {
     );
   }
   const spec = runSpecOf(options, region);
+  const maxTiles = maxTilesOf(options.maxTiles);
+  checkRunSize(spec, maxTiles); // before starting a stack for a run that would be refused
 
   mkdirSync(localRoot, { recursive: true });
   if (sstLinked()) say('using the SST stack linked in this shell');
@@ -130,7 +133,7 @@ try {
 
   const started = performance.now();
   const ledger = new Ledger(dynamoDocClient(), ledgerTable());
-  const submission = await submitRun(spec, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
+  const submission = await submitRun(spec, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() }, { maxTiles });
   if (submission.failed.length > 0) throw new Error(`${submission.failed.length} tile messages could not be sent: ${submission.failed[0].message}`);
   say(
     submission.complete

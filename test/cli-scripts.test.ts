@@ -156,5 +156,7 @@ describe('CLI scripts', () => {
     expectOneLineError(await run('fetch.ts', ['r-0000000000000000']), /^fetch: unknown run (id )?r-0000000000000000$/);
     expectOneLineError(await run('fetch.ts', ['r-0000000000000000', '--format', 'xml']), /^fetch: unknown format "xml"/);
     expectOneLineError(await run('start.ts', ['--tile-bounds', '5,5,1,1']), /^start: /);
+    // The size limit holds for `start` too, before any stack is started.
+    expectOneLineError(await run('start.ts', ['--bounds', '-70,-20,-50,0']), /^start: region has 53,357 tiles, over the limit of 10,000: pass --max-tiles 53357/);
   }, 120_000);
 });

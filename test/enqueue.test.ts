@@ -183,6 +183,13 @@ describe('submitRun (ledger in dynalite, queue in fauxqs)', () => {
       const finished = await submitRun(spec, deps);
       expect(finished).toMatchObject({ complete: true, sent: 0, skipped: 6 });
       expect(await received()).toEqual([]);
+
+      // Over the size limit: refused with the count and the flag, before the ledger or the queue is touched.
+      const big = normalizeRunParams(validateRunParams({ z: 12, region: { kind: 'tiles', x0: 0, y0: 0, x1: 9, y1: 9 }, tiles_url: 'https://t/{z}/{x}/{y}.png' }));
+      await expect(submitRun(big, deps, { maxTiles: 99 })).rejects.toThrow('region has 100 tiles, over the limit of 99: pass --max-tiles 100');
+      expect(await ledger.getRun(runId(big))).toBeNull();
+      expect(await received()).toEqual([]);
+      expect((await submitRun(big, deps, { maxTiles: 100 })).sent).toBe(100);
       client.destroy();
     } finally {
       await emulators.stop();

@@ -1,10 +1,10 @@
-/// <reference path="./.sst/platform/config.d.ts" />
+/// <reference path=".sst/platform/config.d.ts" />
 // glad-clusters on AWS (SST v3): results bucket, tile queue + dead-letter queue, ledger table, the
 // three Lambda handlers and the queue of aggregator events that failed every attempt.
 // Deploy: `npx sst deploy --stage NAME`; remove: `npx sst remove --stage NAME`.
 //
 // Least privilege: an SST `link` grants every action on the linked resource (s3:*, dynamodb:*), so
-// the functions are NOT linked. Each gets the SST_RESOURCE_<Name> variable core/aws.ts reads (the
+// the functions are NOT linked. Each gets the SST_RESOURCE_<Name> variable core/store/aws.ts reads (the
 // same JSON a link would set) and an IAM statement per action it really calls, on the key prefixes
 // it writes. Scripts under `sst shell` still see every resource of the app.
 
@@ -44,7 +44,7 @@ export default $config({
     // HeadObject/GetObject of a missing key answer 404 only to a caller that may list the bucket
     // (403 otherwise, which the handlers would take for a real failure).
     const listResults = { actions: ["s3:ListBucket"], resources: [results.arn] };
-    // Tile results and error records, records of bad messages (core/keys.ts) — not manifests.
+    // Tile results and error records, records of bad messages (core/run/keys.ts) — not manifests.
     const writeResults = {
       actions: ["s3:PutObject"],
       resources: [objects("runs/*/tiles/*"), objects("runs/*/messages/*"), objects("errors/unroutable/*")],
@@ -104,11 +104,11 @@ export default $config({
       handler: "functions/aggregator.handler",
       runtime: RUNTIME,
       // The event that completes a run reads the whole ledger and writes the manifest. Keep this
-      // below the manifest lease of core/ledger.ts (150 s).
+      // below the manifest lease of core/store/ledger.ts (150 s).
       timeout: "120 seconds",
       memory: "1024 MB",
       environment: { ...resultsEnv, SST_RESOURCE_Ledger: $jsonStringify({ name: ledger.name }) },
-      // Reads result objects, writes only manifests; the ledger calls of core/ledger.ts.
+      // Reads result objects, writes only manifests; the ledger calls of core/store/ledger.ts.
       permissions: [
         { actions: ["s3:GetObject"], resources: [objects("runs/*")] },
         { actions: ["s3:PutObject"], resources: [objects("runs/*/manifest.json")] },
@@ -127,7 +127,7 @@ export default $config({
       destinationConfig: { onFailure: { destination: aggregatorFailures.arn } },
     });
 
-    // Filters match the keys of core/keys.ts (checked by test/sst-config.test.ts).
+    // Filters match the keys of core/run/keys.ts (checked by test/sst-config.test.ts).
     results.notify({
       notifications: [
         {

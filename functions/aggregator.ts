@@ -4,17 +4,17 @@
 // that completes the run reads the whole ledger (a paginated Query per shard of the run).
 import { randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { dynamoDocClient, ledgerTable, resultsBucket, s3Client } from '../core/aws.ts';
-import { decodeS3Key, manifestKey, parseResultKey, type ResultKey } from '../core/keys.ts';
-import { Ledger, type TileOutcome } from '../core/ledger.ts';
-import { getBytes } from '../core/load-run.ts';
-import { buildManifest, clustersOutcome, errorOutcome, errorRecordOutcome } from '../core/manifest.ts';
-import { parseErrorRecord, parseS3Event, type S3Record } from '../core/messages.ts';
-import { readClusters, readClustersInfo } from '../core/parquet.ts';
-import { parseRunSpec, type RunSpec } from '../core/run.ts';
-import type { ResultStore } from '../core/results.ts';
-import { tileKey } from '../core/tiles.ts';
-import { isTransient } from '../core/transient.ts';
+import { dynamoDocClient, ledgerTable, resultsBucket, s3Client } from '../core/store/aws.ts';
+import { decodeS3Key, manifestKey, parseResultKey, type ResultKey } from '../core/run/keys.ts';
+import { Ledger, type TileOutcome } from '../core/store/ledger.ts';
+import { getBytes } from '../core/store/result-reader.ts';
+import { buildManifest, clustersOutcome, errorOutcome, errorRecordOutcome } from '../core/run/manifest.ts';
+import { parseErrorRecord, parseS3Event, type S3Record } from '../core/run/messages.ts';
+import { readClusters, readClustersInfo } from '../core/run/parquet.ts';
+import { parseRunSpec, type RunSpec } from '../core/run/params.ts';
+import type { ResultStore } from '../core/store/result-writer.ts';
+import { tileKey } from '../core/tiles/grid.ts';
+import { isTransient } from '../core/store/transient.ts';
 
 interface Deps extends ResultStore {
   ledger: Ledger;

@@ -3,15 +3,15 @@
 // records (never retried); transient failures go back to SQS through batchItemFailures only for
 // their own record (partial batch response).
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { resultsBucket, s3Client } from '../core/aws.ts';
-import { parseTileMessage } from '../core/messages.ts';
-import { putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/results.ts';
-import { tileRequest } from '../core/run.ts';
-import { tileSourceFromTemplate } from '../core/sources.ts';
-import { runTile } from '../core/tile-job.ts';
-import { tileKey } from '../core/tiles.ts';
-import { isTransient } from '../core/transient.ts';
-import type { TileSource } from '../core/types.ts';
+import { resultsBucket, s3Client } from '../core/store/aws.ts';
+import { parseTileMessage } from '../core/run/messages.ts';
+import { putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-writer.ts';
+import { tileRequest } from '../core/run/params.ts';
+import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
+import { tileKey } from '../core/tiles/grid.ts';
+import { isTransient } from '../core/store/transient.ts';
+import type { TileSource } from '../core/tiles/types.ts';
 
 /** What happened to one record: finished (result or error record written) or to be retried. */
 type RecordOutcome = 'done' | 'retry';

@@ -1,10 +1,10 @@
 // Dead-letter subscriber: a tile message that failed 3 receives becomes the tile's error.json
 // (stage `dead-letter`), so the aggregator counts the tile as failed and the run can complete.
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { resultsBucket, s3Client } from '../core/aws.ts';
-import { clustersKey } from '../core/keys.ts';
-import { parseTileMessage, TILE_MAX_RECEIVES } from '../core/messages.ts';
-import { objectExists, putMessageError, putTileError, putUnroutable, type ResultStore } from '../core/results.ts';
+import { resultsBucket, s3Client } from '../core/store/aws.ts';
+import { clustersKey } from '../core/run/keys.ts';
+import { parseTileMessage, TILE_MAX_RECEIVES } from '../core/run/messages.ts';
+import { objectExists, putMessageError, putTileError, putUnroutable, type ResultStore } from '../core/store/result-writer.ts';
 
 let store: ResultStore | undefined;
 

@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { CLUSTERS_FILE, ERROR_FILE, RUNS_PREFIX } from '../core/keys.ts';
+import { CLUSTERS_FILE, ERROR_FILE, RUNS_PREFIX } from '../core/run/keys.ts';
 import type { BatchReport, BatchStart, ConsumerWorkerData } from './consumer-worker.ts';
 import type { Emulators, S3EventPayload } from './emulators.ts';
 import { HANDLERS, lambdaContext, loadHandler } from './lambda.ts';

@@ -1,9 +1,9 @@
 // The run options shared by `npm run enqueue` and `npm start`: a region (one of four forms), the
 // zoom, dates, clustering parameters and the tile source, turned into a validated RunSpec.
 import type { Command } from 'commander';
-import { DEFAULT_MAX_TILES, normalizeRunParams, validateRunParams, type Region, type RunParams, type RunSpec } from '../core/run.ts';
-import { defaultTilesUrl } from '../core/sources.ts';
-import { MAX_ZOOM, tileBounds, type LonLatBounds } from '../core/tiles.ts';
+import { DEFAULT_MAX_TILES, normalizeRunParams, validateRunParams, type Region, type RunParams, type RunSpec } from '../core/run/params.ts';
+import { defaultTilesUrl } from '../core/store/tile-sources.ts';
+import { MAX_ZOOM, tileBounds, type LonLatBounds } from '../core/tiles/grid.ts';
 
 /** Commander's parsed values of the run options. */
 export interface RunOptions {

@@ -4,8 +4,8 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
-import { LEDGER_TABLE_DEFINITION } from '../core/ledger.ts';
-import { TILE_MAX_RECEIVES } from '../core/messages.ts';
+import { LEDGER_TABLE_DEFINITION } from '../core/store/ledger.ts';
+import { TILE_MAX_RECEIVES } from '../core/run/messages.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type Emulators } from './emulators.ts';
 
 export const MAX_RECEIVE_COUNT = TILE_MAX_RECEIVES;

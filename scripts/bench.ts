@@ -1,6 +1,6 @@
 // npm run bench [-- --algorithms standard,flat --densities 1000,3000 --budget 6 --json]
 // Whole-tile clustering time per algorithm and alert density: decode a synthetic GLAD PNG and
-// cluster its alerts (core/cluster-tile.ts, the tile alone, no halo), MEDIAN of several runs
+// cluster its alerts (core/meanshift/engine.ts, the tile alone, no halo), MEDIAN of several runs
 // after one warm-up; for standard and flat also runTile with the halo (the production path:
 // neighbour PNGs decoded, margin doubling, records). Every case runs in its own child process, whose peak resident memory
 // (process.resourceUsage().maxRSS, the whole Node process) is reported next to the same figure
@@ -10,13 +10,14 @@
 import { execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { InvalidArgumentError } from 'commander';
-import { clusterAlerts } from '../core/cluster-tile.ts';
-import { ALL_DAYS, gladDecoder } from '../core/decode.ts';
+import { clusterAlerts } from '../core/meanshift/engine.ts';
+import { ALL_DAYS, gladDecoder } from '../core/tiles/decode.ts';
 import { standardMeanShift } from '../core/meanshift/standard.ts';
-import { syntheticTilePng } from '../core/synthetic.ts';
-import { runTile } from '../core/tile-job.ts';
-import { ALGORITHMS } from '../core/types.ts';
-import type { Algorithm, ClusterParams, TileAddress } from '../core/types.ts';
+import { syntheticTilePng } from '../local/synthetic.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
+import { ALGORITHMS } from '../core/meanshift/types.ts';
+import type { Algorithm, ClusterParams } from '../core/meanshift/types.ts';
+import type { TileAddress } from '../core/tiles/types.ts';
 import { compareClusterings, referenceStandard } from '../test/reference-meanshift.ts';
 import { cliCommand } from '../local/cli-options.ts';
 

@@ -3,10 +3,10 @@
 // retried); prints the run id. Under `sst shell` it uses the linked resources, otherwise the local
 // stack of `npm run dev` / `npm start` (found through .local/stack.json).
 import '../local/quiet.ts';
-import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/aws.ts';
-import { submitRun } from '../core/enqueue.ts';
-import { Ledger } from '../core/ledger.ts';
-import { checkRunSize, normalizeRunParams, regionNotes, runId, runTileCount, type RunSpec } from '../core/run.ts';
+import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { submitRun } from '../core/store/queue.ts';
+import { Ledger } from '../core/store/ledger.ts';
+import { checkRunSize, normalizeRunParams, regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
 import { cliCommand } from '../local/cli-options.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runLonLatBounds, runParamsOf, type RunOptions } from '../local/run-args.ts';
 import { useStack } from '../local/stack-file.ts';

@@ -5,8 +5,8 @@
 // that succeed and leaves the others. Prints the counts as one JSON line on stdout (last line);
 // exits 1 when a record was left in the queue. Safe to run again: each tile is counted once.
 import '../local/quiet.ts';
-import { aggregatorFailuresQueueUrl, sqsClient } from '../core/aws.ts';
-import { replayAggregatorFailures } from '../core/replay-aggregator.ts';
+import { aggregatorFailuresQueueUrl, sqsClient } from '../core/store/aws.ts';
+import { replayAggregatorFailures } from '../core/store/replay-aggregator.ts';
 import { handler } from '../functions/aggregator.ts';
 
 try {

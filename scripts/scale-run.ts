@@ -1,6 +1,6 @@
 // npm run scale [-- --tiles 10000 --workers N --json]
 // A large run on the local stack, to check that the pipeline scales: a square region at z12 whose
-// tiles are mostly missing (no alerts), some sparse, a few dense (core/synthetic.ts, written as
+// tiles are mostly missing (no alerts), some sparse, a few dense (local/synthetic.ts, written as
 // PNG files only where there are alerts). Measured and printed:
 //   - wall time and tiles/s of the run (enqueue → manifest);
 //   - RSS of the process (emulators + consumer threads + aggregator) sampled every second;
@@ -8,7 +8,7 @@
 //     the big run, and of a separate 100-tile run (flat cost = the ledger does O(1) work per event);
 //   - the ledger pages the manifest was built from (a Query per shard key; DynamoDB and dynalite
 //     page a Query at 1 MB);
-//   - reading the results back: streamed tile by tile (core/load-run.ts streamRunClusters) to an
+//   - reading the results back: streamed tile by tile (core/store/result-reader.ts streamRunClusters) to an
 //     NDJSON file, against loading the whole run at once (loadRun), with the heap each needs.
 // The aggregator is driven here (not by local/loop.ts) so that each invocation can be timed; the
 // consumers and the dead-letter handler run in the usual loop.
@@ -18,15 +18,16 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/aws.ts';
-import { submitRun } from '../core/enqueue.ts';
-import { Ledger } from '../core/ledger.ts';
-import { loadManifest, loadRun, streamRunClusters } from '../core/load-run.ts';
-import { normalizeRunParams, runTiles, type RunSpec } from '../core/run.ts';
-import { encodeGladTile } from '../core/decode.ts';
-import { mulberry32, syntheticTile } from '../core/synthetic.ts';
-import { REQUEST_DEFAULTS } from '../core/request.ts';
-import type { Manifest, TileAddress } from '../core/types.ts';
+import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { submitRun } from '../core/store/queue.ts';
+import { Ledger } from '../core/store/ledger.ts';
+import { loadManifest, loadRun, streamRunClusters } from '../core/store/result-reader.ts';
+import { normalizeRunParams, runTiles, type RunSpec } from '../core/run/params.ts';
+import { encodeGladTile } from '../core/tiles/decode.ts';
+import { mulberry32, syntheticTile } from '../local/synthetic.ts';
+import { REQUEST_DEFAULTS } from '../core/run/request.ts';
+import type { Manifest } from '../core/run/types.ts';
+import type { TileAddress } from '../core/tiles/types.ts';
 import { cliCommand, positiveInt } from '../local/cli-options.ts';
 import { startEmulators, type Emulators, type S3EventPayload } from '../local/emulators.ts';
 import { HANDLERS, lambdaContext, loadHandler } from '../local/lambda.ts';

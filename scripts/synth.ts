@@ -1,9 +1,9 @@
 // Writes a synthetic GLAD tile mosaic: dir/{z}/{x}/{y}.png (tiles without alerts are left out).
 // npm run synth -- --out DIR --z 12 --tile-bounds x0,y0,x1,y1 --seed 1 --alerts 3000 [--corrupt 1355,2045;...]
 import { InvalidArgumentError } from 'commander';
-import { writeSyntheticMosaic } from '../core/synthetic.ts';
-import { tileCount } from '../core/tiles.ts';
-import type { TileAddress } from '../core/types.ts';
+import { writeSyntheticMosaic } from '../local/synthetic.ts';
+import { tileCount } from '../core/tiles/grid.ts';
+import type { TileAddress } from '../core/tiles/types.ts';
 import { cliCommand } from '../local/cli-options.ts';
 
 function integer(name: string) {

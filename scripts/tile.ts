@@ -2,9 +2,9 @@
 // and the cluster records. Tiles come from TILES_URL (default: the old public GLAD tiles).
 //   npm run -s tile -- '{"z":12,"x":1355,"y":2045,"start_date":"2016-06-01","end_date":"2016-12-01"}'
 // Bad input or a failed tile: one line on stderr, nothing on stdout, exit 1.
-import { parseTileRequest } from '../core/request.ts';
-import { defaultTilesUrl, tileSourceFromTemplate } from '../core/sources.ts';
-import { runTile } from '../core/tile-job.ts';
+import { parseTileRequest } from '../core/run/request.ts';
+import { defaultTilesUrl, tileSourceFromTemplate } from '../core/store/tile-sources.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
 
 const USAGE = `usage: npm run -s tile -- '{"z":12,"x":1355,"y":2045,"start_date":"2016-06-01","end_date":"2016-12-01"}'`;
 

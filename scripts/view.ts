@@ -7,8 +7,8 @@
 import '../local/quiet.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRunId } from '../core/run.ts';
-import { ClusterService, ClusterViewer, type SavedPicture } from '../core/service.ts';
+import { isRunId } from '../core/run/params.ts';
+import { ClusterService, ClusterViewer, type SavedPicture } from '../core/results/service.ts';
 import { cliCommand } from '../local/cli-options.ts';
 import type { Emulators } from '../local/emulators.ts';
 import { localDir, useStackOrLocalState } from '../local/stack-file.ts';

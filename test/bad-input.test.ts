@@ -1,6 +1,6 @@
 // Bad input, end to end: every bad region, zoom, date, size, run id, template, message or event gets
 // a clear one-line error, and nothing is written outside the run's own prefix. Three levels:
-//   1. the pure validators (core/run.ts, core/keys.ts, core/messages.ts);
+//   1. the pure validators (core/run/params.ts, core/run/keys.ts, core/run/messages.ts);
 //   2. `npm run enqueue` as a child process (one line on stderr, exit 1);
 //   3. the real consumer and aggregator handlers against s3rver + dynalite, fed forged messages and
 //      events; afterwards every object in the bucket is listed and checked.
@@ -13,14 +13,14 @@ import type { SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as aggregate } from '../functions/aggregator.ts';
 import { handler as consume } from '../functions/consumer.ts';
-import { Ledger, shardCount, shardOf, shardPk } from '../core/ledger.ts';
-import { clustersKey, decodeS3Key, errorKey, manifestKey, messageErrorKey, parseResultKey, runPrefix, tilePrefix } from '../core/keys.ts';
-import { MAX_MESSAGE_BYTES, MAX_S3_RECORDS, parseErrorRecord, parseS3Event, parseTileMessage, tileMessageBody } from '../core/messages.ts';
+import { Ledger, shardCount, shardOf, shardPk } from '../core/store/ledger.ts';
+import { clustersKey, decodeS3Key, errorKey, manifestKey, messageErrorKey, parseResultKey, runPrefix, tilePrefix } from '../core/run/keys.ts';
+import { MAX_MESSAGE_BYTES, MAX_S3_RECORDS, parseErrorRecord, parseS3Event, parseTileMessage, tileMessageBody } from '../core/run/messages.ts';
 import {
   checkRunSize, normalizeRunParams, parseRunSpec, regionNotes, runId, runTileCount, runTiles, tileIndex, tileInRun, validateRunParams,
   type RunSpec,
-} from '../core/run.ts';
-import { MAX_LATITUDE } from '../core/tiles.ts';
+} from '../core/run/params.ts';
+import { MAX_LATITUDE } from '../core/tiles/grid.ts';
 import { CREDENTIALS, REGION, setHandlerEnv, startDynalite, startS3rver, type Dynamo, type S3Emulator } from './pipeline-emulators.ts';
 import { cleanEnv, runScript, type ScriptResult } from './run-script.ts';
 

@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeSyntheticMosaic } from '../core/synthetic.ts';
-import type { Manifest } from '../core/types.ts';
+import { writeSyntheticMosaic } from '../local/synthetic.ts';
+import type { Manifest } from '../core/run/types.ts';
 import { cleanEnv, root, runScript, type ScriptResult } from './run-script.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'glad-cli-'));

@@ -1,11 +1,12 @@
 // clusterAlerts: dispatch, ownership of clusters by their centre, min_count, the `complete` flag,
 // input errors, and the margins it asks for.
 import { describe, expect, it } from 'vitest';
-import { MAX_HALO_MARGIN, clusterAlerts, initialHaloMargin } from '../core/cluster-tile.ts';
+import { MAX_HALO_MARGIN, clusterAlerts, initialHaloMargin } from '../core/meanshift/engine.ts';
 import { blurringMeanShift } from '../core/meanshift/blurring.ts';
 import { flatMeanShift } from '../core/meanshift/flat.ts';
-import { syntheticTile } from '../core/synthetic.ts';
-import type { Alerts, ClusterParams } from '../core/types.ts';
+import { syntheticTile } from '../local/synthetic.ts';
+import type { Alerts } from '../core/tiles/types.ts';
+import type { ClusterParams } from '../core/meanshift/types.ts';
 
 const standard: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: 'standard' };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { daysToIso, isIsoDate, isoToDays } from '../core/dates.ts';
+import { daysToIso, isIsoDate, isoToDays } from '../core/tiles/dates.ts';
 
 describe('dates', () => {
   it('day 0 is 2015-01-01 and day 1 is 2015-01-02', () => {

@@ -1,8 +1,8 @@
 import { crc32, deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { ALL_DAYS, allocAlerts, decoders, encodeGladTile, gladDecoder, MAX_GLAD_DAYS } from '../core/decode.ts';
-import type { Alerts } from '../core/types.ts';
+import { ALL_DAYS, allocAlerts, decoders, encodeGladTile, gladDecoder, MAX_GLAD_DAYS } from '../core/tiles/decode.ts';
+import type { Alerts } from '../core/tiles/types.ts';
 
 const tile = { z: 12, x: 1355, y: 2045 };
 

@@ -1,4 +1,4 @@
-// core/enqueue.ts against a real SQS emulator (fauxqs), with a flaky wrapper around the real
+// core/store/queue.ts against a real SQS emulator (fauxqs), with a flaky wrapper around the real
 // client to make SQS report failed entries and failed calls; submitRun with a real ledger (dynalite).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,10 +12,10 @@ import {
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { chunkIndexes, enqueueBodies, submitRun, type BatchSender } from '../core/enqueue.ts';
-import { Ledger } from '../core/ledger.ts';
-import { errorOutcome } from '../core/manifest.ts';
-import { normalizeRunParams, runId, runTiles, validateRunParams } from '../core/run.ts';
+import { chunkIndexes, enqueueBodies, submitRun, type BatchSender } from '../core/store/queue.ts';
+import { Ledger } from '../core/store/ledger.ts';
+import { errorOutcome } from '../core/run/manifest.ts';
+import { normalizeRunParams, runId, runTiles, validateRunParams } from '../core/run/params.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../local/emulators.ts';
 import { createStack } from '../local/stack.ts';
 

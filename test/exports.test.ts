@@ -6,11 +6,11 @@ import { describe, expect, it } from 'vitest';
 import {
   checkFormat, clusterHull, exportClusters, ringSignedArea2, selectForExport, toGeoJson,
   type GeoJsonFeatureCollection,
-} from '../core/exports.ts';
-import { SUMMARY_COLUMNS, VIEW_COLUMNS, withRowIds } from '../core/table.ts';
-import { concaveArea, concaveHullPolygon, concaveRing } from '../core/concave.ts';
-import { hullArea, hullPolygon, type Point } from '../core/records.ts';
-import type { AlertTuple } from '../core/types.ts';
+} from '../core/results/exports.ts';
+import { SUMMARY_COLUMNS, VIEW_COLUMNS, withRowIds } from '../core/results/table.ts';
+import { concaveArea, concaveHullPolygon, concaveRing } from '../core/clusters/concave.ts';
+import { hullArea, hullPolygon, type Point } from '../core/clusters/records.ts';
+import type { AlertTuple } from '../core/clusters/types.ts';
 import { FIXTURE_TILES, fixtureRecords, recordFromMembers } from './results-fixtures.ts';
 
 const records = fixtureRecords(9);

@@ -1,8 +1,9 @@
-// A stand-in clustering engine for runTile tests (the real one lives in core/cluster-tile.ts):
+// A stand-in clustering engine for runTile tests (the real one lives in core/meanshift/engine.ts):
 // clusters = 8-connected components of alerts, centre = mean of members. Honest about halos:
 // a component touching the halo edge may continue beyond it, so the pass is "incomplete".
-import type { ClusterEngine } from '../core/tile-job.ts';
-import type { Alerts, ClusterParams } from '../core/types.ts';
+import type { ClusterEngine } from '../core/clusters/tile-job.ts';
+import type { Alerts } from '../core/tiles/types.ts';
+import type { ClusterParams } from '../core/meanshift/types.ts';
 
 export function componentEngine(initialMargin = 8, maxMargin = 512): ClusterEngine {
   return {

@@ -3,14 +3,14 @@
 // duplicated and reordered, and the last tiles of a run recorded concurrently by several
 // aggregators in worker threads. Each run must end equal to a clean run of the same tiles.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueBodies } from '../core/enqueue.ts';
-import { clustersKey } from '../core/keys.ts';
-import { runMessageBodies } from '../core/messages.ts';
-import { runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
-import { tileSourceFromTemplate } from '../core/sources.ts';
-import { runTile } from '../core/tile-job.ts';
-import { tileKey } from '../core/tiles.ts';
-import type { TileAddress } from '../core/types.ts';
+import { enqueueBodies } from '../core/store/queue.ts';
+import { clustersKey } from '../core/run/keys.ts';
+import { runMessageBodies } from '../core/run/messages.ts';
+import { runId, runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
+import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
+import { tileKey } from '../core/tiles/grid.ts';
+import type { TileAddress } from '../core/tiles/types.ts';
 import type { BatchStart } from '../local/consumer-worker.ts';
 import type { S3EventPayload } from '../local/emulators.ts';
 import {

@@ -4,10 +4,10 @@
 // them; then a message whose write fails every time goes to the dead-letter queue and becomes an
 // error record, and the run completes. Each run is compared with a clean run of the same tiles.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clustersKey, errorKey, manifestKey, membersKey } from '../core/keys.ts';
-import { runId, runTiles, type RunSpec } from '../core/run.ts';
-import { tileKey } from '../core/tiles.ts';
-import type { TileAddress } from '../core/types.ts';
+import { clustersKey, errorKey, manifestKey, membersKey } from '../core/run/keys.ts';
+import { runId, runTiles, type RunSpec } from '../core/run/params.ts';
+import { tileKey } from '../core/tiles/grid.ts';
+import type { TileAddress } from '../core/tiles/types.ts';
 import type { BatchStart } from '../local/consumer-worker.ts';
 import {
   cleanRun,

@@ -5,11 +5,11 @@
 // (seen on this machine: error.json first, then clusters.parquet written 3 times, manifest
 // "1 failed"). Here each tile takes ≥ 3 s against a 1 s visibility timeout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clustersKey } from '../core/keys.ts';
-import { runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
-import { tileSourceFromTemplate } from '../core/sources.ts';
-import { runTile } from '../core/tile-job.ts';
-import { tileKey } from '../core/tiles.ts';
+import { clustersKey } from '../core/run/keys.ts';
+import { runId, runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
+import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
+import { tileKey } from '../core/tiles/grid.ts';
 import type { BatchStart } from '../local/consumer-worker.ts';
 import { digestRun, serveTiles, sleep, startFaultStack, startTileServer, syntheticWorld, testRunSpec, type FaultStack, type TileServer } from './fault-tools.ts';
 

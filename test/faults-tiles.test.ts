@@ -4,14 +4,14 @@
 // header claims 60000×60000, or 5 MB of chunked garbage. Each must end as "no alerts", a retried
 // transient, or an error record with a clear message — never a crash, never a silent wrong result.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { daysToIso, isoToDays } from '../core/dates.ts';
-import { ALL_DAYS, encodeGladTile, gladDecoder } from '../core/decode.ts';
-import { runId, runTiles, tileRequest, type RunSpec } from '../core/run.ts';
-import { httpTileSource, httpTimeoutMs } from '../core/sources.ts';
-import { syntheticTile } from '../core/synthetic.ts';
-import { runTile } from '../core/tile-job.ts';
-import { tileKey, tilesInBounds } from '../core/tiles.ts';
-import type { TileAddress } from '../core/types.ts';
+import { daysToIso, isoToDays } from '../core/tiles/dates.ts';
+import { ALL_DAYS, encodeGladTile, gladDecoder } from '../core/tiles/decode.ts';
+import { runId, runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
+import { httpTileSource, httpTimeoutMs } from '../core/store/tile-sources.ts';
+import { syntheticTile } from '../local/synthetic.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
+import { tileKey, tilesInBounds } from '../core/tiles/grid.ts';
+import type { TileAddress } from '../core/tiles/types.ts';
 import {
   blankPng,
   buildPng,

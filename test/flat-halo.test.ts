@@ -1,10 +1,11 @@
 // The `flat` halo check and tie rule on hand-made cases (the mosaics are in test/halo.test.ts).
 import { describe, expect, it } from 'vitest';
-import { clusterFlatChecked } from '../core/cluster-tile.ts';
+import { clusterFlatChecked } from '../core/meanshift/engine.ts';
 import { flatMeanShift, flatMeanShiftTraced } from '../core/meanshift/flat.ts';
 import { breakTiesByRank } from '../core/meanshift/flat-halo.ts';
-import { syntheticTile } from '../core/synthetic.ts';
-import type { Alerts, ClusterParams } from '../core/types.ts';
+import { syntheticTile } from '../local/synthetic.ts';
+import type { Alerts } from '../core/tiles/types.ts';
+import type { ClusterParams } from '../core/meanshift/types.ts';
 
 const flat: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: 'flat' };
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { flatMeanShift } from '../core/meanshift/flat.ts';
 import { SklearnKdTree } from '../core/meanshift/sklearn-kdtree.ts';
 import type { Partition, Points } from '../core/meanshift/types.ts';
-import { mulberry32 } from '../core/synthetic.ts';
+import { mulberry32 } from '../local/synthetic.ts';
 import { blobPoints as blobPointsOf, pointsOf, tilePoints } from './point-sets.ts';
 
 const PYTHON = '/usr/bin/python3';

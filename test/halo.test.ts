@@ -5,14 +5,15 @@
 // (`flat` computes in the global pixel frame and gives exact label ties to the stronger centre,
 // so its whole-region run does the same: see wholeRegion.)
 import { describe, expect, it } from 'vitest';
-import { MAX_HALO_MARGIN, clusterAlerts, initialHaloMargin } from '../core/cluster-tile.ts';
+import { MAX_HALO_MARGIN, clusterAlerts, initialHaloMargin } from '../core/meanshift/engine.ts';
 import { flatMeanShift } from '../core/meanshift/flat.ts';
 import { breakTiesByRank } from '../core/meanshift/flat-halo.ts';
 import { climbLattice, linkModes, meanOfModes } from '../core/meanshift/standard.ts';
-import { encodeGladTile } from '../core/decode.ts';
-import { renderWindow, syntheticTile } from '../core/synthetic.ts';
-import { runTile } from '../core/tile-job.ts';
-import type { Alerts, ClusterParams, TileAddress } from '../core/types.ts';
+import { encodeGladTile } from '../core/tiles/decode.ts';
+import { renderWindow, syntheticTile } from '../local/synthetic.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
+import type { Alerts, TileAddress } from '../core/tiles/types.ts';
+import type { ClusterParams } from '../core/meanshift/types.ts';
 
 const T = 256;
 

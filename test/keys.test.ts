@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   clustersKey, decodeS3Key, errorKey, manifestKey, membersKey, messageErrorKey, parseResultKey, tilePrefix, unroutableKey,
-} from '../core/keys.ts';
+} from '../core/run/keys.ts';
 
 const RUN = 'r-0123456789abcdef';
 const TILE = { z: 10, x: 341, y: 539 };

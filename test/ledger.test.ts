@@ -2,12 +2,12 @@
 // crashes between writes repaired, completion detected, manifest claimed by exactly one writer.
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ledger, MANIFEST_LEASE_MS, MAX_SHARDS, SHARD_SIZE, shardCapacity, shardCount, shardOf, shardPk, type TileOutcome } from '../core/ledger.ts';
-import { buildManifest, clustersOutcome, errorOutcome } from '../core/manifest.ts';
-import type { ClusterRow } from '../core/parquet.ts';
-import { normalizeRunParams, runId, runTiles, validateRunParams } from '../core/run.ts';
-import type { RunSpec } from '../core/run.ts';
-import type { TileAddress } from '../core/types.ts';
+import { Ledger, MANIFEST_LEASE_MS, MAX_SHARDS, SHARD_SIZE, shardCapacity, shardCount, shardOf, shardPk, type TileOutcome } from '../core/store/ledger.ts';
+import { buildManifest, clustersOutcome, errorOutcome } from '../core/run/manifest.ts';
+import type { ClusterRow } from '../core/run/parquet.ts';
+import { normalizeRunParams, runId, runTiles, validateRunParams } from '../core/run/params.ts';
+import type { RunSpec } from '../core/run/params.ts';
+import type { TileAddress } from '../core/tiles/types.ts';
 import { startDynalite, type Dynamo } from './pipeline-emulators.ts';
 
 let dynamo: Dynamo;

@@ -1,4 +1,4 @@
-// Reading a run back without the emulators: result Parquet files written by core/parquet.ts,
+// Reading a run back without the emulators: result Parquet files written by core/run/parquet.ts,
 // served by an in-memory S3 reader. Checks that the stored hulls make the members unnecessary for
 // GeoJSON/GeoParquet, that the streamed export is byte for byte the loaded one (same row ids), and
 // that the streamed read's memory stays flat where loading the run grows with it.
@@ -6,14 +6,15 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { exportClusters, streamExport, type ExportOptions, type StreamFormat } from '../core/exports.ts';
-import { clustersKey, manifestKey, membersKey } from '../core/keys.ts';
-import { loadRun, streamRunClusters, type ObjectReader } from '../core/load-run.ts';
-import { writeClusters, writeMembers } from '../core/parquet.ts';
-import { normalizeRunParams, validateRunParams } from '../core/run.ts';
-import { ClusterService, type ServiceDeps } from '../core/service.ts';
-import { canonicalCompare, type RunRecord } from '../core/table.ts';
-import type { Manifest, TileAddress } from '../core/types.ts';
+import { exportClusters, streamExport, type ExportOptions, type StreamFormat } from '../core/results/exports.ts';
+import { clustersKey, manifestKey, membersKey } from '../core/run/keys.ts';
+import { loadRun, streamRunClusters, type ObjectReader } from '../core/store/result-reader.ts';
+import { writeClusters, writeMembers } from '../core/run/parquet.ts';
+import { normalizeRunParams, validateRunParams } from '../core/run/params.ts';
+import { ClusterService, type ServiceDeps } from '../core/results/service.ts';
+import { canonicalCompare, type RunRecord } from '../core/results/table.ts';
+import type { Manifest } from '../core/run/types.ts';
+import type { TileAddress } from '../core/tiles/types.ts';
 import { FIXTURE_TILES, fixtureRecords } from './results-fixtures.ts';
 
 const RUN = 'r-00000000000000aa';

@@ -1,7 +1,7 @@
 // Pure pieces of the local layer: the run options of enqueue/start, the aggregator's notification
 // filter (as sst.config.ts declares it) and S3 event key encoding.
 import { describe, expect, it } from 'vitest';
-import { clustersKey, decodeS3Key, errorKey, manifestKey, membersKey, messageErrorKey } from '../core/keys.ts';
+import { clustersKey, decodeS3Key, errorKey, manifestKey, membersKey, messageErrorKey } from '../core/run/keys.ts';
 import { regionOf, runLonLatBounds, runSpecOf } from '../local/run-args.ts';
 import { triggersAggregator } from '../local/loop.ts';
 import { encodeS3EventKey, queueArnOf, s3EventOf, sqsEventOf } from '../local/sqs-event.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseErrorRecord, parseS3Event, parseTileMessage, runMessageBodies, tileMessageBody } from '../core/messages.ts';
-import { normalizeRunParams, runId, validateRunParams } from '../core/run.ts';
+import { parseErrorRecord, parseS3Event, parseTileMessage, runMessageBodies, tileMessageBody } from '../core/run/messages.ts';
+import { normalizeRunParams, runId, validateRunParams } from '../core/run/params.ts';
 
 const spec = normalizeRunParams(
   validateRunParams({ z: 10, region: { kind: 'tiles', x0: 341, y0: 539, x1: 342, y1: 539 }, tiles_url: 'https://t/{z}/{x}/{y}.png' }),

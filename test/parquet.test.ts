@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readClusters, readClustersInfo, readMembers, writeClusters, writeMembers } from '../core/parquet.ts';
-import { hullPolygon } from '../core/records.ts';
-import { pixelToLonLat } from '../core/tiles.ts';
-import type { ClusterRecord } from '../core/types.ts';
+import { readClusters, readClustersInfo, readMembers, writeClusters, writeMembers } from '../core/run/parquet.ts';
+import { hullPolygon } from '../core/clusters/records.ts';
+import { pixelToLonLat } from '../core/tiles/grid.ts';
+import type { ClusterRecord } from '../core/clusters/types.ts';
 
 const RUN = 'r-0123456789abcdef';
 const TILE = { z: 12, x: 1370, y: 2150 };

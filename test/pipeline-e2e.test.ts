@@ -1,6 +1,6 @@
 // Whole runs end to end on the local stack: emulators on random loopback ports, the Lambda
 // stand-in loop driving the real handlers (consumer in worker threads, aggregator on S3 events,
-// dead-letter handler), runs submitted with core/enqueue.ts and read back with core/load-run.ts.
+// dead-letter handler), runs submitted with core/store/queue.ts and read back with core/store/result-reader.ts.
 // The expected values come from calling runTile directly on the same generated tiles.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -10,16 +10,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/aws.ts';
-import { submitRun } from '../core/enqueue.ts';
-import { Ledger } from '../core/ledger.ts';
-import { loadRun, type RunCluster } from '../core/load-run.ts';
-import { tileMessageBody } from '../core/messages.ts';
-import { runTiles, tileRequest, type RunSpec } from '../core/run.ts';
-import { tileSourceFromTemplate } from '../core/sources.ts';
-import { writeSyntheticMosaic } from '../core/synthetic.ts';
-import { runTile } from '../core/tile-job.ts';
-import type { ClusterRecord, Manifest } from '../core/types.ts';
+import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { submitRun } from '../core/store/queue.ts';
+import { Ledger } from '../core/store/ledger.ts';
+import { loadRun, type RunCluster } from '../core/store/result-reader.ts';
+import { tileMessageBody } from '../core/run/messages.ts';
+import { runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
+import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
+import { writeSyntheticMosaic } from '../local/synthetic.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
+import type { ClusterRecord } from '../core/clusters/types.ts';
+import type { Manifest } from '../core/run/types.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 import { testRunSpec, type TileRange } from './fault-tools.ts';
 

@@ -11,7 +11,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import '../local/s3rver-atomic-put.ts';
 import S3rver from 's3rver';
-import { LEDGER_TABLE_DEFINITION } from '../core/ledger.ts';
+import { LEDGER_TABLE_DEFINITION } from '../core/store/ledger.ts';
 
 export const REGION = 'us-east-1';
 /** s3rver accepts only this key pair; dynalite accepts anything. */

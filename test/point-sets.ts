@@ -1,6 +1,6 @@
 // Point sets shared by the mean-shift comparison tests (blurring.test.ts, flat.test.ts).
 import type { Points } from '../core/meanshift/types.ts';
-import { mulberry32, syntheticTile } from '../core/synthetic.ts';
+import { mulberry32, syntheticTile } from '../local/synthetic.ts';
 
 export function pointsOf(xy: Array<[number, number]>): Points {
   return { length: xy.length, x: Float64Array.from(xy, (p) => p[0]), y: Float64Array.from(xy, (p) => p[1]) };

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { allocAlerts } from '../core/decode.ts';
-import { isoToDays } from '../core/dates.ts';
-import { buildClusterRecord, buildClusterRecords, convexHull, hullArea, hullPolygon } from '../core/records.ts';
-import type { Point } from '../core/records.ts';
-import { mulberry32 } from '../core/synthetic.ts';
-import { pixelAreaHa, pixelToLonLat, tileBounds } from '../core/tiles.ts';
-import type { Alerts } from '../core/types.ts';
+import { allocAlerts } from '../core/tiles/decode.ts';
+import { isoToDays } from '../core/tiles/dates.ts';
+import { buildClusterRecord, buildClusterRecords, convexHull, hullArea, hullPolygon } from '../core/clusters/records.ts';
+import type { Point } from '../core/clusters/records.ts';
+import { mulberry32 } from '../local/synthetic.ts';
+import { pixelAreaHa, pixelToLonLat, tileBounds } from '../core/tiles/grid.ts';
+import type { Alerts } from '../core/tiles/types.ts';
 
 const tile = { z: 12, x: 1355, y: 2045 };
 

@@ -1,13 +1,13 @@
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { gladDecoder } from '../core/decode.ts';
-import { isoToDays } from '../core/dates.ts';
-import { dayColor, MARKER, rampColor, type Rgb } from '../core/render/colors.ts';
+import { gladDecoder } from '../core/tiles/decode.ts';
+import { isoToDays } from '../core/tiles/dates.ts';
+import { dayColor, MARKER, rampColor, type Rgb } from '../core/results/render/colors.ts';
 import {
   PANEL_PX, renderClusterPicture, renderClustersPicture, renderTilePicture, TILE_SCALE, type Picture,
-} from '../core/render/pictures.ts';
-import { syntheticTilePng } from '../core/synthetic.ts';
-import { withRowIds } from '../core/table.ts';
+} from '../core/results/render/pictures.ts';
+import { syntheticTilePng } from '../local/synthetic.ts';
+import { withRowIds } from '../core/results/table.ts';
 import { FIXTURE_TILES, fixtureRecords } from './results-fixtures.ts';
 
 /** Decodes a picture's PNG and returns a pixel reader. */

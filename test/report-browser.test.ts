@@ -8,12 +8,12 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collectTileOverlays } from '../core/report/overlays.ts';
-import { buildRunReport } from '../core/report/report.ts';
-import { fileTileSource } from '../core/sources.ts';
-import { writeSyntheticMosaic } from '../core/synthetic.ts';
-import { withRowIds } from '../core/table.ts';
-import { tilesInBounds } from '../core/tiles.ts';
+import { collectTileOverlays } from '../core/results/report/overlays.ts';
+import { buildRunReport } from '../core/results/report/report.ts';
+import { fileTileSource } from '../core/store/tile-sources.ts';
+import { writeSyntheticMosaic } from '../local/synthetic.ts';
+import { withRowIds } from '../core/results/table.ts';
+import { tilesInBounds } from '../core/tiles/grid.ts';
 import { FIXTURE_RUN_ID, fixtureRecords } from './results-fixtures.ts';
 
 const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

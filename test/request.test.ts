@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTileRequest, REQUEST_DEFAULTS, tileRequestSchema } from '../core/request.ts';
+import { parseTileRequest, REQUEST_DEFAULTS, tileRequestSchema } from '../core/run/request.ts';
 
 const base = { z: 12, x: 1355, y: 2045, start_date: '2016-06-01', end_date: '2016-12-01' };
 

@@ -1,11 +1,12 @@
 // Hand-built, self-consistent cluster records for the results tests (exports, render, report):
 // round blobs of alerts in a few z=12 tiles of the Amazon, dates drawn from a seeded PRNG.
-import { daysToIso, isoToDays } from '../core/dates.ts';
-import { hullArea } from '../core/records.ts';
-import { mulberry32 } from '../core/synthetic.ts';
-import { pixelAreaHa, pixelToLonLat } from '../core/tiles.ts';
-import type { RunRecord } from '../core/table.ts';
-import type { AlertTuple, TileAddress } from '../core/types.ts';
+import { daysToIso, isoToDays } from '../core/tiles/dates.ts';
+import { hullArea } from '../core/clusters/records.ts';
+import { mulberry32 } from '../local/synthetic.ts';
+import { pixelAreaHa, pixelToLonLat } from '../core/tiles/grid.ts';
+import type { RunRecord } from '../core/results/table.ts';
+import type { AlertTuple } from '../core/clusters/types.ts';
+import type { TileAddress } from '../core/tiles/types.ts';
 
 export const FIXTURE_RUN_ID = 'run-fixture-0001';
 /** Three neighbouring tiles around lon -60.2, lat -3.1. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, normalizeRunParams, parseRunSpec, runId, runTiles, tileIndex, tileRequest, validateRunParams, isRunId } from '../core/run.ts';
-import { lonLatBoxToTileBounds, tileBounds } from '../core/tiles.ts';
+import { canonicalJson, normalizeRunParams, parseRunSpec, runId, runTiles, tileIndex, tileRequest, validateRunParams, isRunId } from '../core/run/params.ts';
+import { lonLatBoxToTileBounds, tileBounds } from '../core/tiles/grid.ts';
 
 const URL = 'https://tiles.example/{z}/{x}/{y}.png';
 const base = { z: 10, region: { kind: 'tiles', x0: 341, y0: 539, x1: 343, y1: 540 }, tiles_url: URL };

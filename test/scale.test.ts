@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resultsBucket, s3Client } from '../core/aws.ts';
-import { loadManifest } from '../core/load-run.ts';
-import { buildManifest } from '../core/manifest.ts';
-import { runTiles, tileRequest } from '../core/run.ts';
-import { tileSourceFromTemplate } from '../core/sources.ts';
-import { runTile } from '../core/tile-job.ts';
+import { resultsBucket, s3Client } from '../core/store/aws.ts';
+import { loadManifest } from '../core/store/result-reader.ts';
+import { buildManifest } from '../core/run/manifest.ts';
+import { runTiles, tileRequest } from '../core/run/params.ts';
+import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
 import { measureRead, measureRun, scaleSpec, startScaleStack, writeScaleTiles, type RunFigures, type ScaleStack } from '../scripts/scale-run.ts';
 
 const TILES = 400;

@@ -1,16 +1,16 @@
 // ClusterService and ClusterViewer end to end on the local stack: real emulators (s3rver, fauxqs,
-// dynalite), the Lambda stand-in loop running the real handlers, AWS clients from core/aws.ts
+// dynalite), the Lambda stand-in loop running the real handlers, AWS clients from core/store/aws.ts
 // pointed at them through the environment. run → fetch → view → cluster / errors → pictures.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MARKER } from '../core/render/colors.ts';
-import type { ResultRow } from '../core/table.ts';
-import { ClusterService, ClusterViewer, regionOfInput, specOfInput } from '../core/service.ts';
-import { writeSyntheticMosaic } from '../core/synthetic.ts';
-import { tileBounds } from '../core/tiles.ts';
+import { MARKER } from '../core/results/render/colors.ts';
+import type { ResultRow } from '../core/results/table.ts';
+import { ClusterService, ClusterViewer, regionOfInput, specOfInput } from '../core/results/service.ts';
+import { writeSyntheticMosaic } from '../local/synthetic.ts';
+import { tileBounds } from '../core/tiles/grid.ts';
 import { startEmulators, type Emulators } from '../local/emulators.ts';
 import { startLoop, type Loop } from '../local/loop.ts';
 import { applyStackEnv, createStack } from '../local/stack.ts';

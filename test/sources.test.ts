@@ -15,7 +15,7 @@ import {
   TileSourceError,
   tileSourceFromTemplate,
   validateTemplate,
-} from '../core/sources.ts';
+} from '../core/store/tile-sources.ts';
 
 const tile = { z: 12, x: 1355, y: 2045 };
 const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]);

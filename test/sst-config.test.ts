@@ -2,16 +2,16 @@
 // config is loaded with stub `$config` / `sst.aws.*` globals that record their constructor and
 // method arguments, `run()` is called, and the recorded arguments are checked: handler files exist
 // and export `handler`, the tile queue has its DLQ after 3 receives, the visibility timeout exceeds
-// the consumer timeout, the bucket notification filters match the keys core/keys.ts writes, and each
+// the consumer timeout, the bucket notification filters match the keys core/run/keys.ts writes, and each
 // function gets only the IAM actions it calls, on the key prefixes it writes (no link: a link grants
 // s3:* / dynamodb:*), and an aggregator event that fails every attempt goes to the AggregatorFailures
 // queue. It does not check that AWS accepts the resources.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST_LEASE_MS } from '../core/ledger.ts';
-import { clustersKey, errorKey, manifestKey, membersKey, messageErrorKey, unroutableKey } from '../core/keys.ts';
-import { TILE_MAX_RECEIVES } from '../core/messages.ts';
+import { MANIFEST_LEASE_MS } from '../core/store/ledger.ts';
+import { clustersKey, errorKey, manifestKey, membersKey, messageErrorKey, unroutableKey } from '../core/run/keys.ts';
+import { TILE_MAX_RECEIVES } from '../core/run/messages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -197,7 +197,7 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(fires(unroutableKey('error'))).toBe(0);
   });
 
-  it('no function is linked (a link grants every action); each gets the SST_RESOURCE_ variables core/aws.ts reads', () => {
+  it('no function is linked (a link grants every action); each gets the SST_RESOURCE_ variables core/store/aws.ts reads', () => {
     const fns = { consumer: subscriber(tiles).fn, deadletter: subscriber(deadLetter).fn, aggregator: aggregator.args };
     for (const fn of Object.values(fns)) expect(fn.link ?? []).toEqual([]);
     expect(fns.consumer.environment).toEqual({ SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }) });
@@ -232,7 +232,7 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(deadletter.may('s3:GetObject', object(clustersKey(run, tile)))).toBe(true);
     expect(deadletter.may('s3:PutObject', object(manifestKey(run)))).toBe(false);
     expect(deadletter.actions()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
-    // The aggregator reads results, writes manifests only, and makes the ledger calls of core/ledger.ts.
+    // The aggregator reads results, writes manifests only, and makes the ledger calls of core/store/ledger.ts.
     expect(agg.may('s3:GetObject', object(clustersKey(run, tile)))).toBe(true);
     expect(agg.may('s3:GetObject', object(errorKey(run, tile)))).toBe(true);
     expect(agg.may('s3:PutObject', object(manifestKey(run)))).toBe(true);
@@ -287,7 +287,7 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(aggregatorFailures.args.dlq).toBeUndefined();
   });
 
-  it('the ledger table has the pk/sk keys core/ledger.ts uses', () => {
+  it('the ledger table has the pk/sk keys core/store/ledger.ts uses', () => {
     expect(ledger.args.primaryIndex).toEqual({ hashKey: 'pk', rangeKey: 'sk' });
     expect(ledger.args.fields).toEqual({ pk: 'string', sk: 'string' });
   });

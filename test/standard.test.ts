@@ -1,7 +1,7 @@
 // The fast `standard` mean shift against the exact slow reference (test/reference-meanshift.ts),
 // plus unit checks of its parts (mode linking, tiny configurations, input errors).
 import { describe, expect, it } from 'vitest';
-import { mulberry32, syntheticTile } from '../core/synthetic.ts';
+import { mulberry32, syntheticTile } from '../local/synthetic.ts';
 import { climbLattice, linkModes, standardMeanShift } from '../core/meanshift/standard.ts';
 import { compareClusterings, referenceStandard } from './reference-meanshift.ts';
 import type { Comparison } from './reference-meanshift.ts';

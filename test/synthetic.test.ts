@@ -3,9 +3,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ALL_DAYS, gladDecoder } from '../core/decode.ts';
-import { isoToDays } from '../core/dates.ts';
-import { MAX_REACH, renderWindow, syntheticTile, syntheticTilePng, writeSyntheticMosaic } from '../core/synthetic.ts';
+import { ALL_DAYS, gladDecoder } from '../core/tiles/decode.ts';
+import { isoToDays } from '../core/tiles/dates.ts';
+import { MAX_REACH, renderWindow, syntheticTile, syntheticTilePng, writeSyntheticMosaic } from '../local/synthetic.ts';
 
 const z = 12;
 

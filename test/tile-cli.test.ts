@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syntheticTile, writeSyntheticMosaic } from '../core/synthetic.ts';
-import { tileBounds } from '../core/tiles.ts';
-import { isoToDays } from '../core/dates.ts';
-import type { ClusterRecord } from '../core/types.ts';
+import { syntheticTile, writeSyntheticMosaic } from '../local/synthetic.ts';
+import { tileBounds } from '../core/tiles/grid.ts';
+import { isoToDays } from '../core/tiles/dates.ts';
+import type { ClusterRecord } from '../core/clusters/types.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'tile-cli-'));

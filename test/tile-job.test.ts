@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { allocAlerts, encodeGladTile } from '../core/decode.ts';
-import { isoToDays } from '../core/dates.ts';
-import { parseTileRequest } from '../core/request.ts';
-import { runTile } from '../core/tile-job.ts';
-import type { TileAddress, TileSource } from '../core/types.ts';
+import { allocAlerts, encodeGladTile } from '../core/tiles/decode.ts';
+import { isoToDays } from '../core/tiles/dates.ts';
+import { parseTileRequest } from '../core/run/request.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
+import type { TileAddress, TileSource } from '../core/tiles/types.ts';
 import { componentEngine } from './fake-engine.ts';
-import { syntheticTileSource } from '../core/synthetic.ts';
+import { syntheticTileSource } from '../local/synthetic.ts';
 
 const Z = 12;
 
@@ -131,7 +131,7 @@ describe('runTile', () => {
   });
 });
 
-describe('runTile with the real engine (core/cluster-tile.ts)', () => {
+describe('runTile with the real engine (core/meanshift/engine.ts)', () => {
   it.each(['standard', 'flat'])('%s: neighbouring tiles partition the synthetic world: no alert is in two clusters', async (algorithm) => {
     const source = syntheticTileSource({ seed: 3, density: 3000 });
     const owner = new Map<string, string>();

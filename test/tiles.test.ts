@@ -10,7 +10,7 @@ import {
   tileCount,
   tilesInBounds,
   validateTile,
-} from '../core/tiles.ts';
+} from '../core/tiles/grid.ts';
 
 describe('tileBounds', () => {
   it('z=0 covers the whole web-mercator world', () => {

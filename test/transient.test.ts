@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TileSourceError } from '../core/sources.ts';
-import { isTransient } from '../core/transient.ts';
+import { TileSourceError } from '../core/store/tile-sources.ts';
+import { isTransient } from '../core/store/transient.ts';
 
 const awsError = (name: string, status?: number, retryable?: object) =>
   Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, ...(retryable ? { $retryable: retryable } : {}) });

@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterService } from '../core/service.ts';
-import { writeSyntheticMosaic } from '../core/synthetic.ts';
+import { ClusterService } from '../core/results/service.ts';
+import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 
 const root = resolve(import.meta.dirname, '..');

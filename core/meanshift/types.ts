@@ -15,3 +15,18 @@ export interface Partition {
   labels: Int32Array;
   centres: Array<{ x: number; y: number }>;
 }
+
+export const ALGORITHMS = ['standard', 'blurring', 'flat'] as const;
+
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+/** Clustering parameters (request fields other than the tile and dates). */
+export interface ClusterParams {
+  /** Kernel width in pixels (Gaussian sigma for standard/blurring, radius for flat). */
+  width: number;
+  /** Minimum alerts in a kept cluster. */
+  min_count: number;
+  /** Passes of `blurring`; ignored by the other algorithms. */
+  iterations: number;
+  algorithm: Algorithm;
+}

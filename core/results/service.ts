@@ -1,0 +1,387 @@
+// ClusterService and ClusterViewer: the old notebook's two classes, on the pipeline's modules.
+//
+//   const service = new ClusterService({ tileBounds: [x0, y0, x1, y1], z: 12, start_date, end_date });
+//   service.requestSize();              // tiles of the run
+//   await service.run({ onProgress });  // enqueue, wait for the manifest, fetch
+//   service.view({ sort: 'area', desc: true, limit: 10 });
+//   service.cluster(82);                // one row of the view; { asView: false }: every column
+//   const viewer = new ClusterViewer(service, { dir: 'pictures' });
+//   await viewer.cluster(82);           // { path, png, ... }
+//
+// Same parameters ⇒ same run id (core/run/params.ts), so `fetch()` finds the finished run of these
+// parameters. AWS clients come from core/store/aws.ts (plain SDK config + SST links), so the same code
+// works against the local emulators and a deployed stage; tests inject their own dependencies.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as aq from 'arquero';
+import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../store/aws.ts';
+import { dayRange } from '../tiles/dates.ts';
+import { allocAlerts, gladDecoder } from '../tiles/decode.ts';
+import { submitRun, type BatchSender } from '../store/queue.ts';
+import { exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
+import { Ledger, type Progress } from '../store/ledger.ts';
+import { loadManifest, streamRunClusters, type ObjectReader } from '../store/result-reader.ts';
+import { renderClusterPicture, renderClustersPicture, renderTilePicture, type Picture } from './render/pictures.ts';
+import { buildRunReport } from './report/report.ts';
+import {
+  isRunId, normalizeRunParams, parseRunSpec, runId as runIdOf, runTileCount, runTiles, validateRunParams,
+  type Region, type RunSpec,
+} from '../run/params.ts';
+import { defaultTilesUrl, tileSourceFromTemplate } from '../store/tile-sources.ts';
+import { project, selectRows, VIEW_COLUMNS, withRowIds, type ResultRow, type RunRecord, type SelectOptions } from './table.ts';
+import { pixelToLonLat, tileKey } from '../tiles/grid.ts';
+import type { Manifest } from '../run/types.ts';
+import type { TileSource } from '../tiles/types.ts';
+
+/** What the service needs from AWS (or the emulators): one bucket, one queue, the ledger. */
+export interface ServiceDeps {
+  s3: ObjectReader;
+  bucket: string;
+  sqs: BatchSender;
+  queueUrl: string;
+  ledger: Ledger;
+  /** Reads input tiles for pictures and the report (default: from the run's tiles_url). */
+  tileSource?: (template: string) => TileSource;
+}
+
+/** The AWS dependencies of the current environment (local stack env or `sst shell`). */
+export function awsDeps(): ServiceDeps {
+  return {
+    s3: s3Client(),
+    bucket: resultsBucket(),
+    sqs: sqsClient(),
+    queueUrl: tilesQueueUrl(),
+    ledger: new Ledger(dynamoDocClient(), ledgerTable()),
+  };
+}
+
+/** The region in any of the four forms of the old ClusterService. */
+export type RegionInput =
+  | { tileBounds: [x0: number, y0: number, x1: number, y1: number] }
+  | { bounds: [west: number, south: number, east: number, north: number] }
+  | { lonlat: [lon: number, lat: number] }
+  | { xy: [x: number, y: number] };
+
+/** Run parameters besides the region; dates and clustering parameters default as in `npm run tile`. */
+export interface ServiceParams {
+  z?: number;
+  start_date?: string;
+  end_date?: string;
+  width?: number;
+  min_count?: number;
+  iterations?: number;
+  algorithm?: string;
+  /** Tile source template (default $TILES_URL or the GLAD tiles). */
+  tiles_url?: string;
+}
+
+/** A region with parameters, a RunSpec already validated (e.g. by the CLI), or a run id. */
+export type ServiceInput = (RegionInput & ServiceParams) | { spec: RunSpec } | { runId: string };
+
+/** The run's region, from whichever form was given (exactly one). */
+export function regionOfInput(input: RegionInput): Region {
+  const forms = (['tileBounds', 'bounds', 'lonlat', 'xy'] as const).filter((k) => k in input);
+  if (forms.length !== 1) {
+    throw new Error(`give exactly one region (tileBounds, bounds, lonlat or xy), got ${forms.length ? forms.join(' and ') : 'none'}`);
+  }
+  const arity = (values: unknown, n: number, name: string): number[] => {
+    if (!Array.isArray(values) || values.length !== n) throw new Error(`${name} must be ${n} numbers`);
+    return values as number[];
+  };
+  if ('tileBounds' in input) {
+    const [x0, y0, x1, y1] = arity(input.tileBounds, 4, 'tileBounds');
+    return { kind: 'tiles', x0, y0, x1, y1 };
+  }
+  if ('bounds' in input) {
+    const [west, south, east, north] = arity(input.bounds, 4, 'bounds');
+    return { kind: 'bbox', west, south, east, north };
+  }
+  if ('lonlat' in input) {
+    const [lon, lat] = arity(input.lonlat, 2, 'lonlat');
+    return { kind: 'point', lon, lat };
+  }
+  const [x, y] = arity(input.xy, 2, 'xy');
+  return { kind: 'tile', x, y };
+}
+
+/** The validated RunSpec of region + parameters (defaults filled); one-line error otherwise. */
+export function specOfInput(input: RegionInput & ServiceParams): RunSpec {
+  const { z = 12, start_date, end_date, width, min_count, iterations, algorithm, tiles_url } = input;
+  const params = validateRunParams({
+    z, region: regionOfInput(input), start_date, end_date, width, min_count, iterations, algorithm,
+    tiles_url: tiles_url ?? defaultTilesUrl(),
+  });
+  return normalizeRunParams(params);
+}
+
+/** One failed tile as `errors()` lists it: where it is and why it failed. */
+export interface ErrorRow {
+  tile: string;
+  z: number;
+  x: number;
+  y: number;
+  /** Centre of the tile. */
+  latitude: number;
+  longitude: number;
+  error: string;
+  stage: string;
+}
+
+export interface RunOptions {
+  /** Called after each poll of the ledger (and once after enqueueing). */
+  onProgress?: (progress: Progress & { run_id: string }) => void;
+  pollMs?: number;
+  /** Give up waiting after this long (the run goes on; fetch() later). Default 1 hour. */
+  timeoutMs?: number;
+  /** Refuse runs of more tiles than this (default 10,000: see checkRunSize in core/run/params.ts). */
+  maxTiles?: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ClusterService {
+  readonly runId: string;
+  /** The run's canonical parameters (null when built from a run id and not fetched yet). */
+  spec: RunSpec | null;
+  manifest: Manifest | null = null;
+  private rows: ResultRow[] | null = null;
+  private depsFactory: () => ServiceDeps;
+  private depsValue: ServiceDeps | null = null;
+
+  constructor(input: ServiceInput, deps?: ServiceDeps | (() => ServiceDeps)) {
+    if ('runId' in input) {
+      if (!isRunId(input.runId)) throw new Error(`"${input.runId}" is not a run id (r- and 16 hex digits)`);
+      this.runId = input.runId;
+      this.spec = null;
+    } else if ('spec' in input) {
+      this.spec = parseRunSpec(input.spec);
+      this.runId = runIdOf(this.spec);
+    } else {
+      this.spec = specOfInput(input);
+      this.runId = runIdOf(this.spec);
+    }
+    // AWS clients are made on first use, so building a service and requestSize() need no AWS setup.
+    this.depsFactory = typeof deps === 'function' ? deps : deps ? () => deps : awsDeps;
+  }
+
+  private get deps(): ServiceDeps {
+    this.depsValue ??= this.depsFactory();
+    return this.depsValue;
+  }
+
+  /** Number of tiles the run covers (one queue message each). */
+  requestSize(): number {
+    if (!this.spec) throw new Error(`the size of run ${this.runId} is known once it is fetched (or build the service from parameters)`);
+    return runTileCount(this.spec);
+  }
+
+  /** Enqueues the run (resuming it if it was started before), waits for its manifest, then fetches it. */
+  async run(options: RunOptions = {}): Promise<this> {
+    if (!this.spec) throw new Error('run() needs parameters: build the service from a region, not a run id');
+    const { onProgress, pollMs = 500, timeoutMs = 3_600_000 } = options;
+    const { ledger, sqs, queueUrl } = this.deps;
+    const submission = await submitRun(this.spec, { ledger, sqs, queueUrl }, { maxTiles: options.maxTiles });
+    if (submission.failed.length > 0) {
+      throw new Error(`run ${this.runId}: ${submission.failed.length} tile messages could not be sent (first: ${submission.failed[0].message})`);
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const progress = await ledger.progress(this.runId);
+      if (progress) onProgress?.({ ...progress, run_id: this.runId });
+      if (progress?.manifest_key) break;
+      if (Date.now() > deadline) {
+        const done = progress ? `${progress.finished} of ${progress.tiles} tiles done` : 'not in the ledger';
+        throw new Error(`run ${this.runId} not finished after ${Math.round(timeoutMs / 1000)} s (${done}); fetch() it later`);
+      }
+      await sleep(pollMs);
+    }
+    return this.fetch();
+  }
+
+  /**
+   * The run's manifest; clear one-line errors when there is no finished run (unknown run id,
+   * parameters never run, run still going).
+   */
+  private async finishedManifest(): Promise<Manifest> {
+    const { s3, bucket, ledger } = this.deps;
+    const manifest = await loadManifest(this.runId, s3, bucket);
+    if (manifest) return manifest;
+    const progress = await ledger.progress(this.runId);
+    if (progress) {
+      throw new Error(`run ${this.runId} is not finished: ${progress.finished} of ${progress.tiles} tiles done`);
+    }
+    throw new Error(
+      this.spec
+        ? `no finished run for these parameters (run id ${this.runId}): run() it first`
+        : `unknown run id ${this.runId}`,
+    );
+  }
+
+  /**
+   * Loads the finished run, members included unless `full: false` (pictures, concave hulls and the
+   * report need them; convex hulls are stored with the clusters). Clear one-line errors when there
+   * is no finished run.
+   */
+  async fetch(options: { full?: boolean } = {}): Promise<this> {
+    const { s3, bucket } = this.deps;
+    const manifest = await this.finishedManifest();
+    const clusters: RunRecord[] = [];
+    for await (const tile of streamRunClusters(manifest, s3, { bucket, full: options.full ?? true })) clusters.push(...tile);
+    this.manifest = manifest;
+    this.spec ??= parseRunSpec(manifest.params);
+    this.rows = withRowIds(clusters);
+    return this;
+  }
+
+  /**
+   * The run's clusters as csv, json or geojson text chunks, read and written one tile at a time
+   * (no fetch() needed; memory stays that of a few tiles however large the run). The chunks
+   * together equal `export(format, options)` without sort/limit. Members are read only for
+   * `full` or the concave hull.
+   */
+  async *exportStream(format: StreamFormat, options: Pick<ExportOptions, 'full' | 'geometry' | 'hull'> = {}): AsyncGenerator<string> {
+    const { s3, bucket } = this.deps;
+    const manifest = await this.finishedManifest();
+    this.manifest = manifest;
+    this.spec ??= parseRunSpec(manifest.params);
+    const full = Boolean(options.full) || options.hull === 'concave';
+    yield* streamExport(streamRunClusters(manifest, s3, { bucket, full }), format, options);
+  }
+
+  private get loaded(): ResultRow[] {
+    if (!this.rows) throw new Error(`run ${this.runId} is not loaded: call run() or fetch() first`);
+    return this.rows;
+  }
+
+  /** The short view (count, area, area_ha, dates, lat/lon, z/x/y, i/j, row id), sortable and sliceable. */
+  view(options: SelectOptions = {}): Record<string, unknown>[] {
+    return project(selectRows(this.loaded, options), VIEW_COLUMNS);
+  }
+
+  /** Every column, members (`alerts`) included, as an arquero table (the notebook's dataframe). */
+  dataframe(options: SelectOptions = {}) {
+    return aq.from(selectRows(this.loaded, options));
+  }
+
+  /** Every column of the selected rows as plain objects. */
+  records(options: SelectOptions = {}): ResultRow[] {
+    return selectRows(this.loaded, options);
+  }
+
+  /** The failed tiles: tile, the lat/lon of its centre, the error and the stage it failed at. */
+  errors(): ErrorRow[] {
+    if (!this.manifest) throw new Error(`run ${this.runId} is not loaded: call run() or fetch() first`);
+    return this.manifest.errors.map((e) => {
+      const { lon, lat } = pixelToLonLat(e, 127.5, 127.5);
+      return { tile: tileKey(e), z: e.z, x: e.x, y: e.y, latitude: lat, longitude: lon, error: e.message, stage: e.stage };
+    });
+  }
+
+  /** One cluster by row id: its view row, or with `asView: false` every column and its members. */
+  cluster(rowId: number, options: { asView?: boolean } = {}): Record<string, unknown> | ResultRow {
+    const [row] = selectRows(this.loaded, { rows: [rowId] });
+    return options.asView === false ? row : project([row], VIEW_COLUMNS)[0];
+  }
+
+  /** The full record of one cluster (typed). */
+  record(rowId: number): ResultRow {
+    return selectRows(this.loaded, { rows: [rowId] })[0];
+  }
+
+  /** The run's clusters in an export format (table, csv, json, geojson, parquet). */
+  async export(format: Format, options: ExportOptions = {}): Promise<string | Uint8Array> {
+    return exportClusters(this.loaded, format, options);
+  }
+
+  /** Reads the run's input tiles (for pictures and the report). */
+  tileSource(): TileSource {
+    const spec = this.requireSpec();
+    return (this.deps.tileSource ?? tileSourceFromTemplate)(spec.tiles_url);
+  }
+
+  requireSpec(): RunSpec {
+    if (!this.spec) throw new Error(`run ${this.runId} is not loaded: call run() or fetch() first`);
+    return this.spec;
+  }
+
+  /** The self-contained HTML report of the run. */
+  async report(): Promise<string> {
+    const spec = this.requireSpec();
+    let source: TileSource | null = null;
+    try {
+      source = this.tileSource();
+    } catch {
+      source = null; // the report notes that the alert tiles are not drawn
+    }
+    const { start_date, end_date, tiles_url: _url, region, ...params } = spec;
+    return buildRunReport({
+      runId: this.runId,
+      records: this.loaded,
+      manifest: this.manifest,
+      dates: { start_date, end_date },
+      params: { z: region.z, tiles: `${region.x0}..${region.x1} × ${region.y0}..${region.y1}`, ...params },
+      tiles: runTiles(spec),
+      source,
+    });
+  }
+}
+
+/** A picture as the viewer returns it: PNG bytes, and the file it was written to (with a `dir`). */
+export interface SavedPicture extends Picture {
+  path: string | null;
+}
+
+/** The old ClusterViewer: pictures of a fetched service's tiles and clusters. */
+export class ClusterViewer {
+  readonly service: ClusterService;
+  readonly dir: string | null;
+
+  constructor(service: ClusterService, options: { dir?: string } = {}) {
+    this.service = service;
+    this.dir = options.dir ?? null;
+  }
+
+  private save(picture: Picture, name: string): SavedPicture {
+    if (!this.dir) return { ...picture, path: null };
+    mkdirSync(this.dir, { recursive: true });
+    const path = join(this.dir, `${this.service.runId}-${name}.png`);
+    writeFileSync(path, picture.png);
+    return { ...picture, path };
+  }
+
+  /** The input alerts of the tile holding cluster `rowId`, with that tile's cluster centres marked. */
+  async tile(rowId: number): Promise<SavedPicture> {
+    const record = this.service.record(rowId);
+    const spec = this.service.requireSpec();
+    const tile = { z: record.z, x: record.x, y: record.y };
+    const bytes = await this.service.tileSource().read(tile);
+    // A missing tile has no alerts.
+    const alerts = bytes ? gladDecoder.decode(bytes, dayRange(spec), tile) : allocAlerts(0);
+    const centres = this.service.records().filter((r) => r.z === tile.z && r.x === tile.x && r.y === tile.y);
+    const highlight = centres.findIndex((r) => r.row_id === rowId);
+    const picture = renderTilePicture(tile, alerts, { centres, highlight, caption: `run ${this.service.runId} · cluster #${rowId}` });
+    return this.save(picture, `tile-${tile.z}-${tile.x}-${tile.y}`);
+  }
+
+  /** One cluster's alerts coloured by date, its centre marked, titled with its numbers. */
+  cluster(rowId: number): SavedPicture {
+    return this.save(renderClusterPicture(this.service.record(rowId)), `cluster-${rowId}`);
+  }
+
+  /** Several clusters side by side: by row ids, or the row ids start..end-1 (Python-style slice). */
+  clusters(selection: { rows: number[] } | { start: number; end: number }): SavedPicture {
+    let ids: number[];
+    if ('rows' in selection) ids = selection.rows;
+    else {
+      const { start, end } = selection;
+      if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start) {
+        throw new Error(`start=${start} end=${end}: need whole numbers with 0 ≤ start < end (end excluded)`);
+      }
+      ids = Array.from({ length: end - start }, (_, k) => start + k);
+    }
+    if (ids.length === 0) throw new Error('no row ids given');
+    const records = selectRows(this.service.records(), { rows: ids });
+    return this.save(renderClustersPicture(records), `clusters-${ids.length > 6 ? `${ids[0]}-${ids[ids.length - 1]}` : ids.join('_')}`);
+  }
+}
+

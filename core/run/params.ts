@@ -1,0 +1,343 @@
+// A run = one clustering job over a region. Its id is a hash of its normalised parameters, so the
+// same parameters always give the same id (re-enqueueing a run overwrites, never duplicates).
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { validateTemplate } from '../store/tile-sources.ts';
+import { checkDateOrder, clusterParamFields, dateFields, formatZodError } from './request.ts';
+import { lonLatBoxToTileBounds, lonLatToTile, validateTile, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
+import type { TileBounds } from '../tiles/grid.ts';
+import type { ClusterParams } from '../meanshift/types.ts';
+import type { TileAddress } from '../tiles/types.ts';
+import type { TileRequest } from '../clusters/types.ts';
+
+/** The region of a run, in any of the forms the user may give it. */
+export type Region =
+  | { kind: 'tiles'; x0: number; y0: number; x1: number; y1: number }
+  | { kind: 'bbox'; west: number; south: number; east: number; north: number }
+  | { kind: 'point'; lon: number; lat: number }
+  | { kind: 'tile'; x: number; y: number };
+
+/** What a user asks for: zoom, region, dates, clustering parameters and where tiles come from. */
+export interface RunParams extends ClusterParams {
+  z: number;
+  region: Region;
+  start_date: string;
+  end_date: string;
+  /** Tile source template, e.g. `https://host/{z}/{x}/{y}.png` or `file:///dir/{z}/{x}/{y}.png`. */
+  tiles_url: string;
+}
+
+/**
+ * Canonical form of a run (region resolved to inclusive tile bounds at z). This is what the id
+ * hashes, what every tile message carries and what the manifest reports as `params`.
+ * `region.x0 > region.x1` means the region crosses the antimeridian: columns x0..2^z-1, then 0..x1.
+ */
+export interface RunSpec extends ClusterParams {
+  start_date: string;
+  end_date: string;
+  region: TileBounds;
+  tiles_url: string;
+}
+
+/** Runs larger than this many tiles are refused unless the caller raises the limit (`--max-tiles`). */
+export const DEFAULT_MAX_TILES = 10_000;
+/** Longest tiles URL template accepted (it travels in every message). */
+export const MAX_TILES_URL_LENGTH = 2048;
+
+/** `r-` + 16 lowercase hex digits: safe in S3 keys and DynamoDB keys. */
+export const RUN_ID_PATTERN = /^r-[0-9a-f]{16}$/;
+
+export function isRunId(value: unknown): value is string {
+  return typeof value === 'string' && RUN_ID_PATTERN.test(value);
+}
+
+const finite = (what: string) => z.number({ error: `must be ${what}` }).finite(`must be ${what}`);
+const index = z.number({ error: 'must be an integer >= 0' }).int('must be an integer >= 0').min(0, 'must be an integer >= 0');
+
+const regionSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('tiles'), x0: index, y0: index, x1: index, y1: index }),
+    z.strictObject({
+      kind: z.literal('bbox'),
+      west: finite('a longitude').min(-180).max(180),
+      south: finite('a latitude').min(-90).max(90),
+      east: finite('a longitude').min(-180).max(180),
+      north: finite('a latitude').min(-90).max(90),
+    }),
+    z.strictObject({ kind: z.literal('point'), lon: finite('a longitude').min(-180).max(180), lat: finite('a latitude').min(-90).max(90) }),
+    z.strictObject({ kind: z.literal('tile'), x: index, y: index }),
+  ],
+  { error: 'must be one of {kind:"tiles",x0,y0,x1,y1}, {kind:"bbox",west,south,east,north}, {kind:"point",lon,lat}, {kind:"tile",x,y}' },
+);
+
+/** Tile sources core/store/tile-sources.ts can read. */
+const TILE_SCHEMES = ['http', 'https', 's3', 'file'];
+
+const tilesUrl = z
+  .string({ error: 'must be a tile URL template' })
+  .min(1, 'must be a tile URL template')
+  .max(MAX_TILES_URL_LENGTH, `must be at most ${MAX_TILES_URL_LENGTH} characters`)
+  // Control characters (newlines…) have no place in a URL and could forge log lines.
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters (newlines, tabs…)')
+  .superRefine((s, ctx) => {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1].toLowerCase();
+    if (scheme !== undefined && !TILE_SCHEMES.includes(scheme)) {
+      ctx.addIssue({ code: 'custom', message: `unsupported scheme ${scheme}:// (use ${TILE_SCHEMES.join(', ')} or a path)` });
+      return;
+    }
+    // The template is copied into every message, result file, manifest and log line: no secrets in it.
+    if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(s)) {
+      ctx.addIssue({ code: 'custom', message: 'must not contain credentials (user:password@): they would be copied into every message, result and log line' });
+      return;
+    }
+    try {
+      validateTemplate(s);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+const ZOOM_MESSAGE = `must be an integer in 0..${MAX_ZOOM}`;
+
+const runParamsSchema = z
+  .strictObject({
+    // Every check carries the same message: zod's `error` option would otherwise also replace the
+    // range messages (z: 40 was reported as "must be an integer").
+    z: z
+      .number({ error: (i) => (i.input === undefined ? 'required' : ZOOM_MESSAGE) })
+      .int(ZOOM_MESSAGE)
+      .min(0, ZOOM_MESSAGE)
+      .max(MAX_ZOOM, ZOOM_MESSAGE),
+    region: regionSchema,
+    ...dateFields,
+    ...clusterParamFields,
+    tiles_url: tilesUrl,
+  })
+  .superRefine(checkDateOrder);
+
+const boundsSchema = z.strictObject({
+  z: z.number().int().min(0).max(MAX_ZOOM),
+  x0: index,
+  y0: index,
+  x1: index,
+  y1: index,
+});
+
+/** Schema of a RunSpec (as carried by messages and stored in the ledger). */
+export const runSpecSchema = z
+  .strictObject({
+    start_date: dateFields.start_date.unwrap(),
+    end_date: dateFields.end_date.unwrap(),
+    width: clusterParamFields.width.unwrap(),
+    min_count: clusterParamFields.min_count.unwrap(),
+    iterations: clusterParamFields.iterations.unwrap(),
+    algorithm: clusterParamFields.algorithm.unwrap(),
+    region: boundsSchema,
+    tiles_url: tilesUrl,
+  })
+  .superRefine((v, ctx) => {
+    checkDateOrder(v, ctx);
+    try {
+      validateRunBounds(v.region);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['region'], message: (error as Error).message });
+    }
+  });
+
+/** Validates user run parameters and fills clustering defaults; throws one line naming the problem. */
+export function validateRunParams(input: unknown): RunParams {
+  const result = runParamsSchema.safeParse(input);
+  if (!result.success) throw new Error(formatZodError(result.error));
+  const spec = result.data as RunParams;
+  normalizeRunParams(spec); // range checks of the region at z
+  return spec;
+}
+
+/** Resolves the region to tile bounds at z; throws when the tiles are outside the grid. */
+export function regionToBounds(z: number, region: Region): TileBounds {
+  let bounds: TileBounds;
+  switch (region.kind) {
+    case 'tiles':
+      bounds = { z, x0: region.x0, y0: region.y0, x1: region.x1, y1: region.y1 };
+      // A tile range is inverted, not wrapped: only a lon/lat box says which way round it goes.
+      if (bounds.x0 > bounds.x1) {
+        throw new Error(`x0=${bounds.x0} is greater than x1=${bounds.x1} (for a region across the antimeridian give a lon/lat box with west > east)`);
+      }
+      break;
+    case 'bbox':
+      bounds = bboxToBounds(z, region);
+      break;
+    case 'point': {
+      const t = lonLatToTile(region.lon, region.lat, z);
+      bounds = { z, x0: t.x, y0: t.y, x1: t.x, y1: t.y };
+      break;
+    }
+    case 'tile':
+      bounds = { z, x0: region.x, y0: region.y, x1: region.x, y1: region.y };
+      break;
+  }
+  validateRunBounds(bounds);
+  return bounds;
+}
+
+/**
+ * Tile bounds of a lon/lat box. west > east means the box crosses the antimeridian (the GeoJSON
+ * bbox convention): the columns wrap, x0 > x1. Latitudes beyond ±85.0511 are clamped.
+ */
+function bboxToBounds(z: number, box: { west: number; south: number; east: number; north: number }): TileBounds {
+  // ±180 is the same meridian: an edge there never makes a box cross it.
+  const west = box.west === 180 ? -180 : box.west;
+  const east = box.east === -180 ? 180 : box.east;
+  if (west <= east) return lonLatBoxToTileBounds({ west, south: box.south, east, north: box.north }, z);
+  const eastPart = lonLatBoxToTileBounds({ west, south: box.south, east: 180, north: box.north }, z);
+  const westPart = lonLatBoxToTileBounds({ west: -180, south: box.south, east, north: box.north }, z);
+  // The two parts meet or overlap: the box goes all the way round.
+  if (westPart.x1 >= eastPart.x0 - 1) return { ...eastPart, x0: 0, x1: 2 ** z - 1 };
+  return { ...eastPart, x1: westPart.x1 };
+}
+
+/** Throws unless the bounds are tiles of the grid with y0 ≤ y1 (x0 > x1 wraps round the antimeridian). */
+export function validateRunBounds(b: TileBounds): void {
+  validateTile({ z: b.z, x: b.x0, y: b.y0 });
+  validateTile({ z: b.z, x: b.x1, y: b.y1 });
+  if (b.y0 > b.y1) throw new Error(`y0=${b.y0} is greater than y1=${b.y1}`);
+}
+
+/** True when the run's columns wrap round the antimeridian. */
+export function crossesAntimeridian(b: TileBounds): boolean {
+  return b.x0 > b.x1;
+}
+
+/** Columns of the bounds, west to east across the antimeridian when they wrap. */
+function columnCount(b: TileBounds): number {
+  return b.x0 <= b.x1 ? b.x1 - b.x0 + 1 : 2 ** b.z - b.x0 + b.x1 + 1;
+}
+
+/** Position of column x from the west edge of the bounds, or -1 when x is not in them. */
+function columnOffset(b: TileBounds, x: number): number {
+  if (b.x0 <= b.x1) return x >= b.x0 && x <= b.x1 ? x - b.x0 : -1;
+  if (x >= b.x0 && x < 2 ** b.z) return x - b.x0;
+  if (x >= 0 && x <= b.x1) return 2 ** b.z - b.x0 + x;
+  return -1;
+}
+
+/**
+ * Notes worth telling the user about how the region was read: latitudes clamped to the
+ * web-mercator limit, a box crossing the antimeridian. Empty when there is nothing to say.
+ */
+export function regionNotes(params: Pick<RunParams, 'z' | 'region'>): string[] {
+  const notes: string[] = [];
+  const r = params.region;
+  const lats = r.kind === 'bbox' ? [r.south, r.north] : r.kind === 'point' ? [r.lat] : [];
+  const clamped = lats.filter((lat) => Math.abs(lat) > MAX_LATITUDE);
+  if (clamped.length > 0) {
+    notes.push(`latitude ${clamped.join(' and ')} clamped to ±${MAX_LATITUDE.toFixed(4)} (web-mercator tiles end there)`);
+  }
+  const b = regionToBounds(params.z, r);
+  if (crossesAntimeridian(b)) {
+    notes.push(`region crosses the antimeridian: columns x ${b.x0}..${2 ** b.z - 1} and 0..${b.x1} at z=${b.z}`);
+  }
+  return notes;
+}
+
+/**
+ * Throws unless the run has at most `maxTiles` tiles; the message names the count and the flag
+ * that lifts the limit. Guards against a typo in a region sending millions of messages.
+ */
+export function checkRunSize(spec: RunSpec, maxTiles: number = DEFAULT_MAX_TILES): void {
+  const tiles = runTileCount(spec);
+  if (tiles > maxTiles) {
+    const n = (v: number) => v.toLocaleString('en-US');
+    throw new Error(`region has ${n(tiles)} tiles, over the limit of ${n(maxTiles)}: pass --max-tiles ${tiles} to run it anyway`);
+  }
+}
+
+/** The canonical RunSpec of some run parameters (fixed key order). */
+export function normalizeRunParams(params: RunParams): RunSpec {
+  const { x0, y0, x1, y1 } = regionToBounds(params.z, params.region);
+  return {
+    start_date: params.start_date,
+    end_date: params.end_date,
+    width: params.width,
+    min_count: params.min_count,
+    iterations: params.iterations,
+    algorithm: params.algorithm,
+    region: { z: params.z, x0, y0, x1, y1 },
+    tiles_url: params.tiles_url,
+  };
+}
+
+/** Parses a RunSpec (e.g. out of a message); throws one line naming the problem. */
+export function parseRunSpec(input: unknown): RunSpec {
+  const result = runSpecSchema.safeParse(input);
+  if (!result.success) throw new Error(`params.${formatZodError(result.error)}`);
+  return result.data;
+}
+
+/** JSON with object keys sorted at every level: equal values give equal strings. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Id of a run: `r-` + the first 16 hex digits of sha256(canonical JSON of its RunSpec). */
+export function runId(params: RunParams | RunSpec): string {
+  const spec = 'z' in params ? normalizeRunParams(params) : params;
+  return `r-${createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, 16)}`;
+}
+
+/** Number of tiles of a run. */
+export function runTileCount(spec: RunSpec): number {
+  const b = spec.region;
+  validateRunBounds(b);
+  return columnCount(b) * (b.y1 - b.y0 + 1);
+}
+
+/** The tiles of a run, row by row, each row west to east (across the antimeridian when it wraps). */
+export function runTiles(params: RunParams | RunSpec): TileAddress[] {
+  const spec = 'z' in params ? normalizeRunParams(params) : params;
+  const b = spec.region;
+  validateRunBounds(b);
+  const columns = columnCount(b);
+  const size = 2 ** b.z;
+  const tiles: TileAddress[] = [];
+  for (let y = b.y0; y <= b.y1; y++) {
+    for (let k = 0; k < columns; k++) tiles.push({ z: b.z, x: (b.x0 + k) % size, y });
+  }
+  return tiles;
+}
+
+/** True when the tile belongs to the run's region. */
+export function tileInRun(spec: RunSpec, tile: TileAddress): boolean {
+  const b = spec.region;
+  return tile.z === b.z && tile.y >= b.y0 && tile.y <= b.y1 && columnOffset(b, tile.x) >= 0;
+}
+
+/** Position of a tile in its run (row-major, as runTiles lists them): the ledger counts tiles by this number. */
+export function tileIndex(spec: RunSpec, tile: TileAddress): number {
+  if (!tileInRun(spec, tile)) throw new Error(`tile ${tile.z}/${tile.x}/${tile.y} is outside the run's region`);
+  const b = spec.region;
+  return (tile.y - b.y0) * columnCount(b) + columnOffset(b, tile.x);
+}
+
+/** The `npm run tile` request of one tile of a run. */
+export function tileRequest(spec: RunSpec, tile: TileAddress): TileRequest {
+  return {
+    z: tile.z,
+    x: tile.x,
+    y: tile.y,
+    start_date: spec.start_date,
+    end_date: spec.end_date,
+    width: spec.width,
+    min_count: spec.min_count,
+    iterations: spec.iterations,
+    algorithm: spec.algorithm,
+  };
+}

@@ -1,0 +1,103 @@
+// Validation of tile requests (CLI argument, queue message): zod schemas + a one-line error.
+import { z } from 'zod';
+import { isIsoDate, isoToDays } from '../tiles/dates.ts';
+import { MAX_ZOOM } from '../tiles/grid.ts';
+import { ALGORITHMS } from '../meanshift/types.ts';
+import type { TileRequest } from '../clusters/types.ts';
+
+/** Defaults filled into a request. Dates default to "everything" (the old CLI always passed them). */
+export const REQUEST_DEFAULTS = {
+  start_date: '2015-01-01',
+  end_date: '2030-01-01',
+  width: 5,
+  min_count: 25,
+  iterations: 25,
+  algorithm: 'standard',
+} as const;
+
+/** "required" for an absent field, otherwise `fallback`. */
+const missingOr = (fallback: string) => (issue: { input: unknown }) =>
+  issue.input === undefined ? 'required' : fallback;
+
+const integer = (what: string) => z.number({ error: missingOr(`must be ${what}`) }).int(`must be ${what}`);
+
+/** Tile address fields; x/y ranges depend on z, checked by `checkTileRange`. */
+export const tileFields = {
+  z: integer('an integer').min(0, `must be in 0..${MAX_ZOOM}`).max(MAX_ZOOM, `must be in 0..${MAX_ZOOM}`),
+  x: integer('an integer').min(0, 'must be >= 0'),
+  y: integer('an integer').min(0, 'must be >= 0'),
+};
+
+const isoDate = z
+  .string({ error: missingOr('must be a YYYY-MM-DD string') })
+  .refine(isIsoDate, { error: (i) => `"${String(i.input)}" is not a valid YYYY-MM-DD date` });
+
+/** Date range fields (start inclusive, end exclusive), with defaults. */
+export const dateFields = {
+  start_date: isoDate.default(REQUEST_DEFAULTS.start_date),
+  end_date: isoDate.default(REQUEST_DEFAULTS.end_date),
+};
+
+/** Clustering parameter fields, with defaults. */
+export const clusterParamFields = {
+  width: z.number({ error: 'must be a number' }).gt(0, 'must be > 0').default(REQUEST_DEFAULTS.width),
+  min_count: integer('an integer >= 1').min(1, 'must be an integer >= 1').default(REQUEST_DEFAULTS.min_count),
+  iterations: integer('an integer >= 1').min(1, 'must be an integer >= 1').default(REQUEST_DEFAULTS.iterations),
+  algorithm: z
+    .enum(ALGORITHMS, { error: (i) => `"${String(i.input)}" is not one of ${ALGORITHMS.join(', ')}` })
+    .default(REQUEST_DEFAULTS.algorithm),
+};
+
+/** Adds an issue unless x and y are inside the grid of zoom z. */
+export function checkTileRange(v: { z: number; x: number; y: number }, ctx: z.RefinementCtx): void {
+  if (!Number.isInteger(v.z)) return; // already reported by the field schema
+  const max = 2 ** v.z - 1;
+  for (const key of ['x', 'y'] as const) {
+    if (v[key] > max) ctx.addIssue({ code: 'custom', path: [], message: `${key}=${v[key]} is out of range 0..${max} at z=${v.z}` });
+  }
+}
+
+/** Adds an issue unless end_date is after start_date. */
+export function checkDateOrder(v: { start_date: string; end_date: string }, ctx: z.RefinementCtx): void {
+  if (!isIsoDate(v.start_date) || !isIsoDate(v.end_date)) return; // already reported
+  if (isoToDays(v.end_date) <= isoToDays(v.start_date)) {
+    ctx.addIssue({ code: 'custom', path: ['end_date'], message: `must be after start_date (${v.start_date})` });
+  }
+}
+
+/** A full tile request; unknown keys are rejected. */
+export const tileRequestSchema = z
+  .strictObject({ ...tileFields, ...dateFields, ...clusterParamFields })
+  .superRefine((v, ctx) => {
+    checkTileRange(v, ctx);
+    checkDateOrder(v, ctx);
+  });
+
+/** One line naming the first problem of a failed parse, e.g. `width: must be > 0`. */
+export function formatZodError(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid request';
+  if (issue.code === 'unrecognized_keys') return `unknown key(s): ${issue.keys.join(', ')}`;
+  if (issue.path.length === 0 && issue.code === 'invalid_type') return `request: must be a JSON object`;
+  const where = issue.path.join('.');
+  return where ? `${where}: ${issue.message}` : issue.message;
+}
+
+/** Validates a tile request and fills defaults; throws an Error with one line naming the problem. */
+export function parseTileRequest(input: unknown): TileRequest {
+  const result = tileRequestSchema.safeParse(input);
+  if (!result.success) throw new Error(formatZodError(result.error));
+  const v = result.data;
+  // Fixed key order: the CLI echoes the request in this order.
+  return {
+    z: v.z,
+    x: v.x,
+    y: v.y,
+    start_date: v.start_date,
+    end_date: v.end_date,
+    width: v.width,
+    min_count: v.min_count,
+    iterations: v.iterations,
+    algorithm: v.algorithm,
+  };
+}

@@ -1,0 +1,33 @@
+// Shapes of a run's results: per-tile errors, totals, and the manifest.
+import type { TileAddress } from '../tiles/types.ts';
+
+/** A tile that could not be processed. `stage` says where it failed (decode, read, message, dead-letter, ...). */
+export interface TileError extends TileAddress {
+  message: string;
+  stage: string;
+}
+
+/** Cluster totals of one tile, or of a whole run (the manifest's `totals`). */
+export interface TileTotals {
+  clusters: number;
+  alerts: number;
+  /** Sum of the clusters' alert_area_ha (ground area of the alerts themselves). */
+  hectares: number;
+  first_date: string | null;
+  last_date: string | null;
+}
+
+/** The run manifest written by the aggregator when the last tile lands. */
+export interface Manifest {
+  run_id: string;
+  params: Record<string, unknown>;
+  tiles: number;
+  tiles_with_clusters: number;
+  tiles_empty: number;
+  tiles_failed: number;
+  results: string[];
+  errors: TileError[];
+  totals: TileTotals;
+  created_at: string;
+  completed_at: string;
+}

@@ -1,0 +1,172 @@
+// Sends message bodies to an SQS queue in batches of 10 (the SendMessageBatch limit), retrying the
+// entries SQS reports as failed (and whole batches that throw) with exponential backoff.
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchCommandOutput,
+  type SendMessageBatchRequestEntry,
+} from '@aws-sdk/client-sqs';
+import { tileMessageBody } from '../run/messages.ts';
+import { checkRunSize, runId, runTiles, type RunSpec } from '../run/params.ts';
+import { tileKey } from '../tiles/grid.ts';
+import type { TileAddress } from '../tiles/types.ts';
+
+/** The one SQS call this module needs (an SQSClient satisfies it). */
+export interface BatchSender {
+  send(command: SendMessageBatchCommand): Promise<SendMessageBatchCommandOutput>;
+}
+
+export interface EnqueueOptions {
+  /** Attempts per entry, the first included. */
+  maxAttempts?: number;
+  /** Delay before the first retry; doubles each time. */
+  backoffMs?: number;
+  /** Batches in flight at once. */
+  concurrency?: number;
+  /** Called after each batch with the number of bodies sent so far. */
+  onProgress?: (sent: number, total: number) => void;
+  /** Refuse runs of more tiles than this (default DEFAULT_MAX_TILES of core/run/params.ts). */
+  maxTiles?: number;
+}
+
+export interface EnqueueFailure {
+  index: number;
+  message: string;
+}
+
+export interface EnqueueResult {
+  sent: number;
+  /** Entries still failing after every attempt (index into the bodies). */
+  failed: EnqueueFailure[];
+}
+
+export const BATCH_SIZE = 10;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Splits 0..n-1 into consecutive chunks of at most `size`. */
+export function chunkIndexes(n: number, size = BATCH_SIZE): number[][] {
+  const chunks: number[][] = [];
+  for (let start = 0; start < n; start += size) {
+    chunks.push(Array.from({ length: Math.min(size, n - start) }, (_, k) => start + k));
+  }
+  return chunks;
+}
+
+/** Sends one batch of indexes; resolves to the entries that still failed after all attempts. */
+async function sendBatch(
+  sqs: BatchSender,
+  queueUrl: string,
+  bodies: readonly string[],
+  indexes: number[],
+  maxAttempts: number,
+  backoffMs: number,
+): Promise<EnqueueFailure[]> {
+  let pending = indexes;
+  const lastError = new Map<number, string>();
+  // SenderFault entries (a bad message) would fail again: they are given up at once.
+  const givenUp: EnqueueFailure[] = [];
+  for (let attempt = 1; attempt <= maxAttempts && pending.length > 0; attempt++) {
+    if (attempt > 1) await sleep(backoffMs * 2 ** (attempt - 2));
+    const entries: SendMessageBatchRequestEntry[] = pending.map((index) => ({
+      Id: String(index),
+      MessageBody: bodies[index],
+    }));
+    try {
+      const output = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      pending = [];
+      for (const failure of output.Failed ?? []) {
+        const index = Number(failure.Id);
+        const message = `${failure.Code ?? 'error'}: ${failure.Message ?? 'entry failed'}`;
+        if (failure.SenderFault) givenUp.push({ index, message });
+        else {
+          pending.push(index);
+          lastError.set(index, message);
+        }
+      }
+    } catch (error) {
+      // The whole call failed (network, throttling): every pending entry is retried.
+      const message = error instanceof Error ? error.message : String(error);
+      for (const index of pending) lastError.set(index, message);
+    }
+  }
+  return [...givenUp, ...pending.map((index) => ({ index, message: lastError.get(index) ?? 'not sent' }))];
+}
+
+/** Sends every body to the queue. Never throws for SQS errors: failures come back in `failed`. */
+export async function enqueueBodies(
+  sqs: BatchSender,
+  queueUrl: string,
+  bodies: readonly string[],
+  options: EnqueueOptions = {},
+): Promise<EnqueueResult> {
+  const { maxAttempts = 5, backoffMs = 100, concurrency = 8, onProgress } = options;
+  const chunks = chunkIndexes(bodies.length);
+  const failed: EnqueueFailure[] = [];
+  let done = 0;
+  let next = 0;
+  // A small pool of senders pulling chunks in order.
+  const sender = async () => {
+    while (next < chunks.length) {
+      const chunk = chunks[next++];
+      const failures = await sendBatch(sqs, queueUrl, bodies, chunk, maxAttempts, backoffMs);
+      failed.push(...failures);
+      done += chunk.length;
+      onProgress?.(done - failed.length, bodies.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, chunks.length)) }, sender));
+  failed.sort((a, b) => a.index - b.index);
+  return { sent: bodies.length - failed.length, failed };
+}
+
+// ---------------------------------------------------------------- a whole run
+
+export interface RunSubmission {
+  runId: string;
+  spec: RunSpec;
+  tiles: number;
+  /** False when the ledger already knew the run (same parameters = same id). */
+  created: boolean;
+  /** The run already has its manifest: nothing was sent. */
+  complete: boolean;
+  /** Tiles already finished in the ledger, not sent again. */
+  skipped: number;
+  sent: number;
+  failed: EnqueueFailure[];
+}
+
+/** The ledger calls a submission needs (core/store/ledger.ts's Ledger satisfies it). */
+export interface RunLedger {
+  createRun(runId: string, spec: RunSpec): Promise<boolean>;
+  getRun(runId: string): Promise<{ manifest_key?: string } | null>;
+  tiles(runId: string): AsyncIterable<TileAddress>;
+}
+
+/**
+ * Records the run in the ledger, then sends one message per tile not finished yet. Submitting the
+ * same run again therefore resumes it (e.g. after queued messages were lost) and does nothing to a
+ * finished run; a tile sent twice is still counted once by the ledger.
+ */
+export async function submitRun(
+  spec: RunSpec,
+  deps: { ledger: RunLedger; sqs: BatchSender; queueUrl: string },
+  options: EnqueueOptions = {},
+): Promise<RunSubmission> {
+  // Every submitter (enqueue, start, ClusterService.run) gets the size limit, not only the CLI.
+  checkRunSize(spec, options.maxTiles);
+  const id = runId(spec);
+  const all = runTiles(spec);
+  const created = await deps.ledger.createRun(id, spec);
+  const base = { runId: id, spec, tiles: all.length, created };
+  let pending = all;
+  if (!created) {
+    const run = await deps.ledger.getRun(id);
+    if (run?.manifest_key) return { ...base, complete: true, skipped: all.length, sent: 0, failed: [] };
+    const finished = new Set<string>();
+    for await (const tile of deps.ledger.tiles(id)) finished.add(tileKey(tile));
+    pending = all.filter((tile) => !finished.has(tileKey(tile)));
+  }
+  const bodies = pending.map((tile) => tileMessageBody(spec, tile));
+  const result = await enqueueBodies(deps.sqs, deps.queueUrl, bodies, options);
+  return { ...base, complete: false, skipped: all.length - pending.length, sent: result.sent, failed: result.failed };
+}

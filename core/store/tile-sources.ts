@@ -1,0 +1,191 @@
+// Tile-source adapters (the only I/O in core/): raw tile bytes from HTTP(S), S3 or local files,
+// chosen by a URL template containing {z}, {x} and {y}. A missing tile is null (= no alerts).
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { tileKey } from '../tiles/grid.ts';
+import type { TileAddress, TileSource } from '../tiles/types.ts';
+
+/** The old public GLAD tiles. */
+export const DEFAULT_TILES_URL = 'http://wri-tiles.s3.amazonaws.com/glad_prod/tiles/{z}/{x}/{y}.png';
+/** Per-request timeout of HTTP sources, ms (env TILES_TIMEOUT_MS overrides it). */
+export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
+/**
+ * Largest tile body read. A 256×256 RGBA PNG is at most ~260 KB even uncompressed; a bigger body is
+ * not a tile, and reading it whole could exhaust the consumer's memory.
+ */
+export const MAX_TILE_BYTES = 4 * 1024 * 1024;
+
+/** The HTTP timeout: env TILES_TIMEOUT_MS (a positive integer, ms), else 30 s. */
+export function httpTimeoutMs(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.TILES_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return DEFAULT_HTTP_TIMEOUT_MS;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms <= 0) throw new Error(`TILES_TIMEOUT_MS must be a positive integer (ms), got ${JSON.stringify(raw)}`);
+  return ms;
+}
+
+/** A failed tile read; `transient` says whether retrying later may succeed (5xx, 429, timeouts). */
+export class TileSourceError extends Error {
+  transient: boolean;
+  constructor(message: string, transient: boolean) {
+    super(message);
+    this.name = 'TileSourceError';
+    this.transient = transient;
+  }
+}
+
+/** The tiles URL template: env TILES_URL, else the old public one. */
+export function defaultTilesUrl(env: Record<string, string | undefined> = process.env): string {
+  return env.TILES_URL || DEFAULT_TILES_URL;
+}
+
+/** Throws unless the template has each of {z}, {x}, {y} and no other {placeholder}. */
+export function validateTemplate(template: string): void {
+  if (typeof template !== 'string' || template.trim() === '') throw new Error('tiles URL template is empty');
+  for (const p of ['{z}', '{x}', '{y}']) {
+    if (!template.includes(p)) throw new Error(`tiles URL template "${template}" lacks ${p}`);
+  }
+  const unknown = template.match(/\{[^}]*\}/g)?.find((p) => !['{z}', '{x}', '{y}'].includes(p));
+  if (unknown) throw new Error(`tiles URL template "${template}" has unknown placeholder ${unknown}`);
+}
+
+/** The template with the tile's z/x/y filled in. */
+export function fillTemplate(template: string, tile: TileAddress): string {
+  return template.replaceAll('{z}', String(tile.z)).replaceAll('{x}', String(tile.x)).replaceAll('{y}', String(tile.y));
+}
+
+/** Why a fetch failed, in words (undici hides the socket error in `cause`). */
+function fetchFailure(err: unknown, timeoutMs: number): string {
+  const e = err as Error;
+  if (e.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
+  return `${e.message}${e.cause ? ` (${(e.cause as Error).message})` : ''}`;
+}
+
+/** The body, refusing more than MAX_TILE_BYTES (checked on Content-Length and while reading). */
+async function readCapped(res: Response, where: string): Promise<Uint8Array> {
+  const tooBig = () => new TileSourceError(`${where}: body larger than ${MAX_TILE_BYTES} bytes is not a tile`, false);
+  if (Number(res.headers.get('content-length') ?? 0) > MAX_TILE_BYTES) {
+    await res.body?.cancel();
+    throw tooBig();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += chunk.byteLength;
+    if (size > MAX_TILE_BYTES) throw tooBig(); // leaving the loop cancels the stream
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Tiles over HTTP(S) with global fetch: 404 → null, other non-2xx → TileSourceError. The timeout
+ * covers the whole exchange (headers and body); a timeout, a dropped connection or HTTP 5xx/429 is
+ * transient.
+ */
+export function httpTileSource(template: string, timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): TileSource {
+  validateTemplate(template);
+  return {
+    async read(tile) {
+      const url = fillTemplate(template, tile);
+      const where = `tile ${tileKey(tile)}: GET ${url}`;
+      let res: Response;
+      try {
+        res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+      } catch (err) {
+        throw new TileSourceError(`${where} failed: ${fetchFailure(err, timeoutMs)} (transient)`, true);
+      }
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return null;
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        const transient = res.status >= 500 || res.status === 429;
+        throw new TileSourceError(`${where} returned HTTP ${res.status}${transient ? ' (transient)' : ''}`, transient);
+      }
+      try {
+        return await readCapped(res, where);
+      } catch (err) {
+        if (err instanceof TileSourceError) throw err;
+        // The body stalled past the timeout or the connection dropped mid-body: retry later.
+        throw new TileSourceError(`${where}: reading the body failed: ${fetchFailure(err, timeoutMs)} (transient)`, true);
+      }
+    },
+  };
+}
+
+/** Splits `s3://bucket/key-template` into bucket and key template. */
+function parseS3Template(template: string): { bucket: string; keyTemplate: string } {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(template);
+  if (!m) throw new Error(`tiles URL template "${template}" is not s3://bucket/key`);
+  return { bucket: m[1], keyTemplate: m[2] };
+}
+
+/**
+ * Tiles in S3 (AWS SDK v3): NoSuchKey/404 → null. The client follows the usual AWS environment
+ * (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for emulators); path-style addressing suits emulators.
+ */
+export function s3TileSource(template: string, client?: S3Client): TileSource {
+  validateTemplate(template);
+  const { bucket, keyTemplate } = parseS3Template(template);
+  let s3 = client;
+  return {
+    async read(tile) {
+      s3 ??= new S3Client({ forcePathStyle: true, region: process.env.AWS_REGION || 'us-east-1' });
+      const key = fillTemplate(keyTemplate, tile);
+      try {
+        const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (!out.Body) return null;
+        return await out.Body.transformToByteArray();
+      } catch (err) {
+        const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+        const status = e.$metadata?.httpStatusCode;
+        // A missing key is a missing tile; a missing bucket is a configuration error.
+        if (e.name !== 'NoSuchBucket' && (e.name === 'NoSuchKey' || e.name === 'NotFound' || status === 404)) return null;
+        // No status at all means the request never got an answer (network): worth retrying.
+        const transient = status === undefined || status >= 500 || status === 429;
+        throw new TileSourceError(
+          `tile ${tileKey(tile)}: s3://${bucket}/${key}: ${e.name}: ${e.message}${transient ? ' (transient)' : ''}`,
+          transient,
+        );
+      }
+    },
+  };
+}
+
+/** Tiles on the local disk (a path template or file:// URL): missing file → null. */
+export function fileTileSource(template: string): TileSource {
+  validateTemplate(template);
+  const pathTemplate = template.startsWith('file://') ? fileURLToPath(template) : template;
+  return {
+    async read(tile) {
+      const path = fillTemplate(pathTemplate, tile);
+      try {
+        return new Uint8Array(await readFile(path));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+        throw new TileSourceError(`tile ${tileKey(tile)}: cannot read ${path}: ${(err as Error).message}`, false);
+      }
+    },
+  };
+}
+
+/** Picks the adapter from the template's scheme: http(s)://, s3://, file:// or a plain path. */
+export function tileSourceFromTemplate(template: string): TileSource {
+  validateTemplate(template);
+  if (/^https?:\/\//i.test(template)) return httpTileSource(template, httpTimeoutMs());
+  if (template.startsWith('s3://')) return s3TileSource(template);
+  if (template.startsWith('file://')) return fileTileSource(template);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(template);
+  if (scheme) throw new Error(`tiles URL template "${template}": unsupported scheme ${scheme[1]}:// (use http(s)://, s3://, file:// or a path)`);
+  return fileTileSource(template);
+}

@@ -1,0 +1,38 @@
+// Shapes of the tile layer: tile addresses, decoded alerts, and the decoder and source contracts.
+
+/** A web-mercator tile address: z in 0..22, x and y in 0..2^z-1. */
+export interface TileAddress {
+  z: number;
+  x: number;
+  y: number;
+}
+
+/**
+ * Alerts as struct-of-arrays (hot loops read typed arrays, not objects).
+ * col/row are pixel coordinates relative to ONE tile (col along x, row along y); alerts of a
+ * halo have col/row outside 0..255.
+ */
+export interface Alerts {
+  length: number;
+  col: Int32Array;
+  row: Int32Array;
+  /** Days since 2015-01-01 (day 1 = 2015-01-02; 0 means no alert). */
+  days: Uint16Array;
+  confidence: Uint8Array;
+}
+
+/** The alerts of a date range: [startDays, endDays) in days since 2015-01-01. */
+export interface DayRange {
+  startDays: number;
+  endDays: number;
+}
+
+/** Turns one encoded tile image into its alerts (pluggable: other alert encodings can be added). */
+export interface AlertDecoder {
+  decode(image: Uint8Array, range: DayRange, tile: TileAddress): Alerts;
+}
+
+/** Narrow I/O adapter: the raw bytes of a tile, or null when the tile does not exist (no alerts). */
+export interface TileSource {
+  read(tile: TileAddress): Promise<Uint8Array | null>;
+}

@@ -11,10 +11,10 @@
 // Same parameters ⇒ same run id (core/run/params.ts), so `fetch()` finds the finished run of these
 // parameters. AWS clients come from core/store/aws.ts (plain SDK config + SST links), so the same code
 // works against the local emulators and a deployed stage; tests inject their own dependencies.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as aq from 'arquero';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../store/aws.ts';
+import { writeFile } from '../store/files.ts';
 import { dayRange } from '../tiles/dates.ts';
 import { allocAlerts, gladDecoder } from '../tiles/decode.ts';
 import { submitRun, type BatchSender } from '../store/queue.ts';
@@ -343,9 +343,8 @@ export class ClusterViewer {
 
   private save(picture: Picture, name: string): SavedPicture {
     if (!this.dir) return { ...picture, path: null };
-    mkdirSync(this.dir, { recursive: true });
     const path = join(this.dir, `${this.service.runId}-${name}.png`);
-    writeFileSync(path, picture.png);
+    writeFile(path, picture.png);
     return { ...picture, path };
   }
 

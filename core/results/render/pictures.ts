@@ -3,13 +3,13 @@
 //  - one cluster's alerts coloured by date, its centre marked, titled with count, area, pixel, z/x/y, dates;
 //  - several clusters side by side in one row, each titled with count, area, point and dates.
 // Every picture returns where it drew its centre markers, so tests (and callers) can find them.
-import { existsSync } from 'node:fs';
 import { Canvas, GlobalFonts, type SKRSContext2D } from '@napi-rs/canvas';
 import { daysToIso, isoToDays } from '../../tiles/dates.ts';
 import { TILE_SIZE, tileKey } from '../../tiles/grid.ts';
 import type { Alerts, TileAddress } from '../../tiles/types.ts';
 import type { ClusterRecord } from '../../clusters/types.ts';
 import { BACKGROUND, css, dayColor, MARKER, TEXT, type DaySpan } from './colors.ts';
+import { fileExists } from '../../store/files.ts';
 
 export interface Picture {
   png: Buffer;
@@ -21,7 +21,7 @@ export interface Picture {
 
 // DejaVu (fonts-dejavu-core) when present, so pictures look the same everywhere; else the default font.
 const FONT_FILE = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
-const FONT_FAMILY = existsSync(FONT_FILE) && GlobalFonts.registerFromPath(FONT_FILE, 'GladSans') ? 'GladSans' : 'sans-serif';
+const FONT_FAMILY = fileExists(FONT_FILE) && GlobalFonts.registerFromPath(FONT_FILE, 'GladSans') ? 'GladSans' : 'sans-serif';
 const FONT_PX = 13;
 const LINE_PX = 17;
 const MARGIN = 8;

@@ -1,14 +1,13 @@
 // One self-contained HTML report of a run: a Leaflet map (inlined from node_modules, no CDN, no
 // base-map tiles) with the input alert tiles underneath, hull outlines, centres sized by area and
 // coloured by date; a sortable table; details on click; a date filter. Opens offline from disk.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { daysToIso, isoToDays } from '../../tiles/dates.ts';
 import { clusterHull } from '../exports.ts';
 import { css, dayColor, rampColor, type DaySpan } from '../render/colors.ts';
 import type { ResultRow } from '../table.ts';
 import type { TileError } from '../../run/types.ts';
 import type { TileOverlay } from './overlays.ts';
+import { readAsset, readPackageAsset } from '../../store/files.ts';
 
 export interface ReportInput {
   runId: string;
@@ -25,14 +24,13 @@ export interface ReportInput {
   notes?: readonly string[];
 }
 
-const require = createRequire(import.meta.url);
 /** The page's own script and style live beside this file as real .js/.css (readable, lintable). */
-const pageAsset = (name: string) => readFileSync(new URL(name, import.meta.url), 'utf8');
+const pageAsset = (name: string) => readAsset(new URL(name, import.meta.url));
 
 /** Leaflet's JS and CSS from node_modules; CSS image urls dropped (they would be fetched, and we use none). */
 function leafletAssets(): { js: string; css: string } {
-  const js = readFileSync(require.resolve('leaflet/dist/leaflet.js'), 'utf8');
-  const style = readFileSync(require.resolve('leaflet/dist/leaflet.css'), 'utf8').replace(/url\(images\/[^)]*\)/g, 'none');
+  const js = readPackageAsset('leaflet/dist/leaflet.js');
+  const style = readPackageAsset('leaflet/dist/leaflet.css').replace(/url\(images\/[^)]*\)/g, 'none');
   return { js, css: style };
 }
 

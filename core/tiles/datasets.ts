@@ -263,3 +263,28 @@ export function encodeDateConf(days: number, confidence: number, offset: number)
   if (confidence < 1 || confidence > 3) throw new Error(`confidence ${confidence} is not 1..3`);
   return (confidence + 1) * 10000 + value;
 }
+
+// ---------- pinning `latest` ----------
+
+/** The path segments of a URL or template (query dropped), for comparing a redirect with its request. */
+function pathSegments(url: string): string[] {
+  const path = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').split(/[?#]/)[0];
+  return path.split('/');
+}
+
+/**
+ * The template pinned to the version that a `latest` request was redirected to: the segment at
+ * `latest`'s place in the redirect's path (GFW: vYYYYMMDD). `location` may be relative, as GFW
+ * sends it. Throws when the redirect does not have the request's shape.
+ */
+export function pinTemplate(template: string, location: string): { template: string; version: string } {
+  const asked = pathSegments(template);
+  const index = asked.indexOf('latest');
+  if (index < 0) throw new Error(`tiles URL template "${template}" has no /latest/ to pin`);
+  const got = pathSegments(location);
+  const version = got.length === asked.length ? got[index] : undefined;
+  if (!version || version === 'latest' || !/^[A-Za-z0-9._-]+$/.test(version) || got[index - 1] !== asked[index - 1]) {
+    throw new Error(`"latest" of "${template}" redirected to "${location}", which names no version in its place`);
+  }
+  return { template: template.replace(`/${asked[index - 1]}/latest/`, `/${asked[index - 1]}/${version}/`), version };
+}

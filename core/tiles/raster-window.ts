@@ -86,6 +86,9 @@ function gyToCrsY(crs: RasterCrs, gy: number, n: number): number {
   return (Math.atan(Math.sinh(Math.PI * (1 - (2 * gy) / n))) * 180) / Math.PI;
 }
 
+/** Native-pixel tolerance for window edges. */
+const SNAP = 1e-6;
+
 /** The global pixel span [g0, g1) of a tile with a halo, on one axis. */
 function tileSpan(index: number, halo: number): [number, number] {
   return [index * TILE_SIZE - halo, (index + 1) * TILE_SIZE + halo];
@@ -110,10 +113,11 @@ export function tileWindow(geo: RasterGeo, tile: TileAddress, halo = 0): PixelWi
   // A halo beyond the poles of the mercator square has no latitude: clamp to the world's rows.
   const ja = (gyToCrsY(geo.crs, Math.max(0, gy0), n) - geo.originY) / geo.resY;
   const jb = (gyToCrsY(geo.crs, Math.min(n, gy1), n) - geo.originY) / geo.resY;
-  const i0 = Math.max(0, Math.floor(Math.min(ia, ib)));
-  const i1 = Math.min(geo.width, Math.ceil(Math.max(ia, ib)));
-  const j0 = Math.max(0, Math.floor(Math.min(ja, jb)));
-  const j1 = Math.min(geo.height, Math.ceil(Math.max(ja, jb)));
+  // Snap float noise (255.9999999 on an aligned raster) so an edge does not pull in a whole column.
+  const i0 = Math.max(0, Math.floor(Math.min(ia, ib) + SNAP));
+  const i1 = Math.min(geo.width, Math.ceil(Math.max(ia, ib) - SNAP));
+  const j0 = Math.max(0, Math.floor(Math.min(ja, jb) + SNAP));
+  const j1 = Math.min(geo.height, Math.ceil(Math.max(ja, jb) - SNAP));
   if (i0 >= i1 || j0 >= j1) return null;
   return { i0, j0, i1, j1 };
 }

@@ -66,8 +66,8 @@ function checkHeader(image: Uint8Array, where: string): void {
   if (image[25] !== PALETTE && depth !== 8) throw new Error(`${where}: ${depth}-bit PNG is not supported (GLAD tiles are 8-bit RGB(A))`);
 }
 
-/** Reads a PNG into 8-bit RGBA, or throws an Error naming the tile. */
-function readRgba(image: Uint8Array, tile: TileAddress): Buffer {
+/** Reads a PNG into 8-bit RGBA, or throws an Error naming the tile (shared by the dataset decoders). */
+export function readRgba(image: Uint8Array, tile: TileAddress): Buffer {
   const where = `tile ${tileKey(tile)}`;
   checkHeader(image, where);
   let png;

@@ -1,0 +1,170 @@
+// date_conf GeoTIFF / COG rasters as a source of alerts per tile (the I/O half of raster-window.ts).
+//
+// geotiff.js reads the header, then only the blocks (tiles or strips) a window touches: local files
+// by offset, http(s) by Range requests, s3:// by ranged GetObject (a geotiff.js custom client).
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { BaseClient, BaseResponse, fromCustomClient, fromFile, fromUrl } from 'geotiff';
+import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
+import { confidenceLevel, dayOffset } from '../tiles/datasets.ts';
+import type { ConfidenceName, Dataset } from '../tiles/datasets.ts';
+import { tileKey } from '../tiles/grid.ts';
+import { canvasAlerts, crsFromGeoKeys, newCanvas, renderWindow, tileWindow } from '../tiles/raster-window.ts';
+import type { PixelWindow, RasterGeo } from '../tiles/raster-window.ts';
+import type { Alerts, DayRange, TileAddress } from '../tiles/types.ts';
+
+/** An open raster: its georeferencing and a window reader (values row-major, uint16 date_conf). */
+export interface Raster {
+  location: string;
+  geo: RasterGeo;
+  readWindow(win: PixelWindow): Promise<ArrayLike<number>>;
+  close(): Promise<void>;
+}
+
+/** Alerts of a tile with `halo` pixels around it (col/row in -halo..255+halo). */
+export interface AlertSource {
+  alerts(tile: TileAddress, range: DayRange, halo?: number): Promise<Alerts>;
+}
+
+const HOW = 'a date_conf GeoTIFF/COG: one uint16 band, EPSG:4326 or EPSG:3857, from a path, http(s):// or s3://';
+
+/** geotiff.js client for s3://bucket/key: each Range request is one ranged GetObject. */
+class S3RangeClient extends BaseClient {
+  private bucket: string;
+  private key: string;
+  private s3: S3Client;
+  constructor(url: string, s3: S3Client) {
+    super(url);
+    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(url);
+    if (!m) throw new Error(`raster ${url}: not s3://bucket/key`);
+    [this.bucket, this.key, this.s3] = [m[1], m[2], s3];
+  }
+  override async request(options: RequestInit = {}): Promise<BaseResponse> {
+    const range = (options.headers as Record<string, string> | undefined)?.Range;
+    const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key, Range: range }), { abortSignal: options.signal ?? undefined });
+    const data = await out.Body!.transformToByteArray();
+    return new S3RangeResponse(data, out.ContentRange, out.ContentType);
+  }
+}
+
+/** A GetObject answer as geotiff.js expects an HTTP one: 206 + Content-Range for a ranged read. */
+class S3RangeResponse extends BaseResponse {
+  private data: Uint8Array;
+  private headers: Record<string, string | undefined>;
+  constructor(data: Uint8Array, contentRange: string | undefined, contentType: string | undefined) {
+    super();
+    this.data = data;
+    this.headers = { 'content-range': contentRange, 'content-type': contentType };
+  }
+  override get status(): number {
+    return this.headers['content-range'] ? 206 : 200;
+  }
+  override getHeader(name: string): string | undefined {
+    return this.headers[name.toLowerCase()];
+  }
+  override async getData(): Promise<ArrayBuffer> {
+    return this.data.buffer.slice(this.data.byteOffset, this.data.byteOffset + this.data.byteLength) as ArrayBuffer;
+  }
+}
+
+/** Opens the file behind a location; a failure to open says what the location is. */
+async function openTiff(location: string, s3?: S3Client): Promise<GeoTIFF> {
+  try {
+    if (/^https?:\/\//i.test(location)) return await fromUrl(location, { allowFullFile: false });
+    if (location.startsWith('s3://')) {
+      const client = s3 ?? new S3Client({ forcePathStyle: true, region: process.env.AWS_REGION || 'us-east-1' });
+      return await fromCustomClient(new S3RangeClient(location, client));
+    }
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location);
+    if (scheme && scheme[1].toLowerCase() !== 'file') throw new Error(`unsupported scheme ${scheme[1]}://`);
+    return await fromFile(location.replace(/^file:\/\//i, ''));
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    // geotiff.js says "Invalid byte order value." / "Invalid magic number." for anything not a TIFF.
+    const why = /byte order|magic number/i.test(e.message) ? 'not a TIFF' : e.code === 'ENOENT' ? 'no such file' : e.message;
+    throw new Error(`raster ${location}: ${why} (expected ${HOW})`);
+  }
+}
+
+/** The georeferencing of the first image, checked: a supported CRS, an affine transform, uint16. */
+function rasterGeo(image: GeoTIFFImage, location: string): RasterGeo {
+  const where = `raster ${location}`;
+  const format = image.getSampleFormat(0);
+  const bits = image.getBitsPerSample(0);
+  if (format !== 1 || bits !== 16) {
+    const kind = format === 3 ? `float${bits}` : format === 2 ? `int${bits}` : `uint${bits}`;
+    throw new Error(`${where}: pixels are ${kind}; date_conf rasters are uint16 (expected ${HOW})`);
+  }
+  let origin: number[];
+  let res: number[];
+  try {
+    origin = image.getOrigin();
+    res = image.getResolution();
+  } catch {
+    throw new Error(`${where}: no georeferencing (no affine transform; expected ${HOW})`);
+  }
+  const crs = crsFromGeoKeys(image.getGeoKeys() as Record<string, unknown> | null, where);
+  // PixelIsPoint rasters tie the CENTRE of pixel (0,0): move the origin to its corner.
+  const shift = image.pixelIsArea() ? 0 : 0.5;
+  return {
+    crs,
+    originX: origin[0] - shift * res[0],
+    originY: origin[1] - shift * res[1],
+    resX: res[0],
+    resY: res[1],
+    width: image.getWidth(),
+    height: image.getHeight(),
+  };
+}
+
+/** Opens a date_conf raster (path, file://, http(s):// or s3://) and checks it; one-line errors. */
+export async function openRaster(location: string, options: { s3?: S3Client } = {}): Promise<Raster> {
+  const tiff = await openTiff(location, options.s3);
+  let image: GeoTIFFImage;
+  try {
+    image = await tiff.getImage(0);
+  } catch (err) {
+    throw new Error(`raster ${location}: unreadable TIFF (${(err as Error).message}; expected ${HOW})`);
+  }
+  const geo = rasterGeo(image, location);
+  return {
+    location,
+    geo,
+    async readWindow(win) {
+      // Reads only the blocks the window touches; band 1 (date_conf), one interleaved array.
+      const data = await image.readRasters({ window: [win.i0, win.j0, win.i1, win.j1], samples: [0], interleave: true });
+      return data as unknown as ArrayLike<number>;
+    },
+    async close() {
+      // Only file-backed sources hold a descriptor (close() is false for the others).
+      await tiff.close();
+    },
+  };
+}
+
+/**
+ * Alerts per tile from one or more rasters of a dataset (its date_conf day 0; GFW's data-lake
+ * rasters share the tile cache's). A tile outside every raster has no alerts; where rasters
+ * overlap, the earliest date and highest confidence win. `minConfidence` is checked at once.
+ */
+export function rasterAlertSource(rasters: Raster[], dataset: Dataset, minConfidence?: ConfidenceName): AlertSource {
+  const minLevel = minConfidence === undefined ? 0 : confidenceLevel(dataset, minConfidence);
+  // The 2018 tiles had no date_conf form: read its rasters with the data lake's day 0.
+  const offset = dayOffset(dataset.encoding === 'glad-2018' ? '2014-12-31' : dataset.dayZero);
+  return {
+    async alerts(tile, range, halo = 0) {
+      const canvas = newCanvas(tile, halo);
+      for (const raster of rasters) {
+        const win = tileWindow(raster.geo, tile, halo);
+        if (!win) continue;
+        let values: ArrayLike<number>;
+        try {
+          values = await raster.readWindow(win);
+        } catch (err) {
+          throw new Error(`tile ${tileKey(tile)}: reading ${raster.location} failed: ${(err as Error).message}`);
+        }
+        renderWindow(canvas, raster.geo, win, values, offset);
+      }
+      return canvasAlerts(canvas, range, minLevel);
+    },
+  };
+}

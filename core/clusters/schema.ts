@@ -3,9 +3,9 @@
 // Cluster types (./types.ts) are derived from it: adding a column is one entry here plus its value.
 
 /** Parquet physical type of a column (INT32 and DOUBLE read back as JS numbers). */
-export type ColumnType = 'INT32' | 'DOUBLE' | 'STRING';
+type ColumnType = 'INT32' | 'DOUBLE' | 'STRING';
 
-export interface ColumnSpec {
+interface ColumnSpec {
   name: string;
   /**
    * Who sets it: `cluster` the tile job (core/clusters/records.ts), `run` the store (the run id),

@@ -149,14 +149,14 @@ export function toTableText(rows: readonly object[], options: { total?: number; 
 // ---------------------------------------------------------------- CSV and JSON
 
 /** CSV with a header row, quoted per RFC 4180 by arquero; `alerts` (full only) as a JSON array. */
-export function toCsv(rows: readonly ClusterRow[], options: { full?: boolean } = {}): string {
+function toCsv(rows: readonly ClusterRow[], options: { full?: boolean } = {}): string {
   const columns = columnsOf(options.full);
   if (rows.length === 0) return columns.join(',') + '\n';
   return aq.from(project(rows, columns)).toCSV({ format: { alerts: (v: unknown) => JSON.stringify(v) } });
 }
 
 /** A JSON array of row objects (what `jq` and notebooks read most easily). */
-export function toJson(rows: readonly ClusterRow[], options: { full?: boolean } = {}): string {
+function toJson(rows: readonly ClusterRow[], options: { full?: boolean } = {}): string {
   return JSON.stringify(project(rows, columnsOf(options.full)));
 }
 
@@ -182,7 +182,7 @@ export function clusterHull(row: ClusterRow, kind: HullKind = 'convex'): Polygon
  * RFC 7946 FeatureCollection. For each cluster (geometry 'both', the default) two features that
  * share the same properties plus `feature`: the convex hull of its members as a Polygon
  * (`feature: "hull"`, id `<row_id>-hull`) and its centre as a Point (`feature: "centre"`,
- * id `<row_id>-centre`). Convex hulls come from core/clusters/records.ts, concave ones from core/clusters/concave.ts;
+ * id `<row_id>-centre`). Convex hulls come from core/clusters/geometry.ts, concave ones from core/clusters/concave.ts;
  * hull features say which in `hull`.
  */
 export function toGeoJson(rows: readonly ClusterRow[], options: ExportOptions = {}): ClusterFeatureCollection {
@@ -221,7 +221,7 @@ export function toGeoJson(rows: readonly ClusterRow[], options: ExportOptions = 
  * full) and a WKB `geometry` column holding each hull, with the same `geo` metadata as the
  * pipeline's per-tile files (core/run/parquet.ts).
  */
-export function toGeoParquet(rows: readonly ClusterRow[], options: { full?: boolean; hull?: HullKind } = {}): Uint8Array {
+function toGeoParquet(rows: readonly ClusterRow[], options: { full?: boolean; hull?: HullKind } = {}): Uint8Array {
   const hulls = rows.map((row) => clusterHull(row, options.hull));
   // `alerts` is a JSON string, like in CSV.
   const columnData = columnsOf(options.full).map((name) =>

@@ -39,7 +39,7 @@ export function withRowIds(records: readonly (StoredCluster | ClusterRow)[]): Cl
 }
 
 /** Throws `unknown column "aera"; columns: ...` unless `name` is a column. */
-export function checkColumn(name: string, allowed: readonly string[] = ALL_COLUMNS): ColumnName {
+function checkColumn(name: string, allowed: readonly string[] = ALL_COLUMNS): ColumnName {
   if (!allowed.includes(name)) throw new Error(`unknown column "${name}"; columns: ${allowed.join(', ')}`);
   return name as ColumnName;
 }
@@ -78,7 +78,7 @@ export function selectRows(rows: readonly ClusterRow[], options: SelectOptions =
 }
 
 /** The rows with these ids, in the order given; an unknown id is a one-line error. */
-export function pickRows(rows: readonly ClusterRow[], ids: readonly number[]): ClusterRow[] {
+function pickRows(rows: readonly ClusterRow[], ids: readonly number[]): ClusterRow[] {
   const byId = new Map(rows.map((r) => [r.row_id, r]));
   return ids.map((id) => {
     const row = byId.get(id);

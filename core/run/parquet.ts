@@ -2,7 +2,7 @@
 // totals in the footer) and members (one row per alert). Written with hyparquet-writer, read back
 // with hyparquet. Columns come from core/clusters/schema.ts.
 import type { Polygon } from 'geojson';
-import { parquetMetadata, parquetReadObjects, type FileMetaData } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
 import { bboxOf, hullPolygon } from '../clusters/geometry.ts';
@@ -14,7 +14,7 @@ import type { TileTotals } from './types.ts';
 import type { TileAddress } from '../tiles/types.ts';
 
 /** A clusters-file row: a stored cluster without its members (they are in the members file). */
-export type ClustersFileRow = Omit<StoredCluster, 'alerts' | 'geometry'> & { geometry: Polygon };
+type ClustersFileRow = Omit<StoredCluster, 'alerts' | 'geometry'> & { geometry: Polygon };
 
 /** A members-file row: one alert of cluster `cluster` (row number in the clusters file). */
 export interface MemberRow {
@@ -112,16 +112,11 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
-/** The `glad_clusters` entry of a clusters file's parsed footer; throws when missing or unreadable. */
-export function clustersInfoOf(metadata: FileMetaData): ClustersFileInfo {
-  const value = metadata.key_value_metadata?.find((kv) => kv.key === INFO_KEY)?.value;
+/** The `glad_clusters` metadata of a clusters file (the whole file, or any tail holding its footer); throws when missing or unreadable. */
+export function readClustersInfo(bytes: Uint8Array): ClustersFileInfo {
+  const value = parquetMetadata(bytes).key_value_metadata?.find((kv) => kv.key === INFO_KEY)?.value;
   if (!value) throw new Error(`clusters file has no ${INFO_KEY} metadata`);
   return JSON.parse(value) as ClustersFileInfo;
-}
-
-/** The `glad_clusters` metadata of a clusters file (the whole file, or any tail holding its footer). */
-export function readClustersInfo(bytes: Uint8Array): ClustersFileInfo {
-  return clustersInfoOf(parquetMetadata(bytes));
 }
 
 /** Rows of a clusters file (geometry decoded back to GeoJSON by hyparquet). */

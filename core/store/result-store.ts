@@ -116,8 +116,8 @@ export async function getBytes(s3: ObjectReader, bucket: string, key: string): P
   }
 }
 
-/** First read of a footer: a clusters file's footer is a few KB; a longer one costs one more GET. */
-const FOOTER_FETCH = 16 * 1024;
+/** First read of a footer: a clusters file's is about 2 KB; a longer one costs one more GET. */
+const FOOTER_FETCH = 8 * 1024;
 
 /** Bytes [start, end) of the object, pinned by ETag to the version a HEAD saw. */
 async function getRange(s3: ObjectReader, bucket: string, key: string, start: number, end: number, etag: string | undefined): Promise<Uint8Array> {
@@ -129,7 +129,7 @@ async function getRange(s3: ObjectReader, bucket: string, key: string, start: nu
 
 /**
  * The tail of a Parquet object that holds its footer (metadata, its length, "PAR1"), read with
- * ranged GETs: one HEAD, one GET of the last 16 KiB, and one more GET only for a longer footer.
+ * ranged GETs: one HEAD, one GET of the last 8 KiB, and one more GET only for a longer footer.
  * hyparquet's parquetMetadata parses it like the whole file. Null when there is no such key.
  */
 export async function getParquetFooter(s3: ObjectReader, bucket: string, key: string): Promise<Uint8Array | null> {

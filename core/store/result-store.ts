@@ -122,7 +122,8 @@ const FOOTER_FETCH = 8 * 1024;
 /** Bytes [start, end) of the object, pinned by ETag to the version a HEAD saw. */
 async function getRange(s3: ObjectReader, bucket: string, key: string, start: number, end: number, etag: string | undefined): Promise<Uint8Array> {
   if (end <= start) return new Uint8Array();
-  // IfMatch: an overwrite between the HEAD and this GET fails the GET rather than mixing two files.
+  // IfMatch: an overwrite between the HEAD and this GET fails the GET rather than mixing two files
+  // (the overwrite's own event then records the tile).
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}`, IfMatch: etag }));
   return out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
 }

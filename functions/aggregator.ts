@@ -3,16 +3,14 @@
 // Cost per event is constant: one small object read and a few DynamoDB writes; only the event
 // that completes the run reads the whole ledger (a paginated Query per shard of the run).
 import { randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client } from '../core/store/aws.ts';
-import { decodeS3Key, manifestKey, parseResultKey, type ResultKey } from '../core/run/keys.ts';
+import { decodeS3Key, parseResultKey, type ResultKey } from '../core/run/keys.ts';
 import { Ledger, type TileOutcome } from '../core/store/ledger.ts';
-import { getBytes } from '../core/store/result-reader.ts';
-import { buildManifest, clustersOutcome, errorOutcome, errorRecordOutcome } from '../core/run/manifest.ts';
+import { getBytes, getParquetFooter, putManifest, type ResultStore } from '../core/store/result-store.ts';
+import { buildManifest, clustersOutcome, errorOutcome, errorRecordOutcome, summarizeClusters } from '../core/run/manifest.ts';
 import { parseErrorRecord, parseS3Event, type S3Record } from '../core/run/messages.ts';
 import { readClusters, readClustersInfo } from '../core/run/parquet.ts';
 import { parseRunSpec, type RunSpec } from '../core/run/params.ts';
-import type { ResultStore } from '../core/store/result-writer.ts';
 import { tileKey } from '../core/tiles/grid.ts';
 import { isTransient } from '../core/store/transient.ts';
 
@@ -44,8 +42,11 @@ async function readOutcome(d: Deps, key: string, parsed: ResultKey, bytes: Uint8
       const info = readClustersInfo(bytes);
       if (info.run_id !== runId || tileKey(info.tile) !== tileKey(tile)) throw new Error(`file says run ${info.run_id} tile ${tileKey(info.tile)}`);
       const spec = parseRunSpec(info.params);
-      return { outcome: clustersOutcome(tile, key, await readClusters(bytes)), spec };
+      // Files written before the tile's totals were in the footer: sum their rows.
+      const totals = info.totals ?? summarizeClusters(await readClusters((await getBytes(d.s3, d.bucket, key)) ?? new Uint8Array()));
+      return { outcome: clustersOutcome(tile, key, totals), spec };
     } catch (error) {
+      if (isTransient(error)) throw error; // the fallback's GET
       return { outcome: errorOutcome(tile, `unreadable clusters file: ${(error as Error).message}`, 'aggregate'), spec: null };
     }
   }
@@ -76,9 +77,8 @@ export async function writeManifestOnce(d: Deps, runId: string, now: Date = new 
   for await (const outcome of d.ledger.tiles(runId)) outcomes.push(outcome);
   const completedAt = now.toISOString();
   const manifest = buildManifest({ runId, spec: run.params, createdAt: run.created_at, completedAt, outcomes });
-  const key = manifestKey(runId);
   // Same key every time: even a takeover after a crash overwrites, never duplicates.
-  await d.s3.send(new PutObjectCommand({ Bucket: d.bucket, Key: key, Body: JSON.stringify(manifest, null, 2), ContentType: 'application/json' }));
+  const key = await putManifest(d, manifest);
   await d.ledger.finishManifest(runId, token, key, completedAt);
   console.log(`run ${runId}: manifest written (${manifest.tiles} tiles, ${manifest.tiles_failed} failed, ${manifest.totals.clusters} clusters)`);
   return true;
@@ -92,7 +92,8 @@ async function processRecord(d: Deps, record: S3Record): Promise<void> {
     console.warn(`ignored object ${key}: not a tile result key`);
     return;
   }
-  const bytes = await getBytes(d.s3, d.bucket, key); // null: deleted since the event
+  // A clusters file is read by its footer alone (its totals are there); null: deleted since the event.
+  const bytes = parsed.kind === 'clusters' ? await getParquetFooter(d.s3, d.bucket, key) : await getBytes(d.s3, d.bucket, key);
   if (!bytes) {
     console.warn(`ignored object ${key}: it no longer exists`);
     return;

@@ -5,7 +5,7 @@
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { resultsBucket, s3Client } from '../core/store/aws.ts';
 import { parseTileMessage } from '../core/run/messages.ts';
-import { putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-writer.ts';
+import { putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
 import { tileRequest } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';

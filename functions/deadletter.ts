@@ -4,7 +4,7 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda
 import { resultsBucket, s3Client } from '../core/store/aws.ts';
 import { clustersKey } from '../core/run/keys.ts';
 import { parseTileMessage, TILE_MAX_RECEIVES } from '../core/run/messages.ts';
-import { objectExists, putMessageError, putTileError, putUnroutable, type ResultStore } from '../core/store/result-writer.ts';
+import { objectExists, putMessageError, putTileError, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
 
 let store: ResultStore | undefined;
 

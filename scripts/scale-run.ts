@@ -8,7 +8,7 @@
 //     the big run, and of a separate 100-tile run (flat cost = the ledger does O(1) work per event);
 //   - the ledger pages the manifest was built from (a Query per shard key; DynamoDB and dynalite
 //     page a Query at 1 MB);
-//   - reading the results back: streamed tile by tile (core/store/result-reader.ts streamRunClusters) to an
+//   - reading the results back: streamed tile by tile (core/store/result-store.ts streamRunClusters) to an
 //     NDJSON file, against loading the whole run at once (loadRun), with the heap each needs.
 // The aggregator is driven here (not by local/loop.ts) so that each invocation can be timed; the
 // consumers and the dead-letter handler run in the usual loop.
@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
 import { Ledger } from '../core/store/ledger.ts';
-import { loadManifest, loadRun, streamRunClusters } from '../core/store/result-reader.ts';
+import { loadManifest, loadRun, streamRunClusters } from '../core/store/result-store.ts';
 import { normalizeRunParams, runTiles, type RunSpec } from '../core/run/params.ts';
 import { encodeGladTile } from '../core/tiles/decode.ts';
 import { mulberry32, syntheticTile } from '../local/synthetic.ts';

@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
+import type { Position } from 'geojson';
 import {
-  checkFormat, clusterHull, exportClusters, ringSignedArea2, selectForExport, toGeoJson,
-  type GeoJsonFeatureCollection,
+  checkFormat, clusterHull, exportClusters, selectForExport, toGeoJson, type ClusterFeatureCollection,
 } from '../core/results/exports.ts';
-import { SUMMARY_COLUMNS, VIEW_COLUMNS, withRowIds } from '../core/results/table.ts';
+import { withRowIds } from '../core/results/table.ts';
+import { SUMMARY_COLUMNS, VIEW_COLUMNS } from '../core/clusters/schema.ts';
 import { concaveArea, concaveHullPolygon, concaveRing } from '../core/clusters/concave.ts';
-import { hullArea, hullPolygon, type Point } from '../core/clusters/records.ts';
+import { hullArea, hullPolygon, signedArea, type Point } from '../core/clusters/geometry.ts';
 import type { AlertTuple } from '../core/clusters/types.ts';
 import { FIXTURE_TILES, fixtureRecords, recordFromMembers } from './results-fixtures.ts';
 
@@ -101,7 +102,7 @@ describe('JSON', () => {
 });
 
 /** Even-odd point-in-polygon test on one ring. */
-function inside(point: [number, number], ring: [number, number][]): boolean {
+function inside(point: Position, ring: Position[]): boolean {
   let result = false;
   for (let a = 0, b = ring.length - 1; a < ring.length; b = a++) {
     const [xa, ya] = ring[a];
@@ -113,7 +114,7 @@ function inside(point: [number, number], ring: [number, number][]): boolean {
 
 describe('GeoJSON (RFC 7946)', () => {
   it('is a FeatureCollection of closed counter-clockwise hulls containing their centre points', async () => {
-    const fc = JSON.parse((await exportClusters(records, 'geojson')) as string) as GeoJsonFeatureCollection;
+    const fc = JSON.parse((await exportClusters(records, 'geojson')) as string) as ClusterFeatureCollection;
     expect(fc.type).toBe('FeatureCollection');
     expect(fc.features).toHaveLength(2 * records.length);
     const hulls = fc.features.filter((f) => f.properties.feature === 'hull');
@@ -132,7 +133,7 @@ describe('GeoJSON (RFC 7946)', () => {
         expect(lat).toBeGreaterThanOrEqual(-90);
         expect(lat).toBeLessThanOrEqual(90);
       }
-      expect(ringSignedArea2(ring)).toBeGreaterThan(0);
+      expect(signedArea(ring)).toBeGreaterThan(0);
       const centre = centres.find((c) => c.properties.row_id === hull.properties.row_id)!;
       if (centre.geometry.type !== 'Point') throw new Error('centre is not a Point');
       expect(inside(centre.geometry.coordinates, ring)).toBe(true);
@@ -238,7 +239,7 @@ describe('concave hull option', () => {
       if (f.geometry.type !== 'Polygon') throw new Error('not a Polygon');
       const ring = f.geometry.coordinates[0];
       expect(ring[0]).toEqual(ring[ring.length - 1]);
-      expect(ringSignedArea2(ring)).toBeGreaterThan(0);
+      expect(signedArea(ring)).toBeGreaterThan(0);
       expect(f.properties.hull).toBe('concave');
     }
     // The C's concave ring differs from its convex one; tiny clusters fall back to the convex polygon.

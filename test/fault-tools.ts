@@ -23,7 +23,8 @@ import { PNG } from 'pngjs';
 import { submitRun } from '../core/store/queue.ts';
 import { manifestKey, parseResultKey } from '../core/run/keys.ts';
 import { Ledger } from '../core/store/ledger.ts';
-import { loadRun, type LoadedRun, type RunCluster } from '../core/store/result-reader.ts';
+import { loadRun, type LoadedRun } from '../core/store/result-store.ts';
+import type { StoredCluster } from '../core/clusters/types.ts';
 import { REQUEST_DEFAULTS } from '../core/run/request.ts';
 import { normalizeRunParams, runTiles, type RunSpec } from '../core/run/params.ts';
 import { mulberry32, syntheticMosaicFiles } from '../local/synthetic.ts';
@@ -550,7 +551,7 @@ export function resultOf(payload: S3EventPayload): { runId: string; tile: string
 // ------------------------------------------------------------------------------ comparing runs
 
 /** Everything of a cluster that does not depend on the run id. */
-export function essentials(c: RunCluster) {
+export function essentials(c: StoredCluster) {
   const { run_id: _runId, ...rest } = c;
   return rest;
 }

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as aggregate } from '../functions/aggregator.ts';
@@ -17,7 +18,9 @@ import { handler as deadLetter } from '../functions/deadletter.ts';
 import { clustersKey, errorKey, manifestKey, membersKey } from '../core/run/keys.ts';
 import { Ledger, MANIFEST_LEASE_MS } from '../core/store/ledger.ts';
 import { tileMessageBody } from '../core/run/messages.ts';
-import { readClusters, readMembers } from '../core/run/parquet.ts';
+import { INFO_KEY, readClusters, readClustersInfo, readMembers, schemaColumn, type ClustersFileInfo } from '../core/run/parquet.ts';
+import { summarizeClusters } from '../core/run/manifest.ts';
+import { STORED_COLUMNS } from '../core/clusters/schema.ts';
 import { normalizeRunParams, runId, runTiles, tileRequest, validateRunParams } from '../core/run/params.ts';
 import type { RunSpec } from '../core/run/params.ts';
 import { fileTileSource } from '../core/store/tile-sources.ts';
@@ -357,6 +360,55 @@ describe('aggregator', () => {
     await aggregate(record(clustersKey(id, tile).replaceAll('/', '%2F')));
     expect(await ledger.progress(id)).toMatchObject({ tiles: 1, finished: 1 });
     expect(await getJson(manifestKey(id))).toMatchObject({ run_id: id, tiles: 1 });
+  });
+});
+
+describe('aggregator reads the tile totals from the clusters file footer', () => {
+  const tile = { z: Z, x: MOSAIC.x0, y: MOSAIC.y0 };
+  const record = (key: string) => ({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key, sequencer: '01' } } }] });
+  const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+
+  /** A one-tile run consumed, and the totals of its clusters file's rows. */
+  async function oneTileRun(minCount: number) {
+    const { spec, id } = makeRun({ min_count: minCount, region: { kind: 'tile', x: tile.x, y: tile.y } });
+    await consume(sqsEvent(sqsRecord(tileMessageBody(spec, tile))));
+    const bytes = (await getBytes(clustersKey(id, tile)))!;
+    const rows = await readClusters(bytes);
+    expect(rows.length).toBeGreaterThan(1);
+    return { id, bytes, rows, fromRows: summarizeClusters(rows) };
+  }
+
+  /** Rewrites the tile's clusters file with the same rows and another `glad_clusters` entry. */
+  async function rewriteInfo(id: string, rows: Awaited<ReturnType<typeof readClusters>>, info: ClustersFileInfo) {
+    const columnData = STORED_COLUMNS.map((name) => schemaColumn(name, rows.map((r) => r[name as keyof typeof r])));
+    columnData.push({ name: 'geometry', type: 'GEOMETRY', data: rows.map((r) => r.geometry), nullable: false });
+    const body = new Uint8Array(parquetWriteBuffer({ columnData, kvMetadata: [{ key: INFO_KEY, value: JSON.stringify(info) }] }));
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: clustersKey(id, tile), Body: body }));
+  }
+
+  it('gives the same totals as summing the rows', async () => {
+    const { id, bytes, fromRows } = await oneTileRun(18);
+    expect(readClustersInfo(bytes).totals).toEqual(fromRows);
+    await aggregate(record(clustersKey(id, tile)));
+    const manifest: Manifest = await getJson(manifestKey(id));
+    expect(manifest.totals).toEqual({ ...fromRows, hectares: round6(fromRows.hectares) });
+  });
+
+  it('takes the footer, not the rows: a footer that disagrees with the rows wins', async () => {
+    const { id, bytes, rows } = await oneTileRun(19);
+    const info = readClustersInfo(bytes);
+    const forged = { clusters: 1234, alerts: 5678, hectares: 9.5, first_date: '2001-01-01', last_date: '2002-02-02' };
+    await rewriteInfo(id, rows, { ...info, totals: forged });
+    await aggregate(record(clustersKey(id, tile)));
+    expect((await getJson(manifestKey(id))).totals).toEqual(forged);
+  });
+
+  it('a file written before the totals were in the footer: sums its rows', async () => {
+    const { id, bytes, rows, fromRows } = await oneTileRun(21);
+    const { totals: _totals, ...old } = readClustersInfo(bytes);
+    await rewriteInfo(id, rows, old);
+    await aggregate(record(clustersKey(id, tile)));
+    expect((await getJson(manifestKey(id))).totals).toEqual({ ...fromRows, hectares: round6(fromRows.hectares) });
   });
 });
 

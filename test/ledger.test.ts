@@ -3,8 +3,8 @@
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, MANIFEST_LEASE_MS, MAX_SHARDS, SHARD_SIZE, shardCapacity, shardCount, shardOf, shardPk, type TileOutcome } from '../core/store/ledger.ts';
-import { buildManifest, clustersOutcome, errorOutcome } from '../core/run/manifest.ts';
-import type { ClusterRow } from '../core/run/parquet.ts';
+import { buildManifest, clustersOutcome, errorOutcome, summarizeClusters } from '../core/run/manifest.ts';
+import type { ClusterFields } from '../core/clusters/types.ts';
 import { normalizeRunParams, runId, runTiles, validateRunParams } from '../core/run/params.ts';
 import type { RunSpec } from '../core/run/params.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
@@ -25,8 +25,8 @@ function makeRun(x0: number, y0: number, x1: number, y1: number, z = 12): { spec
   return { spec, id: runId(spec), tiles: runTiles(spec) };
 }
 
-const rows = (n: number) => Array.from({ length: n }, () => ({ count: 3, alert_area_ha: 0.5, min_date: '2020-01-01', max_date: '2020-02-01' }) as ClusterRow);
-const done = (tile: TileAddress, n = 1) => clustersOutcome(tile, `key/${tile.x}/${tile.y}`, rows(n));
+const rows = (n: number) => Array.from({ length: n }, () => ({ count: 3, alert_area_ha: 0.5, min_date: '2020-01-01', max_date: '2020-02-01' }) as ClusterFields);
+const done = (tile: TileAddress, n = 1) => clustersOutcome(tile, `key/${tile.x}/${tile.y}`, summarizeClusters(rows(n)));
 
 beforeAll(async () => {
   dynamo = await startDynalite();

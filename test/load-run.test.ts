@@ -8,11 +8,12 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { exportClusters, streamExport, type ExportOptions, type StreamFormat } from '../core/results/exports.ts';
 import { clustersKey, manifestKey, membersKey } from '../core/run/keys.ts';
-import { loadRun, streamRunClusters, type ObjectReader } from '../core/store/result-reader.ts';
+import { loadRun, streamRunClusters, type ObjectReader } from '../core/store/result-store.ts';
 import { writeClusters, writeMembers } from '../core/run/parquet.ts';
 import { normalizeRunParams, validateRunParams } from '../core/run/params.ts';
 import { ClusterService, type ServiceDeps } from '../core/results/service.ts';
-import { canonicalCompare, type RunRecord } from '../core/results/table.ts';
+import { canonicalCompare } from '../core/results/table.ts';
+import type { StoredCluster } from '../core/clusters/types.ts';
 import type { Manifest } from '../core/run/types.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 import { FIXTURE_TILES, fixtureRecords } from './results-fixtures.ts';
@@ -49,7 +50,7 @@ function memoryS3(objects: (key: string) => Uint8Array | null): { s3: ObjectRead
 }
 
 /** The fixture records written as the pipeline writes them: a clusters/members pair per tile, and the manifest. */
-function fixtureRun(records: readonly RunRecord[]) {
+function fixtureRun(records: readonly StoredCluster[]) {
   const tiles = [...FIXTURE_TILES].sort((a, b) => a.z - b.z || a.y - b.y || a.x - b.x); // the manifest's order
   const files = new Map<string, Uint8Array>();
   for (const tile of tiles) {
@@ -79,7 +80,7 @@ describe('stored hulls', () => {
     expect(stored.clusters).toHaveLength(records.length);
     for (const c of stored.clusters) {
       expect(c.alerts).toEqual([]);
-      expect(c.geometry.type).toBe('Polygon');
+      expect(c.geometry?.type).toBe('Polygon');
     }
     const full = await loadRun(RUN, s3, { bucket: BUCKET, full: true });
     expect(reads.filter((k) => k.endsWith('members.parquet'))).toHaveLength(FIXTURE_TILES.length);

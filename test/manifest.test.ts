@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TileOutcome } from '../core/store/ledger.ts';
 import { buildManifest, clustersOutcome, errorOutcome, summarizeClusters } from '../core/run/manifest.ts';
-import type { ClusterRow } from '../core/run/parquet.ts';
+import type { ClusterFields } from '../core/clusters/types.ts';
 import { normalizeRunParams, runId, validateRunParams } from '../core/run/params.ts';
 
 const spec = normalizeRunParams(
@@ -9,7 +9,7 @@ const spec = normalizeRunParams(
 );
 const RUN = runId(spec);
 const row = (count: number, ha: number, min: string, max: string) =>
-  ({ count, alert_area_ha: ha, min_date: min, max_date: max }) as ClusterRow;
+  ({ count, alert_area_ha: ha, min_date: min, max_date: max }) as ClusterFields;
 
 describe('summarizeClusters', () => {
   it('adds counts and hectares and spans the dates', () => {
@@ -22,10 +22,10 @@ describe('summarizeClusters', () => {
 
 describe('buildManifest', () => {
   const outcomes: TileOutcome[] = [
-    clustersOutcome({ z: 8, x: 11, y: 21 }, 'k/11/21', [row(4, 0.1, '2021-01-01', '2021-02-01')]),
+    clustersOutcome({ z: 8, x: 11, y: 21 }, 'k/11/21', summarizeClusters([row(4, 0.1, '2021-01-01', '2021-02-01')])),
     errorOutcome({ z: 8, x: 11, y: 20 }, 'corrupt PNG', 'tile'),
-    clustersOutcome({ z: 8, x: 10, y: 21 }, 'k/10/21', []),
-    clustersOutcome({ z: 8, x: 10, y: 20 }, 'k/10/20', [row(2, 0.2, '2020-05-05', '2020-06-06'), row(5, 0.3, '2020-01-01', '2020-01-02')]),
+    clustersOutcome({ z: 8, x: 10, y: 21 }, 'k/10/21', summarizeClusters([])),
+    clustersOutcome({ z: 8, x: 10, y: 20 }, 'k/10/20', summarizeClusters([row(2, 0.2, '2020-05-05', '2020-06-06'), row(5, 0.3, '2020-01-01', '2020-01-02')])),
   ];
   const manifest = buildManifest({ runId: RUN, spec, createdAt: '2026-01-01T00:00:00.000Z', completedAt: '2026-01-01T00:05:00.000Z', outcomes });
 

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readClusters, readClustersInfo, readMembers, writeClusters, writeMembers } from '../core/run/parquet.ts';
-import { hullPolygon } from '../core/clusters/records.ts';
+import { hullPolygon } from '../core/clusters/geometry.ts';
 import { pixelToLonLat } from '../core/tiles/grid.ts';
-import type { ClusterRecord } from '../core/clusters/types.ts';
+import type { Cluster } from '../core/clusters/types.ts';
 
 const RUN = 'r-0123456789abcdef';
 const TILE = { z: 12, x: 1370, y: 2150 };
@@ -18,7 +18,7 @@ const SPEC = {
 };
 
 /** A cluster record over the given [row, col, date] alerts (numbers need not be consistent for I/O). */
-function record(alerts: [number, number, string][], extra: Partial<ClusterRecord> = {}): ClusterRecord {
+function record(alerts: [number, number, string][], extra: Partial<Cluster> = {}): Cluster {
   const col = alerts.reduce((s, a) => s + a[1], 0) / alerts.length;
   const row = alerts.reduce((s, a) => s + a[0], 0) / alerts.length;
   const { lon, lat } = pixelToLonLat(TILE, col, row);
@@ -59,7 +59,7 @@ function parseWkbPolygon(bytes: Uint8Array): number[][][] {
 }
 
 describe('hyparquet round trip', () => {
-  it('clusters file: one row per cluster, every ClusterRecord field but alerts, plus run_id and the hull', async () => {
+  it('clusters file: one row per cluster, every Cluster field but alerts, plus run_id and the hull', async () => {
     const bytes = writeClusters({ run_id: RUN, tile: TILE, params: SPEC }, CLUSTERS);
     const rows = await readClusters(bytes);
     expect(rows).toHaveLength(3);
@@ -67,7 +67,11 @@ describe('hyparquet round trip', () => {
       const { alerts: _alerts, ...fields } = CLUSTERS[k];
       expect(row).toEqual({ run_id: RUN, ...fields, geometry: hullPolygon(CLUSTERS[k]) });
     });
-    expect(readClustersInfo(bytes)).toEqual({ run_id: RUN, tile: TILE, params: SPEC, nb_clusters: 3 });
+    expect(readClustersInfo(bytes)).toEqual({
+      run_id: RUN, tile: TILE, params: SPEC, nb_clusters: 3,
+      // The tile's totals, for the aggregator (core/store/result-store.ts getParquetFooter).
+      totals: { clusters: 3, alerts: 7, hectares: expect.closeTo(7 * 0.0227, 12), first_date: '2018-05-05', last_date: '2021-06-30' },
+    });
   });
 
   it('members file: one row per alert with its cluster row number', async () => {
@@ -81,6 +85,7 @@ describe('hyparquet round trip', () => {
     const bytes = writeClusters({ run_id: RUN, tile: TILE, params: SPEC }, []);
     expect(await readClusters(bytes)).toEqual([]);
     expect(readClustersInfo(bytes).nb_clusters).toBe(0);
+    expect(readClustersInfo(bytes).totals).toEqual({ clusters: 0, alerts: 0, hectares: 0, first_date: null, last_date: null });
     expect(await readMembers(writeMembers([]))).toEqual([]);
   });
 });

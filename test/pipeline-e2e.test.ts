@@ -1,6 +1,6 @@
 // Whole runs end to end on the local stack: emulators on random loopback ports, the Lambda
 // stand-in loop driving the real handlers (consumer in worker threads, aggregator on S3 events,
-// dead-letter handler), runs submitted with core/store/queue.ts and read back with core/store/result-reader.ts.
+// dead-letter handler), runs submitted with core/store/queue.ts and read back with core/store/result-store.ts.
 // The expected values come from calling runTile directly on the same generated tiles.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -13,13 +13,13 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
 import { Ledger } from '../core/store/ledger.ts';
-import { loadRun, type RunCluster } from '../core/store/result-reader.ts';
+import { loadRun } from '../core/store/result-store.ts';
 import { tileMessageBody } from '../core/run/messages.ts';
 import { runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
-import type { ClusterRecord } from '../core/clusters/types.ts';
+import type { Cluster, StoredCluster } from '../core/clusters/types.ts';
 import type { Manifest } from '../core/run/types.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 import { testRunSpec, type TileRange } from './fault-tools.ts';
@@ -52,7 +52,7 @@ async function waitForManifest(runId: string, timeoutMs = 50_000): Promise<void>
   }
 }
 
-async function run(s: RunSpec): Promise<{ runId: string; manifest: Manifest; clusters: RunCluster[] }> {
+async function run(s: RunSpec): Promise<{ runId: string; manifest: Manifest; clusters: StoredCluster[] }> {
   const submission = await submitRun(s, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
   expect(submission.failed).toEqual([]);
   await waitForManifest(submission.runId);
@@ -81,15 +81,15 @@ async function settle(): Promise<void> {
 }
 
 /** The clusters runTile finds for every tile of a run (the reference), each with its tile's status. */
-async function reference(s: RunSpec): Promise<ClusterRecord[][]> {
+async function reference(s: RunSpec): Promise<Cluster[][]> {
   const source = tileSourceFromTemplate(s.tiles_url);
-  const perTile: ClusterRecord[][] = [];
+  const perTile: Cluster[][] = [];
   for (const tile of runTiles(s)) perTile.push((await runTile(tileRequest(s, tile), source)).clusters);
   return perTile;
 }
 
-const byTileAndCentre = (a: ClusterRecord, b: ClusterRecord) => a.z - b.z || a.x - b.x || a.y - b.y || a.i - b.i || a.j - b.j || a.count - b.count;
-const essentials = (c: ClusterRecord) => ({
+const byTileAndCentre = (a: Cluster, b: Cluster) => a.z - b.z || a.x - b.x || a.y - b.y || a.i - b.i || a.j - b.j || a.count - b.count;
+const essentials = (c: Cluster) => ({
   z: c.z, x: c.x, y: c.y, i: c.i, j: c.j, col: c.col, row: c.row, count: c.count,
   longitude: c.longitude, latitude: c.latitude, area_ha: c.area_ha, min_date: c.min_date, max_date: c.max_date,
   alerts: c.alerts.length,
@@ -109,7 +109,7 @@ afterAll(async () => {
 
 describe('pipeline end to end on the local stack', () => {
   let threeByThree: Awaited<ReturnType<typeof run>>;
-  let expected: ClusterRecord[][];
+  let expected: Cluster[][];
 
   it('a 3×3 run fetches exactly the union of runTile results, with exact manifest counts', async () => {
     const s = spec(REGION);

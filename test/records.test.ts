@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { allocAlerts } from '../core/tiles/decode.ts';
 import { isoToDays } from '../core/tiles/dates.ts';
-import { buildClusterRecord, buildClusterRecords, convexHull, hullArea, hullPolygon } from '../core/clusters/records.ts';
-import type { Point } from '../core/clusters/records.ts';
+import { buildCluster, buildClusters } from '../core/clusters/records.ts';
+import { convexHull, hullArea, hullPolygon, type Point } from '../core/clusters/geometry.ts';
 import { mulberry32 } from '../local/synthetic.ts';
 import { pixelAreaHa, pixelToLonLat, tileBounds } from '../core/tiles/grid.ts';
 import type { Alerts } from '../core/tiles/types.ts';
@@ -60,7 +60,7 @@ describe('convex hull', () => {
   });
 });
 
-describe('buildClusterRecord', () => {
+describe('buildCluster', () => {
   const alerts = alertsOf([
     [10, 10, '2016-07-01'],
     [10, 20, '2016-06-05'],
@@ -70,7 +70,7 @@ describe('buildClusterRecord', () => {
   ]);
 
   it('fills every field from the members and the centre', () => {
-    const rec = buildClusterRecord(tile, alerts, { members: new Int32Array([3, 0, 2, 1]), col: 12.6, row: 11.4 });
+    const rec = buildCluster(tile, alerts, { members: new Int32Array([3, 0, 2, 1]), col: 12.6, row: 11.4 });
     const centre = pixelToLonLat(tile, 12.6, 11.4);
     expect([rec.z, rec.x, rec.y, rec.col, rec.row, rec.i, rec.j]).toEqual([12, 1355, 2045, 12.6, 11.4, 13, 11]);
     expect(rec.longitude).toBe(centre.lon);
@@ -93,19 +93,19 @@ describe('buildClusterRecord', () => {
   });
 
   it('orders records largest first and rejects bad members', () => {
-    const recs = buildClusterRecords(tile, alerts, [
+    const recs = buildClusters(tile, alerts, [
       { members: new Int32Array([4]), col: 200, row: 200 },
       { members: new Int32Array([0, 1, 3]), col: 13, row: 17 },
     ]);
     expect(recs.map((r) => r.count)).toEqual([3, 1]);
     expect(recs[1].area).toBe(0);
-    expect(() => buildClusterRecord(tile, alerts, { members: new Int32Array([9]), col: 0, row: 0 })).toThrow('member 9');
-    expect(() => buildClusterRecord(tile, alerts, { members: new Int32Array([]), col: 0, row: 0 })).toThrow('no members');
+    expect(() => buildCluster(tile, alerts, { members: new Int32Array([9]), col: 0, row: 0 })).toThrow('member 9');
+    expect(() => buildCluster(tile, alerts, { members: new Int32Array([]), col: 0, row: 0 })).toThrow('no members');
   });
 });
 
 describe('hullPolygon', () => {
-  const ringArea = (ring: [number, number][]) => {
+  const ringArea = (ring: number[][]) => {
     let s = 0;
     for (let k = 0; k + 1 < ring.length; k++) s += ring[k][0] * ring[k + 1][1] - ring[k + 1][0] * ring[k][1];
     return s / 2;
@@ -113,7 +113,7 @@ describe('hullPolygon', () => {
 
   it('is a closed counter-clockwise ring through the hull pixel centres', () => {
     const alerts = alertsOf([[0, 0, '2016-01-01'], [0, 9, '2016-01-01'], [9, 9, '2016-01-01'], [9, 0, '2016-01-01'], [4, 4, '2016-01-01']]);
-    const rec = buildClusterRecord(tile, alerts, { members: new Int32Array([0, 1, 2, 3, 4]), col: 4.5, row: 4.5 });
+    const rec = buildCluster(tile, alerts, { members: new Int32Array([0, 1, 2, 3, 4]), col: 4.5, row: 4.5 });
     const poly = hullPolygon(rec);
     expect(poly.type).toBe('Polygon');
     const ring = poly.coordinates[0];
@@ -126,7 +126,7 @@ describe('hullPolygon', () => {
 
   it('a single alert becomes its pixel square', () => {
     const alerts = alertsOf([[0, 0, '2016-01-01']]);
-    const rec = buildClusterRecord(tile, alerts, { members: new Int32Array([0]), col: 0, row: 0 });
+    const rec = buildCluster(tile, alerts, { members: new Int32Array([0]), col: 0, row: 0 });
     const ring = hullPolygon(rec).coordinates[0];
     expect(ring).toHaveLength(5);
     expect(ringArea(ring)).toBeGreaterThan(0);

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clustersKey, errorKey } from '../core/run/keys.ts';
 import { Ledger, type TileOutcome } from '../core/store/ledger.ts';
 import { requestPayloadOf } from '../core/store/replay-aggregator.ts';
-import { putTileError, putTileResult } from '../core/store/result-writer.ts';
+import { putTileError, putTileResult } from '../core/store/result-store.ts';
 import { normalizeRunParams, runId, runTiles, tileRequest, validateRunParams, type RunSpec } from '../core/run/params.ts';
 import { fileTileSource } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';

@@ -1,11 +1,10 @@
 // Hand-built, self-consistent cluster records for the results tests (exports, render, report):
 // round blobs of alerts in a few z=12 tiles of the Amazon, dates drawn from a seeded PRNG.
 import { daysToIso, isoToDays } from '../core/tiles/dates.ts';
-import { hullArea } from '../core/clusters/records.ts';
+import { hullArea } from '../core/clusters/geometry.ts';
 import { mulberry32 } from '../local/synthetic.ts';
 import { pixelAreaHa, pixelToLonLat } from '../core/tiles/grid.ts';
-import type { RunRecord } from '../core/results/table.ts';
-import type { AlertTuple } from '../core/clusters/types.ts';
+import type { AlertTuple, StoredCluster } from '../core/clusters/types.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 
 export const FIXTURE_RUN_ID = 'run-fixture-0001';
@@ -17,7 +16,7 @@ export const FIXTURE_TILES: TileAddress[] = [
 ];
 
 /** One record from a blob of members (centre = their mean, area = hull of the pixel centres). */
-export function recordFromMembers(tile: TileAddress, alerts: AlertTuple[], runId = FIXTURE_RUN_ID): RunRecord {
+export function recordFromMembers(tile: TileAddress, alerts: AlertTuple[], runId = FIXTURE_RUN_ID): StoredCluster {
   const col = alerts.reduce((s, a) => s + a[1], 0) / alerts.length;
   const row = alerts.reduce((s, a) => s + a[0], 0) / alerts.length;
   const { lon, lat } = pixelToLonLat(tile, col, row);
@@ -46,9 +45,9 @@ export function blob(ci: number, cj: number, radius: number, first: string, span
 }
 
 /** `n` records spread over the fixture tiles, deterministic for a seed. */
-export function fixtureRecords(n = 9, seed = 7): RunRecord[] {
+export function fixtureRecords(n = 9, seed = 7): StoredCluster[] {
   const rand = mulberry32(seed);
-  const records: RunRecord[] = [];
+  const records: StoredCluster[] = [];
   for (let k = 0; k < n; k++) {
     const tile = FIXTURE_TILES[k % FIXTURE_TILES.length];
     const ci = 20 + Math.floor(rand() * 216);

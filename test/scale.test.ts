@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resultsBucket, s3Client } from '../core/store/aws.ts';
-import { loadManifest } from '../core/store/result-reader.ts';
+import { loadManifest } from '../core/store/result-store.ts';
 import { buildManifest } from '../core/run/manifest.ts';
 import { runTiles, tileRequest } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';

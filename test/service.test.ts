@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARKER } from '../core/results/render/colors.ts';
-import type { ResultRow } from '../core/results/table.ts';
+import type { ClusterRow } from '../core/clusters/types.ts';
 import { ClusterService, ClusterViewer, regionOfInput, specOfInput } from '../core/results/service.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { tileBounds } from '../core/tiles/grid.ts';
@@ -68,7 +68,7 @@ describe('ClusterService on the local stack', () => {
     // The biggest cluster by area is the same one through cluster(row_id).
     const id = Number(view[0].row_id);
     expect(service.cluster(id)).toEqual(view[0]);
-    const full = service.cluster(id, { asView: false }) as ResultRow;
+    const full = service.cluster(id, { asView: false }) as ClusterRow;
     expect(full.alerts).toHaveLength(full.count);
     expect(full.run_id).toBe(service.runId);
     // dataframe: every column, members included.

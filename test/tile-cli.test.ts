@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticTile, writeSyntheticMosaic } from '../local/synthetic.ts';
 import { tileBounds } from '../core/tiles/grid.ts';
 import { isoToDays } from '../core/tiles/dates.ts';
-import type { ClusterRecord } from '../core/clusters/types.ts';
+import type { Cluster } from '../core/clusters/types.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'tile-cli-'));
@@ -104,7 +104,7 @@ describe('npm run tile: output', () => {
       }
       const b = tileBounds(base);
       let halo = 0;
-      for (const c of out.clusters as ClusterRecord[]) {
+      for (const c of out.clusters as Cluster[]) {
         expect(c.i).toBeGreaterThanOrEqual(0);
         expect(c.i).toBeLessThanOrEqual(255);
         expect(c.j).toBeGreaterThanOrEqual(0);

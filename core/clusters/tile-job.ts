@@ -3,8 +3,8 @@
 import { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN } from '../meanshift/engine.ts';
 import { dayRange } from '../tiles/dates.ts';
 import { gladDecoder, sliceAlerts, allocAlerts } from '../tiles/decode.ts';
-import { buildClusterRecords } from './records.ts';
-import type { ClusterMembers } from './records.ts';
+import { buildClusters } from './records.ts';
+import type { OwnedCluster } from '../meanshift/engine.ts';
 import { TILE_SIZE, tileKey, validateTile } from '../tiles/grid.ts';
 import type { AlertDecoder, Alerts, DayRange, TileAddress, TileSource } from '../tiles/types.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
@@ -18,7 +18,7 @@ export interface ClusterEngine {
     params: ClusterParams,
     haloMargin: number,
     origin?: { col: number; row: number },
-  ): { clusters: ClusterMembers[]; complete: boolean };
+  ): { clusters: OwnedCluster[]; complete: boolean };
   initialHaloMargin(params: ClusterParams): number;
   MAX_HALO_MARGIN: number;
 }
@@ -167,7 +167,7 @@ export async function runTile(
     options.onPass?.({ margin, alerts: alerts.length, complete });
     if (complete || margin >= max) {
       if (!complete) options.onWarning?.(`tile ${tileKey(tile)}: clusters may be cut at the maximum halo of ${max} px`);
-      result.clusters = buildClusterRecords(tile, alerts, clusters);
+      result.clusters = buildClusters(tile, alerts, clusters);
       result.nb_clusters = result.clusters.length;
       return result;
     }

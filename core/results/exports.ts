@@ -2,17 +2,17 @@
 //
 // Every format goes through the same selection (core/results/table.ts): stable row ids first, then
 // sort / date filter / offset / limit. `full` adds the members list (`alerts`); without it every
-// format carries all the other columns (the table text shows the short view).
+// format carries all the other columns (the table text shows the short view). Columns, their order,
+// Parquet types and table decimals all come from core/clusters/schema.ts.
 import * as aq from 'arquero';
-import type { ColumnSource } from 'hyparquet-writer';
+import type { FeatureCollection, Point, Polygon } from 'geojson';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { concaveHullPolygon } from '../clusters/concave.ts';
-import { geoMetadata } from '../run/parquet.ts';
-import { hullPolygon, type GeoJsonPolygon } from '../clusters/records.ts';
-import {
-  ALL_COLUMNS, SUMMARY_COLUMNS, VIEW_COLUMNS, canonicalCompare, project, selectRows, withRowIds,
-  type ResultRow, type RunRecord, type SelectOptions,
-} from './table.ts';
+import { closedCounterClockwise, hullPolygon } from '../clusters/geometry.ts';
+import { ALL_COLUMNS, columnSpec, SUMMARY_COLUMNS, VIEW_COLUMNS } from '../clusters/schema.ts';
+import type { ClusterRow, StoredCluster } from '../clusters/types.ts';
+import { geoMetadata, schemaColumn } from '../run/parquet.ts';
+import { canonicalCompare, project, selectRows, withRowIds, type SelectOptions } from './table.ts';
 
 export const FORMATS = ['table', 'csv', 'json', 'geojson', 'parquet'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -46,13 +46,13 @@ export function checkFormat(name: string): Format {
 }
 
 /** The selected rows of a run, row ids assigned on the whole run first. */
-export function selectForExport(records: readonly RunRecord[], options: ExportOptions = {}): ResultRow[] {
+export function selectForExport(records: readonly StoredCluster[], options: ExportOptions = {}): ClusterRow[] {
   return selectRows(withRowIds(records), options);
 }
 
 /** One export in any format: text for table/csv/json/geojson, bytes for parquet. */
 export async function exportClusters(
-  records: readonly RunRecord[],
+  records: readonly StoredCluster[],
   format: Format,
   options: ExportOptions = {},
 ): Promise<string | Uint8Array> {
@@ -80,7 +80,7 @@ export async function exportClusters(
  * FeatureCollection, byte for byte as exportClusters writes them.
  */
 export async function* streamExport(
-  tiles: AsyncIterable<readonly RunRecord[]>,
+  tiles: AsyncIterable<readonly StoredCluster[]>,
   format: StreamFormat,
   options: Pick<ExportOptions, 'full' | 'geometry' | 'hull'> = {},
 ): AsyncGenerator<string> {
@@ -89,7 +89,7 @@ export async function* streamExport(
   }
   const columns = columnsOf(options.full);
   let nextId = 0;
-  let previous: RunRecord | undefined;
+  let previous: StoredCluster | undefined;
   // Opening text; after the first row, every later row is preceded by the separator.
   if (format === 'json') yield '[';
   if (format === 'geojson') yield '{"type":"FeatureCollection","features":[';
@@ -100,7 +100,7 @@ export async function* streamExport(
     if (previous && canonicalCompare(previous, sorted[0]) > 0) {
       throw new Error(`tile ${sorted[0].z}/${sorted[0].x}/${sorted[0].y} came after tile ${previous.z}/${previous.x}/${previous.y}: tiles must come in z, y, x order`);
     }
-    const rows: ResultRow[] = sorted.map((r) => ({ ...r, row_id: nextId++ }));
+    const rows: ClusterRow[] = sorted.map((r) => ({ ...r, row_id: nextId++ }));
     const first = previous === undefined;
     previous = sorted[sorted.length - 1];
     if (format === 'csv') {
@@ -125,11 +125,9 @@ function columnsOf(full: boolean | undefined): readonly string[] {
 
 // ---------------------------------------------------------------- table text
 
-/** Decimals shown per float column in the terminal table (files keep full precision). */
-const DECIMALS: Record<string, number> = { latitude: 5, longitude: 5, col: 2, row: 2, area: 1, area_ha: 2, alert_area_ha: 2 };
-
 function cellText(column: string, value: unknown): string {
-  if (typeof value === 'number') return Number.isInteger(value) && !(column in DECIMALS) ? String(value) : value.toFixed(DECIMALS[column] ?? 2);
+  const decimals = columnSpec(column)?.decimals;
+  if (typeof value === 'number') return Number.isInteger(value) && decimals === undefined ? String(value) : value.toFixed(decimals ?? 2);
   if (Array.isArray(value)) return `${value.length} alerts`;
   return String(value ?? '');
 }
@@ -151,36 +149,27 @@ export function toTableText(rows: readonly object[], options: { total?: number; 
 // ---------------------------------------------------------------- CSV and JSON
 
 /** CSV with a header row, quoted per RFC 4180 by arquero; `alerts` (full only) as a JSON array. */
-export function toCsv(rows: readonly ResultRow[], options: { full?: boolean } = {}): string {
+function toCsv(rows: readonly ClusterRow[], options: { full?: boolean } = {}): string {
   const columns = columnsOf(options.full);
   if (rows.length === 0) return columns.join(',') + '\n';
   return aq.from(project(rows, columns)).toCSV({ format: { alerts: (v: unknown) => JSON.stringify(v) } });
 }
 
 /** A JSON array of row objects (what `jq` and notebooks read most easily). */
-export function toJson(rows: readonly ResultRow[], options: { full?: boolean } = {}): string {
+function toJson(rows: readonly ClusterRow[], options: { full?: boolean } = {}): string {
   return JSON.stringify(project(rows, columnsOf(options.full)));
 }
 
 // ---------------------------------------------------------------- GeoJSON
 
-type Position = [number, number];
-export interface GeoJsonFeature {
-  type: 'Feature';
-  id: string;
-  geometry: { type: 'Polygon'; coordinates: Position[][] } | { type: 'Point'; coordinates: Position };
-  properties: Record<string, unknown>;
-}
-export interface GeoJsonFeatureCollection {
-  type: 'FeatureCollection';
-  features: GeoJsonFeature[];
-}
+/** A GeoJSON export: each cluster's hull and/or centre, with its columns as properties. */
+export type ClusterFeatureCollection = FeatureCollection<Polygon | Point, Record<string, unknown>>;
 
 /**
  * A cluster's hull polygon: the one stored with it when it was loaded from a clusters file
  * (`geometry`), else computed from its members; a record with neither is a clear error.
  */
-export function clusterHull(row: ResultRow, kind: HullKind = 'convex'): GeoJsonPolygon {
+export function clusterHull(row: ClusterRow, kind: HullKind = 'convex'): Polygon {
   if (!(HULLS as readonly string[]).includes(kind)) throw new Error(`unknown hull "${kind}"; hulls: ${HULLS.join(', ')}`);
   if (kind === 'convex' && row.geometry) return row.geometry;
   if (!row.alerts || row.alerts.length === 0) {
@@ -189,40 +178,25 @@ export function clusterHull(row: ResultRow, kind: HullKind = 'convex'): GeoJsonP
   return kind === 'concave' ? concaveHullPolygon(row) : hullPolygon(row);
 }
 
-/** Twice the signed area of a closed ring in lon/lat: > 0 when counter-clockwise. */
-export function ringSignedArea2(ring: readonly Position[]): number {
-  let sum = 0;
-  for (let k = 0; k + 1 < ring.length; k++) sum += ring[k][0] * ring[k + 1][1] - ring[k + 1][0] * ring[k][1];
-  return sum;
-}
-
-/** The ring closed and counter-clockwise, as RFC 7946 asks of exterior rings. */
-function counterClockwise(ring: readonly Position[]): Position[] {
-  const closed = [...ring];
-  const [first, last] = [closed[0], closed[closed.length - 1]];
-  if (first[0] !== last[0] || first[1] !== last[1]) closed.push(first);
-  return ringSignedArea2(closed) < 0 ? closed.reverse() : closed;
-}
-
 /**
  * RFC 7946 FeatureCollection. For each cluster (geometry 'both', the default) two features that
  * share the same properties plus `feature`: the convex hull of its members as a Polygon
  * (`feature: "hull"`, id `<row_id>-hull`) and its centre as a Point (`feature: "centre"`,
- * id `<row_id>-centre`). Convex hulls come from core/clusters/records.ts, concave ones from core/clusters/concave.ts;
+ * id `<row_id>-centre`). Convex hulls come from core/clusters/geometry.ts, concave ones from core/clusters/concave.ts;
  * hull features say which in `hull`.
  */
-export function toGeoJson(rows: readonly ResultRow[], options: ExportOptions = {}): GeoJsonFeatureCollection {
+export function toGeoJson(rows: readonly ClusterRow[], options: ExportOptions = {}): ClusterFeatureCollection {
   const geometry = options.geometry ?? 'both';
   if (!(GEOMETRIES as readonly string[]).includes(geometry)) {
     throw new Error(`unknown geometry "${geometry}"; geometries: ${GEOMETRIES.join(', ')}`);
   }
   const columns = columnsOf(options.full);
-  const features: GeoJsonFeature[] = [];
+  const features: ClusterFeatureCollection['features'] = [];
   for (const row of rows) {
     const properties = project([row], columns)[0];
     if (geometry !== 'centre') {
       const polygon = clusterHull(row, options.hull);
-      const coordinates = polygon.coordinates.map((ring) => counterClockwise(ring as Position[]));
+      const coordinates = polygon.coordinates.map(closedCounterClockwise);
       features.push({
         type: 'Feature', id: `${row.row_id}-hull`,
         geometry: { type: 'Polygon', coordinates },
@@ -242,29 +216,17 @@ export function toGeoJson(rows: readonly ResultRow[], options: ExportOptions = {
 
 // ---------------------------------------------------------------- GeoParquet
 
-/** Parquet type of each exported column (`alerts` is a JSON string, like in CSV). */
-const PARQUET_TYPES: Record<string, ColumnSource['type']> = {
-  row_id: 'INT32', run_id: 'STRING', z: 'INT32', x: 'INT32', y: 'INT32', col: 'DOUBLE', row: 'DOUBLE',
-  i: 'INT32', j: 'INT32', longitude: 'DOUBLE', latitude: 'DOUBLE', count: 'INT32', area: 'DOUBLE',
-  area_ha: 'DOUBLE', alert_area_ha: 'DOUBLE', min_date: 'STRING', max_date: 'STRING', alerts: 'STRING',
-};
-
 /**
  * GeoParquet 1.1 bytes of the selected clusters: the record columns (plus `alerts` as JSON when
  * full) and a WKB `geometry` column holding each hull, with the same `geo` metadata as the
  * pipeline's per-tile files (core/run/parquet.ts).
  */
-export function toGeoParquet(rows: readonly ResultRow[], options: { full?: boolean; hull?: HullKind } = {}): Uint8Array {
+function toGeoParquet(rows: readonly ClusterRow[], options: { full?: boolean; hull?: HullKind } = {}): Uint8Array {
   const hulls = rows.map((row) => clusterHull(row, options.hull));
-  const columnData: ColumnSource[] = columnsOf(options.full).map((name) => ({
-    name,
-    type: PARQUET_TYPES[name],
-    data: rows.map((r) => {
-      const v = (r as unknown as Record<string, unknown>)[name];
-      return name === 'alerts' ? JSON.stringify(v) : v;
-    }),
-    nullable: false,
-  }));
+  // `alerts` is a JSON string, like in CSV.
+  const columnData = columnsOf(options.full).map((name) =>
+    schemaColumn(name, rows.map((r) => (name === 'alerts' ? JSON.stringify(r.alerts) : r[name as keyof ClusterRow]))),
+  );
   columnData.push({ name: 'geometry', type: 'GEOMETRY', data: hulls, nullable: false });
   const buffer = parquetWriteBuffer({
     columnData,

@@ -20,7 +20,7 @@ import { allocAlerts, gladDecoder } from '../tiles/decode.ts';
 import { submitRun, type BatchSender } from '../store/queue.ts';
 import { exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
 import { Ledger, type Progress } from '../store/ledger.ts';
-import { loadManifest, streamRunClusters, type ObjectReader } from '../store/result-reader.ts';
+import { loadManifest, streamRunClusters, type ObjectReader } from '../store/result-store.ts';
 import { renderClusterPicture, renderClustersPicture, renderTilePicture, type Picture } from './render/pictures.ts';
 import { buildRunReport } from './report/report.ts';
 import {
@@ -28,7 +28,9 @@ import {
   type Region, type RunSpec,
 } from '../run/params.ts';
 import { defaultTilesUrl, tileSourceFromTemplate } from '../store/tile-sources.ts';
-import { project, selectRows, VIEW_COLUMNS, withRowIds, type ResultRow, type RunRecord, type SelectOptions } from './table.ts';
+import { project, selectRows, withRowIds, type SelectOptions } from './table.ts';
+import { VIEW_COLUMNS } from '../clusters/schema.ts';
+import type { ClusterRow, StoredCluster } from '../clusters/types.ts';
 import { pixelToLonLat, tileKey } from '../tiles/grid.ts';
 import type { Manifest } from '../run/types.ts';
 import type { TileSource } from '../tiles/types.ts';
@@ -144,7 +146,7 @@ export class ClusterService {
   /** The run's canonical parameters (null when built from a run id and not fetched yet). */
   spec: RunSpec | null;
   manifest: Manifest | null = null;
-  private rows: ResultRow[] | null = null;
+  private rows: ClusterRow[] | null = null;
   private depsFactory: () => ServiceDeps;
   private depsValue: ServiceDeps | null = null;
 
@@ -225,7 +227,7 @@ export class ClusterService {
   async fetch(options: { full?: boolean } = {}): Promise<this> {
     const { s3, bucket } = this.deps;
     const manifest = await this.finishedManifest();
-    const clusters: RunRecord[] = [];
+    const clusters: StoredCluster[] = [];
     for await (const tile of streamRunClusters(manifest, s3, { bucket, full: options.full ?? true })) clusters.push(...tile);
     this.manifest = manifest;
     this.spec ??= parseRunSpec(manifest.params);
@@ -248,7 +250,7 @@ export class ClusterService {
     yield* streamExport(streamRunClusters(manifest, s3, { bucket, full }), format, options);
   }
 
-  private get loaded(): ResultRow[] {
+  private get loaded(): ClusterRow[] {
     if (!this.rows) throw new Error(`run ${this.runId} is not loaded: call run() or fetch() first`);
     return this.rows;
   }
@@ -264,7 +266,7 @@ export class ClusterService {
   }
 
   /** Every column of the selected rows as plain objects. */
-  records(options: SelectOptions = {}): ResultRow[] {
+  records(options: SelectOptions = {}): ClusterRow[] {
     return selectRows(this.loaded, options);
   }
 
@@ -278,13 +280,13 @@ export class ClusterService {
   }
 
   /** One cluster by row id: its view row, or with `asView: false` every column and its members. */
-  cluster(rowId: number, options: { asView?: boolean } = {}): Record<string, unknown> | ResultRow {
+  cluster(rowId: number, options: { asView?: boolean } = {}): Record<string, unknown> | ClusterRow {
     const [row] = selectRows(this.loaded, { rows: [rowId] });
     return options.asView === false ? row : project([row], VIEW_COLUMNS)[0];
   }
 
   /** The full record of one cluster (typed). */
-  record(rowId: number): ResultRow {
+  record(rowId: number): ClusterRow {
     return selectRows(this.loaded, { rows: [rowId] })[0];
   }
 

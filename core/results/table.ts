@@ -4,31 +4,8 @@
 // view was sorted: each record gets the index it has in ONE canonical order of the whole run
 // (tile z/y/x, then centre row/col), before any sorting or slicing.
 import * as aq from 'arquero';
-import type { GeoJsonPolygon } from '../clusters/records.ts';
-import type { ClusterRecord } from '../clusters/types.ts';
-
-/**
- * A cluster record of a run, as every output is built from. `geometry`: its convex hull in lon/lat
- * as stored in the clusters file, when it was loaded from one (exports compute it from `alerts` otherwise).
- */
-export type RunRecord = ClusterRecord & { run_id: string; geometry?: GeoJsonPolygon };
-/** A run record with its stable row id. */
-export type ResultRow = RunRecord & { row_id: number };
-
-/** Every column, in output order (`alerts` is the members list, kept for full outputs only). */
-export const ALL_COLUMNS = [
-  'row_id', 'run_id', 'z', 'x', 'y', 'col', 'row', 'i', 'j', 'longitude', 'latitude',
-  'count', 'area', 'area_ha', 'alert_area_ha', 'min_date', 'max_date', 'alerts',
-] as const satisfies readonly (keyof ResultRow)[];
-export type Column = (typeof ALL_COLUMNS)[number];
-
-/** The short view of the old notebook's `view()`: one line a cluster, what people sort and scan. */
-export const VIEW_COLUMNS = [
-  'row_id', 'count', 'area', 'area_ha', 'min_date', 'max_date', 'latitude', 'longitude', 'z', 'x', 'y', 'i', 'j',
-] as const satisfies readonly Column[];
-
-/** Columns of a non-full output: everything but the members list. */
-export const SUMMARY_COLUMNS = ALL_COLUMNS.filter((c) => c !== 'alerts');
+import { ALL_COLUMNS, SUMMARY_COLUMNS, type ColumnName } from '../clusters/schema.ts';
+import type { ClusterRow, StoredCluster } from '../clusters/types.ts';
 
 export interface SelectOptions {
   /** Column to sort by (ascending unless `desc`). Unsorted: row id order. */
@@ -45,7 +22,7 @@ export interface SelectOptions {
 }
 
 /** Canonical order of a run's records (stable whatever order the result files were read in). */
-export function canonicalCompare(a: RunRecord, b: RunRecord): number {
+export function canonicalCompare(a: StoredCluster, b: StoredCluster): number {
   return (
     a.run_id.localeCompare(b.run_id) ||
     a.z - b.z || a.y - b.y || a.x - b.x ||
@@ -54,17 +31,17 @@ export function canonicalCompare(a: RunRecord, b: RunRecord): number {
 }
 
 /** Records with row ids 0..n-1 in canonical order. Rows that already carry an id keep it. */
-export function withRowIds(records: readonly (RunRecord | ResultRow)[]): ResultRow[] {
+export function withRowIds(records: readonly (StoredCluster | ClusterRow)[]): ClusterRow[] {
   if (records.length > 0 && records.every((r) => 'row_id' in r && Number.isInteger(r.row_id))) {
-    return [...(records as ResultRow[])].sort((a, b) => a.row_id - b.row_id);
+    return [...(records as ClusterRow[])].sort((a, b) => a.row_id - b.row_id);
   }
   return [...records].sort(canonicalCompare).map((r, row_id) => ({ ...r, row_id }));
 }
 
 /** Throws `unknown column "aera"; columns: ...` unless `name` is a column. */
-export function checkColumn(name: string, allowed: readonly string[] = ALL_COLUMNS): Column {
+function checkColumn(name: string, allowed: readonly string[] = ALL_COLUMNS): ColumnName {
   if (!allowed.includes(name)) throw new Error(`unknown column "${name}"; columns: ${allowed.join(', ')}`);
-  return name as Column;
+  return name as ColumnName;
 }
 
 function checkCount(name: string, v: number | undefined): void {
@@ -74,7 +51,7 @@ function checkCount(name: string, v: number | undefined): void {
 }
 
 /** Sort / filter / slice rows; every name and number is checked first with a one-line error. */
-export function selectRows(rows: readonly ResultRow[], options: SelectOptions = {}): ResultRow[] {
+export function selectRows(rows: readonly ClusterRow[], options: SelectOptions = {}): ClusterRow[] {
   const { sort, desc, from, to, rows: ids, offset, limit } = options;
   checkCount('limit', limit);
   checkCount('offset', offset);
@@ -85,7 +62,7 @@ export function selectRows(rows: readonly ResultRow[], options: SelectOptions = 
   }
   if (sort !== undefined) checkColumn(sort, SUMMARY_COLUMNS);
 
-  let selected: ResultRow[] = [...rows];
+  let selected: ClusterRow[] = [...rows];
   if (ids !== undefined) selected = pickRows(selected, ids);
   // ISO dates compare correctly as strings.
   if (from !== undefined) selected = selected.filter((r) => r.max_date >= from);
@@ -97,11 +74,11 @@ export function selectRows(rows: readonly ResultRow[], options: SelectOptions = 
   const start = offset ?? 0;
   const end = limit === undefined ? undefined : start + limit;
   // objects() honours orderby; slicing the array keeps arquero's sort and our bounds simple.
-  return (table.objects() as ResultRow[]).slice(start, end);
+  return (table.objects() as ClusterRow[]).slice(start, end);
 }
 
 /** The rows with these ids, in the order given; an unknown id is a one-line error. */
-export function pickRows(rows: readonly ResultRow[], ids: readonly number[]): ResultRow[] {
+function pickRows(rows: readonly ClusterRow[], ids: readonly number[]): ClusterRow[] {
   const byId = new Map(rows.map((r) => [r.row_id, r]));
   return ids.map((id) => {
     const row = byId.get(id);

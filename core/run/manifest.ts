@@ -1,17 +1,17 @@
 // The run manifest: what a finished run produced. Built from the ledger's tile items (pure logic).
 import type { TileOutcome } from '../store/ledger.ts';
 import type { ErrorRecord } from './messages.ts';
-import type { ClusterRow } from './parquet.ts';
 import { runTileCount } from './params.ts';
 import type { RunSpec } from './params.ts';
 import type { Manifest, TileError, TileTotals } from './types.ts';
+import type { ClusterFields } from '../clusters/types.ts';
 import type { TileAddress } from '../tiles/types.ts';
 
 const minDate = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a < b ? a : b);
 const maxDate = (a: string | null, b: string | null) => (a === null ? b : b === null ? a : a > b ? a : b);
 
-/** Totals of a tile's cluster rows. */
-export function summarizeClusters(rows: readonly Pick<ClusterRow, 'count' | 'alert_area_ha' | 'min_date' | 'max_date'>[]): TileTotals {
+/** Totals of a tile's clusters (written into its clusters file's footer). */
+export function summarizeClusters(rows: readonly Pick<ClusterFields, 'count' | 'alert_area_ha' | 'min_date' | 'max_date'>[]): TileTotals {
   let totals: TileTotals = { clusters: 0, alerts: 0, hectares: 0, first_date: null, last_date: null };
   for (const r of rows) {
     totals = {
@@ -25,9 +25,8 @@ export function summarizeClusters(rows: readonly Pick<ClusterRow, 'count' | 'ale
   return totals;
 }
 
-/** The ledger outcome of a tile whose clusters file landed. */
-export function clustersOutcome(tile: TileAddress, resultKey: string, rows: readonly ClusterRow[]): TileOutcome {
-  const totals = summarizeClusters(rows);
+/** The ledger outcome of a tile whose clusters file landed, from the totals in its footer. */
+export function clustersOutcome(tile: TileAddress, resultKey: string, totals: TileTotals): TileOutcome {
   return { z: tile.z, x: tile.x, y: tile.y, status: totals.clusters > 0 ? 'clusters' : 'empty', result_key: resultKey, ...totals };
 }
 

@@ -1,24 +1,20 @@
-// Parquet files of one tile: clusters (one row per cluster, GeoParquet hull geometry) and members
-// (one row per alert). Written with hyparquet-writer, read back with hyparquet.
+// Parquet files of one tile: clusters (one row per cluster, GeoParquet hull geometry, the tile's
+// totals in the footer) and members (one row per alert). Written with hyparquet-writer, read back
+// with hyparquet. Columns come from core/clusters/schema.ts.
+import type { Polygon } from 'geojson';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
-import { hullPolygon } from '../clusters/records.ts';
+import { bboxOf, hullPolygon } from '../clusters/geometry.ts';
+import { columnSpec, STORED_COLUMNS } from '../clusters/schema.ts';
+import type { Cluster, StoredCluster } from '../clusters/types.ts';
+import { summarizeClusters } from './manifest.ts';
 import type { RunSpec } from './params.ts';
-import type { ClusterRecord } from '../clusters/types.ts';
+import type { TileTotals } from './types.ts';
 import type { TileAddress } from '../tiles/types.ts';
 
-/** GeoJSON polygon in lon/lat (what hyparquet-writer's GEOMETRY column takes). */
-export interface Polygon {
-  type: 'Polygon';
-  coordinates: number[][][];
-}
-
-/** A clusters-file row: a ClusterRecord without its alerts, plus the run id and the hull. */
-export interface ClusterRow extends Omit<ClusterRecord, 'alerts'> {
-  run_id: string;
-  geometry: Polygon;
-}
+/** A clusters-file row: a stored cluster without its members (they are in the members file). */
+type ClustersFileRow = Omit<StoredCluster, 'alerts' | 'geometry'> & { geometry: Polygon };
 
 /** A members-file row: one alert of cluster `cluster` (row number in the clusters file). */
 export interface MemberRow {
@@ -34,47 +30,12 @@ export interface ClustersFileInfo {
   tile: TileAddress;
   params: RunSpec;
   nb_clusters: number;
+  /** The tile's totals, so the aggregator reads only the footer. Absent in files written before. */
+  totals?: TileTotals;
 }
 
 /** Key of our own key-value metadata entry. */
 export const INFO_KEY = 'glad_clusters';
-
-/** Column order and Parquet types of the clusters file. */
-const CLUSTER_COLUMNS = [
-  ['run_id', 'STRING'],
-  ['z', 'INT32'],
-  ['x', 'INT32'],
-  ['y', 'INT32'],
-  ['col', 'DOUBLE'],
-  ['row', 'DOUBLE'],
-  ['i', 'INT32'],
-  ['j', 'INT32'],
-  ['longitude', 'DOUBLE'],
-  ['latitude', 'DOUBLE'],
-  ['count', 'INT32'],
-  ['area', 'DOUBLE'],
-  ['area_ha', 'DOUBLE'],
-  ['alert_area_ha', 'DOUBLE'],
-  ['min_date', 'STRING'],
-  ['max_date', 'STRING'],
-  ['geometry', 'GEOMETRY'],
-] as const satisfies readonly (readonly [keyof ClusterRow, ColumnSource['type']])[];
-
-/** Bounding box [xmin, ymin, xmax, ymax] of polygons, or null when there are none. */
-function bboxOf(polygons: Polygon[]): number[] | null {
-  let [xmin, ymin, xmax, ymax] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const polygon of polygons) {
-    for (const ring of polygon.coordinates) {
-      for (const [x, y] of ring) {
-        xmin = Math.min(xmin, x);
-        ymin = Math.min(ymin, y);
-        xmax = Math.max(xmax, x);
-        ymax = Math.max(ymax, y);
-      }
-    }
-  }
-  return Number.isFinite(xmin) ? [xmin, ymin, xmax, ymax] : null;
-}
 
 /** GeoParquet 1.1.0 `geo` metadata for the geometry column (CRS omitted = OGC:CRS84, lon/lat). */
 export function geoMetadata(polygons: Polygon[]): string {
@@ -88,27 +49,27 @@ export function geoMetadata(polygons: Polygon[]): string {
   });
 }
 
+/** A schema column of some rows, typed from the schema. */
+export function schemaColumn(name: string, data: unknown[]): ColumnSource {
+  const spec = columnSpec(name);
+  if (!spec) throw new Error(`column ${name} is not in the schema`);
+  return { name, type: spec.type, data, nullable: false };
+}
+
 /**
  * The clusters file of a tile. Zero clusters still gives a valid file with zero rows (the tile is
- * done and empty). `hull` is injectable for tests; by default the records' convex hull in lon/lat.
+ * done and empty). `hull` is injectable for tests; by default the clusters' convex hull in lon/lat.
  */
 export function writeClusters(
-  info: Omit<ClustersFileInfo, 'nb_clusters'>,
-  clusters: readonly ClusterRecord[],
-  hull: (record: ClusterRecord) => Polygon = hullPolygon,
+  info: Omit<ClustersFileInfo, 'nb_clusters' | 'totals'>,
+  clusters: readonly Cluster[],
+  hull: (cluster: Cluster) => Polygon = hullPolygon,
 ): Uint8Array {
   const geometries = clusters.map(hull);
-  const rows: ClusterRow[] = clusters.map((c, k) => {
-    const { alerts: _alerts, ...fields } = c;
-    return { run_id: info.run_id, ...fields, geometry: geometries[k] };
-  });
-  const columnData: ColumnSource[] = CLUSTER_COLUMNS.map(([name, type]) => ({
-    name,
-    type,
-    data: rows.map((r) => r[name]),
-    nullable: false,
-  }));
-  const fileInfo: ClustersFileInfo = { ...info, nb_clusters: clusters.length };
+  const value = (c: Cluster, name: string) => (name === 'run_id' ? info.run_id : c[name as keyof Cluster]);
+  const columnData = STORED_COLUMNS.map((name) => schemaColumn(name, clusters.map((c) => value(c, name))));
+  columnData.push({ name: 'geometry', type: 'GEOMETRY', data: geometries, nullable: false });
+  const fileInfo: ClustersFileInfo = { ...info, nb_clusters: clusters.length, totals: summarizeClusters(clusters) };
   const buffer = parquetWriteBuffer({
     columnData,
     kvMetadata: [
@@ -121,7 +82,7 @@ export function writeClusters(
 }
 
 /** The members file of a tile: every alert of every cluster, in cluster order. */
-export function writeMembers(clusters: readonly ClusterRecord[]): Uint8Array {
+export function writeMembers(clusters: readonly Cluster[]): Uint8Array {
   const cluster: number[] = [];
   const row: number[] = [];
   const col: number[] = [];
@@ -151,19 +112,18 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
-/** The `glad_clusters` metadata of a clusters file; throws when it is missing or unreadable. */
+/** The `glad_clusters` metadata of a clusters file (the whole file, or any tail holding its footer); throws when missing or unreadable. */
 export function readClustersInfo(bytes: Uint8Array): ClustersFileInfo {
-  const metadata = parquetMetadata(toArrayBuffer(bytes));
-  const value = metadata.key_value_metadata?.find((kv) => kv.key === INFO_KEY)?.value;
+  const value = parquetMetadata(bytes).key_value_metadata?.find((kv) => kv.key === INFO_KEY)?.value;
   if (!value) throw new Error(`clusters file has no ${INFO_KEY} metadata`);
   return JSON.parse(value) as ClustersFileInfo;
 }
 
 /** Rows of a clusters file (geometry decoded back to GeoJSON by hyparquet). */
-export async function readClusters(bytes: Uint8Array): Promise<ClusterRow[]> {
+export async function readClusters(bytes: Uint8Array): Promise<ClustersFileRow[]> {
   const rows = await parquetReadObjects({ file: toArrayBuffer(bytes) });
   // INT32 columns come back as numbers already; nothing to convert.
-  return rows as unknown as ClusterRow[];
+  return rows as unknown as ClustersFileRow[];
 }
 
 /** Rows of a members file. */

@@ -5,7 +5,7 @@
 // reads tile items too: fine for a listing command, not for a hot path.
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Ledger, RunItem } from './ledger.ts';
-import { loadManifest, type ObjectReader } from './result-reader.ts';
+import { loadManifest, type ObjectReader } from './result-store.ts';
 
 export interface RunListing {
   run_id: string;

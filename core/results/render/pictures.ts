@@ -7,7 +7,7 @@ import { Canvas, GlobalFonts, type SKRSContext2D } from '@napi-rs/canvas';
 import { daysToIso, isoToDays } from '../../tiles/dates.ts';
 import { TILE_SIZE, tileKey } from '../../tiles/grid.ts';
 import type { Alerts, TileAddress } from '../../tiles/types.ts';
-import type { ClusterRecord } from '../../clusters/types.ts';
+import type { Cluster } from '../../clusters/types.ts';
 import { BACKGROUND, css, dayColor, MARKER, TEXT, type DaySpan } from './colors.ts';
 import { fileExists } from '../../store/files.ts';
 
@@ -77,7 +77,7 @@ export function alertsSpan(alerts: Alerts): DaySpan | null {
 }
 
 /** Day span covering every member of some clusters. */
-export function recordsSpan(records: readonly ClusterRecord[]): DaySpan {
+export function recordsSpan(records: readonly Cluster[]): DaySpan {
   const first = Math.min(...records.map((r) => isoToDays(r.min_date)));
   const last = Math.max(...records.map((r) => isoToDays(r.max_date)));
   return { first, last };
@@ -135,7 +135,7 @@ export function renderTilePicture(tile: TileAddress, alerts: Alerts, options: Ti
 }
 
 /** Square crop (tile pixel coordinates) around a cluster's members, with a margin. */
-function cropOf(record: ClusterRecord): { c0: number; r0: number; side: number } {
+function cropOf(record: Cluster): { c0: number; r0: number; side: number } {
   let [cmin, cmax, rmin, rmax] = [record.col, record.col, record.row, record.row];
   for (const [r, c] of record.alerts) {
     [cmin, cmax, rmin, rmax] = [Math.min(cmin, c), Math.max(cmax, c), Math.min(rmin, r), Math.max(rmax, r)];
@@ -151,7 +151,7 @@ function cropOf(record: ClusterRecord): { c0: number; r0: number; side: number }
  * Draws one cluster in a PANEL_PX square at (x, y): members coloured by date on an integer
  * scale, centered; returns the canvas pixel of its centre marker.
  */
-function drawClusterPanel(ctx: SKRSContext2D, record: ClusterRecord, span: DaySpan, x: number, y: number): { x: number; y: number } {
+function drawClusterPanel(ctx: SKRSContext2D, record: Cluster, span: DaySpan, x: number, y: number): { x: number; y: number } {
   const { c0, r0, side } = cropOf(record);
   const scale = Math.max(1, Math.floor(PANEL_PX / side));
   const offset = (PANEL_PX - side * scale) / 2;
@@ -172,7 +172,7 @@ function drawClusterPanel(ctx: SKRSContext2D, record: ClusterRecord, span: DaySp
 const fmt = (v: number, digits: number) => v.toFixed(digits);
 
 /** Title of the single-cluster picture (as the old `ClusterViewer.cluster`). */
-export function clusterTitle(record: ClusterRecord & { row_id?: number }): string[] {
+export function clusterTitle(record: Cluster & { row_id?: number }): string[] {
   const id = record.row_id === undefined ? '' : `#${record.row_id} · `;
   return [
     `${id}count ${record.count} · area ${fmt(record.area, 1)} px² (${fmt(record.area_ha, 2)} ha)`,
@@ -182,7 +182,7 @@ export function clusterTitle(record: ClusterRecord & { row_id?: number }): strin
 }
 
 /** Title of a panel of the several-clusters picture (count, area, point, dates). */
-export function panelTitle(record: ClusterRecord & { row_id?: number }): string[] {
+export function panelTitle(record: Cluster & { row_id?: number }): string[] {
   const id = record.row_id === undefined ? '' : `#${record.row_id} · `;
   return [
     `${id}count ${record.count} · area ${fmt(record.area, 1)} px²`,
@@ -192,7 +192,7 @@ export function panelTitle(record: ClusterRecord & { row_id?: number }): string[
 }
 
 /** One cluster's alerts coloured by date, its centre marked, with its numbers as a title. */
-export function renderClusterPicture(record: ClusterRecord & { row_id?: number }): Picture {
+export function renderClusterPicture(record: Cluster & { row_id?: number }): Picture {
   if (record.alerts.length === 0) throw new Error('cluster has no members (alerts) to draw: fetch it with its members');
   const lines = clusterTitle(record);
   const top = titleHeight(lines.length);
@@ -203,7 +203,7 @@ export function renderClusterPicture(record: ClusterRecord & { row_id?: number }
 }
 
 /** Several clusters side by side in one row, on one shared date colour scale. */
-export function renderClustersPicture(records: readonly (ClusterRecord & { row_id?: number })[]): Picture {
+export function renderClustersPicture(records: readonly (Cluster & { row_id?: number })[]): Picture {
   if (records.length === 0) throw new Error('no clusters to draw');
   for (const r of records) {
     if (r.alerts.length === 0) throw new Error('cluster has no members (alerts) to draw: fetch it with its members');

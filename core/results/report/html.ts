@@ -4,7 +4,7 @@
 import { daysToIso, isoToDays } from '../../tiles/dates.ts';
 import { clusterHull } from '../exports.ts';
 import { css, dayColor, rampColor, type DaySpan } from '../render/colors.ts';
-import type { ResultRow } from '../table.ts';
+import type { ClusterRow } from '../../clusters/types.ts';
 import type { TileError } from '../../run/types.ts';
 import type { TileOverlay } from './overlays.ts';
 import { readAsset, readPackageAsset } from '../../store/files.ts';
@@ -15,7 +15,7 @@ export interface ReportInput {
   params?: Record<string, unknown>;
   /** Headline numbers (tiles, failed tiles, totals) shown in the header. */
   summary?: Record<string, string | number | null>;
-  rows: readonly ResultRow[];
+  rows: readonly ClusterRow[];
   /** Colour scale of dates: the run's date range. */
   span: DaySpan;
   overlays?: readonly TileOverlay[];
@@ -44,7 +44,7 @@ function escapeHtml(text: string): string {
 }
 
 /** What the page script needs of one cluster (hull as Leaflet [lat, lon] pairs, or null). */
-function clusterData(row: ResultRow, span: DaySpan) {
+function clusterData(row: ClusterRow, span: DaySpan) {
   let hull: [number, number][] | null = null;
   try {
     hull = clusterHull(row).coordinates[0].map(([lon, lat]) => [lat, lon]);

@@ -3,7 +3,8 @@
 import { dayRange, isoToDays } from '../../tiles/dates.ts';
 import type { DaySpan } from '../render/colors.ts';
 import { recordsSpan } from '../render/pictures.ts';
-import { withRowIds, type RunRecord } from '../table.ts';
+import { withRowIds } from '../table.ts';
+import type { StoredCluster } from '../../clusters/types.ts';
 import type { Manifest } from '../../run/types.ts';
 import type { TileAddress, TileSource } from '../../tiles/types.ts';
 import { buildReportHtml } from './html.ts';
@@ -11,7 +12,7 @@ import { collectTileOverlays, MAX_OVERLAY_TILES } from './overlays.ts';
 
 export interface RunReportInput {
   runId: string;
-  records: readonly RunRecord[];
+  records: readonly StoredCluster[];
   manifest?: Manifest | null;
   /** The run's dates: colour scale and which alerts of the input tiles are drawn. */
   dates?: { start_date: string; end_date: string };

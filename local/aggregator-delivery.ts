@@ -26,7 +26,7 @@ export interface DeliveryHooks {
   onInvoked?: (ms: number) => void;
 }
 
-export interface DeliveryCounts {
+interface DeliveryCounts {
   aggregatorEvents: number;
   aggregatorErrors: number;
 }

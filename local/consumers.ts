@@ -7,7 +7,7 @@ import type { BatchReport, BatchStart, ConsumerWorkerData } from './consumer-wor
 import { HANDLERS } from './lambda.ts';
 import type { StackInfo } from './stack.ts';
 
-export interface ConsumerOptions {
+interface ConsumerOptions {
   workers: number;
   /** Messages per consumer invocation (the event source mapping's batch size). */
   batchSize: number;
@@ -22,7 +22,7 @@ export interface ConsumerOptions {
   onBatch: (report: BatchReport) => void;
 }
 
-export interface Consumers {
+interface Consumers {
   /** Resolves once every thread has loaded its handler and starts polling. */
   ready: Promise<void>;
   kill(k: number): Promise<void>;

@@ -230,7 +230,7 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
 
 const round1 = (v: number) => Math.round(v * 10) / 10;
 
-export interface ReadFigures {
+interface ReadFigures {
   clusters: number;
   stream_s: number;
   /** Largest live heap (after GC, every 200 tiles) over the baseline while streaming, MB. */

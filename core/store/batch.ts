@@ -6,7 +6,7 @@ import { errorText, type Logger } from './log.ts';
 import { isTransient } from './transient.ts';
 
 /** Handles one record; throwing sends the record back to the queue. `log` carries its message id. */
-export type RecordHandler = (record: SQSRecord, log: Logger) => Promise<void>;
+type RecordHandler = (record: SQSRecord, log: Logger) => Promise<void>;
 
 /**
  * Runs the records one after another (clustering is CPU-bound and a batch is small) and returns

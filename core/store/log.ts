@@ -6,10 +6,10 @@
 import { tileKey } from '../tiles/grid.ts';
 import type { TileAddress } from '../tiles/types.ts';
 
-export type LogLevel = 'INFO' | 'WARN' | 'ERROR';
+type LogLevel = 'INFO' | 'WARN' | 'ERROR';
 
 /** The keys a run is filtered by, plus anything else worth a field. */
-export interface LogFields {
+interface LogFields {
   run_id?: string;
   /** A tile address, written as "z/x/y". */
   tile?: TileAddress | string;

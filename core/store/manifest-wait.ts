@@ -1,7 +1,7 @@
 // Waiting for a run to finish: the ledger's progress, polled until the manifest key is set.
 import type { Ledger, Progress } from './ledger.ts';
 
-export interface WaitOptions {
+interface WaitOptions {
   /** Give up after this long (default: never). */
   timeoutMs?: number;
   pollMs?: number;

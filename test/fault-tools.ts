@@ -473,6 +473,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
 
   // The handlers reach S3 through the proxy when there is one: only their endpoint changes.
   const handlerStack: StackInfo = proxy ? { ...stack, endpoints: { ...stack.endpoints, s3: proxy.url } } : stack;
+  let fs: FaultStack | undefined; // set once the consumers are ready; no object is created before
   const loop = await startLoop(emulators, handlerStack, {
     workers: options.workers ?? 2,
     batchSize: options.batchSize,
@@ -482,9 +483,11 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
     aggregator: {
       // Every created object is seen here first, then goes through the test's route.
       route(payload, deliver) {
-        for (const record of payload.Records) fs.created.push(record.s3.object.key);
-        fs.route(payload, (routed) => {
-          for (const record of routed.Records) if (triggersAggregator(record.s3.object.key)) fs.delivered.push(record.s3.object.key);
+        const faults = fs;
+        if (!faults) return deliver(payload);
+        for (const record of payload.Records) faults.created.push(record.s3.object.key);
+        faults.route(payload, (routed) => {
+          for (const record of routed.Records) if (triggersAggregator(record.s3.object.key)) faults.delivered.push(record.s3.object.key);
           deliver(routed);
         });
       },
@@ -499,7 +502,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
     }),
   ]).finally(() => clearTimeout(notReady));
 
-  const fs: FaultStack = {
+  fs = {
     emulators,
     stack,
     loop,
@@ -525,7 +528,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       });
     },
     load: (runId) => loadRun(runId, s3, { bucket: stack.names.bucket, full: true }),
-    manifestPuts: (runId) => fs.created.filter((key) => key === manifestKey(runId)).length,
+    manifestPuts: (runId) => fs!.created.filter((key) => key === manifestKey(runId)).length,
     async stop() {
       await loop.stop();
       await proxy?.stop();

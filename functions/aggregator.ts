@@ -3,9 +3,10 @@
 // Cost per event is constant: one small object read and a few DynamoDB writes; only the event
 // that completes the run reads the whole ledger (a paginated Query per shard of the run).
 import { randomUUID } from 'node:crypto';
-import { dynamoDocClient, ledgerTable, resultsBucket, s3Client } from '../core/store/aws.ts';
+import { ledgerFromEnv, resultsBucket, s3Client } from '../core/store/aws.ts';
+import { errorText, Logger } from '../core/store/log.ts';
 import { decodeS3Key, parseResultKey, type ResultKey } from '../core/run/keys.ts';
-import { Ledger, type TileOutcome } from '../core/store/ledger.ts';
+import type { Ledger, TileOutcome } from '../core/store/ledger.ts';
 import { getBytes, getParquetFooter, putManifest, type ResultStore } from '../core/store/result-store.ts';
 import { buildManifest, clustersOutcome, errorOutcome, errorRecordOutcome, summarizeClusters } from '../core/run/manifest.ts';
 import { parseErrorRecord, parseS3Event, type S3Record } from '../core/run/messages.ts';
@@ -19,9 +20,10 @@ interface Deps extends ResultStore {
 }
 
 let deps: Deps | undefined;
+const log = new Logger({ stage: 'aggregate' });
 
 function defaultDeps(): Deps {
-  return { s3: s3Client(), bucket: resultsBucket(), ledger: new Ledger(dynamoDocClient(), ledgerTable()) };
+  return { s3: s3Client(), bucket: resultsBucket(), ledger: ledgerFromEnv() };
 }
 
 /** The run's params from the ledger (for records that do not carry them). */
@@ -64,7 +66,7 @@ async function readOutcome(d: Deps, key: string, parsed: ResultKey, bytes: Uint8
  * attempt holds the claim, throws a transient error: Lambda retries the event later, and that
  * retry either finds the manifest written or takes over from a writer that crashed.
  */
-export async function writeManifestOnce(d: Deps, runId: string, now: Date = new Date()): Promise<boolean> {
+async function writeManifestOnce(d: Deps, runId: string, now: Date = new Date()): Promise<boolean> {
   const token = randomUUID();
   const claim = await d.ledger.claimManifest(runId, token, now);
   if (claim === 'done') return false;
@@ -80,7 +82,7 @@ export async function writeManifestOnce(d: Deps, runId: string, now: Date = new 
   // Same key every time: even a takeover after a crash overwrites, never duplicates.
   const key = await putManifest(d, manifest);
   await d.ledger.finishManifest(runId, token, key, completedAt);
-  console.log(`run ${runId}: manifest written (${manifest.tiles} tiles, ${manifest.tiles_failed} failed, ${manifest.totals.clusters} clusters)`);
+  log.info(`manifest written (${manifest.tiles} tiles, ${manifest.tiles_failed} failed, ${manifest.totals.clusters} clusters)`, { run_id: runId });
   return true;
 }
 
@@ -89,20 +91,30 @@ async function processRecord(d: Deps, record: S3Record): Promise<void> {
   const key = decodeS3Key(record.s3.object.key);
   const parsed = parseResultKey(key);
   if (!parsed) {
-    console.warn(`ignored object ${key}: not a tile result key`);
+    log.warn(`ignored object ${key}: not a tile result key`);
     return;
   }
   // A clusters file is read by its footer alone (its totals are there); null: deleted since the event.
   const bytes = parsed.kind === 'clusters' ? await getParquetFooter(d.s3, d.bucket, key) : await getBytes(d.s3, d.bucket, key);
   if (!bytes) {
-    console.warn(`ignored object ${key}: it no longer exists`);
+    log.warn(`ignored object ${key}: it no longer exists`, { run_id: parsed.runId, tile: parsed.tile });
     return;
   }
   const { outcome, spec } = await readOutcome(d, key, parsed, bytes);
   const runSpec = spec ?? (await specFromLedger(d, parsed.runId));
   const result = await d.ledger.recordTile(parsed.runId, runSpec, outcome);
-  if (!result.firstTime) console.log(`run ${parsed.runId} tile ${tileKey(parsed.tile)}: already recorded (${result.outcome.status})`);
+  if (!result.firstTime) log.info(`already recorded (${result.outcome.status})`, { run_id: parsed.runId, tile: parsed.tile });
   if (result.runComplete) await writeManifestOnce(d, parsed.runId);
+}
+
+/** The run and tile of a result key, for a log line (none for other keys). */
+function runFields(key: string) {
+  try {
+    const parsed = parseResultKey(decodeS3Key(key));
+    return parsed ? { run_id: parsed.runId, tile: parsed.tile } : {};
+  } catch {
+    return {}; // a broken key: the message says so
+  }
 }
 
 /**
@@ -113,15 +125,15 @@ async function processRecord(d: Deps, record: S3Record): Promise<void> {
 export async function handler(event: unknown): Promise<void> {
   deps ??= defaultDeps();
   const { records, errors } = parseS3Event(event);
-  for (const error of errors) console.error(error);
+  for (const error of errors) log.error(error);
   const failures: string[] = [];
   for (const record of records) {
     try {
       await processRecord(deps, record);
     } catch (error) {
-      const line = `${record.s3.object.key}: ${(error as Error).message}`;
+      const line = `${record.s3.object.key}: ${errorText(error)}`;
       if (isTransient(error)) failures.push(line);
-      else console.error(`dropped ${line}`);
+      else log.error(`dropped ${line}`, runFields(record.s3.object.key));
     }
   }
   if (failures.length > 0) throw new Error(`aggregator failed on ${failures.length} record(s): ${failures.join('; ')}`);

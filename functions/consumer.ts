@@ -1,23 +1,22 @@
 // SQS consumer: one message = one tile of one run. Clusters the tile (runTile, with its halo) and
 // writes members.parquet then clusters.parquet. Bad messages and corrupt tiles become error
-// records (never retried); transient failures go back to SQS through batchItemFailures only for
-// their own record (partial batch response).
-import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+// records (never retried); a transient failure (tile server or S3 unavailable) throws, and the
+// partial batch response sends back only that record.
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { resultsBucket, s3Client } from '../core/store/aws.ts';
+import { processPartialBatch } from '../core/store/batch.ts';
+import { errorText, Logger } from '../core/store/log.ts';
 import { parseTileMessage } from '../core/run/messages.ts';
 import { putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
 import { tileRequest } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
-import { tileKey } from '../core/tiles/grid.ts';
 import { isTransient } from '../core/store/transient.ts';
 import type { TileSource } from '../core/tiles/types.ts';
 
-/** What happened to one record: finished (result or error record written) or to be retried. */
-type RecordOutcome = 'done' | 'retry';
-
 let store: ResultStore | undefined;
 const sources = new Map<string, TileSource>();
+const log = new Logger({ stage: 'tile' });
 
 /** One tile source per template, kept across invocations of a warm Lambda (reuses connections). */
 function sourceFor(template: string): TileSource {
@@ -29,58 +28,45 @@ function sourceFor(template: string): TileSource {
   return source;
 }
 
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-async function processRecord(record: SQSRecord, results: ResultStore): Promise<RecordOutcome> {
+/** One message; throws only for what a retry may fix (after 3 receives the dead-letter handler records it). */
+async function processRecord(results: ResultStore, record: SQSRecord, log: Logger): Promise<void> {
   const parsed = parseTileMessage(record.body);
   if (parsed.kind === 'unroutable') {
+    log.error(`unroutable message: ${parsed.error}`, { stage: 'message' });
     await putUnroutable(results, record.messageId, parsed.error, record.body, 'message');
-    return 'done';
+    return;
   }
   if (parsed.kind === 'run-error') {
-    console.error(`run ${parsed.runId}: message ${record.messageId}: ${parsed.error}`);
+    log.append({ run_id: parsed.runId, stage: 'message' });
+    log.error(parsed.error);
     await putMessageError(results, parsed.runId, record.messageId, parsed.error, record.body, 'message');
-    return 'done';
+    return;
   }
   if (parsed.kind === 'tile-error') {
-    console.error(`run ${parsed.runId} tile ${tileKey(parsed.tile)}: ${parsed.error}`);
+    log.append({ run_id: parsed.runId, tile: parsed.tile, stage: 'message' });
+    log.error(parsed.error);
     await putTileError(results, { runId: parsed.runId, tile: parsed.tile, message: parsed.error, stage: 'message', messageId: record.messageId });
-    return 'done';
+    return;
   }
 
   const { run_id: runId, tile, params } = parsed.message;
+  log.append({ run_id: runId, tile });
   let clusters;
   try {
     // A corrupt neighbour is read as missing (documented): say so in the log rather than silently.
-    const onWarning = (warning: string) => console.warn(`run ${runId} tile ${tileKey(tile)}: warning: ${warning}`);
+    const onWarning = (warning: string) => log.warn(`warning: ${warning}`);
     clusters = (await runTile(tileRequest(params, tile), sourceFor(params.tiles_url), undefined, undefined, { onWarning })).clusters;
   } catch (error) {
-    if (isTransient(error)) {
-      console.warn(`run ${runId} tile ${tileKey(tile)}: transient failure, will retry: ${errorText(error)}`);
-      return 'retry';
-    }
-    console.error(`run ${runId} tile ${tileKey(tile)}: ${errorText(error)}`);
+    if (isTransient(error)) throw error;
+    log.error(errorText(error));
     await putTileError(results, { runId, tile, message: errorText(error), stage: 'tile', params, messageId: record.messageId });
-    return 'done';
+    return;
   }
   await putTileResult(results, runId, params, tile, clusters);
-  return 'done';
 }
 
 /** Lambda entry point (SQS batch, partial batch responses enabled in sst.config.ts). */
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
-  store ??= { s3: s3Client(), bucket: resultsBucket() };
-  const batchItemFailures: SQSBatchItemFailure[] = [];
-  // Sequential: clustering is CPU-bound and a Lambda has few cores; a batch is small.
-  for (const record of event.Records ?? []) {
-    try {
-      if ((await processRecord(record, store)) === 'retry') batchItemFailures.push({ itemIdentifier: record.messageId });
-    } catch (error) {
-      // Writing a result or error record failed (S3 down, throttled, denied): retry this record
-      // only; after 3 receives SQS dead-letters it and the dead-letter handler records it.
-      console.error(`message ${record.messageId}: ${errorText(error)} (will retry)`);
-      batchItemFailures.push({ itemIdentifier: record.messageId });
-    }
-  }
-  return { batchItemFailures };
+  const results = (store ??= { s3: s3Client(), bucket: resultsBucket() });
+  return processPartialBatch(event, (record, recordLog) => processRecord(results, record, recordLog), log);
 }

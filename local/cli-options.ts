@@ -1,5 +1,5 @@
-// Commander set-up shared by the npm scripts: the command with one-line usage errors, and option
-// parsers (dev, start, bench:pipeline, scale).
+// What the npm scripts share: the command with one-line usage errors, option parsers (dev, start,
+// bench:pipeline, scale), and runCli for their one-line failures.
 import { Command, InvalidArgumentError } from 'commander';
 
 /** A command whose usage errors are one line on stderr (no help after them), as every script's bad input. */
@@ -15,3 +15,23 @@ export const positiveInt = (name: string) => (value: string) => {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got "${value}"`);
   return Number(value);
 };
+
+/**
+ * Runs a script's main. A thrown error becomes one line on stderr, `NAME: message`, then
+ * `cleanup` (its own errors ignored) and exit 1. A number returned is the exit code, forced
+ * (emulators and SDK sockets would keep the process alive); nothing returned lets it end by itself.
+ */
+export async function runCli(name: string, main: () => Promise<number | void>, cleanup?: () => unknown): Promise<void> {
+  let code: number | void;
+  try {
+    code = await main();
+  } catch (error) {
+    // process.stderr, not console: `start` sends console output to its log file.
+    process.stderr.write(`${name}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}\n`);
+    await Promise.resolve()
+      .then(cleanup)
+      .catch(() => undefined);
+    process.exit(1);
+  }
+  if (code !== undefined) process.exit(code);
+}

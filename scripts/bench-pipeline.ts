@@ -10,15 +10,14 @@ import '../local/quiet.ts';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { ledgerFromEnv, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
-import { Ledger } from '../core/store/ledger.ts';
 import { REQUEST_DEFAULTS } from '../core/run/request.ts';
 import { normalizeRunParams, runId, runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
-import { cliCommand, positiveInt } from '../local/cli-options.ts';
+import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
 import { startEmulators, type S3EventPayload } from '../local/emulators.ts';
 import { startLoop } from '../local/loop.ts';
 import { applyStackEnv, createStack } from '../local/stack.ts';
@@ -48,7 +47,7 @@ function spec(tilesDir: string): RunSpec {
   });
 }
 
-try {
+await runCli('bench:pipeline', async () => {
   const tilesDir = join(dir, 'tiles');
   const mosaic = await writeSyntheticMosaic(tilesDir, { z: Z, x0: X0 - 1, y0: Y0 - 1, x1: X0 + options.size, y1: Y0 + options.size, seed: 1, density: options.alerts });
   symlinkSync(tilesDir, join(dir, 'tiles-again'));
@@ -83,7 +82,7 @@ try {
   const emulators = await startEmulators({ dir: join(dir, 'state') });
   const stack = await createStack(emulators, { visibilityTimeout: 60 });
   applyStackEnv(stack);
-  const ledger = new Ledger(dynamoDocClient(), ledgerTable());
+  const ledger = ledgerFromEnv();
   const quiet = (line: string) => log(`  loop: ${line}`);
   /** One run through the loop; wall and CPU counted from when the workers are ready. */
   const endToEnd = async (s: RunSpec, workers: number) => {
@@ -148,9 +147,5 @@ try {
   };
   if (options.json) process.stdout.write(`${JSON.stringify(figures)}\n`);
   rmSync(dir, { recursive: true, force: true });
-  process.exit(0);
-} catch (error) {
-  process.stderr.write(`bench:pipeline: ${(error as Error).message.split('\n')[0]}\n`);
-  rmSync(dir, { recursive: true, force: true });
-  process.exit(1);
-}
+  return 0;
+}, () => rmSync(dir, { recursive: true, force: true }));

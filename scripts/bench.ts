@@ -19,7 +19,7 @@ import { ALGORITHMS } from '../core/meanshift/types.ts';
 import type { Algorithm, ClusterParams } from '../core/meanshift/types.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 import { compareClusterings, referenceStandard } from '../test/reference-meanshift.ts';
-import { cliCommand } from '../local/cli-options.ts';
+import { cliCommand, runCli } from '../local/cli-options.ts';
 
 const TILE: TileAddress = { z: 12, x: 2989, y: 2049 };
 const SEED = 42;
@@ -256,7 +256,4 @@ async function main(): Promise<void> {
   console.log(`\n(bench took ${((performance.now() - started) / 1000).toFixed(0)} s; pipeline throughput: npm run bench:pipeline)`);
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench: ${(err as Error).message.split('\n')[0]}\n`);
-  process.exitCode = 1;
-});
+await runCli('bench', main);

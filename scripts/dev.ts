@@ -3,7 +3,7 @@
 // Keeps running (Ctrl-C stops it); other terminals find it through .local/stack.json.
 import '../local/quiet.ts';
 import { availableParallelism } from 'node:os';
-import { cliCommand, positiveInt } from '../local/cli-options.ts';
+import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
 import { startLocalStack } from '../local/dev-stack.ts';
 import { findRunningStack, localDir } from '../local/stack-file.ts';
 
@@ -14,7 +14,7 @@ const program = cliCommand('dev')
   .parse();
 const options = program.opts<{ workers: number; visibilityTimeout: number }>();
 
-try {
+await runCli('dev', async () => {
   const running = await findRunningStack();
   if (running) throw new Error(`a local stack is already running (pid ${running.pid}); stop it first`);
   const local = await startLocalStack({ workers: options.workers, visibilityTimeout: options.visibilityTimeout });
@@ -35,7 +35,4 @@ try {
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
-} catch (error) {
-  console.error(`dev: ${(error as Error).message.split('\n')[0]}`);
-  process.exit(1);
-}
+});

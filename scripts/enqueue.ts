@@ -3,11 +3,10 @@
 // retried); prints the run id. Under `sst shell` it uses the linked resources, otherwise the local
 // stack of `npm run dev` / `npm start` (found through .local/stack.json).
 import '../local/quiet.ts';
-import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { ledgerFromEnv, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
-import { Ledger } from '../core/store/ledger.ts';
 import { checkRunSize, normalizeRunParams, regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
-import { cliCommand } from '../local/cli-options.ts';
+import { cliCommand, runCli } from '../local/cli-options.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runLonLatBounds, runParamsOf, type RunOptions } from '../local/run-args.ts';
 import { useStack } from '../local/stack-file.ts';
 
@@ -36,7 +35,7 @@ const program = addSizeOption(addRunOptions(
 
 const options = program.opts<RunOptions & { info?: boolean; maxTiles?: string }>();
 
-try {
+await runCli('enqueue', async () => {
   const region = regionOf(options);
   if (!region) throw new Error('give a region: --tile-bounds, --bounds, --lonlat or --xy');
   const params = runParamsOf(options, region);
@@ -49,8 +48,7 @@ try {
     checkRunSize(spec, maxTilesOf(options.maxTiles));
     for (const note of notes) console.error(`note: ${note}`);
     await useStack();
-    const ledger = new Ledger(dynamoDocClient(), ledgerTable());
-    const submission = await submitRun(spec, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() }, { maxTiles: maxTilesOf(options.maxTiles) });
+    const submission = await submitRun(spec, { ledger: ledgerFromEnv(), sqs: sqsClient(), queueUrl: tilesQueueUrl() }, { maxTiles: maxTilesOf(options.maxTiles) });
     if (submission.failed.length > 0) {
       const first = submission.failed[0];
       throw new Error(`${submission.failed.length} of ${submission.sent + submission.failed.length} messages could not be sent (first: ${first.message})`);
@@ -62,8 +60,5 @@ try {
     }
     console.log(submission.runId);
   }
-  process.exit(0);
-} catch (error) {
-  console.error(`enqueue: ${(error as Error).message.split('\n')[0]}`);
-  process.exit(1);
-}
+  return 0;
+});

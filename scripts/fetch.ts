@@ -16,7 +16,7 @@ import { checkFormat, HULLS, STREAM_FORMATS, toTableText, type Format, type Hull
 import { isRunId } from '../core/run/params.ts';
 import { listRuns } from '../core/store/run-list.ts';
 import { awsDeps, ClusterService } from '../core/results/service.ts';
-import { cliCommand } from '../local/cli-options.ts';
+import { cliCommand, runCli } from '../local/cli-options.ts';
 import type { Emulators } from '../local/emulators.ts';
 import { addRunOptions, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { useStackOrLocalState } from '../local/stack-file.ts';
@@ -106,7 +106,7 @@ async function writeStream(chunks: AsyncIterable<string>, file: string | undefin
 }
 
 let opened: Emulators | undefined;
-try {
+await runCli('fetch', async () => {
   const format = checkFormat(options.format);
   const limit = limitOf(options.limit);
   if (options.hull !== undefined && !(HULLS as readonly string[]).includes(options.hull)) {
@@ -151,9 +151,5 @@ try {
     await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
   }
   await opened?.stop();
-  process.exit(0);
-} catch (error) {
-  console.error(`fetch: ${(error as Error).message.split('\n')[0]}`);
-  await opened?.stop().catch(() => undefined);
-  process.exit(1);
-}
+  return 0;
+}, () => opened?.stop());

@@ -8,15 +8,13 @@ import '../local/quiet.ts';
 import { aggregatorFailuresQueueUrl, sqsClient } from '../core/store/aws.ts';
 import { replayAggregatorFailures } from '../core/store/replay-aggregator.ts';
 import { handler } from '../functions/aggregator.ts';
+import { runCli } from '../local/cli-options.ts';
 
-try {
+await runCli('replay:aggregator', async () => {
   const queueUrl = aggregatorFailuresQueueUrl();
   const summary = await replayAggregatorFailures({ sqs: sqsClient(), queueUrl, handler });
   const left = summary.malformed + summary.failed;
   console.error(`replayed ${summary.replayed} of ${summary.received} record(s); left in the queue: ${summary.malformed} malformed, ${summary.failed} failed`);
   console.log(JSON.stringify(summary));
-  process.exit(left > 0 ? 1 : 0);
-} catch (error) {
-  console.error(`replay:aggregator: ${(error as Error).message.split('\n')[0]}`);
-  process.exit(1);
-}
+  return left > 0 ? 1 : 0;
+});

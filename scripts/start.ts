@@ -10,13 +10,14 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
 import cliProgress from 'cli-progress';
-import { dynamoDocClient, ledgerTable, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { ledgerFromEnv, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
-import { Ledger } from '../core/store/ledger.ts';
+import type { Ledger } from '../core/store/ledger.ts';
+import { waitForManifest } from '../core/store/manifest-wait.ts';
 import { ClusterService } from '../core/results/service.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import type { Manifest } from '../core/run/types.ts';
-import { cliCommand, positiveInt } from '../local/cli-options.ts';
+import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 import { checkRunSize } from '../core/run/params.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
@@ -46,7 +47,8 @@ function redirectConsole(path: string): NodeJS.WritableStream {
   return stream;
 }
 
-async function waitForManifest(ledger: Ledger, runId: string, tiles: number): Promise<void> {
+/** Waits for the run's manifest behind a progress bar (tiles done, failed, rate, ETA). */
+async function waitWithProgress(ledger: Ledger, runId: string, tiles: number): Promise<void> {
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
@@ -57,20 +59,17 @@ async function waitForManifest(ledger: Ledger, runId: string, tiles: number): Pr
   );
   bar.start(tiles, 0, { failed: 0, rate: '0.0', remaining: '?' });
   const started = performance.now();
-  const deadline = options.timeout ? started + options.timeout * 1000 : Infinity;
   try {
-    for (;;) {
-      const progress = await ledger.progress(runId);
-      if (progress) {
+    await waitForManifest(ledger, runId, {
+      timeoutMs: options.timeout ? options.timeout * 1000 : undefined,
+      onProgress(progress) {
         const seconds = (performance.now() - started) / 1000;
         const rate = progress.finished / Math.max(seconds, 1e-3);
         const remaining = rate > 0 ? `${Math.ceil((progress.tiles - progress.finished) / rate)}s` : '?';
         bar.update(progress.finished, { failed: progress.failed, rate: rate.toFixed(1), remaining });
-        if (progress.manifest_key) return;
-      }
-      if (performance.now() > deadline) throw new Error(`timed out after ${options.timeout} s (run ${runId} continues in the stack)`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+      },
+      timeoutMessage: () => `timed out after ${options.timeout} s (run ${runId} continues in the stack)`,
+    });
   } finally {
     bar.stop();
   }
@@ -98,7 +97,7 @@ const onSignal = async () => {
 process.once('SIGINT', () => void onSignal());
 process.once('SIGTERM', () => void onSignal());
 
-try {
+await runCli('start', async () => {
   let region = regionOf(options);
   const localRoot = localDir();
   if (!region) {
@@ -132,7 +131,7 @@ try {
   }
 
   const started = performance.now();
-  const ledger = new Ledger(dynamoDocClient(), ledgerTable());
+  const ledger = ledgerFromEnv();
   const submission = await submitRun(spec, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() }, { maxTiles });
   if (submission.failed.length > 0) throw new Error(`${submission.failed.length} tile messages could not be sent: ${submission.failed[0].message}`);
   say(
@@ -140,7 +139,7 @@ try {
       ? `run ${submission.runId} was already complete (same parameters)`
       : `run ${submission.runId}: ${submission.tiles} tiles, ${submission.sent} sent${submission.skipped ? `, ${submission.skipped} already done` : ''}`,
   );
-  if (!submission.complete) await waitForManifest(ledger, submission.runId, submission.tiles);
+  if (!submission.complete) await waitWithProgress(ledger, submission.runId, submission.tiles);
   const seconds = (performance.now() - started) / 1000;
 
   // One read of the finished run serves the summary, the manifest and the report.
@@ -161,9 +160,5 @@ try {
   if (options.json) say(`report: ${reportPath}`);
   else process.stdout.write(`report: ${reportPath}\n`);
   await local?.stop();
-  process.exit(0);
-} catch (error) {
-  say(`start: ${(error as Error).message.split('\n')[0]}`);
-  await local?.stop().catch(() => undefined);
-  process.exit(1);
-}
+  return 0;
+}, () => local?.stop());

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { tileCount } from '../core/tiles/grid.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
-import { cliCommand } from '../local/cli-options.ts';
+import { cliCommand, runCli } from '../local/cli-options.ts';
 
 function integer(name: string) {
   return (value: string): number => {
@@ -35,7 +35,7 @@ const program = cliCommand('synth')
 
 const opts = program.opts<{ out: string; z: number; tileBounds: number[]; seed: number; alerts: number; corrupt?: number[][] }>();
 const [x0, y0, x1, y1] = opts.tileBounds;
-try {
+await runCli('synth', async () => {
   const bounds = { z: opts.z, x0, y0, x1, y1 };
   tileCount(bounds); // validates before any file is written
   const corrupt: TileAddress[] = (opts.corrupt ?? []).map(([x, y]) => ({ z: opts.z, x, y }));
@@ -46,7 +46,4 @@ try {
     `wrote ${s.written} of ${s.tiles} tiles (${s.corrupt} corrupt, ${s.alerts} alerts, ` +
       `${Math.round(s.alerts / Math.max(1, s.written - s.corrupt))} per written tile) to ${opts.out} in ${seconds}s`,
   );
-} catch (err) {
-  console.error(`synth: ${(err as Error).message}`);
-  process.exit(1);
-}
+});

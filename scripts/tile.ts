@@ -5,38 +5,22 @@
 import { parseTileRequest } from '../core/run/request.ts';
 import { defaultTilesUrl, tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
+import { runCli } from '../local/cli-options.ts';
 
 const USAGE = `usage: npm run -s tile -- '{"z":12,"x":1355,"y":2045,"start_date":"2016-06-01","end_date":"2016-12-01"}'`;
 
-/** One line on stderr and a failing exit code (set, not forced, so stderr is flushed). */
-function fail(message: string): void {
-  process.stderr.write(`tile: ${message.split('\n')[0]}\n`);
-  process.exitCode = 1;
-}
-
 async function main(argv: string[]): Promise<void> {
-  if (argv.length !== 1) return fail(argv.length === 0 ? `missing request JSON; ${USAGE}` : `expected one JSON argument, got ${argv.length}; ${USAGE}`);
+  if (argv.length !== 1) throw new Error(argv.length === 0 ? `missing request JSON; ${USAGE}` : `expected one JSON argument, got ${argv.length}; ${USAGE}`);
   let input: unknown;
   try {
     input = JSON.parse(argv[0]);
   } catch (err) {
-    return fail(`invalid JSON: ${(err as Error).message}`);
+    throw new Error(`invalid JSON: ${(err as Error).message}`);
   }
-  let request;
-  try {
-    request = parseTileRequest(input);
-  } catch (err) {
-    return fail((err as Error).message);
-  }
-  try {
-    const source = tileSourceFromTemplate(defaultTilesUrl());
-    const result = await runTile(request, source, undefined, undefined, {
-      onWarning: (m) => process.stderr.write(`tile: warning: ${m}\n`),
-    });
-    process.stdout.write(JSON.stringify(result) + '\n');
-  } catch (err) {
-    fail((err as Error).message);
-  }
+  const request = parseTileRequest(input);
+  const source = tileSourceFromTemplate(defaultTilesUrl());
+  const result = await runTile(request, source, undefined, undefined, { onWarning: (m) => process.stderr.write(`tile: warning: ${m}\n`) });
+  process.stdout.write(JSON.stringify(result) + '\n');
 }
 
 // `npm run -s tile … | head` closes stdout early: that is not an error worth a stack trace.
@@ -44,4 +28,4 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;
 });
 
-await main(process.argv.slice(2));
+await runCli('tile', () => main(process.argv.slice(2)));

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRunId } from '../core/run/params.ts';
 import { ClusterService, ClusterViewer, type SavedPicture } from '../core/results/service.ts';
-import { cliCommand } from '../local/cli-options.ts';
+import { cliCommand, runCli } from '../local/cli-options.ts';
 import type { Emulators } from '../local/emulators.ts';
 import { localDir, useStackOrLocalState } from '../local/stack-file.ts';
 
@@ -59,7 +59,7 @@ async function draw(viewer: ClusterViewer): Promise<SavedPicture> {
 }
 
 let opened: Emulators | undefined;
-try {
+await runCli('view', async () => {
   validate();
   opened = await useStackOrLocalState();
   const service = await new ClusterService({ runId: id }).fetch();
@@ -72,9 +72,5 @@ try {
     console.log(picture.path);
   }
   await opened?.stop();
-  process.exit(0);
-} catch (error) {
-  console.error(`view: ${(error as Error).message.split('\n')[0]}`);
-  await opened?.stop().catch(() => undefined);
-  process.exit(1);
-}
+  return 0;
+}, () => opened?.stop());

@@ -9,7 +9,6 @@
 //   - buildPng & co: hand-made PNGs (palette, 16-bit, 1×1, 4096×4096, lying headers);
 //   - digestRun: what a finished run must equal (counts, totals, per-tile clusters with members);
 //   - testRunSpec, syntheticWorld, cleanRun: the runs, tiles and reference run the tests share.
-import { EventEmitter } from 'node:events';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -23,6 +22,7 @@ import { PNG } from 'pngjs';
 import { submitRun } from '../core/store/queue.ts';
 import { manifestKey, parseResultKey } from '../core/run/keys.ts';
 import { Ledger } from '../core/store/ledger.ts';
+import { waitForManifest } from '../core/store/manifest-wait.ts';
 import { loadRun, type LoadedRun } from '../core/store/result-store.ts';
 import type { StoredCluster } from '../core/clusters/types.ts';
 import { REQUEST_DEFAULTS } from '../core/run/request.ts';
@@ -32,7 +32,8 @@ import { tileKey } from '../core/tiles/grid.ts';
 import type { Manifest } from '../core/run/types.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators, type S3EventPayload } from '../local/emulators.ts';
-import { startLoop, triggersAggregator, type Loop, type LoopOptions } from '../local/loop.ts';
+import { triggersAggregator } from '../local/aggregator-delivery.ts';
+import { startLoop, type Loop, type LoopOptions } from '../local/loop.ts';
 import { applyStackEnv, createStack, type StackInfo } from '../local/stack.ts';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -465,7 +466,6 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       done();
     },
   });
-  const relay = new EventEmitter();
   const clientConfig = (endpoint: string) => ({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS });
   const s3 = new S3Client({ ...clientConfig(emulators.endpoints.s3), forcePathStyle: true });
   const sqs = new SQSClient(clientConfig(emulators.endpoints.sqs));
@@ -474,12 +474,25 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
 
   // The handlers reach S3 through the proxy when there is one: only their endpoint changes.
   const handlerStack: StackInfo = proxy ? { ...stack, endpoints: { ...stack.endpoints, s3: proxy.url } } : stack;
-  const loop = await startLoop({ s3: relay as unknown as Emulators['s3'] }, handlerStack, {
+  let fs: FaultStack | undefined; // set once the consumers are ready; no object is created before
+  const loop = await startLoop(emulators, handlerStack, {
     workers: options.workers ?? 2,
     batchSize: options.batchSize,
     log: (line) => logs.push(line),
     output,
     onBatchStart: options.onBatchStart,
+    aggregator: {
+      // Every created object is seen here first, then goes through the test's route.
+      route(payload, deliver) {
+        const faults = fs;
+        if (!faults) return deliver(payload);
+        for (const record of payload.Records) faults.created.push(record.s3.object.key);
+        faults.route(payload, (routed) => {
+          for (const record of routed.Records) if (triggersAggregator(record.s3.object.key)) faults.delivered.push(record.s3.object.key);
+          deliver(routed);
+        });
+      },
+    },
   });
   // A consumer that cannot load its handler never gets ready: fail with its log, not a hook timeout.
   let notReady: NodeJS.Timeout | undefined;
@@ -490,7 +503,7 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
     }),
   ]).finally(() => clearTimeout(notReady));
 
-  const fs: FaultStack = {
+  fs = {
     emulators,
     stack,
     loop,
@@ -509,10 +522,14 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       return submission.runId;
     },
     async waitForManifest(runId, timeoutMs = 45_000) {
-      await waitFor(`the manifest of ${runId} (logs: ${logs.slice(-3).join(' | ')})`, async () => Boolean((await ledger.progress(runId))?.manifest_key), timeoutMs, 100);
+      await waitForManifest(ledger, runId, {
+        timeoutMs,
+        pollMs: 100,
+        timeoutMessage: () => `timed out after ${timeoutMs} ms waiting for the manifest of ${runId} (logs: ${logs.slice(-3).join(' | ')})`,
+      });
     },
     load: (runId) => loadRun(runId, s3, { bucket: stack.names.bucket, full: true }),
-    manifestPuts: (runId) => fs.created.filter((key) => key === manifestKey(runId)).length,
+    manifestPuts: (runId) => fs!.created.filter((key) => key === manifestKey(runId)).length,
     async stop() {
       await loop.stop();
       await proxy?.stop();
@@ -522,14 +539,6 @@ export async function startFaultStack(options: FaultStackOptions = {}): Promise<
       await emulators.stop();
     },
   };
-  const deliver = (payload: S3EventPayload) => {
-    for (const record of payload.Records) if (triggersAggregator(record.s3.object.key)) fs.delivered.push(record.s3.object.key);
-    relay.emit('event', payload);
-  };
-  emulators.s3.on('event', (payload: S3EventPayload) => {
-    for (const record of payload.Records) fs.created.push(record.s3.object.key);
-    fs.route(payload, deliver);
-  });
   return fs;
 }
 

@@ -11,10 +11,12 @@ import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as aggregate } from '../functions/aggregator.ts';
 import { handler as consume } from '../functions/consumer.ts';
 import { handler as deadLetter } from '../functions/deadletter.ts';
+import { processPartialBatch } from '../core/store/batch.ts';
+import { Logger } from '../core/store/log.ts';
 import { clustersKey, errorKey, manifestKey, membersKey } from '../core/run/keys.ts';
 import { Ledger, MANIFEST_LEASE_MS } from '../core/store/ledger.ts';
 import { tileMessageBody } from '../core/run/messages.ts';
@@ -438,5 +440,58 @@ describe('deadletter', () => {
     const response = await deadLetter(sqsEvent(sqsRecord(tileMessageBody(spec, tile), 3)));
     expect(response.batchItemFailures).toEqual([]);
     expect(await getBytes(errorKey(id, tile))).toBeNull();
+  });
+});
+
+// ---------- partial batches and structured logs ----------
+
+/** The JSON lines written through console[method] while `action` runs. */
+async function jsonLogs(method: 'log' | 'warn' | 'error', action: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
+  const spy = vi.spyOn(console, method).mockImplementation(() => undefined);
+  try {
+    await action();
+    return spy.mock.calls.map((call) => JSON.parse(String(call[0])));
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('partial batches and logs', () => {
+  it('retries exactly the records whose handler throws, and logs each with the keys its handler added', async () => {
+    const records = [sqsRecord('ok'), sqsRecord('throttled'), sqsRecord('broken'), sqsRecord('ok')];
+    const seen: string[] = [];
+    let response;
+    const warnings = await jsonLogs('warn', async () => {
+      const errors = await jsonLogs('error', async () => {
+        response = await processPartialBatch(sqsEvent(...records), async (record, log) => {
+          seen.push(record.messageId);
+          log.append({ run_id: 'r-0123456789abcdef', tile: { z: 12, x: 1, y: 2 } });
+          if (record.body === 'throttled') throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
+          if (record.body === 'broken') throw new Error('bucket denied');
+        }, new Logger({ stage: 'tile' }));
+      });
+      expect(errors).toEqual([
+        expect.objectContaining({ level: 'ERROR', message: 'will retry: bucket denied', message_id: records[2].messageId, run_id: 'r-0123456789abcdef', tile: '12/1/2', stage: 'tile' }),
+      ]);
+    });
+    expect(seen).toEqual(records.map((r) => r.messageId)); // in order, one at a time
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: records[1].messageId }, { itemIdentifier: records[2].messageId }] });
+    expect(warnings).toEqual([expect.objectContaining({ level: 'WARN', message: 'will retry: slow down', message_id: records[1].messageId, tile: '12/1/2' })]);
+  });
+
+  it('a batch whose every record fails is answered, not thrown (each record is retried)', async () => {
+    const records = [sqsRecord('a'), sqsRecord('b')];
+    await jsonLogs('error', async () => {
+      const response = await processPartialBatch(sqsEvent(...records), async () => {
+        throw new Error('no');
+      }, new Logger());
+      expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.map((r) => r.messageId));
+    });
+  });
+
+  it("the consumer's log of a corrupt tile is one JSON line naming the run, the tile and the stage", async () => {
+    const { spec, id } = makeRun({ min_count: 21 });
+    const errors = await jsonLogs('error', () => consume(sqsEvent(sqsRecord(tileMessageBody(spec, CORRUPT)))));
+    expect(errors).toEqual([expect.objectContaining({ level: 'ERROR', run_id: id, tile: `${CORRUPT.z}/${CORRUPT.x}/${CORRUPT.y}`, stage: 'tile', message: expect.any(String) })]);
   });
 });

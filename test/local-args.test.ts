@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { clustersKey, decodeS3Key, errorKey, manifestKey, membersKey, messageErrorKey } from '../core/run/keys.ts';
 import { regionOf, runLonLatBounds, runSpecOf } from '../local/run-args.ts';
-import { triggersAggregator } from '../local/loop.ts';
+import { triggersAggregator } from '../local/aggregator-delivery.ts';
 import { encodeS3EventKey, queueArnOf, s3EventOf, sqsEventOf } from '../local/sqs-event.ts';
 
 const RUN = 'r-0123456789abcdef';

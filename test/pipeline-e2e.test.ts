@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
-import { Ledger } from '../core/store/ledger.ts';
+import type { Ledger } from '../core/store/ledger.ts';
+import { waitForManifest } from '../core/store/manifest-wait.ts';
 import { loadRun } from '../core/store/result-store.ts';
 import { tileMessageBody } from '../core/run/messages.ts';
 import { runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
@@ -42,20 +43,14 @@ function spec(region: TileRange, tilesUrl = TILES_URL, extra: Partial<RunSpec> =
   return { ...testRunSpec(Z, region, tilesUrl), ...extra };
 }
 
-async function waitForManifest(runId: string, timeoutMs = 50_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const progress = await ledger.progress(runId);
-    if (progress?.manifest_key) return;
-    if (Date.now() > deadline) throw new Error(`run ${runId} not complete after ${timeoutMs} ms: ${JSON.stringify(progress)}; logs: ${logs.slice(-5).join(' | ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 async function run(s: RunSpec): Promise<{ runId: string; manifest: Manifest; clusters: StoredCluster[] }> {
   const submission = await submitRun(s, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
   expect(submission.failed).toEqual([]);
-  await waitForManifest(submission.runId);
+  await waitForManifest(ledger, submission.runId, {
+    timeoutMs: 50_000,
+    pollMs: 100,
+    timeoutMessage: (progress) => `run ${submission.runId} not complete after 50000 ms: ${JSON.stringify(progress)}; logs: ${logs.slice(-5).join(' | ')}`,
+  });
   const loaded = await loadRun(submission.runId, s3Client(), { bucket: resultsBucket(), full: true });
   return { runId: submission.runId, ...loaded };
 }
@@ -99,7 +94,7 @@ beforeAll(async () => {
   await writeSyntheticMosaic(tilesDir, { z: Z, x0: REGION.x0 - 1, y0: REGION.y0 - 1, x1: REGION.x1 + 4, y1: REGION.y1 + 1, seed: SEED, density: DENSITY, corrupt: [CORRUPT] });
   // Short visibility timeout: a retried message comes back after 2 s instead of 30.
   local = await startLocalStack({ dir, workers: 2, visibilityTimeout: 2, log: (line) => logs.push(line) });
-  ledger = new Ledger(dynamoDocClient(), ledgerTable());
+  ledger = ledgerFromEnv();
 });
 
 afterAll(async () => {

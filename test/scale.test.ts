@@ -14,7 +14,7 @@ import { buildManifest } from '../core/run/manifest.ts';
 import { runTiles, tileRequest } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
-import { measureRead, measureRun, scaleSpec, startScaleStack, writeScaleTiles, type RunFigures, type ScaleStack } from '../scripts/scale-run.ts';
+import { measureRead, measureRun, scaleSpec, startScaleStack, writeScaleTiles, type RunFigures, type ScaleStack } from '../local/scale.ts';
 
 const TILES = 400;
 const dir = mkdtempSync(join(tmpdir(), 'glad-scale-test-'));

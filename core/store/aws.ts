@@ -8,6 +8,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Resource } from 'sst';
+import { Ledger } from './ledger.ts';
 
 /** The linked resources as this project uses them (SST types them only after `sst install`). */
 interface LinkedResources {
@@ -66,4 +67,9 @@ export function sqsClient(): SQSClient {
 /** DynamoDB document client (plain JS values, undefined attributes dropped). */
 export function dynamoDocClient(): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** The ledger of the linked table, through a fresh document client. */
+export function ledgerFromEnv(): Ledger {
+  return new Ledger(dynamoDocClient(), ledgerTable());
 }

@@ -72,10 +72,9 @@ export async function putMessageError(store: ResultStore, runId: string, message
   return key;
 }
 
-/** A message that names no readable run: logged, then dropped to errors/unroutable/. */
+/** A message that names no readable run: dropped to errors/unroutable/ (the caller logs it). */
 export async function putUnroutable(store: ResultStore, messageId: string, error: string, body: string, stage: string, now = new Date()): Promise<string> {
   const key = unroutableKey(messageId, now);
-  console.error(`unroutable message ${messageId}: ${error}`);
   await put(store, key, messageRecord({ message_id: messageId, stage, message: error }, body, now), 'application/json');
   return key;
 }

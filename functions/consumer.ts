@@ -6,7 +6,6 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 
 import { resultsBucket, s3Client } from '../core/store/aws.ts';
 import { parseTileMessage } from '../core/run/messages.ts';
 import { putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-writer.ts';
-import { tileRequest } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
 import { tileKey } from '../core/tiles/grid.ts';
@@ -53,7 +52,7 @@ async function processRecord(record: SQSRecord, results: ResultStore): Promise<R
   try {
     // A corrupt neighbour is read as missing (documented): say so in the log rather than silently.
     const onWarning = (warning: string) => console.warn(`run ${runId} tile ${tileKey(tile)}: warning: ${warning}`);
-    clusters = (await runTile(tileRequest(params, tile), sourceFor(params.tiles_url), undefined, undefined, { onWarning })).clusters;
+    clusters = (await runTile(tile, params, sourceFor(params.tiles_url), { onWarning })).clusters;
   } catch (error) {
     if (isTransient(error)) {
       console.warn(`run ${runId} tile ${tileKey(tile)}: transient failure, will retry: ${errorText(error)}`);

@@ -22,7 +22,7 @@ import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tiles
 import { submitRun } from '../core/store/queue.ts';
 import { Ledger } from '../core/store/ledger.ts';
 import { loadManifest, loadRun, streamRunClusters } from '../core/store/result-reader.ts';
-import { normalizeRunParams, runTiles, type RunSpec } from '../core/run/params.ts';
+import { validateRunParams, runTiles, type RunSpec } from '../core/run/params.ts';
 import { encodeGladTile } from '../core/tiles/decode.ts';
 import { mulberry32, syntheticTile } from '../local/synthetic.ts';
 import { REQUEST_DEFAULTS } from '../core/run/request.ts';
@@ -69,7 +69,7 @@ export function writeScaleTiles(dir: string, tiles: readonly TileAddress[], seed
 export function scaleSpec(tiles: number, tilesDir: string, x0 = X0, y0 = Y0): RunSpec {
   const side = Math.ceil(Math.sqrt(tiles));
   const rows = Math.ceil(tiles / side);
-  return normalizeRunParams({
+  return validateRunParams({
     z: Z,
     region: { kind: 'tiles', x0, y0, x1: x0 + side - 1, y1: y0 + rows - 1 },
     ...REQUEST_DEFAULTS,

@@ -15,7 +15,7 @@ import { submitRun } from '../core/store/queue.ts';
 import { Ledger } from '../core/store/ledger.ts';
 import { loadRun, type RunCluster } from '../core/store/result-reader.ts';
 import { tileMessageBody } from '../core/run/messages.ts';
-import { runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
+import { runTiles, type RunSpec } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
@@ -84,7 +84,7 @@ async function settle(): Promise<void> {
 async function reference(s: RunSpec): Promise<ClusterRecord[][]> {
   const source = tileSourceFromTemplate(s.tiles_url);
   const perTile: ClusterRecord[][] = [];
-  for (const tile of runTiles(s)) perTile.push((await runTile(tileRequest(s, tile), source)).clusters);
+  for (const tile of runTiles(s)) perTile.push((await runTile(tile, s, source)).clusters);
   return perTile;
 }
 

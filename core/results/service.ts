@@ -24,10 +24,11 @@ import { loadManifest, streamRunClusters, type ObjectReader } from '../store/res
 import { renderClusterPicture, renderClustersPicture, renderTilePicture, type Picture } from './render/pictures.ts';
 import { buildRunReport } from './report/report.ts';
 import {
-  isRunId, normalizeRunParams, parseRunSpec, runId as runIdOf, runTileCount, runTiles, validateRunParams,
+  isRunId, parseRunSpec, runId as runIdOf, runTileCount, runTiles, validateRunParams,
   type Region, type RunSpec,
 } from '../run/params.ts';
-import { defaultTilesUrl, tileSourceFromTemplate } from '../store/tile-sources.ts';
+import { tileSourceFromTemplate } from '../store/tile-sources.ts';
+import { defaultTilesUrl } from '../tiles/tile-url.ts';
 import { project, selectRows, VIEW_COLUMNS, withRowIds, type ResultRow, type RunRecord, type SelectOptions } from './table.ts';
 import { pixelToLonLat, tileKey } from '../tiles/grid.ts';
 import type { Manifest } from '../run/types.ts';
@@ -107,11 +108,10 @@ export function regionOfInput(input: RegionInput): Region {
 /** The validated RunSpec of region + parameters (defaults filled); one-line error otherwise. */
 export function specOfInput(input: RegionInput & ServiceParams): RunSpec {
   const { z = 12, start_date, end_date, width, min_count, iterations, algorithm, tiles_url } = input;
-  const params = validateRunParams({
+  return validateRunParams({
     z, region: regionOfInput(input), start_date, end_date, width, min_count, iterations, algorithm,
     tiles_url: tiles_url ?? defaultTilesUrl(),
   });
-  return normalizeRunParams(params);
 }
 
 /** One failed tile as `errors()` lists it: where it is and why it failed. */
@@ -228,7 +228,7 @@ export class ClusterService {
     const clusters: RunRecord[] = [];
     for await (const tile of streamRunClusters(manifest, s3, { bucket, full: options.full ?? true })) clusters.push(...tile);
     this.manifest = manifest;
-    this.spec ??= parseRunSpec(manifest.params);
+    this.spec ??= manifest.params;
     this.rows = withRowIds(clusters);
     return this;
   }
@@ -243,7 +243,7 @@ export class ClusterService {
     const { s3, bucket } = this.deps;
     const manifest = await this.finishedManifest();
     this.manifest = manifest;
-    this.spec ??= parseRunSpec(manifest.params);
+    this.spec ??= manifest.params;
     const full = Boolean(options.full) || options.hull === 'concave';
     yield* streamExport(streamRunClusters(manifest, s3, { bucket, full }), format, options);
   }

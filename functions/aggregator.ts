@@ -63,7 +63,7 @@ async function readOutcome(d: Deps, key: string, parsed: ResultKey, bytes: Uint8
  * attempt holds the claim, throws a transient error: Lambda retries the event later, and that
  * retry either finds the manifest written or takes over from a writer that crashed.
  */
-export async function writeManifestOnce(d: Deps, runId: string, now: Date = new Date()): Promise<boolean> {
+async function writeManifestOnce(d: Deps, runId: string, now: Date = new Date()): Promise<boolean> {
   const token = randomUUID();
   const claim = await d.ledger.claimManifest(runId, token, now);
   if (claim === 'done') return false;

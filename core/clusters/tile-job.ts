@@ -24,7 +24,7 @@ export interface ClusterEngine {
 }
 
 /** What a tile job needs of its run: the date range and the clustering parameters (a RunSpec has them). */
-export interface TileJobSpec extends ClusterParams {
+interface TileJobSpec extends ClusterParams {
   /** ISO YYYY-MM-DD, inclusive. */
   start_date: string;
   /** ISO YYYY-MM-DD, exclusive. */

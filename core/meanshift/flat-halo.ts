@@ -26,7 +26,7 @@ import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
 import type { ClusterParams, Partition, Points, TileBox, TileClustering } from './types.ts';
 
-export interface FlatHaloCheck {
+interface FlatHaloCheck {
   complete: boolean;
   /** Why not complete (the first reason found), '' when complete. */
   reason: string;
@@ -82,7 +82,7 @@ interface HaloBox {
  * box; `owns(x, y)` whether the tile owns a centre there, all such centres lying at least
  * `ownedDepth` inside the box (margin − ½: the owned square is [−½, 255½)²).
  */
-export function checkFlatHalo(
+function checkFlatHalo(
   points: Points,
   partition: Partition,
   trace: FlatTrace,

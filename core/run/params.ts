@@ -17,7 +17,7 @@ export type Region =
   | { kind: 'tile'; x: number; y: number };
 
 /** What a user asks for: zoom, region, dates, clustering parameters and where tiles come from. */
-export interface RunParams extends ClusterParams {
+interface RunParams extends ClusterParams {
   z: number;
   region: Region;
   start_date: string;
@@ -41,10 +41,10 @@ export interface RunSpec extends ClusterParams {
 /** Runs larger than this many tiles are refused unless the caller raises the limit (`--max-tiles`). */
 export const DEFAULT_MAX_TILES = 10_000;
 /** Longest tiles URL template accepted (it travels in every message). */
-export const MAX_TILES_URL_LENGTH = 2048;
+const MAX_TILES_URL_LENGTH = 2048;
 
 /** `r-` + 16 lowercase hex digits: safe in S3 keys and DynamoDB keys. */
-export const RUN_ID_PATTERN = /^r-[0-9a-f]{16}$/;
+const RUN_ID_PATTERN = /^r-[0-9a-f]{16}$/;
 
 export function isRunId(value: unknown): value is string {
   return typeof value === 'string' && RUN_ID_PATTERN.test(value);
@@ -124,7 +124,7 @@ const boundsSchema = z.strictObject({
 });
 
 /** Schema of a RunSpec (as carried by messages and stored in the ledger). */
-export const runSpecSchema = z
+const runSpecSchema = z
   .strictObject({
     start_date: dateFields.start_date.unwrap(),
     end_date: dateFields.end_date.unwrap(),

@@ -8,12 +8,12 @@ import { fillTemplate, validateTemplate } from '../tiles/tile-url.ts';
 import type { TileSource } from '../tiles/types.ts';
 
 /** Per-request timeout of HTTP sources, ms (env TILES_TIMEOUT_MS overrides it). */
-export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
+const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
 /**
  * Largest tile body read. A 256×256 RGBA PNG is at most ~260 KB even uncompressed; a bigger body is
  * not a tile, and reading it whole could exhaust the consumer's memory.
  */
-export const MAX_TILE_BYTES = 4 * 1024 * 1024;
+const MAX_TILE_BYTES = 4 * 1024 * 1024;
 
 /** The HTTP timeout: env TILES_TIMEOUT_MS (a positive integer, ms), else 30 s. */
 export function httpTimeoutMs(env: Record<string, string | undefined> = process.env): number {
@@ -112,7 +112,7 @@ function parseS3Template(template: string): { bucket: string; keyTemplate: strin
  * Tiles in S3 (AWS SDK v3): NoSuchKey/404 → null. The client follows the usual AWS environment
  * (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for emulators); path-style addressing suits emulators.
  */
-export function s3TileSource(template: string, client?: S3Client): TileSource {
+function s3TileSource(template: string, client?: S3Client): TileSource {
   validateTemplate(template);
   const { bucket, keyTemplate } = parseS3Template(template);
   let s3 = client;

@@ -8,9 +8,9 @@ export const MAX_ZOOM = 22;
 /** Web-mercator latitude limit (the square world map ends here). */
 export const MAX_LATITUDE = 85.0511287798066;
 /** WGS84 equatorial radius used by web mercator, metres. */
-export const EARTH_RADIUS_M = 6378137;
+const EARTH_RADIUS_M = 6378137;
 
-export interface LonLat {
+interface LonLat {
   lon: number;
   lat: number;
 }
@@ -36,7 +36,7 @@ export interface TileBounds {
 }
 
 /** Throws unless z is an integer in 0..MAX_ZOOM. */
-export function validateZoom(z: number): void {
+function validateZoom(z: number): void {
   if (!Number.isInteger(z) || z < 0 || z > MAX_ZOOM) {
     throw new Error(`z=${z} is out of range 0..${MAX_ZOOM} (integer)`);
   }

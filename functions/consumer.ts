@@ -8,7 +8,6 @@ import { processPartialBatch } from '../core/store/batch.ts';
 import { errorText, Logger } from '../core/store/log.ts';
 import { parseTileMessage } from '../core/run/messages.ts';
 import { putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
-import { tileRequest } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
 import { isTransient } from '../core/store/transient.ts';
@@ -55,7 +54,7 @@ async function processRecord(results: ResultStore, record: SQSRecord, log: Logge
   try {
     // A corrupt neighbour is read as missing (documented): say so in the log rather than silently.
     const onWarning = (warning: string) => log.warn(`warning: ${warning}`);
-    clusters = (await runTile(tileRequest(params, tile), sourceFor(params.tiles_url), undefined, undefined, { onWarning })).clusters;
+    clusters = (await runTile(tile, params, sourceFor(params.tiles_url), { onWarning })).clusters;
   } catch (error) {
     if (isTransient(error)) throw error;
     log.error(errorText(error));

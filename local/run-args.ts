@@ -1,8 +1,8 @@
 // The run options shared by `npm run enqueue` and `npm start`: a region (one of four forms), the
 // zoom, dates, clustering parameters and the tile source, turned into a validated RunSpec.
 import type { Command } from 'commander';
-import { DEFAULT_MAX_TILES, normalizeRunParams, validateRunParams, type Region, type RunParams, type RunSpec } from '../core/run/params.ts';
-import { defaultTilesUrl } from '../core/store/tile-sources.ts';
+import { DEFAULT_MAX_TILES, validateRunParams, type Region, type RunSpec } from '../core/run/params.ts';
+import { defaultTilesUrl } from '../core/tiles/tile-url.ts';
 import { MAX_ZOOM, tileBounds, type LonLatBounds } from '../core/tiles/grid.ts';
 
 /** Commander's parsed values of the run options. */
@@ -84,11 +84,6 @@ export function regionOf(options: RunOptions): Region | null {
 
 /** The validated run of these options and region; throws one line naming the bad value. */
 export function runSpecOf(options: RunOptions, region: Region): RunSpec {
-  return normalizeRunParams(runParamsOf(options, region));
-}
-
-/** The validated run parameters (region as given) of these options; throws one line naming the bad value. */
-export function runParamsOf(options: RunOptions, region: Region): RunParams {
   const z = number('--z', options.z ?? '12')!;
   if (!Number.isInteger(z) || z < 0 || z > MAX_ZOOM) throw new Error(`--z must be an integer in 0..${MAX_ZOOM}, got "${options.z}"`);
   return validateRunParams({

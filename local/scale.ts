@@ -16,7 +16,7 @@ import { submitRun } from '../core/store/queue.ts';
 import type { Ledger } from '../core/store/ledger.ts';
 import { waitForManifest } from '../core/store/manifest-wait.ts';
 import { loadManifest, loadRun, streamRunClusters } from '../core/store/result-store.ts';
-import { normalizeRunParams, type RunSpec } from '../core/run/params.ts';
+import { validateRunParams, type RunSpec } from '../core/run/params.ts';
 import { encodeGladTile } from '../core/tiles/decode.ts';
 import { mulberry32, syntheticTile } from './synthetic.ts';
 import { REQUEST_DEFAULTS } from '../core/run/request.ts';
@@ -60,7 +60,7 @@ export function writeScaleTiles(dir: string, tiles: readonly TileAddress[], seed
 export function scaleSpec(tiles: number, tilesDir: string, x0 = X0, y0 = Y0): RunSpec {
   const side = Math.ceil(Math.sqrt(tiles));
   const rows = Math.ceil(tiles / side);
-  return normalizeRunParams({
+  return validateRunParams({
     z: Z,
     region: { kind: 'tiles', x0, y0, x1: x0 + side - 1, y1: y0 + rows - 1 },
     ...REQUEST_DEFAULTS,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ledgerFromEnv, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
 import { REQUEST_DEFAULTS } from '../core/run/request.ts';
-import { normalizeRunParams, runId, runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
+import { validateRunParams, runId, runTiles, type RunSpec } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
@@ -39,7 +39,7 @@ const log = (line: string) => {
 };
 
 function spec(tilesDir: string): RunSpec {
-  return normalizeRunParams({
+  return validateRunParams({
     z: Z,
     region: { kind: 'tiles', x0: X0, y0: Y0, x1: X0 + options.size - 1, y1: Y0 + options.size - 1 },
     ...REQUEST_DEFAULTS,
@@ -66,7 +66,7 @@ await runCli('bench:pipeline', async () => {
     const cpuBefore = process.threadCpuUsage();
     for (const tile of runTiles(serial)) {
       const started = performance.now();
-      clusters += (await runTile(tileRequest(serial, tile), source)).nb_clusters;
+      clusters += (await runTile(tile, serial, source)).nb_clusters;
       ms += performance.now() - started;
     }
     const cpu = process.threadCpuUsage(cpuBefore);
@@ -74,7 +74,7 @@ await runCli('bench:pipeline', async () => {
     return ms;
   };
   // Warm-up (JIT) on a few tiles, as a worker's first batches warm up too.
-  for (const tile of runTiles(serial).slice(0, 10)) await runTile(tileRequest(serial, tile), source);
+  for (const tile of runTiles(serial).slice(0, 10)) await runTile(tile, serial, source);
   const clusterBefore = await clusterAlone();
   log(`runTile alone: ${(clusterBefore / 1000).toFixed(2)} s for ${tiles} tiles (${(clusterBefore / tiles).toFixed(1)} ms a tile, ${clusters} clusters)`);
 

@@ -5,9 +5,9 @@
 import '../local/quiet.ts';
 import { ledgerFromEnv, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
-import { checkRunSize, normalizeRunParams, regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
+import { checkRunSize, regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
 import { cliCommand, runCli } from '../local/cli-options.ts';
-import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runLonLatBounds, runParamsOf, type RunOptions } from '../local/run-args.ts';
+import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runLonLatBounds, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { useStack } from '../local/stack-file.ts';
 
 /** What `--info` prints: the run that would be sent. */
@@ -38,9 +38,8 @@ const options = program.opts<RunOptions & { info?: boolean; maxTiles?: string }>
 await runCli('enqueue', async () => {
   const region = regionOf(options);
   if (!region) throw new Error('give a region: --tile-bounds, --bounds, --lonlat or --xy');
-  const params = runParamsOf(options, region);
-  const spec = normalizeRunParams(params);
-  const notes = regionNotes(params);
+  const spec = runSpecOf(options, region);
+  const notes = regionNotes(region, spec);
   if (options.info) {
     // --info sends nothing, so it describes a run of any size (that is how to see one before raising the limit).
     console.log(JSON.stringify(runInfo(spec, notes), null, 2));

@@ -3,7 +3,8 @@
 //   npm run -s tile -- '{"z":12,"x":1355,"y":2045,"start_date":"2016-06-01","end_date":"2016-12-01"}'
 // Bad input or a failed tile: one line on stderr, nothing on stdout, exit 1.
 import { parseTileRequest } from '../core/run/request.ts';
-import { defaultTilesUrl, tileSourceFromTemplate } from '../core/store/tile-sources.ts';
+import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
+import { defaultTilesUrl } from '../core/tiles/tile-url.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
 import { runCli } from '../local/cli-options.ts';
 
@@ -17,9 +18,9 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     throw new Error(`invalid JSON: ${(err as Error).message}`);
   }
-  const request = parseTileRequest(input);
+  const { z, x, y, ...spec } = parseTileRequest(input);
   const source = tileSourceFromTemplate(defaultTilesUrl());
-  const result = await runTile(request, source, undefined, undefined, { onWarning: (m) => process.stderr.write(`tile: warning: ${m}\n`) });
+  const result = await runTile({ z, x, y }, spec, source, { onWarning: (m) => process.stderr.write(`tile: warning: ${m}\n`) });
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 

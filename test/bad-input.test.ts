@@ -17,8 +17,8 @@ import { Ledger, shardCount, shardOf, shardPk } from '../core/store/ledger.ts';
 import { clustersKey, decodeS3Key, errorKey, manifestKey, messageErrorKey, parseResultKey, runPrefix, tilePrefix } from '../core/run/keys.ts';
 import { MAX_MESSAGE_BYTES, MAX_S3_RECORDS, parseErrorRecord, parseS3Event, parseTileMessage, tileMessageBody } from '../core/run/messages.ts';
 import {
-  checkRunSize, normalizeRunParams, parseRunSpec, regionNotes, runId, runTileCount, runTiles, tileIndex, tileInRun, validateRunParams,
-  type RunSpec,
+  checkRunSize, parseRunSpec, regionNotes, runId, runTileCount, runTiles, tileIndex, tileInRun, validateRunParams,
+  type Region, type RunSpec,
 } from '../core/run/params.ts';
 import { MAX_LATITUDE } from '../core/tiles/grid.ts';
 import { CREDENTIALS, REGION, setHandlerEnv, startDynalite, startS3rver, type Dynamo, type S3Emulator } from './pipeline-emulators.ts';
@@ -65,8 +65,8 @@ describe('run parameters', () => {
   });
 
   it('a box crossing the antimeridian wraps its columns: one run, tiles on both sides, numbered 0..n-1', () => {
-    const params = validateRunParams({ ...base, z: 6, region: { kind: 'bbox', west: 170, south: -20, east: -170, north: -10 } });
-    const spec = normalizeRunParams(params);
+    const region = { kind: 'bbox', west: 170, south: -20, east: -170, north: -10 } as const;
+    const spec = validateRunParams({ ...base, z: 6, region });
     // 64 columns at z6, 5.625° each: 170° is in column 62, -170° ends column 1 (exclusive edge at -168.75).
     expect(spec.region).toEqual({ z: 6, x0: 62, y0: 33, x1: 1, y1: 35 });
     expect(runTileCount(spec)).toBe(4 * 3);
@@ -76,37 +76,38 @@ describe('run parameters', () => {
     expect(tileInRun(spec, { z: 6, x: 2, y: 33 })).toBe(false);
     expect(tileInRun(spec, { z: 6, x: 61, y: 33 })).toBe(false);
     expect(() => tileIndex(spec, { z: 6, x: 32, y: 34 })).toThrow(/outside the run's region/);
-    expect(regionNotes(params)).toEqual(['region crosses the antimeridian: columns x 62..63 and 0..1 at z=6']);
+    expect(regionNotes(region, spec)).toEqual(['region crosses the antimeridian: columns x 62..63 and 0..1 at z=6']);
     // The wrapped spec travels in messages and parses back; a message for a tile across the line is accepted.
     expect(parseRunSpec(JSON.parse(JSON.stringify(spec)))).toEqual(spec);
     const parsed = parseTileMessage(tileMessageBody(spec, { z: 6, x: 0, y: 34 }));
     expect(parsed.kind).toBe('ok');
     // The same box not crossing (west < east) is a different, much larger run.
-    const wide = normalizeRunParams(validateRunParams({ ...base, z: 6, region: { kind: 'bbox', west: -170, south: -20, east: 170, north: -10 } }));
+    const wide = validateRunParams({ ...base, z: 6, region: { kind: 'bbox', west: -170, south: -20, east: 170, north: -10 } });
     expect(runTileCount(wide)).toBe(62 * 3); // columns 1..62
     expect(runId(wide)).not.toBe(runId(spec));
   });
 
   it('±180 edges do not make a box cross; boxes whose parts meet cover the whole row', () => {
     const at = (west: number, east: number) =>
-      normalizeRunParams(validateRunParams({ ...base, z: 3, region: { kind: 'bbox', west, south: 0, east, north: 10 } })).region;
+      validateRunParams({ ...base, z: 3, region: { kind: 'bbox', west, south: 0, east, north: 10 } }).region;
     expect(at(170, -180)).toMatchObject({ x0: 7, x1: 7 });
     expect(at(180, -170)).toMatchObject({ x0: 0, x1: 0 });
     expect(at(10, 5)).toMatchObject({ x0: 0, x1: 7 });
   });
 
   it('latitudes beyond ±85.0511 are clamped to the web-mercator limit, and said so', () => {
-    const params = validateRunParams({ ...base, z: 4, region: { kind: 'bbox', west: 0, south: -89, east: 20, north: 90 } });
-    expect(normalizeRunParams(params).region).toMatchObject({ y0: 0, y1: 15 });
-    expect(regionNotes(params)).toEqual(['latitude -89 and 90 clamped to ±85.0511 (web-mercator tiles end there)']);
-    const point = validateRunParams({ ...base, z: 4, region: { kind: 'point', lon: 0, lat: 88 } });
-    expect(normalizeRunParams(point).region).toMatchObject({ y0: 0, y1: 0 });
-    expect(regionNotes(point)[0]).toMatch(/^latitude 88 clamped/);
-    expect(regionNotes(validateRunParams({ ...base, z: 4, region: { kind: 'point', lon: 0, lat: MAX_LATITUDE } }))).toEqual([]);
+    const notes = (region: Region) => regionNotes(region, validateRunParams({ ...base, z: 4, region }));
+    const box: Region = { kind: 'bbox', west: 0, south: -89, east: 20, north: 90 };
+    expect(validateRunParams({ ...base, z: 4, region: box }).region).toMatchObject({ y0: 0, y1: 15 });
+    expect(notes(box)).toEqual(['latitude -89 and 90 clamped to ±85.0511 (web-mercator tiles end there)']);
+    const point: Region = { kind: 'point', lon: 0, lat: 88 };
+    expect(validateRunParams({ ...base, z: 4, region: point }).region).toMatchObject({ y0: 0, y1: 0 });
+    expect(notes(point)[0]).toMatch(/^latitude 88 clamped/);
+    expect(notes({ kind: 'point', lon: 0, lat: MAX_LATITUDE })).toEqual([]);
   });
 
   it('a run over the size limit is refused with its count and the flag that lifts the limit', () => {
-    const spec = normalizeRunParams(validateRunParams({ ...base, region: { kind: 'tiles', x0: 0, y0: 0, x1: 261, y1: 199 } }));
+    const spec = validateRunParams({ ...base, region: { kind: 'tiles', x0: 0, y0: 0, x1: 261, y1: 199 } });
     expect(runTileCount(spec)).toBe(52_400);
     expect(() => checkRunSize(spec)).toThrow(/^region has 52,400 tiles, over the limit of 10,000: pass --max-tiles 52400 to run it anyway$/);
     expect(() => checkRunSize(spec, 60_000)).not.toThrow();
@@ -153,7 +154,7 @@ describe('keys: no traversal, no injection', () => {
 });
 
 describe('messages and events: size caps and shapes', () => {
-  const spec = normalizeRunParams(validateRunParams(base));
+  const spec = validateRunParams(base);
   it('an oversized body is refused before parsing', () => {
     const body = JSON.stringify({ ...JSON.parse(tileMessageBody(spec, { z: 12, x: 1331, y: 2162 })), pad: 'x'.repeat(MAX_MESSAGE_BYTES) });
     expect(parseTileMessage(body)).toEqual({ kind: 'unroutable', error: `message body is ${Buffer.byteLength(body)} bytes, over the limit of ${MAX_MESSAGE_BYTES}` });
@@ -239,7 +240,7 @@ const TABLE = 'glad-ledger';
 let s3: S3Emulator;
 let dynamo: Dynamo;
 let client: S3Client;
-const validSpec: RunSpec = normalizeRunParams(validateRunParams({ ...base, tiles_url: 'file:///nonexistent-glad-tiles/{z}/{x}/{y}.png', min_count: 5 }));
+const validSpec: RunSpec = validateRunParams({ ...base, tiles_url: 'file:///nonexistent-glad-tiles/{z}/{x}/{y}.png', min_count: 5 });
 const VALID = runId(validSpec);
 
 beforeAll(async () => {
@@ -340,9 +341,9 @@ describe('handlers fed forged messages and events write nothing outside the run 
   }, 30_000);
 
   it('a run across the antimeridian goes through consumer and aggregator: both sides counted, one manifest', async () => {
-    const spec = normalizeRunParams(validateRunParams({
+    const spec = validateRunParams({
       z: 12, region: { kind: 'bbox', west: 179.9, south: -16.2, east: -179.9, north: -16.1 }, tiles_url: 'file:///nonexistent-glad-tiles/{z}/{x}/{y}.png',
-    }));
+    });
     expect(spec.region).toMatchObject({ x0: 4094, x1: 1 });
     const id = runId(spec);
     const tiles = runTiles(spec);

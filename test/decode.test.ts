@@ -1,7 +1,7 @@
 import { crc32, deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { ALL_DAYS, allocAlerts, decoders, encodeGladTile, gladDecoder, MAX_GLAD_DAYS } from '../core/tiles/decode.ts';
+import { ALL_DAYS, allocAlerts, encodeGladTile, gladDecoder, MAX_GLAD_DAYS } from '../core/tiles/decode.ts';
 import type { Alerts } from '../core/tiles/types.ts';
 
 const tile = { z: 12, x: 1355, y: 2045 };
@@ -45,10 +45,6 @@ describe('gladDecoder', () => {
     ]);
     const a = gladDecoder.decode(img, { startDays: 100, endDays: 200 }, tile);
     expect(Array.from(a.days)).toEqual([100, 199]);
-  });
-
-  it('is reachable through the registry', () => {
-    expect(decoders.glad).toBe(gladDecoder);
   });
 
   it('decodes RGB PNGs without alpha', () => {

@@ -15,7 +15,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { chunkIndexes, enqueueBodies, submitRun, type BatchSender } from '../core/store/queue.ts';
 import { Ledger } from '../core/store/ledger.ts';
 import { errorOutcome } from '../core/run/manifest.ts';
-import { normalizeRunParams, runId, runTiles, validateRunParams } from '../core/run/params.ts';
+import { runId, runTiles, validateRunParams } from '../core/run/params.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../local/emulators.ts';
 import { createStack } from '../local/stack.ts';
 
@@ -148,7 +148,7 @@ describe('submitRun (ledger in dynalite, queue in fauxqs)', () => {
         stack.names.table,
       );
       const client = new SQSClient({ region: LOCAL_REGION, endpoint: emulators.endpoints.sqs, credentials: LOCAL_CREDENTIALS });
-      const spec = normalizeRunParams(validateRunParams({ z: 12, region: { kind: 'tiles', x0: 10, y0: 20, x1: 12, y1: 21 }, tiles_url: 'https://t/{z}/{x}/{y}.png' }));
+      const spec = validateRunParams({ z: 12, region: { kind: 'tiles', x0: 10, y0: 20, x1: 12, y1: 21 }, tiles_url: 'https://t/{z}/{x}/{y}.png' });
       const deps = { ledger, sqs: client, queueUrl: stack.queueUrl };
       const received = async () => {
         const bodies: string[] = [];
@@ -185,7 +185,7 @@ describe('submitRun (ledger in dynalite, queue in fauxqs)', () => {
       expect(await received()).toEqual([]);
 
       // Over the size limit: refused with the count and the flag, before the ledger or the queue is touched.
-      const big = normalizeRunParams(validateRunParams({ z: 12, region: { kind: 'tiles', x0: 0, y0: 0, x1: 9, y1: 9 }, tiles_url: 'https://t/{z}/{x}/{y}.png' }));
+      const big = validateRunParams({ z: 12, region: { kind: 'tiles', x0: 0, y0: 0, x1: 9, y1: 9 }, tiles_url: 'https://t/{z}/{x}/{y}.png' });
       await expect(submitRun(big, deps, { maxTiles: 99 })).rejects.toThrow('region has 100 tiles, over the limit of 99: pass --max-tiles 100');
       expect(await ledger.getRun(runId(big))).toBeNull();
       expect(await received()).toEqual([]);

@@ -26,7 +26,7 @@ import { waitForManifest } from '../core/store/manifest-wait.ts';
 import { loadRun, type LoadedRun } from '../core/store/result-store.ts';
 import type { StoredCluster } from '../core/clusters/types.ts';
 import { REQUEST_DEFAULTS } from '../core/run/request.ts';
-import { normalizeRunParams, runTiles, type RunSpec } from '../core/run/params.ts';
+import { validateRunParams, runTiles, type RunSpec } from '../core/run/params.ts';
 import { mulberry32, syntheticMosaicFiles } from '../local/synthetic.ts';
 import { tileKey } from '../core/tiles/grid.ts';
 import type { Manifest } from '../core/run/types.ts';
@@ -72,7 +72,7 @@ export interface TileRange {
 
 /** A run of these tests: the tiles of `range` at zoom z, default parameters but clusters of 10 alerts or more (low-density worlds). */
 export function testRunSpec(z: number, range: TileRange, tilesUrl: string): RunSpec {
-  return normalizeRunParams({ z, region: { kind: 'tiles', ...range }, ...REQUEST_DEFAULTS, min_count: 10, tiles_url: tilesUrl });
+  return validateRunParams({ z, region: { kind: 'tiles', ...range }, ...REQUEST_DEFAULTS, min_count: 10, tiles_url: tilesUrl });
 }
 
 /** The PNGs of a synthetic world over `range` and its ring of neighbours (read for the halo), by tile key. */
@@ -580,7 +580,7 @@ const round = (value: number) => Math.round(value * 1e6) / 1e6;
 export function digestRun(run: LoadedRun): RunDigest {
   const { manifest } = run;
   const status: Record<string, string> = {};
-  for (const tile of runTiles(manifest.params as unknown as RunSpec)) status[tileKey(tile)] = 'empty';
+  for (const tile of runTiles(manifest.params)) status[tileKey(tile)] = 'empty';
   for (const key of manifest.results) status[tileKey(parseResultKey(key)!.tile)] = 'clusters';
   for (const error of manifest.errors) status[tileKey(error)] = `failed:${error.stage}`;
   const clusters: RunDigest['clusters'] = {};

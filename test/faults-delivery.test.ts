@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueBodies } from '../core/store/queue.ts';
 import { clustersKey } from '../core/run/keys.ts';
 import { runMessageBodies } from '../core/run/messages.ts';
-import { runId, runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
+import { runId, runTiles, type RunSpec } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
 import { tileKey } from '../core/tiles/grid.ts';
@@ -72,7 +72,7 @@ describe('delivery faults', () => {
     const source = tileSourceFromTemplate(s.tiles_url);
     let withClusters = 0;
     for (const tile of runTiles(s)) {
-      const want = (await runTile(tileRequest(s, tile), source)).clusters;
+      const want = (await runTile(tile, s, source)).clusters;
       const got = clean.clusters[tileKey(tile)] ?? [];
       expect(got.map((c) => [c.i, c.j, c.count, c.min_date, c.max_date, c.alerts])).toEqual(want.map((c) => [c.i, c.j, c.count, c.min_date, c.max_date, c.alerts]));
       if (want.length > 0) withClusters++;

@@ -6,7 +6,7 @@
 // "1 failed"). Here each tile takes ≥ 3 s against a 1 s visibility timeout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clustersKey } from '../core/run/keys.ts';
-import { runId, runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
+import { runId, runTiles, type RunSpec } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
 import { tileKey } from '../core/tiles/grid.ts';
@@ -58,7 +58,7 @@ describe('a tile slower than the visibility timeout', () => {
     const fast = spec('slow=0');
     const source = tileSourceFromTemplate(fast.tiles_url);
     for (const tile of runTiles(s)) {
-      const want = (await runTile(tileRequest(fast, tile), source)).clusters;
+      const want = (await runTile(tile, fast, source)).clusters;
       expect(want.length).toBeGreaterThan(0);
       expect(digest.clusters[tileKey(tile)].map((c) => [c.i, c.j, c.count, c.alerts])).toEqual(want.map((c) => [c.i, c.j, c.count, c.alerts]));
     }

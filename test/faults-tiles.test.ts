@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daysToIso, isoToDays } from '../core/tiles/dates.ts';
 import { ALL_DAYS, encodeGladTile, gladDecoder } from '../core/tiles/decode.ts';
-import { runId, runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
+import { runId, runTiles, type RunSpec } from '../core/run/params.ts';
 import { httpTileSource, httpTimeoutMs } from '../core/store/tile-sources.ts';
 import { syntheticTile } from '../local/synthetic.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
@@ -154,7 +154,7 @@ describe('a misbehaving tile server', () => {
     const s = spec('run=clean');
     const source = httpTileSource(s.tiles_url);
     for (const tile of runTiles(s)) {
-      const want = (await runTile(tileRequest(s, tile), source)).clusters.map((c) => [c.i, c.j, c.count, c.alerts]);
+      const want = (await runTile(tile, s, source)).clusters.map((c) => [c.i, c.j, c.count, c.alerts]);
       expect((clean.clusters[tileKey(tile)] ?? []).map((c) => [c.i, c.j, c.count, c.alerts])).toEqual(want);
     }
     for (const c of [...TRANSIENT, 'palette png'] as Case[]) expect(clean.status[tileKey(tilesOf(c)[0])]).toBe('clusters');

@@ -1,8 +1,8 @@
 // The `flat` halo check and tie rule on hand-made cases (the mosaics are in test/halo.test.ts).
 import { describe, expect, it } from 'vitest';
-import { clusterFlatChecked } from '../core/meanshift/engine.ts';
+import { clusterAlerts, tileBox } from '../core/meanshift/engine.ts';
 import { flatMeanShift, flatMeanShiftTraced } from '../core/meanshift/flat.ts';
-import { breakTiesByRank } from '../core/meanshift/flat-halo.ts';
+import { breakTiesByRank, clusterFlat } from '../core/meanshift/flat-halo.ts';
 import { syntheticTile } from '../local/synthetic.ts';
 import type { Alerts } from '../core/tiles/types.ts';
 import type { ClusterParams } from '../core/meanshift/types.ts';
@@ -18,6 +18,11 @@ function alertsOf(xy: Array<[number, number]>): Alerts {
     days: new Uint16Array(n).fill(1),
     confidence: new Uint8Array(n).fill(2),
   };
+}
+
+/** The tile's owned clusters (the engine) and the halo check behind their `complete` flag. */
+function clusterFlatChecked(alerts: Alerts, params: ClusterParams, margin: number, origin = { col: 0, row: 0 }) {
+  return { tile: clusterAlerts(alerts, params, margin, origin), check: clusterFlat(alerts, params, tileBox(margin, origin)).check };
 }
 
 /** Every pixel of [c0, c1] × [r0, r1]. */

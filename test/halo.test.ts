@@ -306,10 +306,7 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     const seen: string[] = [];
     for (let ty = 0; ty < tiles; ty++) {
       for (let tx = 0; tx < tiles; tx++) {
-        const result = await runTile(
-          { z: 12, x: x0 + tx, y: y0 + ty, start_date: '2015-01-01', end_date: '2021-01-01', ...standard },
-          source,
-        );
+        const result = await runTile({ z: 12, x: x0 + tx, y: y0 + ty }, { start_date: '2015-01-01', end_date: '2021-01-01', ...standard }, source);
         for (const rec of result.clusters) {
           seen.push(rec.alerts.map(([row, col]) => pixelKey(col + tx * T, row + ty * T)).sort().join(';'));
           expect(rec.i >= 0 && rec.i < T && rec.j >= 0 && rec.j < T).toBe(true);
@@ -335,7 +332,7 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     const seen: string[] = [];
     for (let ty = 0; ty < tiles; ty++) {
       for (let tx = 0; tx < tiles; tx++) {
-        const result = await runTile({ z: 12, x: x0 + tx, y: y0 + ty, start_date: '2015-01-01', end_date: '2021-01-01', ...flat }, source);
+        const result = await runTile({ z: 12, x: x0 + tx, y: y0 + ty }, { start_date: '2015-01-01', end_date: '2021-01-01', ...flat }, source);
         for (const rec of result.clusters) seen.push(rec.alerts.map(([row, col]) => pixelKey(col + tx * T, row + ty * T)).sort().join(';'));
       }
     }

@@ -23,7 +23,7 @@ import { tileMessageBody } from '../core/run/messages.ts';
 import { INFO_KEY, readClusters, readClustersInfo, readMembers, schemaColumn, type ClustersFileInfo } from '../core/run/parquet.ts';
 import { summarizeClusters } from '../core/run/manifest.ts';
 import { STORED_COLUMNS } from '../core/clusters/schema.ts';
-import { normalizeRunParams, runId, runTiles, tileRequest, validateRunParams } from '../core/run/params.ts';
+import { runId, runTiles, validateRunParams } from '../core/run/params.ts';
 import type { RunSpec } from '../core/run/params.ts';
 import { fileTileSource } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
@@ -67,7 +67,7 @@ afterAll(async () => {
 // ---------- helpers ----------
 
 function makeRun(overrides: Record<string, unknown> = {}): { spec: RunSpec; id: string; tiles: TileAddress[] } {
-  const params = validateRunParams({
+  const spec = validateRunParams({
     z: Z,
     region: { kind: 'tiles', x0: MOSAIC.x0, y0: MOSAIC.y0, x1: MOSAIC.x1, y1: MOSAIC.y1 },
     tiles_url: template,
@@ -75,7 +75,6 @@ function makeRun(overrides: Record<string, unknown> = {}): { spec: RunSpec; id: 
     min_count: 10,
     ...overrides,
   });
-  const spec = normalizeRunParams(params);
   return { spec, id: runId(spec), tiles: runTiles(spec) };
 }
 
@@ -129,7 +128,7 @@ const direct = new Map<string, Promise<TileResult>>();
 /** What `npm run tile` gives for this tile (the reference the stored files must match). */
 function expected(spec: RunSpec, tile: TileAddress): Promise<TileResult> {
   const key = `${JSON.stringify(spec)}|${tile.x}/${tile.y}`;
-  if (!direct.has(key)) direct.set(key, runTile(tileRequest(spec, tile), fileTileSource(template)));
+  if (!direct.has(key)) direct.set(key, runTile(tile, spec, fileTileSource(template)));
   return direct.get(key)!;
 }
 

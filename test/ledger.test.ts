@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, MANIFEST_LEASE_MS, MAX_SHARDS, SHARD_SIZE, shardCapacity, shardCount, shardOf, shardPk, type TileOutcome } from '../core/store/ledger.ts';
 import { buildManifest, clustersOutcome, errorOutcome, summarizeClusters } from '../core/run/manifest.ts';
 import type { ClusterFields } from '../core/clusters/types.ts';
-import { normalizeRunParams, runId, runTiles, validateRunParams } from '../core/run/params.ts';
+import { runId, runTiles, validateRunParams } from '../core/run/params.ts';
 import type { RunSpec } from '../core/run/params.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 import { startDynalite, type Dynamo } from './pipeline-emulators.ts';
@@ -21,7 +21,7 @@ async function freshLedger(): Promise<Ledger> {
 }
 
 function makeRun(x0: number, y0: number, x1: number, y1: number, z = 12): { spec: RunSpec; id: string; tiles: TileAddress[] } {
-  const spec = normalizeRunParams(validateRunParams({ z, region: { kind: 'tiles', x0, y0, x1, y1 }, tiles_url: 'https://t/{z}/{x}/{y}.png' }));
+  const spec = validateRunParams({ z, region: { kind: 'tiles', x0, y0, x1, y1 }, tiles_url: 'https://t/{z}/{x}/{y}.png' });
   return { spec, id: runId(spec), tiles: runTiles(spec) };
 }
 

@@ -10,7 +10,7 @@ import { exportClusters, streamExport, type ExportOptions, type StreamFormat } f
 import { clustersKey, manifestKey, membersKey } from '../core/run/keys.ts';
 import { loadRun, streamRunClusters, type ObjectReader } from '../core/store/result-store.ts';
 import { writeClusters, writeMembers } from '../core/run/parquet.ts';
-import { normalizeRunParams, validateRunParams } from '../core/run/params.ts';
+import { validateRunParams } from '../core/run/params.ts';
 import { ClusterService, type ServiceDeps } from '../core/results/service.ts';
 import { canonicalCompare } from '../core/results/table.ts';
 import type { StoredCluster } from '../core/clusters/types.ts';
@@ -20,9 +20,9 @@ import { FIXTURE_TILES, fixtureRecords } from './results-fixtures.ts';
 
 const RUN = 'r-00000000000000aa';
 const BUCKET = 'results';
-const SPEC = normalizeRunParams(validateRunParams({
+const SPEC = validateRunParams({
   z: 12, region: { kind: 'tiles', x0: 1362, y0: 2083, x1: 1363, y1: 2084 }, tiles_url: 'file:///tiles/{z}/{x}/{y}.png',
-}));
+});
 
 /** A manifest listing these tiles' clusters files (only the fields the readers use matter). */
 function manifestOf(tiles: readonly TileAddress[]): Manifest {

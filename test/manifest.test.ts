@@ -2,11 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { TileOutcome } from '../core/store/ledger.ts';
 import { buildManifest, clustersOutcome, errorOutcome, summarizeClusters } from '../core/run/manifest.ts';
 import type { ClusterFields } from '../core/clusters/types.ts';
-import { normalizeRunParams, runId, validateRunParams } from '../core/run/params.ts';
+import { runId, validateRunParams } from '../core/run/params.ts';
 
-const spec = normalizeRunParams(
-  validateRunParams({ z: 8, region: { kind: 'tiles', x0: 10, y0: 20, x1: 11, y1: 21 }, tiles_url: 'https://t/{z}/{x}/{y}.png', width: 4 }),
-);
+const spec = validateRunParams({ z: 8, region: { kind: 'tiles', x0: 10, y0: 20, x1: 11, y1: 21 }, tiles_url: 'https://t/{z}/{x}/{y}.png', width: 4 });
 const RUN = runId(spec);
 const row = (count: number, ha: number, min: string, max: string) =>
   ({ count, alert_area_ha: ha, min_date: min, max_date: max }) as ClusterFields;

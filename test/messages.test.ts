@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseErrorRecord, parseS3Event, parseTileMessage, runMessageBodies, tileMessageBody } from '../core/run/messages.ts';
-import { normalizeRunParams, runId, validateRunParams } from '../core/run/params.ts';
+import { runId, validateRunParams } from '../core/run/params.ts';
 
-const spec = normalizeRunParams(
-  validateRunParams({ z: 10, region: { kind: 'tiles', x0: 341, y0: 539, x1: 342, y1: 539 }, tiles_url: 'https://t/{z}/{x}/{y}.png' }),
-);
+const spec = validateRunParams({ z: 10, region: { kind: 'tiles', x0: 341, y0: 539, x1: 342, y1: 539 }, tiles_url: 'https://t/{z}/{x}/{y}.png' });
 const RUN = runId(spec);
 const TILE = { z: 10, x: 342, y: 539 };
 const good = JSON.parse(tileMessageBody(spec, TILE));

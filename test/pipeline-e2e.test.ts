@@ -16,7 +16,7 @@ import type { Ledger } from '../core/store/ledger.ts';
 import { waitForManifest } from '../core/store/manifest-wait.ts';
 import { loadRun } from '../core/store/result-store.ts';
 import { tileMessageBody } from '../core/run/messages.ts';
-import { runTiles, tileRequest, type RunSpec } from '../core/run/params.ts';
+import { runTiles, type RunSpec } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
@@ -79,7 +79,7 @@ async function settle(): Promise<void> {
 async function reference(s: RunSpec): Promise<Cluster[][]> {
   const source = tileSourceFromTemplate(s.tiles_url);
   const perTile: Cluster[][] = [];
-  for (const tile of runTiles(s)) perTile.push((await runTile(tileRequest(s, tile), source)).clusters);
+  for (const tile of runTiles(s)) perTile.push((await runTile(tile, s, source)).clusters);
   return perTile;
 }
 

@@ -17,7 +17,7 @@ import { clustersKey, errorKey } from '../core/run/keys.ts';
 import { Ledger, type TileOutcome } from '../core/store/ledger.ts';
 import { requestPayloadOf } from '../core/store/replay-aggregator.ts';
 import { putTileError, putTileResult } from '../core/store/result-store.ts';
-import { normalizeRunParams, runId, runTiles, tileRequest, validateRunParams, type RunSpec } from '../core/run/params.ts';
+import { runId, runTiles, validateRunParams, type RunSpec } from '../core/run/params.ts';
 import { fileTileSource } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
@@ -91,13 +91,13 @@ beforeAll(async () => {
   );
   tilesDir = mkdtempSync(join(tmpdir(), 'glad-replay-'));
   await writeSyntheticMosaic(tilesDir, { z: 12, x0: 1360, y0: 2100, x1: 1361, y1: 2100, seed: 3, density: 1200 });
-  spec = normalizeRunParams(validateRunParams({
+  spec = validateRunParams({
     z: 12,
     region: { kind: 'tiles', x0: 1360, y0: 2100, x1: 1361, y1: 2100 },
     tiles_url: `${pathToFileURL(tilesDir).href}/{z}/{x}/{y}.png`,
     width: 3,
     min_count: 10,
-  }));
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -127,7 +127,7 @@ describe('npm run replay:aggregator (emulators)', () => {
   it('replays a failed event: the tile is counted once, its record deleted; bad records are reported and stay', async () => {
     const store = { s3, bucket: stack.names.bucket };
     await ledger.createRun(id(), spec); // as enqueue does before sending the tile messages
-    const result = await runTile(tileRequest(spec, tile()), fileTileSource(spec.tiles_url));
+    const result = await runTile(tile(), spec, fileTileSource(spec.tiles_url));
     expect(result.nb_clusters).toBeGreaterThan(0);
     await putTileResult(store, id(), spec, tile(), result.clusters);
     // An error record of a run the ledger has never heard of, without params: its replay fails again

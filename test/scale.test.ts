@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resultsBucket, s3Client } from '../core/store/aws.ts';
 import { loadManifest } from '../core/store/result-store.ts';
 import { buildManifest } from '../core/run/manifest.ts';
-import { runTiles, tileRequest } from '../core/run/params.ts';
+import { runTiles } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
 import { measureRead, measureRun, scaleSpec, startScaleStack, writeScaleTiles, type RunFigures, type ScaleStack } from '../local/scale.ts';
@@ -45,7 +45,7 @@ describe(`a ${TILES}-tile run on the local stack`, () => {
     let alerts = 0;
     let withClusters = 0;
     for (const tile of runTiles(spec)) {
-      const result = await runTile(tileRequest(spec, tile), source);
+      const result = await runTile(tile, spec, source);
       clusters += result.clusters.length;
       alerts += result.clusters.reduce((sum, c) => sum + c.count, 0);
       if (result.clusters.length > 0) withClusters++;

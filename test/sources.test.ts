@@ -7,15 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DEFAULT_TILES_URL,
-  defaultTilesUrl,
-  fillTemplate,
-  httpTileSource,
-  TileSourceError,
-  tileSourceFromTemplate,
-  validateTemplate,
-} from '../core/store/tile-sources.ts';
+import { httpTileSource, TileSourceError, tileSourceFromTemplate } from '../core/store/tile-sources.ts';
+import { DEFAULT_TILES_URL, defaultTilesUrl, fillTemplate, validateTemplate } from '../core/tiles/tile-url.ts';
 
 const tile = { z: 12, x: 1355, y: 2045 };
 const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]);

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { allocAlerts, encodeGladTile } from '../core/tiles/decode.ts';
 import { isoToDays } from '../core/tiles/dates.ts';
 import { parseTileRequest } from '../core/run/request.ts';
-import { runTile } from '../core/clusters/tile-job.ts';
+import { validateRunParams } from '../core/run/params.ts';
+import { runTile, type RunTileOptions } from '../core/clusters/tile-job.ts';
 import type { TileAddress, TileSource } from '../core/tiles/types.ts';
 import { componentEngine } from './fake-engine.ts';
 import { syntheticTileSource } from '../local/synthetic.ts';
@@ -35,8 +36,11 @@ class World implements TileSource {
   }
 }
 
-const req = (x: number, y: number, extra: object = {}) =>
-  parseTileRequest({ z: Z, x, y, start_date: '2016-01-01', end_date: '2017-01-01', min_count: 5, ...extra });
+/** runTile on tile (x, y) at Z with the dates and parameters of an `npm run tile` request with these fields. */
+const job = (x: number, y: number, extra: object, source: TileSource, options?: RunTileOptions) => {
+  const { z: _z, x: _x, y: _y, ...spec } = parseTileRequest({ z: Z, x, y, start_date: '2016-01-01', end_date: '2017-01-01', min_count: 5, ...extra });
+  return runTile({ z: Z, x, y }, spec, source, options);
+};
 
 describe('runTile', () => {
   it('a clearing crossing the tile edge is owned once, with its halo members', async () => {
@@ -44,8 +48,8 @@ describe('runTile', () => {
     // 20x10 block over cols 240..259 of tile x=100 (16 px in tile 100, 4 in tile 101): mean col 249.5 → owned by tile 100.
     for (let gx = 100 * 256 + 240; gx < 100 * 256 + 260; gx++) for (let gy = 50 * 256 + 10; gy < 50 * 256 + 20; gy++) w.set(gx, gy, '2016-05-01');
     const engine = componentEngine();
-    const left = await runTile(req(100, 50), w, undefined, engine);
-    const right = await runTile(req(101, 50), w, undefined, engine);
+    const left = await job(100, 50, {}, w, { engine });
+    const right = await job(101, 50, {}, w, { engine });
     expect(left.nb_clusters).toBe(1);
     expect(right.nb_clusters).toBe(0);
     const c = left.clusters[0];
@@ -62,9 +66,7 @@ describe('runTile', () => {
     // in tile 101 coordinates cols -312..456, so a 256 px halo cuts it and 512 px does not.
     for (let gx = 99 * 256 + 200; gx <= 102 * 256 + 200; gx++) w.set(gx, 50 * 256 + 100, '2016-03-03');
     const passes: number[] = [];
-    const res = await runTile(req(101, 50), w, undefined, componentEngine(8, 1024), {
-      onPass: (p) => passes.push(p.margin),
-    });
+    const res = await job(101, 50, {}, w, { engine: componentEngine(8, 1024), onPass: (p) => passes.push(p.margin) });
     expect(passes).toEqual([8, 16, 32, 64, 128, 256, 512]);
     expect(res.nb_clusters).toBe(1);
     expect(res.clusters[0].count).toBe(769);
@@ -78,7 +80,7 @@ describe('runTile', () => {
     const w = new World();
     for (let gx = 100 * 256; gx <= 103 * 256; gx++) w.set(gx, 50 * 256 + 7, '2016-03-03');
     const warnings: string[] = [];
-    const res = await runTile(req(101, 50), w, undefined, componentEngine(8, 64), { onWarning: (m) => warnings.push(m) });
+    const res = await job(101, 50, {}, w, { engine: componentEngine(8, 64), onWarning: (m) => warnings.push(m) });
     expect(res.clusters[0].count).toBe(256 + 2 * 64);
     expect(warnings.join()).toContain('maximum halo of 64 px');
   });
@@ -86,7 +88,7 @@ describe('runTile', () => {
   it('blurring (margin 0) reads no neighbours', async () => {
     const w = new World();
     for (let gx = 100 * 256; gx < 100 * 256 + 10; gx++) w.set(gx, 50 * 256, '2016-03-03');
-    const res = await runTile(req(100, 50, { algorithm: 'blurring' }), w, undefined, componentEngine());
+    const res = await job(100, 50, { algorithm: 'blurring' }, w, { engine: componentEngine() });
     expect(res.nb_clusters).toBe(1);
     expect(res.clusters[0].count).toBe(10);
     expect(w.reads).toEqual(['12/100/50']);
@@ -96,17 +98,17 @@ describe('runTile', () => {
     const w = new World();
     for (let k = 0; k < 10; k++) w.set(100 * 256 + 50 + k, 50 * 256 + 50, k < 4 ? '2015-12-31' : '2016-06-01');
     for (let k = 0; k < 10; k++) w.set(100 * 256 + 50 + k, 50 * 256 + 150, '2017-01-01');
-    const res = await runTile(req(100, 50), w, undefined, componentEngine());
+    const res = await job(100, 50, {}, w, { engine: componentEngine() });
     expect(res.clusters.map((c) => c.count)).toEqual([6]);
     expect(res.clusters[0].min_date).toBe('2016-06-01');
-    const none = await runTile(req(100, 50, { min_count: 7 }), w, undefined, componentEngine());
+    const none = await job(100, 50, { min_count: 7 }, w, { engine: componentEngine() });
     expect(none.nb_clusters).toBe(0);
   });
 
   it('an empty tile has no clusters and reads no neighbours', async () => {
     const w = new World();
     w.set(101 * 256 + 3, 50 * 256 + 3, '2016-03-03');
-    const res = await runTile(req(100, 50), w, undefined, componentEngine());
+    const res = await job(100, 50, {}, w, { engine: componentEngine() });
     expect(res).toMatchObject({ nb_clusters: 0, clusters: [] });
     expect(w.reads).toEqual(['12/100/50']);
   });
@@ -116,10 +118,18 @@ describe('runTile', () => {
     for (let k = 0; k < 10; k++) w.set(100 * 256 + 250 + k, 50 * 256 + 60, '2016-03-03');
     w.corrupt.add('12/101/50');
     const warnings: string[] = [];
-    const res = await runTile(req(100, 50), w, undefined, componentEngine(), { onWarning: (m) => warnings.push(m) });
+    const res = await job(100, 50, {}, w, { engine: componentEngine(), onWarning: (m) => warnings.push(m) });
     expect(res.clusters[0].count).toBe(6); // the 4 pixels in the corrupt neighbour are lost
     expect(warnings.join()).toContain('tile 12/101/50: not a PNG');
-    await expect(runTile(req(101, 50), w, undefined, componentEngine())).rejects.toThrow(/^tile 12\/101\/50: not a PNG/);
+    await expect(job(101, 50, {}, w, { engine: componentEngine() })).rejects.toThrow(/^tile 12\/101\/50: not a PNG/);
+  });
+
+  it('echoes the tile, dates and parameters of a RunSpec in the request fields (not its region or tiles_url)', async () => {
+    const spec = validateRunParams({ z: 10, region: { kind: 'tile', x: 342, y: 540 }, tiles_url: 'https://t/{z}/{x}/{y}.png', width: 3, algorithm: 'blurring' });
+    const res = await runTile({ z: 10, x: 342, y: 540 }, spec, new World());
+    expect(JSON.stringify(res)).toBe(JSON.stringify({
+      z: 10, x: 342, y: 540, start_date: '2015-01-01', end_date: '2030-01-01', width: 3, min_count: 25, iterations: 25, algorithm: 'blurring', nb_clusters: 0, clusters: [],
+    }));
   });
 
   it('propagates read errors (they may be transient)', async () => {
@@ -127,7 +137,7 @@ describe('runTile', () => {
     const w = new World();
     for (let k = 0; k < 10; k++) w.set(100 * 256 + 250 + k, 50 * 256 + 60, '2016-03-03');
     const mixed: TileSource = { read: (t) => (t.x === 101 ? failing.read(t) : w.read(t)) };
-    await expect(runTile(req(100, 50), mixed, undefined, componentEngine())).rejects.toThrow('boom');
+    await expect(job(100, 50, {}, mixed, { engine: componentEngine() })).rejects.toThrow('boom');
   });
 });
 
@@ -138,7 +148,7 @@ describe('runTile with the real engine (core/meanshift/engine.ts)', () => {
     let clusters = 0;
     let crossing = 0;
     for (const [x, y] of [[500, 500], [501, 500], [500, 501], [501, 501]]) {
-      const res = await runTile(req(x, y, { start_date: '2015-01-01', end_date: '2021-01-01', min_count: 10, algorithm }), source);
+      const res = await job(x, y, { start_date: '2015-01-01', end_date: '2021-01-01', min_count: 10, algorithm }, source);
       for (const c of res.clusters) {
         clusters++;
         if (c.alerts.some(([row, col]) => row < 0 || col < 0 || row > 255 || col > 255)) crossing++;

@@ -9,8 +9,11 @@ import {
   tileBounds,
   tileCount,
   tilesInBounds,
+  indexInBounds,
   validateTile,
+  validateTileBounds,
 } from '../core/tiles/grid.ts';
+import { parseRunSpec, runTileCount, runTiles, validateRunParams } from '../core/run/params.ts';
 
 describe('tileBounds', () => {
   it('z=0 covers the whole web-mercator world', () => {
@@ -114,9 +117,25 @@ describe('tile lists', () => {
     expect(new Set(list.map((t) => `${t.x},${t.y}`)).size).toBe(6);
   });
 
-  it('rejects inverted and out-of-range bounds', () => {
-    expect(() => tileCount({ z: 5, x0: 4, y0: 0, x1: 3, y1: 0 })).toThrow('x0=4 is greater than x1=3');
+  it('rejects rows out of order and out-of-range bounds', () => {
+    expect(() => tileCount({ z: 5, x0: 3, y0: 1, x1: 4, y1: 0 })).toThrow('y0=1 is greater than y1=0');
     expect(() => tilesInBounds({ z: 2, x0: 0, y0: 0, x1: 4, y1: 0 })).toThrow('x=4 is out of range 0..3 at z=2');
+  });
+
+  it('x0 > x1 wraps round the antimeridian, the same rule for grid bounds and run specs', () => {
+    const b = { z: 5, x0: 30, y0: 2, x1: 1, y1: 3 };
+    expect(() => validateTileBounds(b)).not.toThrow();
+    expect(tileCount(b)).toBe(8);
+    const list = tilesInBounds(b);
+    expect(list.map((t) => `${t.x},${t.y}`)).toEqual(['30,2', '31,2', '0,2', '1,2', '30,3', '31,3', '0,3', '1,3']);
+    expect(list.map((t) => indexInBounds(b, t))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(indexInBounds(b, { z: 5, x: 29, y: 2 })).toBe(-1);
+    expect(indexInBounds(b, { z: 5, x: 2, y: 2 })).toBe(-1);
+    // A run's spec follows the same rule: it parses, and its tiles are the grid's.
+    const spec = parseRunSpec({ ...validateRunParams({ z: 5, region: { kind: 'tile', x: 0, y: 0 }, tiles_url: 'https://t/{z}/{x}/{y}.png' }), region: b });
+    expect(runTiles(spec)).toEqual(list);
+    expect(runTileCount(spec)).toBe(8);
+    expect(() => parseRunSpec({ ...spec, region: { ...b, y0: 4 } })).toThrow('y0=4 is greater than y1=3');
   });
 });
 

@@ -8,7 +8,7 @@ import type { OwnedCluster } from '../meanshift/engine.ts';
 import { TILE_SIZE, tileKey, validateTile } from '../tiles/grid.ts';
 import type { AlertDecoder, Alerts, DayRange, TileAddress, TileSource } from '../tiles/types.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
-import type { TileRequest, TileResult } from './types.ts';
+import type { TileResult } from './types.ts';
 
 /** What runTile needs from the clustering engine (core/meanshift/engine.ts implements it). */
 export interface ClusterEngine {
@@ -23,7 +23,19 @@ export interface ClusterEngine {
   MAX_HALO_MARGIN: number;
 }
 
+/** What a tile job needs of its run: the date range and the clustering parameters (a RunSpec has them). */
+interface TileJobSpec extends ClusterParams {
+  /** ISO YYYY-MM-DD, inclusive. */
+  start_date: string;
+  /** ISO YYYY-MM-DD, exclusive. */
+  end_date: string;
+}
+
 export interface RunTileOptions {
+  /** Decodes tile images (default: GLAD PNGs). */
+  decoder?: AlertDecoder;
+  /** The clustering engine (default: core/meanshift/engine.ts; tests pass a stand-in). */
+  engine?: ClusterEngine;
   /** Called for problems that do not fail the tile (e.g. a corrupt neighbour, read as missing). */
   onWarning?: (message: string) => void;
   /** Called once per clustering pass with the halo margin used (lets tests and logs see retries). */
@@ -135,29 +147,27 @@ async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, cache:
  * MAX_HALO_MARGIN; margins > 256 px read the second ring of tiles). A tile with no alerts in the
  * date range has no clusters and reads no neighbours.
  */
-export async function runTile(
-  request: TileRequest,
-  source: TileSource,
-  decoder: AlertDecoder = gladDecoder,
-  engine?: ClusterEngine,
-  options: RunTileOptions = {},
-): Promise<TileResult> {
-  validateTile(request);
-  const tile: TileAddress = { z: request.z, x: request.x, y: request.y };
-  const range = dayRange(request);
-  const params: ClusterParams = {
-    width: request.width,
-    min_count: request.min_count,
-    iterations: request.iterations,
-    algorithm: request.algorithm,
-  };
-  const cache = new TileCache(source, decoder, range, options.onWarning ?? (() => {}));
+export async function runTile(tile: TileAddress, spec: TileJobSpec, source: TileSource, options: RunTileOptions = {}): Promise<TileResult> {
+  validateTile(tile);
+  const range = dayRange(spec);
+  const params: ClusterParams = { width: spec.width, min_count: spec.min_count, iterations: spec.iterations, algorithm: spec.algorithm };
+  const cache = new TileCache(source, options.decoder ?? gladDecoder, range, options.onWarning ?? (() => {}));
 
   const own = await cache.get(tile, false);
-  const result: TileResult = { ...request, nb_clusters: 0, clusters: [] };
+  // The request echoed in `npm run tile`'s fixed key order (a RunSpec's region and tiles_url stay out).
+  const result: TileResult = {
+    z: tile.z,
+    x: tile.x,
+    y: tile.y,
+    start_date: spec.start_date,
+    end_date: spec.end_date,
+    ...params,
+    nb_clusters: 0,
+    clusters: [],
+  };
   if (!own || own.length === 0) return result;
 
-  const clusterEngine = engine ?? defaultEngine;
+  const clusterEngine = options.engine ?? defaultEngine;
   const max = clusterEngine.MAX_HALO_MARGIN;
   let margin = Math.min(clusterEngine.initialHaloMargin(params), max);
   for (;;) {

@@ -35,7 +35,7 @@ export const TRUNCATION_SIGMAS = Math.sqrt(2 * 53 * Math.LN2);
  * product's < 3e-16 (about Math.exp's own). The table ends with a 0 that every d² beyond the cut
  * rounds to (d² is clamped to d2Max first).
  */
-export interface GaussianTable {
+interface GaussianTable {
   width: number;
   step: number;
   table: Float64Array;
@@ -126,7 +126,7 @@ interface KernelExports {
   sums(qx: number, qy: number): number;
 }
 /** The kernel's two builds: fused multiply-adds (relaxed SIMD, Node >= 22), or plain SIMD (older runtimes). */
-export type KernelVariant = 'relaxed-simd' | 'simd';
+type KernelVariant = 'relaxed-simd' | 'simd';
 const KERNEL_BASE64: Record<KernelVariant, string> = { 'relaxed-simd': BLURRING_KERNEL_RELAXED_SIMD, simd: BLURRING_KERNEL_SIMD };
 const kernels = new Map<KernelVariant, KernelExports>();
 const bytesOf = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));

@@ -4,16 +4,14 @@
 //
 // Ownership makes every cluster of a region belong to exactly one tile; `complete` makes the
 // caller widen the halo (doubling, up to MAX_HALO_MARGIN) until each owned cluster is provably
-// unaffected by the halo's outer edge. See docs/clustering.md for the argument.
+// unaffected by the halo's outer edge. Each algorithm checks its own halo (standard-halo.ts,
+// flat-halo.ts). See docs/clustering.md for the argument.
 import { blurringMeanShift } from './blurring.ts';
-import { flatMeanShiftTraced } from './flat.ts';
-import { breakTiesByRank, checkFlatHalo } from './flat-halo.ts';
-import type { FlatHaloCheck } from './flat-halo.ts';
-import { climbLattice, linkModes, meanOfModes } from './standard.ts';
-import type { Partition } from './types.ts';
+import { clusterFlat } from './flat-halo.ts';
+import { clusterStandard } from './standard-halo.ts';
 import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
-import type { ClusterParams } from './types.ts';
+import type { Algorithm, ClusterParams, ClusterTile, Partition, TileBox } from './types.ts';
 
 /** One owned cluster: members are indices into the alerts passed in; (col, row) its centre. */
 export interface OwnedCluster {
@@ -22,11 +20,22 @@ export interface OwnedCluster {
   row: number;
 }
 
-export interface TileClusters {
+interface TileClusters {
   clusters: OwnedCluster[];
   /** false: an owned cluster may be cut by the halo's outer edge; retry with a wider margin. */
   complete: boolean;
 }
+
+/** The algorithms, one signature each. */
+const ALGORITHM_TABLE: Record<Algorithm, ClusterTile> = {
+  standard: clusterStandard,
+  // No halo: the blurred points move together, so a tile is clustered on its own alerts.
+  blurring: (alerts, params) => ({
+    partition: blurringMeanShift({ length: alerts.length, x: Float64Array.from(alerts.col), y: Float64Array.from(alerts.row) }, params.width, params.iterations),
+    complete: () => true,
+  }),
+  flat: clusterFlat,
+};
 
 /** Widest halo (px): the second ring of neighbour tiles. */
 export const MAX_HALO_MARGIN = 512;
@@ -44,6 +53,11 @@ function owns(col: number, row: number): boolean {
   return i >= 0 && i < TILE_SIZE && j >= 0 && j < TILE_SIZE;
 }
 
+/** The box of a tile with a halo of `margin` px, its pixel (0, 0) at `origin` in the global pixel grid. */
+export function tileBox(margin: number, origin: { col: number; row: number } = { col: 0, row: 0 }): TileBox {
+  return { margin, origin, owns };
+}
+
 /** Labels of the clusters kept for this tile (owned, ≥ min_count), and each label's members. */
 function ownedClusters(labels: Int32Array, centres: Partition['centres'], minCount: number): Map<number, number[]> {
   const members = new Map<number, number[]>();
@@ -59,138 +73,23 @@ function ownedClusters(labels: Int32Array, centres: Partition['centres'], minCou
   return members;
 }
 
-function toOwned(members: Map<number, number[]>, centres: Partition['centres']): OwnedCluster[] {
-  return [...members].map(([l, m]) => ({ members: Int32Array.from(m), col: centres[l].x, row: centres[l].y }));
-}
-
-/** Distance (px) from a point to the outer edge of the halo region [-margin, 255 + margin]². */
-function edgeDistance(col: number, row: number, margin: number): number {
-  const lo = -margin, hi = TILE_SIZE - 1 + margin;
-  return Math.min(col - lo, hi - col, row - lo, hi - row);
-}
-
 /**
- * Where the tile's pixel (0, 0) lies in the zoom level's global pixel grid (x·256, y·256). Only
+ * The clusters a tile owns among `alerts` (the tile's and its halo's, tile pixel coordinates).
+ * `origin`: the tile's pixel (0, 0) in the zoom level's global pixel grid (x·256, y·256). Only
  * `flat` uses it: its means are plain float sums divided by counts, whose last bit depends on
  * the coordinate frame, so every tile computes in the one global frame to agree with its
  * neighbours on borderline decisions (a point exactly one width away, equal means).
  */
-export interface TileOrigin {
-  col: number;
-  row: number;
-}
-
-export function clusterAlerts(alerts: Alerts, params: ClusterParams, haloMargin: number, origin: TileOrigin = { col: 0, row: 0 }): TileClusters {
+export function clusterAlerts(alerts: Alerts, params: ClusterParams, haloMargin: number, origin = { col: 0, row: 0 }): TileClusters {
   if (!(haloMargin >= 0)) throw new Error(`haloMargin=${haloMargin} must be ≥ 0`);
   if (alerts.length === 0) return { clusters: [], complete: true };
-  switch (params.algorithm) {
-    case 'standard':
-      return clusterStandard(alerts, params, haloMargin);
-    case 'flat':
-      return clusterFlatChecked(alerts, params, haloMargin, origin).tile;
-    case 'blurring': {
-      // No halo: the blurred points move together, so a tile is clustered on its own alerts.
-      const partition = blurringMeanShift(pointsOf(alerts), params.width, params.iterations);
-      return { clusters: toOwned(ownedClusters(partition.labels, partition.centres, params.min_count), partition.centres), complete: true };
-    }
-    default:
-      throw new Error(`unknown algorithm ${String((params as ClusterParams).algorithm)}`);
-  }
-}
-
-function pointsOf(alerts: Alerts) {
-  return { length: alerts.length, x: Float64Array.from(alerts.col), y: Float64Array.from(alerts.row) };
-}
-
-/**
- * `standard`. An alert is "touched" when the kernel window of some point of its trajectory
- * reaches past the halo edge (its mode may differ from the whole-region one). The result is
- * complete when no owned cluster has a touched member and no touched alert ends within
- * width/2 + width of an owned cluster's mode (a mode that might link to it in the whole region).
- */
-function clusterStandard(alerts: Alerts, params: ClusterParams, margin: number): TileClusters {
-  const n = alerts.length;
-  const climb = climbLattice(alerts, params.width);
-  const { labels, count } = linkModes(climb.modeX, climb.modeY, n, params.width / 2);
-  const centres = meanOfModes(climb.modeX, climb.modeY, labels, count);
-  const owned = ownedClusters(labels, centres, params.min_count);
-  if (owned.size === 0) return { clusters: [], complete: true };
-
-  const reach = climb.reach;
-  const touched = (i: number) =>
-    Math.min(
-      edgeDistance(climb.pathMinX[i], climb.pathMinY[i], margin),
-      edgeDistance(climb.pathMaxX[i], climb.pathMaxY[i], margin),
-    ) < reach;
-  let complete = true;
-  const ownedModes: number[] = [];
-  for (const members of owned.values()) {
-    for (const i of members) {
-      if (touched(i)) complete = false;
-      ownedModes.push(i);
-    }
-  }
-  if (complete) {
-    // Touched alerts nearly linked to an owned cluster: bucket the owned modes by cell.
-    const near = params.width / 2 + params.width;
-    const cells = new Map<string, number[]>();
-    const key = (x: number, y: number) => `${Math.floor(x / near)},${Math.floor(y / near)}`;
-    for (const i of ownedModes) {
-      const k = key(climb.modeX[i], climb.modeY[i]);
-      const list = cells.get(k);
-      if (list) list.push(i);
-      else cells.set(k, [i]);
-    }
-    search: for (let i = 0; i < n; i++) {
-      if (!touched(i)) continue;
-      const cx = Math.floor(climb.modeX[i] / near), cy = Math.floor(climb.modeY[i] / near);
-      for (let oy = -1; oy <= 1; oy++) {
-        for (let ox = -1; ox <= 1; ox++) {
-          for (const j of cells.get(`${cx + ox},${cy + oy}`) ?? []) {
-            if (Math.hypot(climb.modeX[i] - climb.modeX[j], climb.modeY[i] - climb.modeY[j]) < near) {
-              complete = false;
-              break search;
-            }
-          }
-        }
-      }
-    }
-  }
-  return { clusters: toOwned(owned, centres), complete };
-}
-
-/**
- * `flat` (scikit-learn semantics: every point goes to its nearest kept centre), run in the global
- * pixel frame. Complete when the halo check proves every owned cluster (centre, decision to keep
- * it, members) is the one the whole region would give (core/meanshift/flat-halo.ts).
- */
-export function clusterFlatChecked(
-  alerts: Alerts,
-  params: ClusterParams,
-  margin: number,
-  origin: TileOrigin = { col: 0, row: 0 },
-): { tile: TileClusters; check: FlatHaloCheck } {
-  // scikit-learn's result depends on the input order (equal means: the last seed sets the
-  // intensity). Row-major order makes it canonical: any part of a region is then seen in the same
-  // relative order as in the whole region (and as a decoded raster lists its pixels).
-  const order = Int32Array.from({ length: alerts.length }, (_, i) => i).sort(
-    (p, q) => alerts.row[p] - alerts.row[q] || alerts.col[p] - alerts.col[q] || p - q,
-  );
-  const sorted = {
-    length: alerts.length,
-    x: Float64Array.from(order, (i) => alerts.col[i] + origin.col),
-    y: Float64Array.from(order, (i) => alerts.row[i] + origin.row),
+  const cluster = Object.hasOwn(ALGORITHM_TABLE, params.algorithm) ? ALGORITHM_TABLE[params.algorithm] : undefined;
+  if (!cluster) throw new Error(`unknown algorithm ${String(params.algorithm)}`);
+  const { partition, complete } = cluster(alerts, params, tileBox(haloMargin, origin));
+  const { centres } = partition;
+  const kept = ownedClusters(partition.labels, centres, params.min_count);
+  return {
+    clusters: [...kept].map(([l, m]) => ({ members: Int32Array.from(m), col: centres[l].x, row: centres[l].y })),
+    complete: complete(kept.values()),
   };
-  const byRank = flatMeanShiftTraced(sorted, params.width);
-  // Exact ties go to the stronger centre, not to sklearn's KD-tree pick (which depends on the
-  // halo's extent): the same alert then gets the same centre in every tile that sees both.
-  breakTiesByRank(sorted, byRank, params.width);
-  const box = { x0: origin.col - margin, y0: origin.row - margin, x1: origin.col + TILE_SIZE - 1 + margin, y1: origin.row + TILE_SIZE - 1 + margin };
-  const check = checkFlatHalo(sorted, byRank, byRank.trace, params.width, box, (x, y) => owns(x - origin.col, y - origin.row), margin - 0.5);
-  const labels = new Int32Array(alerts.length);
-  for (let k = 0; k < order.length; k++) labels[order[k]] = byRank.labels[k];
-  // Back to tile coordinates (exact: a difference of two nearby doubles).
-  const centres = byRank.centres.map((c) => ({ x: c.x - origin.col, y: c.y - origin.row }));
-  const owned = ownedClusters(labels, centres, params.min_count);
-  return { tile: { clusters: toOwned(owned, centres), complete: check.complete }, check };
 }

@@ -19,11 +19,14 @@
 // and every alert whose nearest certain centre is owned is certain. Alerts beyond the box cannot
 // join an owned centre: such an alert has a kept centre within REACH + width (its own candidate,
 // or the kept one that removed it), and an owned certain centre is deeper than that.
+import { flatMeanShiftTraced } from './flat.ts';
 import type { FlatTrace } from './flat.ts';
 import { SklearnKdTree } from './sklearn-kdtree.ts';
-import type { Partition, Points } from './types.ts';
+import { TILE_SIZE } from '../tiles/grid.ts';
+import type { Alerts } from '../tiles/types.ts';
+import type { ClusterParams, Partition, Points, TileBox, TileClustering } from './types.ts';
 
-export interface FlatHaloCheck {
+interface FlatHaloCheck {
   complete: boolean;
   /** Why not complete (the first reason found), '' when complete. */
   reason: string;
@@ -35,8 +38,39 @@ export interface FlatHaloCheck {
 
 const UNKNOWN = 2, KEPT = 1, REMOVED = 0;
 
+/**
+ * `flat` (scikit-learn semantics: every point goes to its nearest kept centre) on a tile plus halo,
+ * run in the global pixel frame. Complete when the halo check proves every owned cluster (centre,
+ * decision to keep it, members) is the one the whole region would give.
+ */
+export function clusterFlat(alerts: Alerts, params: ClusterParams, box: TileBox): TileClustering & { check: FlatHaloCheck } {
+  const { margin, origin } = box;
+  // scikit-learn's result depends on the input order (equal means: the last seed sets the
+  // intensity). Row-major order makes it canonical: any part of a region is then seen in the same
+  // relative order as in the whole region (and as a decoded raster lists its pixels).
+  const order = Int32Array.from({ length: alerts.length }, (_, i) => i).sort(
+    (p, q) => alerts.row[p] - alerts.row[q] || alerts.col[p] - alerts.col[q] || p - q,
+  );
+  const sorted = {
+    length: alerts.length,
+    x: Float64Array.from(order, (i) => alerts.col[i] + origin.col),
+    y: Float64Array.from(order, (i) => alerts.row[i] + origin.row),
+  };
+  const byRank = flatMeanShiftTraced(sorted, params.width);
+  // Exact ties go to the stronger centre, not to sklearn's KD-tree pick (which depends on the
+  // halo's extent): the same alert then gets the same centre in every tile that sees both.
+  breakTiesByRank(sorted, byRank, params.width);
+  const halo = { x0: origin.col - margin, y0: origin.row - margin, x1: origin.col + TILE_SIZE - 1 + margin, y1: origin.row + TILE_SIZE - 1 + margin };
+  const check = checkFlatHalo(sorted, byRank, byRank.trace, params.width, halo, (x, y) => box.owns(x - origin.col, y - origin.row), margin - 0.5);
+  const labels = new Int32Array(alerts.length);
+  for (let k = 0; k < order.length; k++) labels[order[k]] = byRank.labels[k];
+  // Back to tile coordinates (exact: a difference of two nearby doubles).
+  const centres = byRank.centres.map((c) => ({ x: c.x - origin.col, y: c.y - origin.row }));
+  return { partition: { labels, centres }, complete: () => check.complete, check };
+}
+
 /** The halo's box, inclusive, in the run's coordinates: alerts beyond it may exist unseen. */
-export interface HaloBox {
+interface HaloBox {
   x0: number;
   y0: number;
   x1: number;
@@ -48,7 +82,7 @@ export interface HaloBox {
  * box; `owns(x, y)` whether the tile owns a centre there, all such centres lying at least
  * `ownedDepth` inside the box (margin − ½: the owned square is [−½, 255½)²).
  */
-export function checkFlatHalo(
+function checkFlatHalo(
   points: Points,
   partition: Partition,
   trace: FlatTrace,

@@ -74,7 +74,7 @@ export function flatMeanShiftTraced(points: Points, width: number): Partition & 
   return { labels: nearestCentreLabels(points, kept), centres: kept, trace };
 }
 
-export interface Candidate {
+interface Candidate {
   x: number;
   y: number;
   intensity: number;

@@ -131,7 +131,7 @@ type Less = (a: number, b: number) => boolean;
  * heap select when the depth limit runs out, insertion sort for the last <= 3 elements).
  * Reproduced step by step because the order it leaves inside each half is observable.
  */
-export function nthElement(arr: Int32Array, first: number, nth: number, last: number, less: Less): void {
+function nthElement(arr: Int32Array, first: number, nth: number, last: number, less: Less): void {
   if (first === last || nth === last) return;
   let depthLimit = 2 * (31 - Math.clz32(last - first)); // 2 · std::__lg(n)
   while (last - first > 3) {

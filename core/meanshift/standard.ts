@@ -22,17 +22,17 @@ export const STOP_STEP = 0.01;
 /** Safety bound on steps per trajectory (plateau edges converge slowly; real tiles stay far below). */
 export const MAX_STEPS = 5000;
 /** Kernel truncation: the window's half-side in kernel widths. */
-export const TRUNCATION = 5;
+const TRUNCATION = 5;
 
 /** Integer alert coordinates (col = x, row = y), struct-of-arrays. */
-export interface Lattice {
+interface Lattice {
   length: number;
   col: Int32Array;
   row: Int32Array;
 }
 
 /** Where every alert's climb ended, and the box its whole trajectory stayed in (for the halo check). */
-export interface Climb {
+interface Climb {
   modeX: Float64Array;
   modeY: Float64Array;
   pathMinX: Float64Array;

@@ -1,4 +1,6 @@
-// Contracts of the mean-shift algorithms: points in, a partition out.
+// Contracts of the mean-shift algorithms: points in, a partition out; and of the engine's table:
+// a tile's alerts and halo in, a partition and whether the halo was wide enough out.
+import type { Alerts } from '../tiles/types.ts';
 
 /** Points in pixel coordinates (x = col, y = row), struct-of-arrays for the hot loops. */
 export interface Points {
@@ -30,3 +32,27 @@ export interface ClusterParams {
   iterations: number;
   algorithm: Algorithm;
 }
+
+/** The tile being clustered and its halo, in tile pixel coordinates. */
+export interface TileBox {
+  /** Alerts up to this many px beyond the tile's edges are given; farther ones may exist unseen. */
+  margin: number;
+  /** The tile's pixel (0, 0) in the zoom level's global pixel grid (`flat` computes there). */
+  origin: { col: number; row: number };
+  /** Whether the tile owns a cluster centred at (col, row): the engine's ownership rule. */
+  owns(col: number, row: number): boolean;
+}
+
+/** One algorithm's clustering of a tile plus halo. */
+export interface TileClustering {
+  /** Labels of the alerts given; centres in tile pixel coordinates. */
+  partition: Partition;
+  /**
+   * Whether the kept clusters (owned, ≥ min_count; members as alert indices) are the ones the
+   * whole region would give, whatever lies beyond the halo. false: retry with a wider margin.
+   */
+  complete(kept: Iterable<number[]>): boolean;
+}
+
+/** The one signature of every algorithm in the engine's table. */
+export type ClusterTile = (alerts: Alerts, params: ClusterParams, box: TileBox) => TileClustering;

@@ -24,10 +24,11 @@ import { loadManifest, streamRunClusters, type ObjectReader } from '../store/res
 import { renderClusterPicture, renderClustersPicture, renderTilePicture, type Picture } from './render/pictures.ts';
 import { buildRunReport } from './report/report.ts';
 import {
-  isRunId, normalizeRunParams, parseRunSpec, runId as runIdOf, runTileCount, runTiles, validateRunParams,
+  isRunId, parseRunSpec, runId as runIdOf, runTileCount, runTiles, validateRunParams,
   type Region, type RunSpec,
 } from '../run/params.ts';
-import { defaultTilesUrl, tileSourceFromTemplate } from '../store/tile-sources.ts';
+import { tileSourceFromTemplate } from '../store/tile-sources.ts';
+import { defaultTilesUrl } from '../tiles/tile-url.ts';
 import { project, selectRows, withRowIds, type SelectOptions } from './table.ts';
 import { VIEW_COLUMNS } from '../clusters/schema.ts';
 import type { ClusterRow, StoredCluster } from '../clusters/types.ts';
@@ -109,11 +110,10 @@ export function regionOfInput(input: RegionInput): Region {
 /** The validated RunSpec of region + parameters (defaults filled); one-line error otherwise. */
 export function specOfInput(input: RegionInput & ServiceParams): RunSpec {
   const { z = 12, start_date, end_date, width, min_count, iterations, algorithm, tiles_url } = input;
-  const params = validateRunParams({
+  return validateRunParams({
     z, region: regionOfInput(input), start_date, end_date, width, min_count, iterations, algorithm,
     tiles_url: tiles_url ?? defaultTilesUrl(),
   });
-  return normalizeRunParams(params);
 }
 
 /** One failed tile as `errors()` lists it: where it is and why it failed. */
@@ -230,7 +230,7 @@ export class ClusterService {
     const clusters: StoredCluster[] = [];
     for await (const tile of streamRunClusters(manifest, s3, { bucket, full: options.full ?? true })) clusters.push(...tile);
     this.manifest = manifest;
-    this.spec ??= parseRunSpec(manifest.params);
+    this.spec ??= manifest.params;
     this.rows = withRowIds(clusters);
     return this;
   }
@@ -245,7 +245,7 @@ export class ClusterService {
     const { s3, bucket } = this.deps;
     const manifest = await this.finishedManifest();
     this.manifest = manifest;
-    this.spec ??= parseRunSpec(manifest.params);
+    this.spec ??= manifest.params;
     const full = Boolean(options.full) || options.hull === 'concave';
     yield* streamExport(streamRunClusters(manifest, s3, { bucket, full }), format, options);
   }

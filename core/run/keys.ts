@@ -12,9 +12,9 @@ export const CLUSTERS_FILE = 'clusters.parquet';
 export const MEMBERS_FILE = 'members.parquet';
 /** Last path segment of a tile's error record: marks the tile failed. */
 export const ERROR_FILE = 'error.json';
-export const MANIFEST_FILE = 'manifest.json';
+const MANIFEST_FILE = 'manifest.json';
 /** Messages that name no readable run end up here (outside `runs/`, so they trigger nothing). */
-export const UNROUTABLE_PREFIX = 'errors/unroutable/';
+const UNROUTABLE_PREFIX = 'errors/unroutable/';
 
 function checkRunId(runId: string): void {
   if (!isRunId(runId)) throw new Error(`run id ${JSON.stringify(runId)} is not of the form r-<16 hex digits>`);

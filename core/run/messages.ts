@@ -14,7 +14,7 @@ import type { TileAddress } from '../tiles/types.ts';
 export const TILE_MAX_RECEIVES = 3;
 
 /** Version of the message format, so a future change can be told apart. */
-export const MESSAGE_VERSION = 1;
+const MESSAGE_VERSION = 1;
 
 /**
  * Largest message body read. A real one is under 3 KB (params with a tiles URL of at most 2048
@@ -22,12 +22,12 @@ export const MESSAGE_VERSION = 1;
  */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 /** Largest error.json read (ours hold a message, the params and a message id: a few KB). */
-export const MAX_ERROR_RECORD_BYTES = 64 * 1024;
+const MAX_ERROR_RECORD_BYTES = 64 * 1024;
 /** Most records an S3 event may carry (S3 sends one per event; more is not an S3 notification). */
 export const MAX_S3_RECORDS = 100;
 
 /** One tile of one run. It carries the run's params so the consumer needs no lookup. */
-export interface TileMessage {
+interface TileMessage {
   v: typeof MESSAGE_VERSION;
   run_id: string;
   tile: TileAddress;
@@ -61,7 +61,7 @@ export function runMessageBodies(spec: RunSpec): string[] {
  * - run-error: invalid, the run id is readable but not the tile (error record under the run);
  * - unroutable: not even the run id is readable (logged and dropped to `errors/unroutable/`).
  */
-export type ParsedMessage =
+type ParsedMessage =
   | { kind: 'ok'; message: TileMessage }
   | { kind: 'tile-error'; runId: string; tile: TileAddress; error: string }
   | { kind: 'run-error'; runId: string; error: string }
@@ -120,7 +120,7 @@ export interface ErrorRecord {
   at: string;
 }
 
-export const errorRecordSchema = z.object({
+const errorRecordSchema = z.object({
   run_id: z.string().refine(isRunId, 'must be r-<16 hex digits>'),
   z: z.number().int(),
   x: z.number().int(),
@@ -149,7 +149,7 @@ export function parseErrorRecord(body: string): ErrorRecord {
 }
 
 /** One S3 notification record (only the fields the aggregator uses). */
-export const s3RecordSchema = z.object({
+const s3RecordSchema = z.object({
   eventName: z.string(),
   s3: z.object({
     bucket: z.object({ name: z.string().min(1) }),
@@ -159,7 +159,7 @@ export const s3RecordSchema = z.object({
 export type S3Record = z.infer<typeof s3RecordSchema>;
 
 /** An S3 notification event. `s3:TestEvent` (sent when a notification is configured) has no Records. */
-export const s3EventSchema = z.object({ Records: z.array(z.unknown()).optional() });
+const s3EventSchema = z.object({ Records: z.array(z.unknown()).optional() });
 
 /** Splits an event's records into valid ones and one-line errors for the others. */
 export function parseS3Event(event: unknown): { records: S3Record[]; errors: string[] } {

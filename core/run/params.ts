@@ -2,13 +2,12 @@
 // same parameters always give the same id (re-enqueueing a run overwrites, never duplicates).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { validateTemplate } from '../store/tile-sources.ts';
+import { validateTemplate } from '../tiles/tile-url.ts';
 import { checkDateOrder, clusterParamFields, dateFields, formatZodError } from './request.ts';
-import { lonLatBoxToTileBounds, lonLatToTile, validateTile, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
+import { crossesAntimeridian, indexInBounds, lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
 import type { TileBounds } from '../tiles/grid.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
 import type { TileAddress } from '../tiles/types.ts';
-import type { TileRequest } from '../clusters/types.ts';
 
 /** The region of a run, in any of the forms the user may give it. */
 export type Region =
@@ -18,7 +17,7 @@ export type Region =
   | { kind: 'tile'; x: number; y: number };
 
 /** What a user asks for: zoom, region, dates, clustering parameters and where tiles come from. */
-export interface RunParams extends ClusterParams {
+interface RunParams extends ClusterParams {
   z: number;
   region: Region;
   start_date: string;
@@ -42,10 +41,10 @@ export interface RunSpec extends ClusterParams {
 /** Runs larger than this many tiles are refused unless the caller raises the limit (`--max-tiles`). */
 export const DEFAULT_MAX_TILES = 10_000;
 /** Longest tiles URL template accepted (it travels in every message). */
-export const MAX_TILES_URL_LENGTH = 2048;
+const MAX_TILES_URL_LENGTH = 2048;
 
 /** `r-` + 16 lowercase hex digits: safe in S3 keys and DynamoDB keys. */
-export const RUN_ID_PATTERN = /^r-[0-9a-f]{16}$/;
+const RUN_ID_PATTERN = /^r-[0-9a-f]{16}$/;
 
 export function isRunId(value: unknown): value is string {
   return typeof value === 'string' && RUN_ID_PATTERN.test(value);
@@ -71,7 +70,7 @@ const regionSchema = z.discriminatedUnion(
   { error: 'must be one of {kind:"tiles",x0,y0,x1,y1}, {kind:"bbox",west,south,east,north}, {kind:"point",lon,lat}, {kind:"tile",x,y}' },
 );
 
-/** Tile sources core/store/tile-sources.ts can read. */
+/** Schemes core/store/tile-sources.ts can read. */
 const TILE_SCHEMES = ['http', 'https', 's3', 'file'];
 
 const tilesUrl = z
@@ -125,7 +124,7 @@ const boundsSchema = z.strictObject({
 });
 
 /** Schema of a RunSpec (as carried by messages and stored in the ledger). */
-export const runSpecSchema = z
+const runSpecSchema = z
   .strictObject({
     start_date: dateFields.start_date.unwrap(),
     end_date: dateFields.end_date.unwrap(),
@@ -139,23 +138,35 @@ export const runSpecSchema = z
   .superRefine((v, ctx) => {
     checkDateOrder(v, ctx);
     try {
-      validateRunBounds(v.region);
+      validateTileBounds(v.region);
     } catch (error) {
       ctx.addIssue({ code: 'custom', path: ['region'], message: (error as Error).message });
     }
   });
 
-/** Validates user run parameters and fills clustering defaults; throws one line naming the problem. */
-export function validateRunParams(input: unknown): RunParams {
+/**
+ * The RunSpec of user run parameters: validated, clustering defaults filled, region resolved to
+ * tile bounds at z (fixed key order); throws one line naming the problem.
+ */
+export function validateRunParams(input: unknown): RunSpec {
   const result = runParamsSchema.safeParse(input);
   if (!result.success) throw new Error(formatZodError(result.error));
-  const spec = result.data as RunParams;
-  normalizeRunParams(spec); // range checks of the region at z
-  return spec;
+  const params = result.data as RunParams;
+  const { x0, y0, x1, y1 } = regionToBounds(params.z, params.region);
+  return {
+    start_date: params.start_date,
+    end_date: params.end_date,
+    width: params.width,
+    min_count: params.min_count,
+    iterations: params.iterations,
+    algorithm: params.algorithm,
+    region: { z: params.z, x0, y0, x1, y1 },
+    tiles_url: params.tiles_url,
+  };
 }
 
 /** Resolves the region to tile bounds at z; throws when the tiles are outside the grid. */
-export function regionToBounds(z: number, region: Region): TileBounds {
+function regionToBounds(z: number, region: Region): TileBounds {
   let bounds: TileBounds;
   switch (region.kind) {
     case 'tiles':
@@ -177,7 +188,7 @@ export function regionToBounds(z: number, region: Region): TileBounds {
       bounds = { z, x0: region.x, y0: region.y, x1: region.x, y1: region.y };
       break;
   }
-  validateRunBounds(bounds);
+  validateTileBounds(bounds);
   return bounds;
 }
 
@@ -197,44 +208,18 @@ function bboxToBounds(z: number, box: { west: number; south: number; east: numbe
   return { ...eastPart, x1: westPart.x1 };
 }
 
-/** Throws unless the bounds are tiles of the grid with y0 ≤ y1 (x0 > x1 wraps round the antimeridian). */
-export function validateRunBounds(b: TileBounds): void {
-  validateTile({ z: b.z, x: b.x0, y: b.y0 });
-  validateTile({ z: b.z, x: b.x1, y: b.y1 });
-  if (b.y0 > b.y1) throw new Error(`y0=${b.y0} is greater than y1=${b.y1}`);
-}
-
-/** True when the run's columns wrap round the antimeridian. */
-export function crossesAntimeridian(b: TileBounds): boolean {
-  return b.x0 > b.x1;
-}
-
-/** Columns of the bounds, west to east across the antimeridian when they wrap. */
-function columnCount(b: TileBounds): number {
-  return b.x0 <= b.x1 ? b.x1 - b.x0 + 1 : 2 ** b.z - b.x0 + b.x1 + 1;
-}
-
-/** Position of column x from the west edge of the bounds, or -1 when x is not in them. */
-function columnOffset(b: TileBounds, x: number): number {
-  if (b.x0 <= b.x1) return x >= b.x0 && x <= b.x1 ? x - b.x0 : -1;
-  if (x >= b.x0 && x < 2 ** b.z) return x - b.x0;
-  if (x >= 0 && x <= b.x1) return 2 ** b.z - b.x0 + x;
-  return -1;
-}
-
 /**
- * Notes worth telling the user about how the region was read: latitudes clamped to the
+ * Notes worth telling the user about how region `r` was read into `spec`: latitudes clamped to the
  * web-mercator limit, a box crossing the antimeridian. Empty when there is nothing to say.
  */
-export function regionNotes(params: Pick<RunParams, 'z' | 'region'>): string[] {
+export function regionNotes(r: Region, spec: RunSpec): string[] {
   const notes: string[] = [];
-  const r = params.region;
   const lats = r.kind === 'bbox' ? [r.south, r.north] : r.kind === 'point' ? [r.lat] : [];
   const clamped = lats.filter((lat) => Math.abs(lat) > MAX_LATITUDE);
   if (clamped.length > 0) {
     notes.push(`latitude ${clamped.join(' and ')} clamped to ±${MAX_LATITUDE.toFixed(4)} (web-mercator tiles end there)`);
   }
-  const b = regionToBounds(params.z, r);
+  const b = spec.region;
   if (crossesAntimeridian(b)) {
     notes.push(`region crosses the antimeridian: columns x ${b.x0}..${2 ** b.z - 1} and 0..${b.x1} at z=${b.z}`);
   }
@@ -251,21 +236,6 @@ export function checkRunSize(spec: RunSpec, maxTiles: number = DEFAULT_MAX_TILES
     const n = (v: number) => v.toLocaleString('en-US');
     throw new Error(`region has ${n(tiles)} tiles, over the limit of ${n(maxTiles)}: pass --max-tiles ${tiles} to run it anyway`);
   }
-}
-
-/** The canonical RunSpec of some run parameters (fixed key order). */
-export function normalizeRunParams(params: RunParams): RunSpec {
-  const { x0, y0, x1, y1 } = regionToBounds(params.z, params.region);
-  return {
-    start_date: params.start_date,
-    end_date: params.end_date,
-    width: params.width,
-    min_count: params.min_count,
-    iterations: params.iterations,
-    algorithm: params.algorithm,
-    region: { z: params.z, x0, y0, x1, y1 },
-    tiles_url: params.tiles_url,
-  };
 }
 
 /** Parses a RunSpec (e.g. out of a message); throws one line naming the problem. */
@@ -288,56 +258,28 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** Id of a run: `r-` + the first 16 hex digits of sha256(canonical JSON of its RunSpec). */
-export function runId(params: RunParams | RunSpec): string {
-  const spec = 'z' in params ? normalizeRunParams(params) : params;
+export function runId(spec: RunSpec): string {
   return `r-${createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, 16)}`;
 }
 
 /** Number of tiles of a run. */
 export function runTileCount(spec: RunSpec): number {
-  const b = spec.region;
-  validateRunBounds(b);
-  return columnCount(b) * (b.y1 - b.y0 + 1);
+  return tileCount(spec.region);
 }
 
 /** The tiles of a run, row by row, each row west to east (across the antimeridian when it wraps). */
-export function runTiles(params: RunParams | RunSpec): TileAddress[] {
-  const spec = 'z' in params ? normalizeRunParams(params) : params;
-  const b = spec.region;
-  validateRunBounds(b);
-  const columns = columnCount(b);
-  const size = 2 ** b.z;
-  const tiles: TileAddress[] = [];
-  for (let y = b.y0; y <= b.y1; y++) {
-    for (let k = 0; k < columns; k++) tiles.push({ z: b.z, x: (b.x0 + k) % size, y });
-  }
-  return tiles;
+export function runTiles(spec: RunSpec): TileAddress[] {
+  return tilesInBounds(spec.region);
 }
 
 /** True when the tile belongs to the run's region. */
 export function tileInRun(spec: RunSpec, tile: TileAddress): boolean {
-  const b = spec.region;
-  return tile.z === b.z && tile.y >= b.y0 && tile.y <= b.y1 && columnOffset(b, tile.x) >= 0;
+  return indexInBounds(spec.region, tile) >= 0;
 }
 
 /** Position of a tile in its run (row-major, as runTiles lists them): the ledger counts tiles by this number. */
 export function tileIndex(spec: RunSpec, tile: TileAddress): number {
-  if (!tileInRun(spec, tile)) throw new Error(`tile ${tile.z}/${tile.x}/${tile.y} is outside the run's region`);
-  const b = spec.region;
-  return (tile.y - b.y0) * columnCount(b) + columnOffset(b, tile.x);
-}
-
-/** The `npm run tile` request of one tile of a run. */
-export function tileRequest(spec: RunSpec, tile: TileAddress): TileRequest {
-  return {
-    z: tile.z,
-    x: tile.x,
-    y: tile.y,
-    start_date: spec.start_date,
-    end_date: spec.end_date,
-    width: spec.width,
-    min_count: spec.min_count,
-    iterations: spec.iterations,
-    algorithm: spec.algorithm,
-  };
+  const index = indexInBounds(spec.region, tile);
+  if (index < 0) throw new Error(`tile ${tile.z}/${tile.x}/${tile.y} is outside the run's region`);
+  return index;
 }

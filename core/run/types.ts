@@ -1,5 +1,6 @@
 // Shapes of a run's results: per-tile errors, totals, and the manifest.
 import type { TileAddress } from '../tiles/types.ts';
+import type { RunSpec } from './params.ts';
 
 /** A tile that could not be processed. `stage` says where it failed (decode, read, message, dead-letter, ...). */
 export interface TileError extends TileAddress {
@@ -20,7 +21,7 @@ export interface TileTotals {
 /** The run manifest written by the aggregator when the last tile lands. */
 export interface Manifest {
   run_id: string;
-  params: Record<string, unknown>;
+  params: RunSpec;
   tiles: number;
   tiles_with_clusters: number;
   tiles_empty: number;

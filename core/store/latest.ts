@@ -1,7 +1,8 @@
 // Resolving a tiles address's `latest` to the dated version it redirects to, once per run, so the
 // run is pinned to one data release (the version goes into the run id and the manifest).
 import { pinTemplate } from '../tiles/datasets.ts';
-import { DEFAULT_HTTP_TIMEOUT_MS, fillTemplate, validateTemplate } from './tile-sources.ts';
+import { fillTemplate, validateTemplate } from '../tiles/tile-url.ts';
+import { DEFAULT_HTTP_TIMEOUT_MS } from './tile-sources.ts';
 
 /** Any tile will do: GFW redirects `latest` before looking at z/x/y. */
 const PROBE_TILE = { z: 0, x: 0, y: 0 };

@@ -1,20 +1,19 @@
 // Tile-source adapters (the only I/O in core/): raw tile bytes from HTTP(S), S3 or local files,
-// chosen by a URL template containing {z}, {x} and {y}. A missing tile is null (= no alerts).
+// chosen by a URL template (core/tiles/tile-url.ts). A missing tile is null (= no alerts).
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { tileKey } from '../tiles/grid.ts';
-import type { TileAddress, TileSource } from '../tiles/types.ts';
+import { fillTemplate, validateTemplate } from '../tiles/tile-url.ts';
+import type { TileSource } from '../tiles/types.ts';
 
-/** The old public GLAD tiles. */
-export const DEFAULT_TILES_URL = 'http://wri-tiles.s3.amazonaws.com/glad_prod/tiles/{z}/{x}/{y}.png';
 /** Per-request timeout of HTTP sources, ms (env TILES_TIMEOUT_MS overrides it). */
 export const DEFAULT_HTTP_TIMEOUT_MS = 30_000;
 /**
  * Largest tile body read. A 256×256 RGBA PNG is at most ~260 KB even uncompressed; a bigger body is
  * not a tile, and reading it whole could exhaust the consumer's memory.
  */
-export const MAX_TILE_BYTES = 4 * 1024 * 1024;
+const MAX_TILE_BYTES = 4 * 1024 * 1024;
 
 /** The HTTP timeout: env TILES_TIMEOUT_MS (a positive integer, ms), else 30 s. */
 export function httpTimeoutMs(env: Record<string, string | undefined> = process.env): number {
@@ -33,26 +32,6 @@ export class TileSourceError extends Error {
     this.name = 'TileSourceError';
     this.transient = transient;
   }
-}
-
-/** The tiles URL template: env TILES_URL, else the old public one. */
-export function defaultTilesUrl(env: Record<string, string | undefined> = process.env): string {
-  return env.TILES_URL || DEFAULT_TILES_URL;
-}
-
-/** Throws unless the template has each of {z}, {x}, {y} and no other {placeholder}. */
-export function validateTemplate(template: string): void {
-  if (typeof template !== 'string' || template.trim() === '') throw new Error('tiles URL template is empty');
-  for (const p of ['{z}', '{x}', '{y}']) {
-    if (!template.includes(p)) throw new Error(`tiles URL template "${template}" lacks ${p}`);
-  }
-  const unknown = template.match(/\{[^}]*\}/g)?.find((p) => !['{z}', '{x}', '{y}'].includes(p));
-  if (unknown) throw new Error(`tiles URL template "${template}" has unknown placeholder ${unknown}`);
-}
-
-/** The template with the tile's z/x/y filled in. */
-export function fillTemplate(template: string, tile: TileAddress): string {
-  return template.replaceAll('{z}', String(tile.z)).replaceAll('{x}', String(tile.x)).replaceAll('{y}', String(tile.y));
 }
 
 /** Why a fetch failed, in words (undici hides the socket error in `cause`). */
@@ -133,7 +112,7 @@ function parseS3Template(template: string): { bucket: string; keyTemplate: strin
  * Tiles in S3 (AWS SDK v3): NoSuchKey/404 → null. The client follows the usual AWS environment
  * (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for emulators); path-style addressing suits emulators.
  */
-export function s3TileSource(template: string, client?: S3Client): TileSource {
+function s3TileSource(template: string, client?: S3Client): TileSource {
   validateTemplate(template);
   const { bucket, keyTemplate } = parseS3Template(template);
   let s3 = client;

@@ -9,7 +9,7 @@ import type { AlertDecoder, Alerts, DayRange, TileAddress } from './types.ts';
 /** Largest day number the encoding can hold (R = G = 255 would be 65280; G stays < 255). */
 export const MAX_GLAD_DAYS = 255 * 255 + 254;
 /** Largest confidence floor(B/100) can express with 8-bit B. */
-export const MAX_GLAD_CONFIDENCE = 2;
+const MAX_GLAD_CONFIDENCE = 2;
 
 /** An empty Alerts of a given capacity (trimmed by `sliceAlerts`). */
 export function allocAlerts(capacity: number): Alerts {
@@ -116,9 +116,6 @@ export const gladDecoder: AlertDecoder = {
     return out;
   },
 };
-
-/** Registered decoders by name; add other alert encodings here. */
-export const decoders: Record<string, AlertDecoder> = { glad: gladDecoder };
 
 /** Every day of the encoding (for decoding a whole tile with no date filter). */
 export const ALL_DAYS: DayRange = { startDays: 1, endDays: MAX_GLAD_DAYS + 1 };

@@ -10,7 +10,7 @@ export const MAX_LATITUDE = 85.0511287798066;
 /** WGS84 equatorial radius used by web mercator, metres. */
 export const EARTH_RADIUS_M = 6378137;
 
-export interface LonLat {
+interface LonLat {
   lon: number;
   lat: number;
 }
@@ -23,7 +23,10 @@ export interface LonLatBounds {
   north: number;
 }
 
-/** Inclusive tile range at one zoom. */
+/**
+ * Inclusive tile range at one zoom. x0 > x1 means the range crosses the antimeridian: columns
+ * x0..2^z-1, then 0..x1 (rows never wrap).
+ */
 export interface TileBounds {
   z: number;
   x0: number;
@@ -33,7 +36,7 @@ export interface TileBounds {
 }
 
 /** Throws unless z is an integer in 0..MAX_ZOOM. */
-export function validateZoom(z: number): void {
+function validateZoom(z: number): void {
   if (!Number.isInteger(z) || z < 0 || z > MAX_ZOOM) {
     throw new Error(`z=${z} is out of range 0..${MAX_ZOOM} (integer)`);
   }
@@ -136,28 +139,54 @@ export function lonLatBoxToTileBounds(
   return { z, x0, y0, x1, y1 };
 }
 
-/** Throws unless the bounds are valid tiles with x0 ≤ x1 and y0 ≤ y1. */
+/** Throws unless the bounds are tiles of the grid with y0 ≤ y1 (x0 > x1 wraps round the antimeridian). */
 export function validateTileBounds(b: TileBounds): void {
   validateTile({ z: b.z, x: b.x0, y: b.y0 });
   validateTile({ z: b.z, x: b.x1, y: b.y1 });
-  if (b.x0 > b.x1) throw new Error(`x0=${b.x0} is greater than x1=${b.x1}`);
   if (b.y0 > b.y1) throw new Error(`y0=${b.y0} is greater than y1=${b.y1}`);
+}
+
+/** True when the bounds' columns wrap round the antimeridian. */
+export function crossesAntimeridian(b: TileBounds): boolean {
+  return b.x0 > b.x1;
+}
+
+/** Columns of the bounds, west to east across the antimeridian when they wrap. */
+function columnCount(b: TileBounds): number {
+  return b.x0 <= b.x1 ? b.x1 - b.x0 + 1 : 2 ** b.z - b.x0 + b.x1 + 1;
+}
+
+/** Position of column x from the west edge of the bounds, or -1 when x is not in them. */
+function columnOffset(b: TileBounds, x: number): number {
+  if (b.x0 <= b.x1) return x >= b.x0 && x <= b.x1 ? x - b.x0 : -1;
+  if (x >= b.x0 && x < 2 ** b.z) return x - b.x0;
+  if (x >= 0 && x <= b.x1) return 2 ** b.z - b.x0 + x;
+  return -1;
 }
 
 /** Number of tiles in inclusive bounds. */
 export function tileCount(b: TileBounds): number {
   validateTileBounds(b);
-  return (b.x1 - b.x0 + 1) * (b.y1 - b.y0 + 1);
+  return columnCount(b) * (b.y1 - b.y0 + 1);
 }
 
-/** All tiles in inclusive bounds, row by row (y, then x). */
+/** All tiles in inclusive bounds, row by row, each row west to east (across the antimeridian when it wraps). */
 export function tilesInBounds(b: TileBounds): TileAddress[] {
   validateTileBounds(b);
+  const columns = columnCount(b);
+  const size = 2 ** b.z;
   const tiles: TileAddress[] = [];
   for (let y = b.y0; y <= b.y1; y++) {
-    for (let x = b.x0; x <= b.x1; x++) tiles.push({ z: b.z, x, y });
+    for (let k = 0; k < columns; k++) tiles.push({ z: b.z, x: (b.x0 + k) % size, y });
   }
   return tiles;
+}
+
+/** Position of a tile in tilesInBounds(b), or -1 when it is not in the bounds. */
+export function indexInBounds(b: TileBounds, tile: TileAddress): number {
+  if (tile.z !== b.z || tile.y < b.y0 || tile.y > b.y1) return -1;
+  const offset = columnOffset(b, tile.x);
+  return offset < 0 ? -1 : (tile.y - b.y0) * columnCount(b) + offset;
 }
 
 /** Ground size of one pixel side at a latitude and zoom, metres: 2πR·cos(lat) / (256·2^z). */

@@ -22,15 +22,6 @@ const ON_TOP = ['local', 'scripts', 'test'] as const;
 const ADAPTERS = 'core/store';
 const IO_MODULE = /^(?:@aws-sdk\/|(?:node:)?(?:fs|fs\/promises|child_process|http|https|net|worker_threads)$)/;
 
-/**
- * Known breaches, each waiting for work in progress on another branch. An entry that no longer
- * occurs fails the test, so this list only shrinks: delete the entry once its breach is gone.
- */
-const PENDING: readonly { file: string; imports: string; until: string }[] = [
-  { file: 'core/run/params.ts', imports: 'core/store/tile-sources.ts', until: 'validateTemplate moves to core/tiles/tile-url.ts' },
-  { file: 'core/run/manifest.ts', imports: 'core/store/ledger.ts', until: 'TileOutcome (a type) moves below core/store/' },
-];
-
 function sourceFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile() && /\.(?:ts|js|mjs)$/.test(e.name) && !e.name.endsWith('.d.ts'))
@@ -66,10 +57,6 @@ interface Edge { file: string; imports: string }
 const FILES = [...sourceFiles('core'), ...sourceFiles('functions')];
 const EDGES: Edge[] = FILES.flatMap((file) => importsOf(file).map((s) => ({ file, imports: target(file, s) })));
 
-function isPending(e: Edge): boolean {
-  return PENDING.some((p) => p.file === e.file && p.imports === e.imports);
-}
-
 function layerBreach(e: Edge): string | null {
   const from = layerOf(e.file)!;
   const to = layerOf(e.imports);
@@ -99,17 +86,13 @@ describe('layout', () => {
   });
 
   it('imports only downwards: tiles ← meanshift ← clusters ← run ← store ← results ← functions', () => {
-    const breaches = EDGES.filter((e) => !isPending(e)).map(layerBreach).filter((b) => b !== null);
+    const breaches = EDGES.map(layerBreach).filter((b) => b !== null);
     expect(breaches).toEqual([]);
   });
 
   it('imports @aws-sdk and node:fs (and other I/O modules) only in core/store/', () => {
-    const breaches = EDGES.filter((e) => !isPending(e)).map(ioBreach).filter((b) => b !== null);
+    const breaches = EDGES.map(ioBreach).filter((b) => b !== null);
     expect(breaches).toEqual([]);
   });
 
-  it('lists only pending breaches that still occur', () => {
-    const gone = PENDING.filter((p) => !EDGES.some((e) => e.file === p.file && e.imports === p.imports));
-    expect(gone.map((p) => `${p.file} no longer imports ${p.imports} (${p.until}): delete its PENDING entry`)).toEqual([]);
-  });
 });

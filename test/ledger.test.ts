@@ -2,7 +2,8 @@
 // crashes between writes repaired, completion detected, manifest claimed by exactly one writer.
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ledger, MANIFEST_LEASE_MS, MAX_SHARDS, SHARD_SIZE, shardCapacity, shardCount, shardOf, shardPk, type TileOutcome } from '../core/store/ledger.ts';
+import { Ledger, MANIFEST_LEASE_MS, MAX_SHARDS, SHARD_SIZE, shardCapacity, shardCount, shardOf, shardPk } from '../core/store/ledger.ts';
+import type { TileOutcome } from '../core/run/types.ts';
 import { buildManifest, clustersOutcome, errorOutcome, summarizeClusters } from '../core/run/manifest.ts';
 import type { ClusterFields } from '../core/clusters/types.ts';
 import { runId, runTiles, validateRunParams } from '../core/run/params.ts';

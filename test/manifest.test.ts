@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TileOutcome } from '../core/store/ledger.ts';
+import type { TileOutcome } from '../core/run/types.ts';
 import { buildManifest, clustersOutcome, errorOutcome, summarizeClusters } from '../core/run/manifest.ts';
 import type { ClusterFields } from '../core/clusters/types.ts';
 import { runId, validateRunParams } from '../core/run/params.ts';

@@ -14,7 +14,8 @@ import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClien
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clustersKey, errorKey } from '../core/run/keys.ts';
-import { Ledger, type TileOutcome } from '../core/store/ledger.ts';
+import { Ledger } from '../core/store/ledger.ts';
+import type { TileOutcome } from '../core/run/types.ts';
 import { requestPayloadOf } from '../core/store/replay-aggregator.ts';
 import { putTileError, putTileResult } from '../core/store/result-store.ts';
 import { runId, runTiles, validateRunParams, type RunSpec } from '../core/run/params.ts';

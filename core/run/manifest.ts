@@ -1,9 +1,8 @@
 // The run manifest: what a finished run produced. Built from the ledger's tile items (pure logic).
-import type { TileOutcome } from '../store/ledger.ts';
 import type { ErrorRecord } from './messages.ts';
 import { runTileCount } from './params.ts';
 import type { RunSpec } from './params.ts';
-import type { Manifest, TileError, TileTotals } from './types.ts';
+import type { Manifest, TileError, TileOutcome, TileTotals } from './types.ts';
 import type { ClusterFields } from '../clusters/types.ts';
 import type { TileAddress } from '../tiles/types.ts';
 

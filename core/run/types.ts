@@ -32,3 +32,16 @@ export interface Manifest {
   created_at: string;
   completed_at: string;
 }
+
+/** How a tile finished. */
+export type TileStatus = 'clusters' | 'empty' | 'failed';
+
+/** What the ledger keeps of a finished tile (exactly what the manifest needs). */
+export interface TileOutcome extends TileAddress, TileTotals {
+  status: TileStatus;
+  /** Key of clusters.parquet (absent for a failed tile). */
+  result_key?: string;
+  /** Error message and stage of a failed tile. */
+  message?: string;
+  stage?: string;
+}

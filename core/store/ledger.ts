@@ -31,7 +31,7 @@ import {
 import { runTileCount, tileIndex } from '../run/params.ts';
 import type { RunSpec } from '../run/params.ts';
 import type { TileAddress } from '../tiles/types.ts';
-import type { TileTotals } from '../run/types.ts';
+import type { TileOutcome } from '../run/types.ts';
 
 // Shard numbers, chosen for the write rate and size of each item (DynamoDB bills 1 WRU per 1 KB
 // written and allows 1,000 WCU/s per partition key; a number costs ~1 byte per 2 digits + 1):
@@ -58,19 +58,6 @@ const PROGRESS_READS = 16;
 export const MANIFEST_LEASE_MS = 150_000;
 /** Longest error message kept in the ledger (items are limited to 400 KB). */
 const MAX_MESSAGE = 2000;
-
-/** How a tile finished. */
-export type TileStatus = 'clusters' | 'empty' | 'failed';
-
-/** What the ledger keeps of a finished tile (exactly what the manifest needs). */
-export interface TileOutcome extends TileAddress, TileTotals {
-  status: TileStatus;
-  /** Key of clusters.parquet (absent for a failed tile). */
-  result_key?: string;
-  /** Error message and stage of a failed tile. */
-  message?: string;
-  stage?: string;
-}
 
 /** The run item. */
 export interface RunItem {

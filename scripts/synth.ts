@@ -2,7 +2,7 @@
 // npm run synth -- --out DIR --z 12 --tile-bounds x0,y0,x1,y1 --seed 1 --alerts 3000 [--corrupt 1355,2045;...]
 import { InvalidArgumentError } from 'commander';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
-import { tileCount } from '../core/tiles/grid.ts';
+import { validateTypedTileBounds } from '../core/tiles/grid.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 import { cliCommand, runCli } from '../local/cli-options.ts';
 
@@ -37,7 +37,7 @@ const opts = program.opts<{ out: string; z: number; tileBounds: number[]; seed: 
 const [x0, y0, x1, y1] = opts.tileBounds;
 await runCli('synth', async () => {
   const bounds = { z: opts.z, x0, y0, x1, y1 };
-  tileCount(bounds); // validates before any file is written
+  validateTypedTileBounds(bounds); // before any file is written
   const corrupt: TileAddress[] = (opts.corrupt ?? []).map(([x, y]) => ({ z: opts.z, x, y }));
   const started = performance.now();
   const s = await writeSyntheticMosaic(opts.out, { ...bounds, seed: opts.seed, density: opts.alerts, corrupt });

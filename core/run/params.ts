@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { validateTemplate } from '../tiles/tile-url.ts';
 import { checkDateOrder, clusterParamFields, dateFields, formatZodError } from './request.ts';
-import { crossesAntimeridian, indexInBounds, lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
+import { crossesAntimeridian, indexInBounds, lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, validateTypedTileBounds, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
 import type { TileBounds } from '../tiles/grid.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
 import type { TileAddress } from '../tiles/types.ts';
@@ -171,10 +171,7 @@ function regionToBounds(z: number, region: Region): TileBounds {
   switch (region.kind) {
     case 'tiles':
       bounds = { z, x0: region.x0, y0: region.y0, x1: region.x1, y1: region.y1 };
-      // A tile range is inverted, not wrapped: only a lon/lat box says which way round it goes.
-      if (bounds.x0 > bounds.x1) {
-        throw new Error(`x0=${bounds.x0} is greater than x1=${bounds.x1} (for a region across the antimeridian give a lon/lat box with west > east)`);
-      }
+      validateTypedTileBounds(bounds);
       break;
     case 'bbox':
       bounds = bboxToBounds(z, region);

@@ -146,6 +146,15 @@ export function validateTileBounds(b: TileBounds): void {
   if (b.y0 > b.y1) throw new Error(`y0=${b.y0} is greater than y1=${b.y1}`);
 }
 
+/**
+ * Bounds typed as a tile range: x0 > x1 is refused, not wrapped, since only a lon/lat box says which
+ * way round a region goes.
+ */
+export function validateTypedTileBounds(b: TileBounds): void {
+  if (b.x0 > b.x1) throw new Error(`x0=${b.x0} is greater than x1=${b.x1} (for a region across the antimeridian give a lon/lat box with west > east)`);
+  validateTileBounds(b);
+}
+
 /** True when the bounds' columns wrap round the antimeridian. */
 export function crossesAntimeridian(b: TileBounds): boolean {
   return b.x0 > b.x1;

@@ -5,7 +5,7 @@
 import '../local/quiet.ts';
 import { ledgerFromEnv, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
-import { checkRunSize, regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
+import { regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
 import { cliCommand, runCli } from '../local/cli-options.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runLonLatBounds, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { useStack } from '../local/stack-file.ts';
@@ -44,10 +44,12 @@ await runCli('enqueue', async () => {
     // --info sends nothing, so it describes a run of any size (that is how to see one before raising the limit).
     console.log(JSON.stringify(runInfo(spec, notes), null, 2));
   } else {
-    checkRunSize(spec, maxTilesOf(options.maxTiles));
-    for (const note of notes) console.error(`note: ${note}`);
-    await useStack();
-    const submission = await submitRun(spec, { ledger: ledgerFromEnv(), sqs: sqsClient(), queueUrl: tilesQueueUrl() }, { maxTiles: maxTilesOf(options.maxTiles) });
+    const connect = async () => {
+      for (const note of notes) console.error(`note: ${note}`);
+      await useStack();
+      return { ledger: ledgerFromEnv(), sqs: sqsClient(), queueUrl: tilesQueueUrl() };
+    };
+    const submission = await submitRun(spec, connect, { maxTiles: maxTilesOf(options.maxTiles) });
     if (submission.failed.length > 0) {
       const first = submission.failed[0];
       throw new Error(`${submission.failed.length} of ${submission.sent + submission.failed.length} messages could not be sent (first: ${first.message})`);

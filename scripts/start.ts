@@ -19,7 +19,6 @@ import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import type { Manifest } from '../core/run/types.ts';
 import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
-import { checkRunSize } from '../core/run/params.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
 import { applyStackEnv } from '../local/stack.ts';
@@ -112,27 +111,29 @@ await runCli('start', async () => {
     );
   }
   const spec = runSpecOf(options, region);
-  const maxTiles = maxTilesOf(options.maxTiles);
-  checkRunSize(spec, maxTiles); // before starting a stack for a run that would be refused
-
-  mkdirSync(localRoot, { recursive: true });
-  if (sstLinked()) say('using the SST stack linked in this shell');
-  else {
-    const running = await findRunningStack();
-    if (running) {
-      applyStackEnv(running);
-      say(`using the local stack of pid ${running.pid} (npm run dev)`);
-    } else {
-      const logPath = join(localRoot, 'start.log');
-      const output = redirectConsole(logPath);
-      local = await startLocalStack({ workers: options.workers, output, log: (line) => output.write(`${line}\n`) });
-      say(`local stack started in this process (${options.workers} consumer workers); handler logs in ${logPath}`);
+  let ledger!: Ledger;
+  let started = 0;
+  // The stack is found or started only once submitRun has accepted the run's size.
+  const connect = async () => {
+    mkdirSync(localRoot, { recursive: true });
+    if (sstLinked()) say('using the SST stack linked in this shell');
+    else {
+      const running = await findRunningStack();
+      if (running) {
+        applyStackEnv(running);
+        say(`using the local stack of pid ${running.pid} (npm run dev)`);
+      } else {
+        const logPath = join(localRoot, 'start.log');
+        const output = redirectConsole(logPath);
+        local = await startLocalStack({ workers: options.workers, output, log: (line) => output.write(`${line}\n`) });
+        say(`local stack started in this process (${options.workers} consumer workers); handler logs in ${logPath}`);
+      }
     }
-  }
-
-  const started = performance.now();
-  const ledger = ledgerFromEnv();
-  const submission = await submitRun(spec, { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() }, { maxTiles });
+    started = performance.now();
+    ledger = ledgerFromEnv();
+    return { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() };
+  };
+  const submission = await submitRun(spec, connect, { maxTiles: maxTilesOf(options.maxTiles) });
   if (submission.failed.length > 0) throw new Error(`${submission.failed.length} tile messages could not be sent: ${submission.failed[0].message}`);
   say(
     submission.complete

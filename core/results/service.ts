@@ -13,13 +13,14 @@
 // works against the local emulators and a deployed stage; tests inject their own dependencies.
 import { join } from 'node:path';
 import * as aq from 'arquero';
-import { dynamoDocClient, ledgerTable, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../store/aws.ts';
+import { ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../store/aws.ts';
 import { writeFile } from '../store/files.ts';
 import { dayRange } from '../tiles/dates.ts';
 import { allocAlerts, gladDecoder } from '../tiles/decode.ts';
 import { submitRun, type BatchSender } from '../store/queue.ts';
 import { exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
-import { Ledger, type Progress } from '../store/ledger.ts';
+import type { Ledger, Progress } from '../store/ledger.ts';
+import { waitForManifest } from '../store/manifest-wait.ts';
 import { loadManifest, streamRunClusters, type ObjectReader } from '../store/result-store.ts';
 import { renderClusterPicture, renderClustersPicture, renderTilePicture, type Picture } from './render/pictures.ts';
 import { buildRunReport } from './report/report.ts';
@@ -54,7 +55,7 @@ export function awsDeps(): ServiceDeps {
     bucket: resultsBucket(),
     sqs: sqsClient(),
     queueUrl: tilesQueueUrl(),
-    ledger: new Ledger(dynamoDocClient(), ledgerTable()),
+    ledger: ledgerFromEnv(),
   };
 }
 
@@ -139,7 +140,6 @@ export interface RunOptions {
   maxTiles?: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ClusterService {
   readonly runId: string;
@@ -186,17 +186,13 @@ export class ClusterService {
     if (submission.failed.length > 0) {
       throw new Error(`run ${this.runId}: ${submission.failed.length} tile messages could not be sent (first: ${submission.failed[0].message})`);
     }
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const progress = await ledger.progress(this.runId);
-      if (progress) onProgress?.({ ...progress, run_id: this.runId });
-      if (progress?.manifest_key) break;
-      if (Date.now() > deadline) {
-        const done = progress ? `${progress.finished} of ${progress.tiles} tiles done` : 'not in the ledger';
-        throw new Error(`run ${this.runId} not finished after ${Math.round(timeoutMs / 1000)} s (${done}); fetch() it later`);
-      }
-      await sleep(pollMs);
-    }
+    await waitForManifest(ledger, this.runId, {
+      timeoutMs,
+      pollMs,
+      onProgress: (progress) => onProgress?.({ ...progress, run_id: this.runId }),
+      timeoutMessage: (progress) =>
+        `run ${this.runId} not finished after ${Math.round(timeoutMs / 1000)} s (${progress ? `${progress.finished} of ${progress.tiles} tiles done` : 'not in the ledger'}); fetch() it later`,
+    });
     return this.fetch();
   }
 

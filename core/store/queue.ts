@@ -142,18 +142,28 @@ export interface RunLedger {
   tiles(runId: string): AsyncIterable<TileAddress>;
 }
 
+export interface SubmitDeps {
+  ledger: RunLedger;
+  sqs: BatchSender;
+  queueUrl: string;
+}
+
 /**
  * Records the run in the ledger, then sends one message per tile not finished yet. Submitting the
  * same run again therefore resumes it (e.g. after queued messages were lost) and does nothing to a
  * finished run; a tile sent twice is still counted once by the ledger.
+ *
+ * The size limit is checked here, once, for every submitter (enqueue, start, ClusterService.run).
+ * `deps` may be a function: it is called only after that check, so a CLI can refuse an oversized
+ * run before it looks for (or starts) a stack.
  */
 export async function submitRun(
   spec: RunSpec,
-  deps: { ledger: RunLedger; sqs: BatchSender; queueUrl: string },
+  deps: SubmitDeps | (() => Promise<SubmitDeps>),
   options: EnqueueOptions = {},
 ): Promise<RunSubmission> {
-  // Every submitter (enqueue, start, ClusterService.run) gets the size limit, not only the CLI.
   checkRunSize(spec, options.maxTiles);
+  if (typeof deps === 'function') deps = await deps();
   const id = runId(spec);
   const all = runTiles(spec);
   const created = await deps.ledger.createRun(id, spec);

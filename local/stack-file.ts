@@ -11,7 +11,7 @@ export function localDir(env: Record<string, string | undefined> = process.env):
   return env.GLAD_LOCAL_DIR ? resolve(env.GLAD_LOCAL_DIR) : fileURLToPath(new URL('../.local', import.meta.url));
 }
 
-export const stackFilePath = (dir = localDir()) => join(dir, 'stack.json');
+const stackFilePath = (dir = localDir()) => join(dir, 'stack.json');
 
 /** What `.local/stack.json` holds. */
 export interface StackFile extends StackInfo {
@@ -33,7 +33,7 @@ export function removeStackFile(pid = process.pid, dir = localDir()): void {
   if (file?.pid === pid) rmSync(stackFilePath(dir), { force: true });
 }
 
-export function readStackFile(dir = localDir()): StackFile | null {
+function readStackFile(dir = localDir()): StackFile | null {
   const path = stackFilePath(dir);
   if (!existsSync(path)) return null;
   try {
@@ -69,7 +69,7 @@ export async function findRunningStack(dir = localDir()): Promise<StackFile | nu
   return file;
 }
 
-export const NO_STACK = 'no local stack: run `npm run dev` or `npm start`';
+const NO_STACK = 'no local stack: run `npm run dev` or `npm start`';
 
 /** True when SST links are in the environment (`sst shell`, or on Lambda). */
 export function sstLinked(env: Record<string, string | undefined> = process.env): boolean {
@@ -93,7 +93,7 @@ export async function useStack(dir = localDir()): Promise<'sst' | 'local'> {
  * just to read results when no stack is running; their env is applied to process.env. Throws
  * NO_STACK when there is no such state.
  */
-export async function openLocalState(dir = localDir()): Promise<Emulators> {
+async function openLocalState(dir = localDir()): Promise<Emulators> {
   const stateDir = join(dir, 'state');
   if (!existsSync(join(stateDir, 's3', DEFAULT_NAMES.bucket))) throw new Error(NO_STACK);
   const emulators = await startEmulators({ dir: stateDir });

@@ -8,7 +8,7 @@ import type { AlertTuple } from './types.ts';
 import type { TileAddress } from '../tiles/types.ts';
 
 /** concaveman's relative concavity: 1 = detailed, larger = closer to convex. */
-export const DEFAULT_CONCAVITY = 2;
+const DEFAULT_CONCAVITY = 2;
 /** Edges shorter than this (pixels) are not refined further: neighbouring pixels stay joined. */
 const LENGTH_THRESHOLD = 1;
 

@@ -14,11 +14,11 @@ import type { ClusterRow, StoredCluster } from '../clusters/types.ts';
 import { geoMetadata, schemaColumn } from '../run/parquet.ts';
 import { canonicalCompare, project, selectRows, withRowIds, type SelectOptions } from './table.ts';
 
-export const FORMATS = ['table', 'csv', 'json', 'geojson', 'parquet'] as const;
+const FORMATS = ['table', 'csv', 'json', 'geojson', 'parquet'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** Which geometries a GeoJSON export holds for each cluster. */
-export const GEOMETRIES = ['both', 'hull', 'centre'] as const;
+const GEOMETRIES = ['both', 'hull', 'centre'] as const;
 export type GeometryKind = (typeof GEOMETRIES)[number];
 
 export interface ExportOptions extends SelectOptions {

@@ -51,7 +51,7 @@ export function aggregatorFailuresQueueUrl(): string {
 }
 
 /** Name of the ledger table. */
-export function ledgerTable(): string {
+function ledgerTable(): string {
   return linked('Ledger').name;
 }
 
@@ -65,7 +65,7 @@ export function sqsClient(): SQSClient {
 }
 
 /** DynamoDB document client (plain JS values, undefined attributes dropped). */
-export function dynamoDocClient(): DynamoDBDocumentClient {
+function dynamoDocClient(): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
 }
 

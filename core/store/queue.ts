@@ -39,7 +39,7 @@ export interface EnqueueResult {
   failed: EnqueueFailure[];
 }
 
-export const BATCH_SIZE = 10;
+const BATCH_SIZE = 10;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -66,7 +66,7 @@ function newCanvas(width: number, height: number) {
 }
 
 /** Day span of some alerts (null when there are none). */
-export function alertsSpan(alerts: Alerts): DaySpan | null {
+function alertsSpan(alerts: Alerts): DaySpan | null {
   if (alerts.length === 0) return null;
   let [first, last] = [Infinity, -Infinity];
   for (let k = 0; k < alerts.length; k++) {
@@ -172,7 +172,7 @@ function drawClusterPanel(ctx: SKRSContext2D, record: Cluster, span: DaySpan, x:
 const fmt = (v: number, digits: number) => v.toFixed(digits);
 
 /** Title of the single-cluster picture (as the old `ClusterViewer.cluster`). */
-export function clusterTitle(record: Cluster & { row_id?: number }): string[] {
+function clusterTitle(record: Cluster & { row_id?: number }): string[] {
   const id = record.row_id === undefined ? '' : `#${record.row_id} · `;
   return [
     `${id}count ${record.count} · area ${fmt(record.area, 1)} px² (${fmt(record.area_ha, 2)} ha)`,
@@ -182,7 +182,7 @@ export function clusterTitle(record: Cluster & { row_id?: number }): string[] {
 }
 
 /** Title of a panel of the several-clusters picture (count, area, point, dates). */
-export function panelTitle(record: Cluster & { row_id?: number }): string[] {
+function panelTitle(record: Cluster & { row_id?: number }): string[] {
   const id = record.row_id === undefined ? '' : `#${record.row_id} · `;
   return [
     `${id}count ${record.count} · area ${fmt(record.area, 1)} px²`,

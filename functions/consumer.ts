@@ -7,11 +7,11 @@ import { resultsBucket, s3Client } from '../core/store/aws.ts';
 import { processPartialBatch } from '../core/store/batch.ts';
 import { errorText, Logger } from '../core/store/log.ts';
 import { parseTileMessage } from '../core/run/messages.ts';
-import { putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
+import { putLastError, putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
 import { isTransient } from '../core/store/transient.ts';
-import type { TileSource } from '../core/tiles/types.ts';
+import type { TileAddress, TileSource } from '../core/tiles/types.ts';
 
 let store: ResultStore | undefined;
 const sources = new Map<string, TileSource>();
@@ -56,12 +56,26 @@ async function processRecord(results: ResultStore, record: SQSRecord, log: Logge
     const onWarning = (warning: string) => log.warn(`warning: ${warning}`);
     clusters = (await runTile(tile, params, sourceFor(params.tiles_url), { onWarning })).clusters;
   } catch (error) {
-    if (isTransient(error)) throw error;
+    if (isTransient(error)) throw await remembered(results, runId, tile, record, error);
     log.error(errorText(error));
     await putTileError(results, { runId, tile, message: errorText(error), stage: 'tile', params, messageId: record.messageId });
     return;
   }
-  await putTileResult(results, runId, params, tile, clusters);
+  try {
+    await putTileResult(results, runId, params, tile, clusters);
+  } catch (error) {
+    throw await remembered(results, runId, tile, record, error);
+  }
+}
+
+/**
+ * Keeps the cause of a failed attempt next to the tile (lastErrorKey), so that if the message
+ * is dead-lettered its error record says why (e.g. `getaddrinfo ENOTFOUND …`), not only
+ * "failed N deliveries". Returns the error, to be thrown.
+ */
+async function remembered(results: ResultStore, runId: string, tile: TileAddress, record: SQSRecord, error: unknown): Promise<unknown> {
+  await putLastError(results, runId, tile, errorText(error), Number(record.attributes?.ApproximateReceiveCount ?? 1));
+  return error;
 }
 
 /** Lambda entry point (SQS batch, partial batch responses enabled in sst.config.ts). */

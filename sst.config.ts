@@ -11,6 +11,31 @@
 /** Lambda runtime of every function. */
 const RUNTIME = "nodejs22.x";
 
+/**
+ * Deploy-time settings (environment of `sst deploy`), each checked here so a typo fails the deploy:
+ * - LAMBDA_ARCHITECTURE: `x86_64` (default, the measured one) or `arm64` (Graviton, ~20 % cheaper
+ *   per GB-s; the bundles are JS + WebAssembly; see docs/operations.md, cost model);
+ * - CONSUMER_MAX_CONCURRENCY: most consumer instances the tile queue may run at once (SQS event
+ *   source `maximumConcurrency`, 2..1000, default 100: the pan-tropical hour needs ~80), so a big
+ *   run cannot take the account's concurrency from the aggregator and the dead-letter handler, nor
+ *   flood the tile server.
+ */
+function deployConfig(env: Record<string, string | undefined> = process.env) {
+  const architecture = env.LAMBDA_ARCHITECTURE || "x86_64";
+  if (architecture !== "x86_64" && architecture !== "arm64") {
+    throw new Error(`LAMBDA_ARCHITECTURE must be x86_64 or arm64, got ${JSON.stringify(architecture)}`);
+  }
+  const raw = env.CONSUMER_MAX_CONCURRENCY || "100";
+  const maxConcurrency = Number(raw);
+  if (!/^\d+$/.test(raw) || maxConcurrency < 2 || maxConcurrency > 1000) {
+    throw new Error(`CONSUMER_MAX_CONCURRENCY must be an integer in 2..1000 (SQS maximumConcurrency), got ${JSON.stringify(raw)}`);
+  }
+  return { architecture: architecture as "x86_64" | "arm64", maxConcurrency };
+}
+
+/** The dead-letter handler's timeout, s; its queue's visibility is 6× that (AWS's advice). */
+const DEAD_LETTER_TIMEOUT_S = 30;
+
 export default $config({
   app(input) {
     return {
@@ -22,6 +47,7 @@ export default $config({
     };
   },
   async run() {
+    const { architecture, maxConcurrency } = deployConfig();
     // Tile source template used by `npm run enqueue` under `sst shell` (it goes into each message).
     // An s3:// template needs read access for the consumer; an http(s) one needs nothing.
     const tilesUrl = process.env.TILES_URL ?? "";
@@ -42,8 +68,15 @@ export default $config({
     /** What `link: [results]` would put in the environment, without its s3:* grant. */
     const resultsEnv = { SST_RESOURCE_Results: $jsonStringify({ name: results.name }) };
     // HeadObject/GetObject of a missing key answer 404 only to a caller that may list the bucket
-    // (403 otherwise, which the handlers would take for a real failure).
-    const listResults = { actions: ["s3:ListBucket"], resources: [results.arn] };
+    // (403 otherwise, which the handlers would take for a real failure). Listing is limited to runs/.
+    const listResults = {
+      actions: ["s3:ListBucket"],
+      resources: [results.arn],
+      conditions: [{ test: "StringLike", variable: "s3:prefix", values: ["runs/*"] }],
+    };
+    // The keys the handlers read: a tile's files (result, error record, last error) and manifests.
+    const readResults = { actions: ["s3:GetObject"], resources: [objects("runs/*/tiles/*"), objects("runs/*/manifest.json")] };
+    const writeManifests = { actions: ["s3:PutObject"], resources: [objects("runs/*/manifest.json")] };
     // Tile results and error records, records of bad messages (core/run/keys.ts) — not manifests.
     const writeResults = {
       actions: ["s3:PutObject"],
@@ -53,42 +86,66 @@ export default $config({
     const ledger = new sst.aws.Dynamo("Ledger", {
       fields: { pk: "string", sk: "string" },
       primaryIndex: { hashKey: "pk", rangeKey: "sk" },
+      // Point-in-time recovery (35 days of restores; priced in docs/operations.md).
+      transform: { table: { pointInTimeRecovery: { enabled: true } } },
     });
+    const ledgerEnv = { SST_RESOURCE_Ledger: $jsonStringify({ name: ledger.name }) };
+    /** The ledger calls that write a manifest (core/store/run-completion.ts) and record tiles. */
+    const ledgerCalls = (actions: string[]) => ({ actions: actions.map((a) => `dynamodb:${a}`), resources: [ledger.arn] });
 
     // SQS-managed encryption at rest (the AWS default for new queues), stated explicitly.
     const encryptedQueue = { queue: { sqsManagedSseEnabled: true } };
-    const deadLetter = new sst.aws.Queue("DeadLetter", { transform: encryptedQueue });
+    // A moved message keeps its first enqueue time, so the dead-letter queue keeps messages for
+    // SQS's maximum, 14 days; its visibility is 6× its handler's timeout (AWS's advice).
+    const deadLetter = new sst.aws.Queue("DeadLetter", {
+      visibilityTimeout: `${6 * DEAD_LETTER_TIMEOUT_S} seconds`,
+      transform: { queue: { ...encryptedQueue.queue, messageRetentionSeconds: 14 * 24 * 3600 } },
+    });
     const tiles = new sst.aws.Queue("Tiles", {
       transform: encryptedQueue,
       // AWS advises ≥ 6× the consumer timeout, so a batch retried by Lambda is not redelivered early.
+      // A record returned as a failure is not hidden that long: the consumer sets a short back-off.
       visibilityTimeout: "12 minutes",
-      // A tile message that fails 3 receives goes to the dead-letter queue.
-      dlq: { queue: deadLetter.arn, retry: 3 },
+      // A tile message that fails TILE_MAX_RECEIVES (5, core/run/messages.ts) receives goes to the
+      // dead-letter queue; AWS advises ≥ 5 for a Lambda event source.
+      dlq: { queue: deadLetter.arn, retry: 5 },
     });
 
     tiles.subscribe(
       {
         handler: "functions/consumer.handler",
         runtime: RUNTIME,
+        architecture,
         timeout: "120 seconds",
         memory: "1024 MB",
-        environment: resultsEnv,
-        // Writes results and error records; reads nothing of the results bucket.
-        permissions: [writeResults, ...readTiles],
+        // The tile queue's URL: the consumer shortens the visibility of the records it returns.
+        environment: { ...resultsEnv, SST_RESOURCE_Tiles: $jsonStringify({ url: tiles.url }) },
+        // Writes results, error records and last errors; reads nothing of the results bucket.
+        permissions: [
+          writeResults,
+          ...readTiles,
+          { actions: ["sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"], resources: [tiles.arn] },
+        ],
       },
       // partialResponses: only the records listed in batchItemFailures are retried.
-      { batch: { size: 5, partialResponses: true } },
+      {
+        batch: { size: 5, partialResponses: true },
+        transform: { eventSourceMapping: { scalingConfig: { maximumConcurrency: maxConcurrency } } },
+      },
     );
 
     deadLetter.subscribe(
       {
         handler: "functions/deadletter.handler",
         runtime: RUNTIME,
-        timeout: "30 seconds",
+        architecture,
+        timeout: `${DEAD_LETTER_TIMEOUT_S} seconds`,
         memory: "512 MB",
-        environment: resultsEnv,
-        // Writes error records; HeadObject (s3:GetObject) checks whether the tile finished after all.
-        permissions: [writeResults, { actions: ["s3:GetObject"], resources: [objects("runs/*")] }, listResults],
+        environment: { ...resultsEnv, ...ledgerEnv },
+        // Writes error records (reading the tile's last error); HeadObject (s3:GetObject) checks
+        // whether the tile finished after all, and then writes the run's manifest if it is missing
+        // with every tile accounted (core/store/run-completion.ts).
+        permissions: [writeResults, readResults, writeManifests, listResults, ledgerCalls(["GetItem", "UpdateItem", "Query"])],
       },
       { batch: { size: 10, partialResponses: true } },
     );
@@ -103,17 +160,18 @@ export default $config({
     const aggregator = new sst.aws.Function("Aggregator", {
       handler: "functions/aggregator.handler",
       runtime: RUNTIME,
+      architecture,
       // The event that completes a run reads the whole ledger and writes the manifest. Keep this
       // below the manifest lease of core/store/ledger.ts (150 s).
       timeout: "120 seconds",
       memory: "1024 MB",
-      environment: { ...resultsEnv, SST_RESOURCE_Ledger: $jsonStringify({ name: ledger.name }) },
-      // Reads result objects, writes only manifests; the ledger calls of core/store/ledger.ts.
+      environment: { ...resultsEnv, ...ledgerEnv },
+      // Reads tile results (and HEADs the manifest), writes only manifests; the ledger calls of core/store/ledger.ts.
       permissions: [
-        { actions: ["s3:GetObject"], resources: [objects("runs/*")] },
-        { actions: ["s3:PutObject"], resources: [objects("runs/*/manifest.json")] },
+        readResults,
+        writeManifests,
         listResults,
-        { actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], resources: [ledger.arn] },
+        ledgerCalls(["GetItem", "PutItem", "UpdateItem", "Query"]),
         // Lambda sends the on-failure record with the function's role.
         { actions: ["sqs:SendMessage"], resources: [aggregatorFailures.arn] },
       ],

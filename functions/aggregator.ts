@@ -2,14 +2,14 @@
 // the ledger once; the event that completes the run writes the manifest (exactly once).
 // Cost per event is constant: one small object read and a few DynamoDB writes; only the event
 // that completes the run reads the whole ledger (a paginated Query per shard of the run).
-import { randomUUID } from 'node:crypto';
 import { ledgerFromEnv, resultsBucket, s3Client } from '../core/store/aws.ts';
 import { errorText, Logger } from '../core/store/log.ts';
 import { decodeS3Key, parseResultKey, type ResultKey } from '../core/run/keys.ts';
 import type { Ledger } from '../core/store/ledger.ts';
 import type { TileOutcome } from '../core/run/types.ts';
-import { getBytes, getParquetFooter, putManifest, type ResultStore } from '../core/store/result-store.ts';
-import { buildManifest, clustersOutcome, errorOutcome, errorRecordOutcome, summarizeClusters } from '../core/run/manifest.ts';
+import { getBytes, getParquetFooter, type ResultStore } from '../core/store/result-store.ts';
+import { completeRun } from '../core/store/run-completion.ts';
+import { clustersOutcome, errorOutcome, errorRecordOutcome, summarizeClusters } from '../core/run/manifest.ts';
 import { parseErrorRecord, parseS3Event, type S3Record } from '../core/run/messages.ts';
 import { readClusters, readClustersInfo } from '../core/run/parquet.ts';
 import { parseRunSpec, type RunSpec } from '../core/run/params.ts';
@@ -63,28 +63,21 @@ async function readOutcome(d: Deps, key: string, parsed: ResultKey, bytes: Uint8
 }
 
 /**
- * Writes the manifest if this call wins the claim (a fresh token per attempt). While another
+ * Writes the manifest if this call wins the claim (core/store/run-completion.ts). While another
  * attempt holds the claim, throws a transient error: Lambda retries the event later, and that
- * retry either finds the manifest written or takes over from a writer that crashed.
+ * retry either finds the manifest written or takes over from a writer that crashed. A later event
+ * of a complete run also lands here, so a manifest that was never written (or was deleted) is
+ * written then.
  */
-async function writeManifestOnce(d: Deps, runId: string, now: Date = new Date()): Promise<boolean> {
-  const token = randomUUID();
-  const claim = await d.ledger.claimManifest(runId, token, now);
-  if (claim === 'done') return false;
-  if (claim === 'held') {
+async function writeManifestOnce(d: Deps, runId: string): Promise<void> {
+  const completion = await completeRun(d, runId, { accounted: true });
+  if (completion.state === 'held') {
     throw Object.assign(new Error(`run ${runId}: manifest is being written by another invocation`), { transient: true });
   }
-  const run = await d.ledger.getRun(runId);
-  if (!run) throw new Error(`run ${runId}: run item vanished`);
-  const outcomes: TileOutcome[] = [];
-  for await (const outcome of d.ledger.tiles(runId)) outcomes.push(outcome);
-  const completedAt = now.toISOString();
-  const manifest = buildManifest({ runId, spec: run.params, createdAt: run.created_at, completedAt, outcomes });
-  // Same key every time: even a takeover after a crash overwrites, never duplicates.
-  const key = await putManifest(d, manifest);
-  await d.ledger.finishManifest(runId, token, key, completedAt);
-  log.info(`manifest written (${manifest.tiles} tiles, ${manifest.tiles_failed} failed, ${manifest.totals.clusters} clusters)`, { run_id: runId });
-  return true;
+  if (completion.state === 'written') {
+    const m = completion.manifest;
+    log.info(`manifest written (${m.tiles} tiles, ${m.tiles_failed} failed, ${m.totals.clusters} clusters)`, { run_id: runId });
+  }
 }
 
 async function processRecord(d: Deps, record: S3Record): Promise<void> {

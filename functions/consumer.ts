@@ -2,18 +2,21 @@
 // writes members.parquet then clusters.parquet. Bad messages and corrupt tiles become error
 // records (never retried); a transient failure (tile server or S3 unavailable) throws, and the
 // partial batch response sends back only that record.
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { resultsBucket, s3Client } from '../core/store/aws.ts';
-import { processPartialBatch } from '../core/store/batch.ts';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { DEADLINE_RESERVE_MS, processPartialBatch, type BatchOptions } from '../core/store/batch.ts';
+import { budgetedEngine, tileBudget } from '../core/clusters/budget.ts';
+import { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN } from '../core/meanshift/engine.ts';
 import { errorText, Logger } from '../core/store/log.ts';
 import { parseTileMessage } from '../core/run/messages.ts';
-import { putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
+import { putLastError, putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
-import { runTile } from '../core/clusters/tile-job.ts';
+import { runTile, type ClusterEngine } from '../core/clusters/tile-job.ts';
 import { isTransient } from '../core/store/transient.ts';
-import type { TileSource } from '../core/tiles/types.ts';
+import type { TileAddress, TileSource } from '../core/tiles/types.ts';
 
 let store: ResultStore | undefined;
+let backoff: { value: BatchOptions['visibility'] } | undefined;
 const sources = new Map<string, TileSource>();
 const log = new Logger({ stage: 'tile' });
 
@@ -28,7 +31,7 @@ function sourceFor(template: string): TileSource {
 }
 
 /** One message; throws only for what a retry may fix (after 3 receives the dead-letter handler records it). */
-async function processRecord(results: ResultStore, record: SQSRecord, log: Logger): Promise<void> {
+async function processRecord(results: ResultStore, record: SQSRecord, log: Logger, engine?: ClusterEngine): Promise<void> {
   const parsed = parseTileMessage(record.body);
   if (parsed.kind === 'unroutable') {
     log.error(`unroutable message: ${parsed.error}`, { stage: 'message' });
@@ -54,18 +57,55 @@ async function processRecord(results: ResultStore, record: SQSRecord, log: Logge
   try {
     // A corrupt neighbour is read as missing (documented): say so in the log rather than silently.
     const onWarning = (warning: string) => log.warn(`warning: ${warning}`);
-    clusters = (await runTile(tile, params, sourceFor(params.tiles_url), { onWarning })).clusters;
+    clusters = (await runTile(tile, params, sourceFor(params.tiles_url), { onWarning, engine })).clusters;
   } catch (error) {
-    if (isTransient(error)) throw error;
+    if (isTransient(error)) throw await remembered(results, runId, tile, record, error);
     log.error(errorText(error));
     await putTileError(results, { runId, tile, message: errorText(error), stage: 'tile', params, messageId: record.messageId });
     return;
   }
-  await putTileResult(results, runId, params, tile, clusters);
+  try {
+    await putTileResult(results, runId, params, tile, clusters);
+  } catch (error) {
+    throw await remembered(results, runId, tile, record, error);
+  }
 }
 
-/** Lambda entry point (SQS batch, partial batch responses enabled in sst.config.ts). */
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+/**
+ * Keeps the cause of a failed attempt next to the tile (lastErrorKey), so that if the message
+ * is dead-lettered its error record says why (e.g. `getaddrinfo ENOTFOUND …`), not only
+ * "failed N deliveries". Returns the error, to be thrown.
+ */
+async function remembered(results: ResultStore, runId: string, tile: TileAddress, record: SQSRecord, error: unknown): Promise<unknown> {
+  await putLastError(results, runId, tile, errorText(error), Number(record.attributes?.ApproximateReceiveCount ?? 1));
+  return error;
+}
+
+/** Where failed records get their short back-off: the tile queue (none when it is not linked). */
+function visibility(): BatchOptions['visibility'] {
+  try {
+    return { sqs: sqsClient(), queueUrl: tilesQueueUrl() };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Lambda entry point (SQS batch, partial batch responses enabled in sst.config.ts). Records are
+ * taken while the invocation has time for one more; a tile's clustering passes must start before
+ * the invocation's deadline less DEADLINE_RESERVE_MS (a runaway becomes an error record, see
+ * core/clusters/budget.ts).
+ */
+export async function handler(event: SQSEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> {
   const results = (store ??= { s3: s3Client(), bucket: resultsBucket() });
-  return processPartialBatch(event, (record, recordLog) => processRecord(results, record, recordLog), log);
+  backoff ??= { value: visibility() };
+  const remainingMs = context ? () => context.getRemainingTimeInMillis() : undefined;
+  const engine = (): ClusterEngine => {
+    const deadline = remainingMs ? performance.now() + remainingMs() - DEADLINE_RESERVE_MS : Infinity;
+    return budgetedEngine({ clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN }, tileBudget({ deadline }));
+  };
+  return processPartialBatch(event, (record, recordLog) => processRecord(results, record, recordLog, engine()), log, {
+    remainingMs,
+    visibility: backoff.value,
+  });
 }

@@ -1,14 +1,18 @@
-// Dead-letter subscriber: a tile message that failed 3 receives becomes the tile's error.json
-// (stage `dead-letter`), so the aggregator counts the tile as failed and the run can complete.
+// Dead-letter subscriber: a tile message that failed TILE_MAX_RECEIVES receives becomes the tile's
+// error.json (stage `dead-letter`, with the last error the consumer recorded), so the aggregator
+// counts the tile as failed and the run can complete. A tile that had in fact finished writes no
+// record and so triggers no aggregator event: this handler then completes the run itself if every
+// tile is accounted and the manifest is missing (a process that died before writing it).
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { resultsBucket, s3Client } from '../core/store/aws.ts';
+import { ledgerFromEnv, resultsBucket, s3Client } from '../core/store/aws.ts';
 import { processPartialBatch } from '../core/store/batch.ts';
 import { Logger } from '../core/store/log.ts';
-import { clustersKey } from '../core/run/keys.ts';
+import { clustersKey, lastErrorKey } from '../core/run/keys.ts';
 import { parseTileMessage, TILE_MAX_RECEIVES } from '../core/run/messages.ts';
-import { objectExists, putMessageError, putTileError, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
+import { getBytes, objectExists, putMessageError, putTileError, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
+import { completeRun, type CompletionDeps } from '../core/store/run-completion.ts';
 
-let store: ResultStore | undefined;
+let store: CompletionDeps | undefined;
 const log = new Logger({ stage: 'dead-letter' });
 
 // The DLQ message's own ApproximateReceiveCount also counts the move and this receive (5 for
@@ -16,7 +20,7 @@ const log = new Logger({ stage: 'dead-letter' });
 const WHY = `message failed ${TILE_MAX_RECEIVES} deliveries (the queue's maxReceiveCount) and was dead-lettered`;
 
 /** One dead letter; throws (to be retried) only when its record could not be written. */
-async function processRecord(results: ResultStore, record: SQSRecord, log: Logger): Promise<void> {
+async function processRecord(results: CompletionDeps, record: SQSRecord, log: Logger): Promise<void> {
   const parsed = parseTileMessage(record.body);
   if (parsed.kind === 'unroutable') {
     log.error(`unroutable message: ${WHY}; ${parsed.error}`);
@@ -33,12 +37,31 @@ async function processRecord(results: ResultStore, record: SQSRecord, log: Logge
   log.append({ run_id: runId, tile });
   // A consumer may have written the result and then died before deleting the message: a
   // finished tile stays finished.
-  if (await objectExists(results, clustersKey(runId, tile))) return;
+  if (await objectExists(results, clustersKey(runId, tile))) {
+    const completion = await completeRun(results, runId);
+    if (completion.state === 'written') log.info('manifest written (every tile was accounted, the manifest was missing)');
+    if (completion.state === 'held') throw Object.assign(new Error(`run ${runId}: manifest is being written by another invocation`), { transient: true });
+    return;
+  }
   const params = parsed.kind === 'ok' ? parsed.message.params : undefined;
-  await putTileError(results, { runId, tile, message: WHY, stage: 'dead-letter', params, messageId: record.messageId });
+  const cause = await lastError(results, runId, tile);
+  const message = cause ? `${WHY}; last error: ${cause}` : WHY;
+  await putTileError(results, { runId, tile, message, stage: 'dead-letter', params, messageId: record.messageId });
+}
+
+/** The last error the consumer recorded for the tile (core/store/result-store.ts putLastError), if any. */
+async function lastError(results: ResultStore, runId: string, tile: { z: number; x: number; y: number }): Promise<string | null> {
+  const bytes = await getBytes(results.s3, results.bucket, lastErrorKey(runId, tile));
+  if (!bytes) return null;
+  try {
+    const { message } = JSON.parse(new TextDecoder().decode(bytes)) as { message?: unknown };
+    return typeof message === 'string' ? message.slice(0, 1000) : null;
+  } catch {
+    return null;
+  }
 }
 
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
-  const results = (store ??= { s3: s3Client(), bucket: resultsBucket() });
+  const results = (store ??= { s3: s3Client(), bucket: resultsBucket(), ledger: ledgerFromEnv() });
   return processPartialBatch(event, (record, recordLog) => processRecord(results, record, recordLog), log);
 }

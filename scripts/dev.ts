@@ -35,4 +35,6 @@ await runCli('dev', async () => {
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  // A closed terminal sends SIGHUP: stop as cleanly as on Ctrl-C.
+  process.once('SIGHUP', () => void shutdown('SIGHUP'));
 });

@@ -3,7 +3,7 @@
 // retried); prints the run id. Under `sst shell` it uses the linked resources, otherwise the local
 // stack of `npm run dev` / `npm start` (found through .local/stack.json).
 import '../local/quiet.ts';
-import { ledgerFromEnv, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
 import { regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
 import { cliCommand, runCli } from '../local/cli-options.ts';
@@ -31,9 +31,10 @@ const program = addSizeOption(addRunOptions(
     .description('Send a clustering run (one message per tile) to the tile queue; prints the run id'),
 ))
   .option('--info', 'print what would run (tiles, bounds, dates, parameters) and send nothing')
+  .option('--retry-failed', "send the run's failed tiles again (the manifest is rewritten with their new outcomes)")
   .parse();
 
-const options = program.opts<RunOptions & { info?: boolean; maxTiles?: string }>();
+const options = program.opts<RunOptions & { info?: boolean; maxTiles?: string; retryFailed?: boolean }>();
 
 await runCli('enqueue', async () => {
   const region = regionOf(options);
@@ -47,17 +48,21 @@ await runCli('enqueue', async () => {
     const connect = async () => {
       for (const note of notes) console.error(`note: ${note}`);
       await useStack();
-      return { ledger: ledgerFromEnv(), sqs: sqsClient(), queueUrl: tilesQueueUrl() };
+      return { ledger: ledgerFromEnv(), sqs: sqsClient(), queueUrl: tilesQueueUrl(), results: { s3: s3Client(), bucket: resultsBucket() } };
     };
-    const submission = await submitRun(spec, connect, { maxTiles: maxTilesOf(options.maxTiles) });
+    const submission = await submitRun(spec, connect, { maxTiles: maxTilesOf(options.maxTiles), retryFailed: options.retryFailed });
     if (submission.failed.length > 0) {
       const first = submission.failed[0];
       throw new Error(`${submission.failed.length} of ${submission.sent + submission.failed.length} messages could not be sent (first: ${first.message})`);
     }
-    if (submission.complete) console.error(`run ${submission.runId} is already complete (same parameters): nothing sent`);
-    else {
+    if (submission.repaired) console.error(`run ${submission.runId}: every tile was done but the manifest was missing: written now`);
+    else if (submission.complete) console.error(`run ${submission.runId} is already complete (same parameters): nothing sent`);
+    else if (submission.heldUntil !== null) {
+      console.error(`run ${submission.runId}: every tile is done; its manifest is being written (lease until ${new Date(submission.heldUntil).toISOString()}): nothing sent`);
+    } else {
       const resumed = submission.skipped > 0 ? ` (resumed: ${submission.skipped} tiles already finished)` : '';
-      console.error(`sent ${submission.sent} of ${submission.tiles} tile messages${resumed}`);
+      const retried = submission.retried > 0 ? ` (${submission.retried} failed tiles retried)` : '';
+      console.error(`sent ${submission.sent} of ${submission.tiles} tile messages${retried}${resumed}`);
     }
     console.log(submission.runId);
   }

@@ -10,7 +10,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
 import cliProgress from 'cli-progress';
-import { ledgerFromEnv, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { completeRun } from '../core/store/run-completion.ts';
 import { submitRun } from '../core/store/queue.ts';
 import type { Ledger } from '../core/store/ledger.ts';
 import { waitForManifest } from '../core/store/manifest-wait.ts';
@@ -32,8 +33,9 @@ const program = addSizeOption(
   .option('--json', 'print only the manifest, as one JSON object, on stdout')
   .option('--workers <n>', 'consumer worker threads of an in-process stack', positiveInt('--workers'), availableParallelism())
   .option('--timeout <s>', 'give up after this many seconds', positiveInt('--timeout'))
+  .option('--retry-failed', "send the run's failed tiles again (the manifest is rewritten with their new outcomes)")
   .parse();
-const options = program.opts<RunOptions & { json?: boolean; workers: number; timeout?: number; maxTiles?: string }>();
+const options = program.opts<RunOptions & { json?: boolean; workers: number; timeout?: number; maxTiles?: string; retryFailed?: boolean }>();
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 let local: LocalStack | undefined;
@@ -48,6 +50,7 @@ function redirectConsole(path: string): NodeJS.WritableStream {
 
 /** Waits for the run's manifest behind a progress bar (tiles done, failed, rate, ETA). */
 async function waitWithProgress(ledger: Ledger, runId: string, tiles: number): Promise<void> {
+  const results = { s3: s3Client(), bucket: resultsBucket() };
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
@@ -68,6 +71,8 @@ async function waitWithProgress(ledger: Ledger, runId: string, tiles: number): P
         bar.update(progress.finished, { failed: progress.failed, rate: rate.toFixed(1), remaining });
       },
       timeoutMessage: () => `timed out after ${options.timeout} s (run ${runId} continues in the stack)`,
+      // Every tile counted and no manifest: the writer died (or holds its lease): write it / wait.
+      complete: () => completeRun({ ...results, ledger }, runId),
     });
   } finally {
     bar.stop();
@@ -95,6 +100,8 @@ const onSignal = async () => {
 };
 process.once('SIGINT', () => void onSignal());
 process.once('SIGTERM', () => void onSignal());
+// A closed terminal sends SIGHUP: stop the in-process stack as on Ctrl-C (a re-run resumes the run).
+process.once('SIGHUP', () => void onSignal());
 
 await runCli('start', async () => {
   let region = regionOf(options);
@@ -131,14 +138,20 @@ await runCli('start', async () => {
     }
     started = performance.now();
     ledger = ledgerFromEnv();
-    return { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() };
+    return { ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl(), results: { s3: s3Client(), bucket: resultsBucket() } };
   };
-  const submission = await submitRun(spec, connect, { maxTiles: maxTilesOf(options.maxTiles) });
+  const submission = await submitRun(spec, connect, { maxTiles: maxTilesOf(options.maxTiles), retryFailed: options.retryFailed });
   if (submission.failed.length > 0) throw new Error(`${submission.failed.length} tile messages could not be sent: ${submission.failed[0].message}`);
   say(
-    submission.complete
-      ? `run ${submission.runId} was already complete (same parameters)`
-      : `run ${submission.runId}: ${submission.tiles} tiles, ${submission.sent} sent${submission.skipped ? `, ${submission.skipped} already done` : ''}`,
+    submission.repaired
+      ? `run ${submission.runId}: every tile was done but the manifest was missing: written now`
+      : submission.complete
+        ? `run ${submission.runId} was already complete (same parameters)${options.retryFailed ? ', with no failed tile to retry' : ''}`
+        : submission.heldUntil !== null
+          ? `run ${submission.runId}: every tile is done; its manifest is being written (lease until ${new Date(submission.heldUntil).toISOString()}): waiting`
+          : `run ${submission.runId}: ${submission.tiles} tiles, ${submission.sent} sent` +
+            `${submission.retried ? ` (${submission.retried} failed tiles retried)` : ''}` +
+            `${submission.skipped ? `, ${submission.skipped} already done` : ''}`,
   );
   if (!submission.complete) await waitWithProgress(ledger, submission.runId, submission.tiles);
   const seconds = (performance.now() - started) / 1000;

@@ -1,5 +1,5 @@
 // The local stack on real emulators: resources exist, S3 emits object-created events, SQS moves a
-// message to the dead-letter queue after 3 receives, and results (S3, DynamoDB) survive a restart on the same dir.
+// message to the dead-letter queue after MAX_RECEIVE_COUNT (TILE_MAX_RECEIVES) receives, and results (S3, DynamoDB) survive a restart on the same dir.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const config = (endpoint: string) => ({ region: LOCAL_REGION, endpoint, credentials: LOCAL_CREDENTIALS });
 
 describe('local emulators and stack', () => {
-  it('serve the stack on loopback, emit S3 events, redrive after 3 receives, and persist', async () => {
+  it('serve the stack on loopback, emit S3 events, redrive after MAX_RECEIVE_COUNT receives, and persist', async () => {
     const first = await startEmulators({ dir });
     let stackQueueUrl: string;
     try {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clustersKey, errorKey, manifestKey, membersKey } from '../core/run/keys.ts';
 import { runId, runTiles, type RunSpec } from '../core/run/params.ts';
+import { TILE_MAX_RECEIVES } from '../core/run/messages.ts';
 import { tileKey } from '../core/tiles/grid.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 import type { BatchStart } from '../local/consumer-worker.ts';
@@ -126,14 +127,14 @@ describe('S3 faults', () => {
       return m.run_id === id && tileKey(m.tile) === tileKey(poisoned);
     };
     const receives = batches.slice(seen).flat().filter((m) => isPoisoned(m.body)).map((m) => m.receiveCount);
-    expect(receives).toEqual([1, 2, 3]);
-    expect(attempts).toBe(9); // 3 receives × the SDK's 3 attempts
+    expect(receives).toEqual(Array.from({ length: TILE_MAX_RECEIVES }, (_, k) => k + 1));
+    expect(attempts).toBe(3 * TILE_MAX_RECEIVES); // every receive × the SDK's 3 attempts
     // Dead-lettered once (the loop logs each dead letter's body).
     const deadLetters = fs.logs.filter((line) => line.startsWith('dead letter: ') && line.includes(`"run_id":"${id}","tile":{"z":${poisoned.z},"x":${poisoned.x},"y":${poisoned.y}}`));
     expect(deadLetters).toHaveLength(1);
     expect(fs.loop.stats.deadLetters - before.deadLetters).toBeGreaterThanOrEqual(1);
     const run = await fs.load(id);
-    expect(run.manifest.errors).toEqual([{ ...poisoned, stage: 'dead-letter', message: expect.stringMatching(/failed 3 deliveries \(the queue's maxReceiveCount\) and was dead-lettered/) }]);
+    expect(run.manifest.errors).toEqual([{ ...poisoned, stage: 'dead-letter', message: expect.stringMatching(new RegExp(`failed ${TILE_MAX_RECEIVES} deliveries \\(the queue's maxReceiveCount\\) and was dead-lettered`)) }]);
     expect(fs.created).toContain(errorKey(id, poisoned));
     expect(fs.manifestPuts(id)).toBe(1);
     expect(digestRun(run)).toEqual(withErrors(clean, { [tileKey(poisoned)]: 'dead-letter' }));

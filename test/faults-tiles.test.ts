@@ -63,7 +63,7 @@ type Case =
  * The case of each tile of the run, row by row (5 × 3). No two transient tiles touch, and every
  * tile next to a transient one fails on its own tile (never reads its halo) or has none: so each
  * transient tile is read only by its own job, and its retries are counted exactly (500 twice:
- * 3 receives, the most SQS gives before the dead-letter queue).
+ * TILE_MAX_RECEIVES receives, the most SQS gives before the dead-letter queue).
  */
 const LAYOUT: Case[] = [
   '500 twice', 'html', 'timeout', '1x1 png', 'stalled body',

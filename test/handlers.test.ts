@@ -19,7 +19,7 @@ import { processPartialBatch } from '../core/store/batch.ts';
 import { Logger } from '../core/store/log.ts';
 import { clustersKey, errorKey, manifestKey, membersKey } from '../core/run/keys.ts';
 import { Ledger, MANIFEST_LEASE_MS } from '../core/store/ledger.ts';
-import { tileMessageBody } from '../core/run/messages.ts';
+import { tileMessageBody, TILE_MAX_RECEIVES } from '../core/run/messages.ts';
 import { INFO_KEY, readClusters, readClustersInfo, readMembers, schemaColumn, type ClustersFileInfo } from '../core/run/parquet.ts';
 import { summarizeClusters } from '../core/run/manifest.ts';
 import { STORED_COLUMNS } from '../core/clusters/schema.ts';
@@ -425,7 +425,7 @@ describe('deadletter', () => {
     expect(response.batchItemFailures).toEqual([]);
     const record = await getJson(errorKey(id, tile));
     expect(record).toMatchObject({ stage: 'dead-letter', params: spec });
-    expect(record.message).toBe("message failed 3 deliveries (the queue's maxReceiveCount) and was dead-lettered");
+    expect(record.message).toBe(`message failed ${TILE_MAX_RECEIVES} deliveries (the queue's maxReceiveCount) and was dead-lettered`);
     await settle();
     for (const event of resultEvents(`runs/${id}/`)) await aggregate(event);
     const manifest: Manifest = await getJson(manifestKey(id));

@@ -12,6 +12,7 @@ import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-s
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
+import { TILE_MAX_RECEIVES } from '../core/run/messages.ts';
 import type { Ledger } from '../core/store/ledger.ts';
 import { waitForManifest } from '../core/store/manifest-wait.ts';
 import { loadRun } from '../core/store/result-store.ts';
@@ -202,7 +203,7 @@ describe('pipeline end to end on the local stack', () => {
     expect(result.clusters).toHaveLength(want.length);
   });
 
-  it('a tile that keeps failing is dead-lettered after 3 receives and recorded as failed', async () => {
+  it('a tile that keeps failing is dead-lettered after TILE_MAX_RECEIVES receives and recorded as failed', async () => {
     // A loopback port nobody listens on: every read is a transient failure, retried by SQS.
     const port = await new Promise<number>((resolve) => {
       const server = createServer().listen(0, '127.0.0.1', () => {
@@ -216,7 +217,7 @@ describe('pipeline end to end on the local stack', () => {
     const result = await run(s);
     expect(result.manifest.tiles_failed).toBe(1);
     expect(result.manifest.errors[0]).toMatchObject({ z: Z, x: REGION.x0, y: REGION.y0, stage: 'dead-letter' });
-    expect(local.loop.stats.retried - before.retried).toBe(3);
+    expect(local.loop.stats.retried - before.retried).toBe(TILE_MAX_RECEIVES);
     expect(local.loop.stats.deadLetters - before.deadLetters).toBe(1);
   });
 });

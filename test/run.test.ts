@@ -13,7 +13,7 @@ describe('validateRunParams', () => {
 
   it.each([
     [{ ...base, z: 23 }, /^z: /],
-    [{ ...base, width: 0 }, /^width: must be > 0/],
+    [{ ...base, width: 0 }, /^width: must be in 0.5..256/],
     [{ ...base, algorithm: 'kmeans' }, /algorithm/],
     [{ ...base, start_date: '2020-01-01', end_date: '2019-01-01' }, /end_date: must be after start_date/],
     [{ ...base, start_date: '2020-02-30' }, /not a valid YYYY-MM-DD/],

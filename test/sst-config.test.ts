@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_LEASE_MS } from '../core/store/ledger.ts';
-import { clustersKey, errorKey, manifestKey, membersKey, messageErrorKey, unroutableKey } from '../core/run/keys.ts';
+import { clustersKey, errorKey, lastErrorKey, manifestKey, membersKey, messageErrorKey, unroutableKey } from '../core/run/keys.ts';
 import { TILE_MAX_RECEIVES } from '../core/run/messages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -113,7 +113,7 @@ function grants(statements: { actions: string[]; resources: string[] }[]) {
 }
 
 /** Runs the config again with extra environment; the consumer and aggregator args of that run. */
-async function runConfig(env: Record<string, string>): Promise<{ consumer: Record<string, any>; aggregator: Record<string, any> }> {
+async function runConfig(env: Record<string, string>): Promise<{ consumer: Record<string, any>; options: Record<string, any>; aggregator: Record<string, any> }> {
   const saved = { ...process.env };
   Object.assign(process.env, env);
   const before = Stub.created.length;
@@ -125,7 +125,7 @@ async function runConfig(env: Record<string, string>): Promise<{ consumer: Recor
   }
   const made = Stub.created.slice(before);
   const queue = made.find((s) => s.kind === 'Queue' && s.name === 'Tiles')!;
-  return { consumer: queue.calls[0].args[0], aggregator: made.find((s) => s.kind === 'Function')!.args };
+  return { consumer: queue.calls[0].args[0], options: queue.calls[0].args[1], aggregator: made.find((s) => s.kind === 'Function')!.args };
 }
 
 /** The function args of the subscription of a queue. */
@@ -152,7 +152,8 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     }
   });
 
-  it('the tile queue dead-letters after 3 receives into the DeadLetter queue', () => {
+  it('the tile queue dead-letters after TILE_MAX_RECEIVES (5, AWS advises >= 5) receives into the DeadLetter queue', () => {
+    expect(TILE_MAX_RECEIVES).toBeGreaterThanOrEqual(5);
     expect(tiles.args.dlq).toEqual({ queue: deadLetter.arn, retry: TILE_MAX_RECEIVES }); // what the dead-letter handler says
   });
 
@@ -200,8 +201,14 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
   it('no function is linked (a link grants every action); each gets the SST_RESOURCE_ variables core/store/aws.ts reads', () => {
     const fns = { consumer: subscriber(tiles).fn, deadletter: subscriber(deadLetter).fn, aggregator: aggregator.args };
     for (const fn of Object.values(fns)) expect(fn.link ?? []).toEqual([]);
-    expect(fns.consumer.environment).toEqual({ SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }) });
-    expect(fns.deadletter.environment).toEqual({ SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }) });
+    expect(fns.consumer.environment).toEqual({
+      SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }),
+      SST_RESOURCE_Tiles: JSON.stringify({ url: tiles.url }),
+    });
+    expect(fns.deadletter.environment).toEqual({
+      SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }),
+      SST_RESOURCE_Ledger: JSON.stringify({ name: 'Ledger' }),
+    });
     expect(fns.aggregator.environment).toEqual({
       SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }),
       SST_RESOURCE_Ledger: JSON.stringify({ name: 'Ledger' }),
@@ -226,12 +233,25 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(consumer.may('s3:PutObject', object(manifestKey(run)))).toBe(false);
     expect(consumer.may('s3:GetObject', object(clustersKey(run, tile)))).toBe(false);
     expect(consumer.may('s3:DeleteObject', object(clustersKey(run, tile)))).toBe(false);
-    expect(consumer.actions()).toEqual(['s3:PutObject']);
+    expect(consumer.may('s3:PutObject', object(lastErrorKey(run, tile)))).toBe(true);
+    expect(consumer.actions()).toEqual(['s3:PutObject', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes']);
+    expect(consumer.may('sqs:ChangeMessageVisibility', tiles.arn)).toBe(true);
+    expect(consumer.may('sqs:ChangeMessageVisibility', deadLetter.arn)).toBe(false);
     // The dead-letter handler writes error records and checks (HEAD = s3:GetObject) for a finished tile.
     for (const key of written) expect(deadletter.may('s3:PutObject', object(key)), key).toBe(true);
     expect(deadletter.may('s3:GetObject', object(clustersKey(run, tile)))).toBe(true);
-    expect(deadletter.may('s3:PutObject', object(manifestKey(run)))).toBe(false);
-    expect(deadletter.actions()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    expect(deadletter.may('s3:GetObject', object(lastErrorKey(run, tile)))).toBe(true);
+    // ... and writes a manifest missing with every tile accounted (core/store/run-completion.ts).
+    expect(deadletter.may('s3:PutObject', object(manifestKey(run)))).toBe(true);
+    expect(deadletter.actions()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    // Reads are limited to the key shapes read: no other object of the bucket.
+    for (const g of [deadletter, agg]) {
+      expect(g.may('s3:GetObject', object(`runs/${run}/messages/m-1.json`))).toBe(false);
+      expect(g.may('s3:GetObject', object('errors/unroutable/x.json'))).toBe(false);
+      expect(g.may('s3:GetObject', object(manifestKey(run)))).toBe(true);
+      const list = g.statements.filter((p) => p.actions.includes('s3:ListBucket'));
+      expect(list).toEqual([{ actions: ['s3:ListBucket'], resources: [bucket.arn], conditions: [{ test: 'StringLike', variable: 's3:prefix', values: ['runs/*'] }] }]);
+    }
     // The aggregator reads results, writes manifests only, and makes the ledger calls of core/store/ledger.ts.
     expect(agg.may('s3:GetObject', object(clustersKey(run, tile)))).toBe(true);
     expect(agg.may('s3:GetObject', object(errorKey(run, tile)))).toBe(true);
@@ -246,7 +266,7 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(agg.actions()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'sqs:SendMessage']);
     // Queues through IAM statements: only the aggregator's on-failure send, to its failures queue
     // only (the subscriptions grant receive/delete on the tile and dead-letter queues).
-    for (const g of [consumer, deadletter]) expect(g.actions().some((a) => a.startsWith('sqs:'))).toBe(false);
+    expect(deadletter.actions().some((a) => a.startsWith('sqs:'))).toBe(false);
     expect(agg.may('sqs:SendMessage', aggregatorFailures.arn)).toBe(true);
     for (const queue of [tiles, deadLetter]) expect(agg.may('sqs:SendMessage', queue.arn), queue.name).toBe(false);
     expect(agg.statements.filter((p) => p.actions.some((a: string) => a.startsWith('sqs:')))).toEqual([
@@ -287,8 +307,27 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(aggregatorFailures.args.dlq).toBeUndefined();
   });
 
-  it('the ledger table has the pk/sk keys core/store/ledger.ts uses', () => {
+  it('the ledger table has the pk/sk keys core/store/ledger.ts uses, and point-in-time recovery', () => {
     expect(ledger.args.primaryIndex).toEqual({ hashKey: 'pk', rangeKey: 'sk' });
     expect(ledger.args.fields).toEqual({ pk: 'string', sk: 'string' });
+    expect(ledger.args.transform.table.pointInTimeRecovery).toEqual({ enabled: true });
+  });
+
+  it('the dead-letter queue: visibility >= 6x its handler timeout, messages kept 14 days', () => {
+    const { fn } = subscriber(deadLetter);
+    expect(seconds(deadLetter.args.visibilityTimeout)).toBeGreaterThanOrEqual(6 * seconds(fn.timeout));
+    expect(deadLetter.args.transform.queue.messageRetentionSeconds).toBe(14 * 24 * 3600);
+    expect(deadLetter.args.transform.queue.sqsManagedSseEnabled).toBe(true);
+  });
+
+  it('consumer max concurrency and the functions\' architecture are deploy-time config values, checked', async () => {
+    expect(subscriber(tiles).options.transform.eventSourceMapping.scalingConfig).toEqual({ maximumConcurrency: 100 });
+    for (const fn of [subscriber(tiles).fn, subscriber(deadLetter).fn, aggregator.args]) expect(fn.architecture).toBe('x86_64');
+    const configured = await runConfig({ CONSUMER_MAX_CONCURRENCY: '40', LAMBDA_ARCHITECTURE: 'arm64' });
+    expect(configured.consumer.architecture).toBe('arm64');
+    expect(configured.aggregator.architecture).toBe('arm64');
+    expect(configured.options.transform.eventSourceMapping.scalingConfig).toEqual({ maximumConcurrency: 40 });
+    await expect(runConfig({ CONSUMER_MAX_CONCURRENCY: '1' })).rejects.toThrow(/CONSUMER_MAX_CONCURRENCY must be an integer in 2\.\.1000/);
+    await expect(runConfig({ LAMBDA_ARCHITECTURE: 'arm' })).rejects.toThrow(/LAMBDA_ARCHITECTURE must be x86_64 or arm64/);
   });
 });

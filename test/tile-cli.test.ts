@@ -39,8 +39,8 @@ describe('npm run tile: bad input', () => {
     ['x out of range', JSON.stringify({ ...base, x: 4096 }), /^tile: x=4096 is out of range 0..4095 at z=12$/],
     ['unparsable date', JSON.stringify({ ...base, start_date: '2016-13-01' }), /^tile: start_date: "2016-13-01" is not a valid/],
     ['end before start', JSON.stringify({ ...base, end_date: '2016-01-01' }), /^tile: end_date: must be after start_date/],
-    ['width 0', JSON.stringify({ ...base, width: 0 }), /^tile: width: must be > 0$/],
-    ['min_count 0', JSON.stringify({ ...base, min_count: 0 }), /^tile: min_count: must be an integer >= 1$/],
+    ['width 0', JSON.stringify({ ...base, width: 0 }), /^tile: width: must be in 0.5..256$/],
+    ['min_count 0', JSON.stringify({ ...base, min_count: 0 }), /^tile: min_count: must be an integer in 1..1000000$/],
     ['unknown algorithm', JSON.stringify({ ...base, algorithm: 'dbscan' }), /^tile: algorithm: "dbscan" is not one of/],
     ['unknown key', JSON.stringify({ ...base, colour: 'red' }), /^tile: unknown key\(s\): colour$/],
   ];

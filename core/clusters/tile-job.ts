@@ -79,12 +79,14 @@ class TileCache {
   }
 
   private async load(tile: TileAddress, isNeighbour: boolean): Promise<Alerts | null> {
-    const bytes = await this.source.read(tile);
-    if (bytes === null) return null;
     try {
+      const bytes = await this.source.read(tile);
+      if (bytes === null) return null;
       return this.decoder.decode(bytes, this.range, tile);
     } catch (err) {
-      if (!isNeighbour) throw err;
+      // A neighbour that cannot be read (HTTP 403, EISDIR, too big) or decoded is read as missing;
+      // only a transient failure fails the tile, to be retried (docs/tiles.md, "Tile sources").
+      if (!isNeighbour || (err as { transient?: unknown }).transient === true) throw err;
       this.onWarning(`neighbour ignored (read as missing): ${(err as Error).message}`);
       return null;
     }

@@ -21,6 +21,7 @@ import { submitRun, type BatchSender } from '../store/queue.ts';
 import { exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
 import type { Ledger, Progress } from '../store/ledger.ts';
 import { waitForManifest } from '../store/manifest-wait.ts';
+import { completeRun } from '../store/run-completion.ts';
 import { loadManifest, streamRunClusters, type ObjectReader } from '../store/result-store.ts';
 import { renderClusterPicture, renderClustersPicture, renderTilePicture, type Picture } from './render/pictures.ts';
 import { buildRunReport } from './report/report.ts';
@@ -138,6 +139,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Refuse runs of more tiles than this (default 10,000: see checkRunSize in core/run/params.ts). */
   maxTiles?: number;
+  /** Re-send the run's failed tiles; the manifest is rewritten with their new outcomes. */
+  retryFailed?: boolean;
 }
 
 
@@ -181,8 +184,9 @@ export class ClusterService {
   async run(options: RunOptions = {}): Promise<this> {
     if (!this.spec) throw new Error('run() needs parameters: build the service from a region, not a run id');
     const { onProgress, pollMs = 500, timeoutMs = 3_600_000 } = options;
-    const { ledger, sqs, queueUrl } = this.deps;
-    const submission = await submitRun(this.spec, { ledger, sqs, queueUrl }, { maxTiles: options.maxTiles });
+    const { ledger, sqs, queueUrl, s3, bucket } = this.deps;
+    const results = { s3, bucket };
+    const submission = await submitRun(this.spec, { ledger, sqs, queueUrl, results }, { maxTiles: options.maxTiles, retryFailed: options.retryFailed });
     if (submission.failed.length > 0) {
       throw new Error(`run ${this.runId}: ${submission.failed.length} tile messages could not be sent (first: ${submission.failed[0].message})`);
     }
@@ -190,6 +194,7 @@ export class ClusterService {
       timeoutMs,
       pollMs,
       onProgress: (progress) => onProgress?.({ ...progress, run_id: this.runId }),
+      complete: () => completeRun({ ...results, ledger }, this.runId),
       timeoutMessage: (progress) =>
         `run ${this.runId} not finished after ${Math.round(timeoutMs / 1000)} s (${progress ? `${progress.finished} of ${progress.tiles} tiles done` : 'not in the ledger'}); fetch() it later`,
     });
@@ -204,6 +209,17 @@ export class ClusterService {
     const { s3, bucket, ledger } = this.deps;
     const manifest = await loadManifest(this.runId, s3, bucket);
     if (manifest) return manifest;
+    // Every tile accounted but no manifest (the writer died, or it was deleted): write it now.
+    const completion = await completeRun({ s3, bucket, ledger }, this.runId);
+    if (completion.state === 'written') return completion.manifest;
+    if (completion.state === 'done') {
+      const again = await loadManifest(this.runId, s3, bucket);
+      if (again) return again;
+    }
+    if (completion.state === 'held') {
+      const seconds = Math.max(1, Math.ceil((completion.until - Date.now()) / 1000));
+      throw new Error(`run ${this.runId}: every tile is done and its manifest is being written (lease held for ${seconds} s more): fetch again then`);
+    }
     const progress = await ledger.progress(this.runId);
     if (progress) {
       throw new Error(`run ${this.runId} is not finished: ${progress.finished} of ${progress.tiles} tiles done`);

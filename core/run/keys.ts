@@ -44,6 +44,15 @@ export function errorKey(runId: string, tile: TileAddress): string {
   return tilePrefix(runId, tile) + ERROR_FILE;
 }
 
+/**
+ * The last transient error of a tile's message (written by the consumer before it hands the
+ * record back for a retry; read by the dead-letter handler so its error record names the cause).
+ * Its suffix is not `/error.json`, so it triggers no aggregator event.
+ */
+export function lastErrorKey(runId: string, tile: TileAddress): string {
+  return tilePrefix(runId, tile) + 'last-error.json';
+}
+
 export function manifestKey(runId: string): string {
   return runPrefix(runId) + MANIFEST_FILE;
 }

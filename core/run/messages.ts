@@ -9,9 +9,13 @@ import type { TileAddress } from '../tiles/types.ts';
 
 /**
  * Receives of a tile message before SQS moves it to the dead-letter queue: the tile queue's
- * maxReceiveCount (`retry` in sst.config.ts, MAX_RECEIVE_COUNT of the local stack).
+ * maxReceiveCount (`retry` in sst.config.ts, MAX_RECEIVE_COUNT of the local stack). 5, as AWS
+ * advises for a Lambda event source (≥ 5): with the short back-offs of core/store/batch.ts
+ * (5, 10, 20, 40 s with jitter) a transient failure gets ~75 s of retries, where 3 receives at the
+ * old 12-minute visibility took 24 minutes for fewer chances; a record returned unstarted at the
+ * invocation's deadline also spends a receive.
  */
-export const TILE_MAX_RECEIVES = 3;
+export const TILE_MAX_RECEIVES = 5;
 
 /** Version of the message format, so a future change can be told apart. */
 const MESSAGE_VERSION = 1;

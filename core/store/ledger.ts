@@ -22,6 +22,7 @@
 //      bounded (see SHARD_SIZE and MAX_SHARDS), so the per-event cost does not grow with the run.
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -71,6 +72,9 @@ export interface RunItem {
   claim_until?: number;
   manifest_key?: string;
   completed_at?: string;
+  /** Times `--retry-failed` reopened the run's failed tiles, and the last time. */
+  retries?: number;
+  retried_at?: string;
 }
 
 export interface RecordResult {
@@ -181,8 +185,9 @@ export class Ledger {
       new UpdateCommand({
         TableName: this.table,
         Key: { pk, sk: SHARD_SK },
-        UpdateExpression: 'ADD #set :index',
-        ExpressionAttributeNames: { '#set': stored.status === 'failed' ? 'failed' : 'ok' },
+        // The index sits in exactly one set (a tile re-sent by --retry-failed moves from failed to ok).
+        UpdateExpression: 'ADD #set :index DELETE #other :index',
+        ExpressionAttributeNames: stored.status === 'failed' ? { '#set': 'failed', '#other': 'ok' } : { '#set': 'ok', '#other': 'failed' },
         ExpressionAttributeValues: { ':index': new Set([index]) },
         ReturnValues: 'ALL_NEW',
       }),
@@ -219,15 +224,22 @@ export class Ledger {
    * attempt (two deliveries of the same S3 event are two attempts). A writer that crashed is taken
    * over when its lease expires, so the lease must exceed the aggregator's timeout.
    */
-  async claimManifest(runId: string, token: string, now: Date = new Date(), leaseMs = MANIFEST_LEASE_MS): Promise<'claimed' | 'done' | 'held'> {
+  async claimManifest(
+    runId: string,
+    token: string,
+    now: Date = new Date(),
+    leaseMs = MANIFEST_LEASE_MS,
+    options: { rewrite?: boolean } = {},
+  ): Promise<'claimed' | 'done' | 'held'> {
+    // `rewrite`: the ledger says written but the object is gone (deleted): claim it all the same.
+    const written = options.rewrite ? '' : 'attribute_not_exists(manifest_key) AND ';
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: runPk(runId), sk: RUN_SK },
           UpdateExpression: 'SET claim_owner = :token, claim_until = :until',
-          ConditionExpression:
-            'attribute_exists(pk) AND attribute_not_exists(manifest_key) AND (attribute_not_exists(claim_until) OR claim_until < :now)',
+          ConditionExpression: `attribute_exists(pk) AND ${written}(attribute_not_exists(claim_until) OR claim_until < :now)`,
           ExpressionAttributeValues: { ':token': token, ':until': now.getTime() + leaseMs, ':now': now.getTime() },
         }),
       );
@@ -235,8 +247,62 @@ export class Ledger {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const run = await this.getRun(runId);
-      return run?.manifest_key ? 'done' : 'held';
+      return run?.manifest_key && !options.rewrite ? 'done' : 'held';
     }
+  }
+
+  /**
+   * Reopens the failed tiles of a run for `--retry-failed`, so that their new outcomes are counted
+   * once and a new manifest is written when they are all accounted again. Each step is idempotent,
+   * and a crash between steps leaves a state that the same call (or a plain re-run) repairs:
+   *   1. the run item forgets its manifest (manifest_key, completed_at, the claim) and the shards of
+   *      these tiles (`shards_done`), unless a manifest writer holds a live lease ('held');
+   *   2. per tile: its index leaves the shard's `failed` set, then its tile item is deleted (only if
+   *      it still says failed), so the next outcome of the tile is its first.
+   * The old manifest.json stays readable until the new one overwrites it (same key).
+   */
+  async reopenFailed(runId: string, spec: RunSpec, failed: readonly TileAddress[], now: Date = new Date()): Promise<'reopened' | 'held'> {
+    if (failed.length === 0) return 'reopened';
+    const tiles = runTileCount(spec);
+    const shards = shardCount(tiles);
+    const placed = failed.map((tile) => {
+      const index = tileIndex(spec, tile);
+      return { tile, index, shard: shardOf(index, shards) };
+    });
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: runPk(runId), sk: RUN_SK },
+          UpdateExpression: 'REMOVE manifest_key, completed_at, claim_owner, claim_until DELETE shards_done :shards SET retried_at = :at ADD retries :one',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_exists(manifest_key) OR attribute_not_exists(claim_until) OR claim_until < :now)',
+          ExpressionAttributeValues: { ':shards': new Set(placed.map((p) => p.shard)), ':at': now.toISOString(), ':one': 1, ':now': now.getTime() },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return 'held';
+      throw error;
+    }
+    for (const { tile, index, shard } of placed) {
+      const pk = shardPk(runId, shard);
+      await this.doc.send(
+        new UpdateCommand({ TableName: this.table, Key: { pk, sk: SHARD_SK }, UpdateExpression: 'DELETE failed :index', ExpressionAttributeValues: { ':index': new Set([index]) } }),
+      );
+      try {
+        await this.doc.send(
+          new DeleteCommand({
+            TableName: this.table,
+            Key: { pk, sk: tileSk(tile) },
+            ConditionExpression: '#status = :failed',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':failed': 'failed' },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error; // already re-recorded, or gone
+      }
+    }
+    return 'reopened';
   }
 
   /** Marks the manifest written (after the S3 put succeeded); only the claim holder may. */
@@ -245,7 +311,8 @@ export class Ledger {
       new UpdateCommand({
         TableName: this.table,
         Key: { pk: runPk(runId), sk: RUN_SK },
-        UpdateExpression: 'SET manifest_key = :key, completed_at = :at',
+        // The lease ends with the write: a manifest deleted later can be rewritten at once.
+        UpdateExpression: 'SET manifest_key = :key, completed_at = :at REMOVE claim_until',
         ConditionExpression: 'claim_owner = :token',
         ExpressionAttributeValues: { ':key': key, ':at': completedAt, ':token': token },
       }),

@@ -9,6 +9,9 @@ import { tileMessageBody } from '../run/messages.ts';
 import { checkRunSize, runId, runTiles, type RunSpec } from '../run/params.ts';
 import { tileKey } from '../tiles/grid.ts';
 import type { TileAddress } from '../tiles/types.ts';
+import type { Ledger } from './ledger.ts';
+import type { ResultStore } from './result-store.ts';
+import { completeRun } from './run-completion.ts';
 
 /** The one SQS call this module needs (an SQSClient satisfies it). */
 export interface BatchSender {
@@ -26,6 +29,8 @@ export interface EnqueueOptions {
   onProgress?: (sent: number, total: number) => void;
   /** Refuse runs of more tiles than this (default DEFAULT_MAX_TILES of core/run/params.ts). */
   maxTiles?: number;
+  /** Re-send the run's failed tiles (`--retry-failed`); their new outcomes replace the old ones. */
+  retryFailed?: boolean;
 }
 
 export interface EnqueueFailure {
@@ -127,31 +132,35 @@ export interface RunSubmission {
   tiles: number;
   /** False when the ledger already knew the run (same parameters = same id). */
   created: boolean;
-  /** The run already has its manifest: nothing was sent. */
+  /** The run has its manifest (written now if every tile was accounted and it was missing): nothing was sent. */
   complete: boolean;
+  /** The manifest was missing with every tile accounted, and this submission wrote it. */
+  repaired: boolean;
+  /** Every tile is accounted but another writer holds the manifest lease until this time (ms): wait. */
+  heldUntil: number | null;
   /** Tiles already finished in the ledger, not sent again. */
   skipped: number;
+  /** Failed tiles re-sent by `retryFailed` (their old outcomes were taken out of the ledger). */
+  retried: number;
   sent: number;
   failed: EnqueueFailure[];
 }
 
-/** The ledger calls a submission needs (core/store/ledger.ts's Ledger satisfies it). */
-export interface RunLedger {
-  createRun(runId: string, spec: RunSpec): Promise<boolean>;
-  getRun(runId: string): Promise<{ manifest_key?: string } | null>;
-  tiles(runId: string): AsyncIterable<TileAddress>;
-}
-
 export interface SubmitDeps {
-  ledger: RunLedger;
+  ledger: Ledger;
   sqs: BatchSender;
   queueUrl: string;
+  /** The results bucket: lets a re-run write a missing manifest (core/store/run-completion.ts). */
+  results?: ResultStore;
 }
 
 /**
  * Records the run in the ledger, then sends one message per tile not finished yet. Submitting the
  * same run again therefore resumes it (e.g. after queued messages were lost) and does nothing to a
- * finished run; a tile sent twice is still counted once by the ledger.
+ * finished run; a tile sent twice is still counted once by the ledger. A run whose tiles are all
+ * accounted but whose manifest is missing (a process died before writing it, or it was deleted)
+ * gets it written here when `deps.results` is given. With `retryFailed`, the failed tiles are
+ * reopened in the ledger (Ledger.reopenFailed) and sent again; a new manifest follows.
  *
  * The size limit is checked here, once, for every submitter (enqueue, start, ClusterService.run).
  * `deps` may be a function: it is called only after that check, so a CLI can refuse an oversized
@@ -167,16 +176,38 @@ export async function submitRun(
   const id = runId(spec);
   const all = runTiles(spec);
   const created = await deps.ledger.createRun(id, spec);
-  const base = { runId: id, spec, tiles: all.length, created };
+  const base = { runId: id, spec, tiles: all.length, created, repaired: false, heldUntil: null, retried: 0 };
   let pending = all;
+  let retried = 0;
   if (!created) {
-    const run = await deps.ledger.getRun(id);
-    if (run?.manifest_key) return { ...base, complete: true, skipped: all.length, sent: 0, failed: [] };
     const finished = new Set<string>();
-    for await (const tile of deps.ledger.tiles(id)) finished.add(tileKey(tile));
+    const failedTiles: TileAddress[] = [];
+    for await (const tile of deps.ledger.tiles(id)) {
+      finished.add(tileKey(tile));
+      if (tile.status === 'failed') failedTiles.push({ z: tile.z, x: tile.x, y: tile.y });
+    }
+    if (options.retryFailed && failedTiles.length > 0) {
+      if ((await deps.ledger.reopenFailed(id, spec, failedTiles)) === 'held') {
+        throw new Error(`run ${id}: its manifest is being written right now; retry the failed tiles in a few minutes`);
+      }
+      for (const tile of failedTiles) finished.delete(tileKey(tile));
+      retried = failedTiles.length;
+    } else {
+      const run = await deps.ledger.getRun(id);
+      const accounted = finished.size >= all.length;
+      if (run?.manifest_key || accounted) {
+        const done = { ...base, complete: true, skipped: all.length, sent: 0, failed: [] };
+        if (!deps.results) return run?.manifest_key ? done : { ...done, complete: false };
+        const completion = await completeRun({ ...deps.results, ledger: deps.ledger }, id);
+        if (completion.state === 'done') return done;
+        if (completion.state === 'written') return { ...done, repaired: true };
+        if (completion.state === 'held') return { ...done, complete: false, heldUntil: completion.until };
+        // 'incomplete': the manifest was deleted by a retry in flight; send what is missing.
+      }
+    }
     pending = all.filter((tile) => !finished.has(tileKey(tile)));
   }
   const bodies = pending.map((tile) => tileMessageBody(spec, tile));
   const result = await enqueueBodies(deps.sqs, deps.queueUrl, bodies, options);
-  return { ...base, complete: false, skipped: all.length - pending.length, sent: result.sent, failed: result.failed };
+  return { ...base, complete: false, skipped: all.length - pending.length, retried, sent: result.sent, failed: result.failed };
 }

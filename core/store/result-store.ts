@@ -3,7 +3,7 @@
 // manifest, then the clusters and, with `full`, members file of every tile it lists).
 // Keys come from core/run/keys.ts only; formats from core/run/parquet.ts.
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { CLUSTERS_FILE, clustersKey, errorKey, manifestKey, MEMBERS_FILE, membersKey, messageErrorKey, unroutableKey } from '../run/keys.ts';
+import { CLUSTERS_FILE, clustersKey, errorKey, lastErrorKey, manifestKey, MEMBERS_FILE, membersKey, messageErrorKey, unroutableKey } from '../run/keys.ts';
 import type { ErrorRecord } from '../run/messages.ts';
 import { readClusters, readMembers, writeClusters, writeMembers } from '../run/parquet.ts';
 import type { RunSpec } from '../run/params.ts';
@@ -13,7 +13,7 @@ import type { TileAddress } from '../tiles/types.ts';
 
 /** Where results are written: a client and the results bucket. */
 export interface ResultStore {
-  s3: S3Client;
+  s3: Pick<S3Client, 'send'>;
   bucket: string;
 }
 
@@ -58,6 +58,16 @@ export async function putTileError(
   const key = errorKey(fields.runId, fields.tile);
   await put(store, key, JSON.stringify(record, null, 2), 'application/json');
   return key;
+}
+
+/** Records the last transient error of a tile's message (see lastErrorKey); never throws. */
+export async function putLastError(store: ResultStore, runId: string, tile: TileAddress, message: string, receives: number, now = new Date()): Promise<boolean> {
+  try {
+    await put(store, lastErrorKey(runId, tile), JSON.stringify({ message: message.slice(0, 2000), receives, at: now.toISOString() }), 'application/json');
+    return true;
+  } catch {
+    return false; // S3 itself failing: the record will say less, nothing else changes
+  }
 }
 
 /** A bad message's record as JSON: what and why, then the message body (first 10,000 characters). */

@@ -65,12 +65,31 @@ async function readCapped(res: Response, where: string): Promise<Uint8Array> {
 }
 
 /**
- * Tiles over HTTP(S) with global fetch: 404 → null, other non-2xx → TileSourceError. The timeout
- * covers the whole exchange (headers and body); a timeout, a dropped connection or HTTP 5xx/429 is
- * transient.
+ * Whether an HTTP 403 from this template's host means "no such tile": only for an S3 bucket read
+ * over plain HTTP(S) (virtual-hosted `bucket.s3[.region].amazonaws.com` or path-style
+ * `s3[.region].amazonaws.com/bucket`), which answers 403 instead of 404 for a missing key when
+ * anonymous callers may not list the bucket — the case of the default GLAD tiles
+ * (wri-tiles.s3.amazonaws.com). Every other host's 403 is a permanent error (docs/tiles.md).
  */
-export function httpTileSource(template: string, timeoutMs = DEFAULT_HTTP_TIMEOUT_MS): TileSource {
+export function forbiddenMeansMissing(template: string): boolean {
+  if (!/^https?:\/\//i.test(template)) return false;
+  let host: string;
+  try {
+    host = new URL(template.replace(/\{[zxy]\}/g, '0')).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return /(^|\.)s3([.-][a-z0-9-]+)?\.amazonaws\.com$/.test(host);
+}
+
+/**
+ * Tiles over HTTP(S) with global fetch: 404 → null (and 403 with `forbiddenIsMissing`), other
+ * non-2xx → TileSourceError. The timeout covers the whole exchange (headers and body); a timeout,
+ * a dropped connection or HTTP 5xx/429 is transient.
+ */
+export function httpTileSource(template: string, timeoutMs = DEFAULT_HTTP_TIMEOUT_MS, options: { forbiddenIsMissing?: boolean } = {}): TileSource {
   validateTemplate(template);
+  const missing = options.forbiddenIsMissing ? [404, 403] : [404];
   return {
     async read(tile) {
       const url = fillTemplate(template, tile);
@@ -81,7 +100,7 @@ export function httpTileSource(template: string, timeoutMs = DEFAULT_HTTP_TIMEOU
       } catch (err) {
         throw new TileSourceError(`${where} failed: ${fetchFailure(err, timeoutMs)} (transient)`, true);
       }
-      if (res.status === 404) {
+      if (missing.includes(res.status)) {
         await res.body?.cancel();
         return null;
       }
@@ -161,7 +180,7 @@ export function fileTileSource(template: string): TileSource {
 /** Picks the adapter from the template's scheme: http(s)://, s3://, file:// or a plain path. */
 export function tileSourceFromTemplate(template: string): TileSource {
   validateTemplate(template);
-  if (/^https?:\/\//i.test(template)) return httpTileSource(template, httpTimeoutMs());
+  if (/^https?:\/\//i.test(template)) return httpTileSource(template, httpTimeoutMs(), { forbiddenIsMissing: forbiddenMeansMissing(template) });
   if (template.startsWith('s3://')) return s3TileSource(template);
   if (template.startsWith('file://')) return fileTileSource(template);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(template);

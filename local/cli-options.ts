@@ -7,7 +7,8 @@ export function cliCommand(name: string): Command {
   return new Command()
     .name(name)
     .showHelpAfterError(false)
-    .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') });
+    // Commander's own errors ("error: unknown option '--x'") get the script's prefix, as runCli's do.
+    .configureOutput({ outputError: (message, write) => write(`${name}: ${message.split('\n')[0].replace(/^error: /, '')}\n`) });
 }
 
 /** Parser of an option that must be an integer >= 1; a one-line error naming the option otherwise. */

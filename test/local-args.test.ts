@@ -31,7 +31,7 @@ describe('run options', () => {
     const other = runSpecOf({ z: '10', width: '3.5', minCount: '7', algorithm: 'flat', start: '2019-01-01', end: '2020-01-01', tilesUrl: 'x/{z}/{x}/{y}.png' }, { kind: 'tile', x: 5, y: 6 });
     expect(other).toMatchObject({ region: { z: 10, x0: 5, y0: 6, x1: 5, y1: 6 }, width: 3.5, min_count: 7, algorithm: 'flat', start_date: '2019-01-01', end_date: '2020-01-01' });
     expect(() => runSpecOf({ z: '23' }, { kind: 'tile', x: 0, y: 0 })).toThrow(/^--z must be an integer in 0\.\.22/);
-    expect(() => runSpecOf({ width: 'wide' }, { kind: 'tile', x: 0, y: 0 })).toThrow(/^--width must be a number/);
+    expect(() => runSpecOf({ width: 'wide' }, { kind: 'tile', x: 0, y: 0 })).toThrow(/^--width must be a decimal number/);
     expect(() => runSpecOf({ z: '2' }, { kind: 'tile', x: 4, y: 0 })).toThrow();
   });
 

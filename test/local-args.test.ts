@@ -19,7 +19,7 @@ describe('run options', () => {
   });
 
   it('refuses malformed or several regions with a one-line message', () => {
-    expect(() => regionOf({ tileBounds: '1,2,3' })).toThrow(/^--tile-bounds must be X0,Y0,X1,Y1 \(numbers\), got "1,2,3"$/);
+    expect(() => regionOf({ tileBounds: '1,2,3' })).toThrow(/^--tile-bounds must be X0,Y0,X1,Y1 \(decimal numbers\), got "1,2,3"$/);
     expect(() => regionOf({ lonlat: 'a,b' })).toThrow(/--lonlat must be LON,LAT/);
     expect(() => regionOf({ xy: '1,' })).toThrow(/--xy must be X,Y/);
     expect(() => regionOf({ xy: '1,2', bounds: '1,2,3,4' })).toThrow('give one region, not --bounds and --xy');

@@ -181,6 +181,10 @@ describe('npm run fetch: results flags', () => {
       [['r-0123456789abcdef', '--format', 'csv'], /^fetch: unknown run id r-0123456789abcdef$/], // streamed path
       [[service.runId, '--errors', '--format', 'geojson'], /^fetch: --format geojson is not available here/],
       [[service.runId, '--hull', 'round'], /^fetch: unknown hull "round"; hulls: convex, concave$/],
+      // An output directory that does not exist: streamed and loaded formats alike.
+      [[service.runId, '--format', 'csv', '--out', '/missing/dir/x.csv'], /^fetch: cannot write \/missing\/dir\/x\.csv: no such directory \/missing\/dir$/],
+      [[service.runId, '--format', 'geojson', '--out', '/missing/dir/x.geojson'], /^fetch: cannot write \/missing\/dir\/x\.geojson: no such directory \/missing\/dir$/],
+      [[service.runId, '--format', 'table', '--out', '/missing/dir/x.txt'], /^fetch: cannot write \/missing\/dir\/x\.txt: no such directory \/missing\/dir$/],
     ];
     const results = await Promise.all(cases.map(([args]) => cli('fetch.ts', ...args)));
     for (const [k, [, message]] of cases.entries()) {

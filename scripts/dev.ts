@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
 import { startLocalStack } from '../local/dev-stack.ts';
 import { findRunningStack, localDir } from '../local/stack-file.ts';
+import { inUseMessage } from '../local/state-lock.ts';
 
 const program = cliCommand('dev')
   .description('Run the local stack: emulators + the Lambda handlers, until Ctrl-C')
@@ -16,7 +17,7 @@ const options = program.opts<{ workers: number; visibilityTimeout: number }>();
 
 await runCli('dev', async () => {
   const running = await findRunningStack();
-  if (running) throw new Error(`a local stack is already running (pid ${running.pid}); stop it first`);
+  if (running) throw new Error(`${inUseMessage(localDir(), { pid: running.pid, command: running.command ?? 'npm run dev' })}: stop it first`);
   const local = await startLocalStack({ workers: options.workers, visibilityTimeout: options.visibilityTimeout });
   const { stack } = local;
   console.error(

@@ -21,6 +21,7 @@ import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
+import { inUseMessage } from '../local/state-lock.ts';
 import { applyStackEnv } from '../local/stack.ts';
 
 /** The demo: 4×4 tiles at z12 in Rondônia (Brazil), ~2,000 synthetic alerts a tile. */
@@ -119,9 +120,13 @@ await runCli('start', async () => {
     if (sstLinked()) say('using the SST stack linked in this shell');
     else {
       const running = await findRunningStack();
+      // Another `start`'s stack stops when that run ends: only a `dev` stack is shared.
+      if (running?.command === 'npm start') {
+        throw new Error(`${inUseMessage(localRoot, running)}: wait for it, or run \`npm run dev\` for a stack several commands share`);
+      }
       if (running) {
         applyStackEnv(running);
-        say(`using the local stack of pid ${running.pid} (npm run dev)`);
+        say(`using the local stack of pid ${running.pid} (${running.command ?? 'npm run dev'})`);
       } else {
         const logPath = join(localRoot, 'start.log');
         const output = redirectConsole(logPath);
@@ -161,5 +166,11 @@ await runCli('start', async () => {
   if (options.json) say(`report: ${reportPath}`);
   else process.stdout.write(`report: ${reportPath}\n`);
   await local?.stop();
+  // Exit codes (README): 0 every tile done, 1 the run could not be done (bad input, no stack, a
+  // timeout…), 2 done but some tiles failed, 130 interrupted.
+  if (manifest.tiles_failed > 0) {
+    say(`start: ${manifest.tiles_failed} of ${manifest.tiles} tiles failed (exit code 2): npm run fetch -- ${manifest.run_id} --errors`);
+    return 2;
+  }
   return 0;
 }, () => local?.stop());

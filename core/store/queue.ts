@@ -6,8 +6,7 @@ import {
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
 import { tileMessageBody } from '../run/messages.ts';
-import { checkRunSize, runId, runTiles, type RunSpec } from '../run/params.ts';
-import { tileKey } from '../tiles/grid.ts';
+import { checkRunSize, eachRunTile, runId, runTileCount, tileInRun, tileIndex, type RunSpec } from '../run/params.ts';
 import type { TileAddress } from '../tiles/types.ts';
 
 /** The one SQS call this module needs (an SQSClient satisfies it). */
@@ -40,6 +39,8 @@ export interface EnqueueResult {
 }
 
 const BATCH_SIZE = 10;
+/** Tile messages built and sent at a time by submitRun (bounded memory, enough for the sender pool). */
+const SUBMIT_CHUNK = 1000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -165,18 +166,45 @@ export async function submitRun(
   checkRunSize(spec, options.maxTiles);
   if (typeof deps === 'function') deps = await deps();
   const id = runId(spec);
-  const all = runTiles(spec);
+  const total = runTileCount(spec);
   const created = await deps.ledger.createRun(id, spec);
-  const base = { runId: id, spec, tiles: all.length, created };
-  let pending = all;
+  const base = { runId: id, spec, tiles: total, created };
+  // Tiles finished already (a resumed run), one bit per tile by its index in the run.
+  let finished: Uint8Array | null = null;
+  let skipped = 0;
   if (!created) {
     const run = await deps.ledger.getRun(id);
-    if (run?.manifest_key) return { ...base, complete: true, skipped: all.length, sent: 0, failed: [] };
-    const finished = new Set<string>();
-    for await (const tile of deps.ledger.tiles(id)) finished.add(tileKey(tile));
-    pending = all.filter((tile) => !finished.has(tileKey(tile)));
+    if (run?.manifest_key) return { ...base, complete: true, skipped: total, sent: 0, failed: [] };
+    finished = new Uint8Array(Math.ceil(total / 8));
+    for await (const tile of deps.ledger.tiles(id)) {
+      if (!tileInRun(spec, tile)) continue;
+      const index = tileIndex(spec, tile);
+      if (!(finished[index >> 3] & (1 << (index & 7)))) skipped++;
+      finished[index >> 3] |= 1 << (index & 7);
+    }
   }
-  const bodies = pending.map((tile) => tileMessageBody(spec, tile));
-  const result = await enqueueBodies(deps.sqs, deps.queueUrl, bodies, options);
-  return { ...base, complete: false, skipped: all.length - pending.length, sent: result.sent, failed: result.failed };
+  // The tiles are streamed: bodies are built and sent SUBMIT_CHUNK at a time, so the memory of a
+  // submission does not grow with the run (a run of millions of tiles is never listed whole).
+  let sent = 0;
+  let offset = 0; // position in the sequence of tiles sent (the failures' indexes)
+  const failed: EnqueueFailure[] = [];
+  let chunk: string[] = [];
+  const flush = async () => {
+    const onProgress = options.onProgress && ((n: number) => options.onProgress!(sent + n, total - skipped));
+    const result = await enqueueBodies(deps.sqs, deps.queueUrl, chunk, { ...options, onProgress });
+    sent += result.sent;
+    for (const failure of result.failed) failed.push({ ...failure, index: failure.index + offset });
+    offset += chunk.length;
+    chunk = [];
+  };
+  let index = 0;
+  for (const tile of eachRunTile(spec)) {
+    const done = finished !== null && (finished[index >> 3] & (1 << (index & 7))) !== 0;
+    index++;
+    if (done) continue;
+    chunk.push(tileMessageBody(spec, tile));
+    if (chunk.length >= SUBMIT_CHUNK) await flush();
+  }
+  if (chunk.length > 0) await flush();
+  return { ...base, complete: false, skipped, sent, failed };
 }

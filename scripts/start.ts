@@ -17,7 +17,7 @@ import { waitForManifest } from '../core/store/manifest-wait.ts';
 import { ClusterService } from '../core/results/service.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import type { Manifest } from '../core/run/types.ts';
-import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
+import { cliCommand, positiveInt, runCli, workersOption } from '../local/cli-options.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
@@ -31,7 +31,7 @@ const program = addSizeOption(
   addRunOptions(cliCommand('start').description('Run a whole clustering job on the local stack and summarise it (no region: a demo)')),
 )
   .option('--json', 'print only the manifest, as one JSON object, on stdout')
-  .option('--workers <n>', 'consumer worker threads of an in-process stack', positiveInt('--workers'), availableParallelism())
+  .option('--workers <n>', 'consumer worker threads of an in-process stack', workersOption('start'), availableParallelism())
   .option('--timeout <s>', 'give up after this many seconds', positiveInt('--timeout'))
   .parse();
 const options = program.opts<RunOptions & { json?: boolean; workers: number; timeout?: number; maxTiles?: string }>();

@@ -68,3 +68,16 @@ describe('notification filter and event shapes', () => {
     expect(event.Records[0]).toMatchObject({ messageId: 'm1', receiptHandle: 'h1', body: '{}', eventSource: 'aws:sqs', attributes: { ApproximateReceiveCount: '2' } });
   });
 });
+
+describe('--workers', () => {
+  it('is clamped to the cores with a one-line note (200 threads on 2 cores only use memory)', async () => {
+    const { workersOption } = await import('../local/cli-options.ts');
+    const notes: string[] = [];
+    const parse = workersOption('start', 2, (line) => notes.push(line));
+    expect(parse('2')).toBe(2);
+    expect(notes).toEqual([]);
+    expect(parse('200')).toBe(2);
+    expect(notes).toEqual(['start: --workers 200 is more than the 2 cores: using 2']);
+    expect(() => parse('0')).toThrow(/--workers must be an integer >= 1/);
+  });
+});

@@ -83,6 +83,20 @@ describe('npm run view', () => {
     expect(readPng(byRange.stdout.trim()).width).toBe(2 * 328 + 8);
   });
 
+  it('a range of any size is drawn on several sheets of at most 12 clusters (an end past the last row is clipped)', async () => {
+    const count = service.records().length;
+    expect(count).toBeGreaterThan(12);
+    const outDir = join(dir, 'sheets');
+    const r = await cli('view.ts', service.runId, 'clusters', '--start', '0', '--end', '4458', '--out-dir', outDir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const paths = r.stdout.trim().split('\n');
+    expect(paths).toHaveLength(Math.ceil(count / 12));
+    expect(readPng(paths[0]).width).toBe(12 * 328 + 8);
+    expect(readPng(paths.at(-1)!).width).toBe(((count - 1) % 12 + 1) * 328 + 8);
+    expect(paths[0]).toBe(join(outDir, `${service.runId}-clusters-0-11.png`));
+  });
+
   it('writes the HTML report with --html', async () => {
     const file = join(dir, 'report.html');
     const r = await cli('view.ts', service.runId, '--html', file);

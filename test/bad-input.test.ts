@@ -227,6 +227,14 @@ describe('npm run enqueue (child process)', () => {
     expect(result.stderr.trimEnd()).toBe('enqueue: no local stack: run `npm run dev` or `npm start`');
   }, 30_000);
 
+  it('--info on a region over the size limit says so, with the flag that lifts it', async () => {
+    const result = await enqueue(['--tile-bounds', '0,0,261,199', '--info', ...T]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout).notes).toEqual(['52,400 tiles is over the limit of 10,000: sending it needs --max-tiles 52400']);
+    const lifted = await enqueue(['--tile-bounds', '0,0,261,199', '--info', '--max-tiles', '60000', ...T]);
+    expect(JSON.parse(lifted.stdout).notes).toBeUndefined();
+  }, 30_000);
+
   it('--info reports the antimeridian wrap and the latitude clamp', async () => {
     const result = await enqueue(['--bounds', '179,80,-179,89', '--z', '8', '--info', ...T]);
     expect(result.code, result.stderr).toBe(0);

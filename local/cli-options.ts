@@ -1,5 +1,6 @@
 // What the npm scripts share: the command with one-line usage errors, option parsers (dev, start,
 // bench:pipeline, scale), and runCli for their one-line failures.
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 
 /** A command whose usage errors are one line on stderr (no help after them), as every script's bad input. */
@@ -7,7 +8,8 @@ export function cliCommand(name: string): Command {
   return new Command()
     .name(name)
     .showHelpAfterError(false)
-    .configureOutput({ outputError: (message, write) => write(message.split('\n')[0] + '\n') });
+    // Commander's own errors ("error: unknown option '--x'") get the script's prefix, as runCli's do.
+    .configureOutput({ outputError: (message, write) => write(`${name}: ${message.split('\n')[0].replace(/^error: /, '')}\n`) });
 }
 
 /** Parser of an option that must be an integer >= 1; a one-line error naming the option otherwise. */
@@ -15,6 +17,19 @@ export const positiveInt = (name: string) => (value: string) => {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got "${value}"`);
   return Number(value);
 };
+
+/**
+ * Parser of `--workers`: an integer >= 1, clamped to the cores (each worker is a thread with its
+ * own heap; 200 of them on 2 cores only use memory), with a one-line note when it is clamped.
+ */
+export const workersOption =
+  (script: string, cores = availableParallelism(), note: (line: string) => void = (line) => void process.stderr.write(`${line}\n`)) =>
+  (value: string): number => {
+    const n = positiveInt('--workers')(value);
+    if (n <= cores) return n;
+    note(`${script}: --workers ${n} is more than the ${cores} cores: using ${cores}`);
+    return cores;
+  };
 
 /**
  * Runs a script's main. A thrown error becomes one line on stderr, `NAME: message`, then

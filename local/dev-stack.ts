@@ -1,7 +1,9 @@
 // The whole local stack in this process: emulators on loopback with state under `.local/state/`,
 // the bucket/queues/table, the Lambda stand-in loop, and `.local/stack.json` for other terminals.
 import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { startEmulators, type Emulators } from './emulators.ts';
+import { lockState, thisCommand } from './state-lock.ts';
 import { startLoop, type Loop, type LoopOptions } from './loop.ts';
 import { localDir, removeStackFile, writeStackFile } from './stack-file.ts';
 import { applyStackEnv, createStack, type StackInfo } from './stack.ts';
@@ -11,6 +13,8 @@ export interface LocalStackOptions extends LoopOptions {
   dir?: string;
   /** Seconds before a message that was not deleted is delivered again. */
   visibilityTimeout?: number;
+  /** Who holds the state folder, for other processes' messages (default: this process's npm command). */
+  command?: string;
 }
 
 export interface LocalStack {
@@ -23,12 +27,21 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const dir = options.dir ?? localDir();
   const stateDir = join(dir, 'state');
-  const emulators = await startEmulators({ dir: stateDir });
+  const command = options.command ?? thisCommand();
+  mkdirSync(dir, { recursive: true });
+  const lock = lockState(dir, command);
+  let emulators: Emulators;
+  try {
+    emulators = await startEmulators({ dir: stateDir });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   try {
     const stack = await createStack(emulators, { visibilityTimeout: options.visibilityTimeout ?? 30 });
     applyStackEnv(stack);
     const loop = await startLoop(emulators, stack, options);
-    writeStackFile({ ...stack, ports: emulators.ports, pid: process.pid, started_at: new Date().toISOString(), state_dir: stateDir }, dir);
+    writeStackFile({ ...stack, ports: emulators.ports, pid: process.pid, command, started_at: new Date().toISOString(), state_dir: stateDir }, dir);
     let stopped = false;
     return {
       emulators,
@@ -40,10 +53,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         removeStackFile(process.pid, dir);
         await loop.stop();
         await emulators.stop();
+        lock.release();
       },
     };
   } catch (error) {
     await emulators.stop();
+    lock.release();
     throw error;
   }
 }

@@ -37,21 +37,22 @@ export function addRunOptions(command: Command): Command {
     .option('--tiles-url <template>', 'tile source: http(s)://…/{z}/{x}/{y}.png, s3://…, file://… (default: $TILES_URL)');
 }
 
-/** "1,2,3" → [1, 2, 3], exactly `n` finite numbers, else a one-line error naming the option. */
+/** A plain decimal number ("12", "-63.1", ".5"): Number() alone would also take 0x0c, 1e1, 0b1, " ". */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
+/** "1,2,3" → [1, 2, 3], exactly `n` decimal numbers, else a one-line error naming the option. */
 function numbers(option: string, value: string, names: string): number[] {
   const parts = value.split(',').map((p) => p.trim());
-  const values = parts.map(Number);
-  if (parts.length !== names.split(',').length || parts.some((p) => p === '') || values.some((v) => !Number.isFinite(v))) {
-    throw new Error(`${option} must be ${names} (numbers), got "${value}"`);
+  if (parts.length !== names.split(',').length || parts.some((p) => !DECIMAL.test(p))) {
+    throw new Error(`${option} must be ${names} (decimal numbers), got "${value}"`);
   }
-  return values;
+  return parts.map(Number);
 }
 
 function number(option: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (value.trim() === '' || !Number.isFinite(parsed)) throw new Error(`${option} must be a number, got "${value}"`);
-  return parsed;
+  if (!DECIMAL.test(value.trim())) throw new Error(`${option} must be a decimal number, got "${value}"`);
+  return Number(value);
 }
 
 /** The region the options name; null when none (exactly one is allowed). */
@@ -107,8 +108,9 @@ export function addSizeOption(command: Command): Command {
 /** `--max-tiles` as a whole number ≥ 1 (default DEFAULT_MAX_TILES); one-line error otherwise. */
 export function maxTilesOf(value: string | undefined): number {
   if (value === undefined) return DEFAULT_MAX_TILES;
-  const n = Number(value.replace(/[,_]/g, ''));
-  if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new Error(`--max-tiles must be a whole number ≥ 1, got "${value}"`);
+  const digits = value.replace(/[,_]/g, '').trim();
+  const n = Number(digits);
+  if (!/^\d+$/.test(digits) || !Number.isInteger(n) || n < 1) throw new Error(`--max-tiles must be a whole number ≥ 1, got "${value}"`);
   return n;
 }
 

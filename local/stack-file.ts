@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulators, type Emulators } from './emulators.ts';
+import { lockState } from './state-lock.ts';
 import { applyStackEnv, DEFAULT_NAMES, queueUrl, type StackInfo } from './stack.ts';
 
 /** Local state directory: `.local/` at the repository root, or $GLAD_LOCAL_DIR (tests use their own). */
@@ -17,6 +18,8 @@ const stackFilePath = (dir = localDir()) => join(dir, 'stack.json');
 export interface StackFile extends StackInfo {
   ports: { s3: number; sqs: number; dynamodb: number };
   pid: number;
+  /** The npm command that runs the stack (`npm run dev`, `npm start`). */
+  command?: string;
   started_at: string;
   /** Where S3 objects and the DynamoDB leveldb persist. */
   state_dir: string;
@@ -96,7 +99,20 @@ export async function useStack(dir = localDir()): Promise<'sst' | 'local'> {
 async function openLocalState(dir = localDir()): Promise<Emulators> {
   const stateDir = join(dir, 'state');
   if (!existsSync(join(stateDir, 's3', DEFAULT_NAMES.bucket))) throw new Error(NO_STACK);
-  const emulators = await startEmulators({ dir: stateDir });
+  // Another process may be starting a stack on this folder (or reading it): one owner at a time.
+  const lock = lockState(dir);
+  let emulators: Emulators;
+  try {
+    emulators = await startEmulators({ dir: stateDir });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const stopEmulators = emulators.stop;
+  emulators.stop = async () => {
+    await stopEmulators();
+    lock.release();
+  };
   const endpoints = emulators.endpoints;
   applyStackEnv({
     endpoints, names: DEFAULT_NAMES, visibilityTimeout: 30,

@@ -91,6 +91,14 @@ export async function createStack(
       }),
     );
   }
+  // A CREATING table answers "Requested resource not found" to reads and writes (dynalite as
+  // DynamoDB): the first `npm start` in a fresh folder raced it. Wait until it is ACTIVE.
+  for (let waited = 0; ; waited += 20) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: names.table }));
+    if (Table?.TableStatus === 'ACTIVE') break;
+    if (waited > 30_000) throw new Error(`the ledger table ${names.table} is still ${Table?.TableStatus} after 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   dynamo.destroy();
 
   return { endpoints, names, queueUrl: queueUrl(endpoints.sqs, names.queue), deadLetterQueueUrl, visibilityTimeout };

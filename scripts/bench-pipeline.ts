@@ -17,7 +17,7 @@ import { validateRunParams, runId, runTiles, type RunSpec } from '../core/run/pa
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
-import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
+import { cliCommand, positiveInt, runCli, workersOption } from '../local/cli-options.ts';
 import { startEmulators, type S3EventPayload } from '../local/emulators.ts';
 import { startLoop } from '../local/loop.ts';
 import { applyStackEnv, createStack } from '../local/stack.ts';
@@ -25,7 +25,7 @@ import { applyStackEnv, createStack } from '../local/stack.ts';
 const options = cliCommand('bench:pipeline')
   .option('--size <n>', 'region is n×n tiles', positiveInt('--size'), 10)
   .option('--alerts <n>', 'mean synthetic alerts per tile', positiveInt('--alerts'), 2000)
-  .option('--workers <n>', 'consumer workers of the throughput run', positiveInt('--workers'), availableParallelism())
+  .option('--workers <n>', 'consumer workers of the throughput run', workersOption('bench:pipeline'), availableParallelism())
   .option('--json', 'print the figures as one JSON object')
   .parse()
   .opts<{ size: number; alerts: number; workers: number; json?: boolean }>();

@@ -3,20 +3,21 @@
 // Keeps running (Ctrl-C stops it); other terminals find it through .local/stack.json.
 import '../local/quiet.ts';
 import { availableParallelism } from 'node:os';
-import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
+import { cliCommand, positiveInt, runCli, workersOption } from '../local/cli-options.ts';
 import { startLocalStack } from '../local/dev-stack.ts';
 import { findRunningStack, localDir } from '../local/stack-file.ts';
+import { inUseMessage } from '../local/state-lock.ts';
 
 const program = cliCommand('dev')
   .description('Run the local stack: emulators + the Lambda handlers, until Ctrl-C')
-  .option('--workers <n>', 'consumer worker threads', positiveInt('--workers'), availableParallelism())
+  .option('--workers <n>', 'consumer worker threads', workersOption('dev'), availableParallelism())
   .option('--visibility-timeout <s>', 'seconds before an unfinished message is retried', positiveInt('--visibility-timeout'), 30)
   .parse();
 const options = program.opts<{ workers: number; visibilityTimeout: number }>();
 
 await runCli('dev', async () => {
   const running = await findRunningStack();
-  if (running) throw new Error(`a local stack is already running (pid ${running.pid}); stop it first`);
+  if (running) throw new Error(`${inUseMessage(localDir(), { pid: running.pid, command: running.command ?? 'npm run dev' })}: stop it first`);
   const local = await startLocalStack({ workers: options.workers, visibilityTimeout: options.visibilityTimeout });
   const { stack } = local;
   console.error(

@@ -43,6 +43,10 @@ await runCli('enqueue', async () => {
   const notes = regionNotes(region, spec);
   if (options.info) {
     // --info sends nothing, so it describes a run of any size (that is how to see one before raising the limit).
+    const tiles = runTileCount(spec);
+    const maxTiles = maxTilesOf(options.maxTiles);
+    const n = (v: number) => v.toLocaleString('en-US');
+    if (tiles > maxTiles) notes.push(`${n(tiles)} tiles is over the limit of ${n(maxTiles)}: sending it needs --max-tiles ${tiles}`);
     console.log(JSON.stringify(runInfo(spec, notes), null, 2));
   } else {
     const connect = async () => {

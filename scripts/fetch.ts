@@ -9,8 +9,9 @@
 // Uses the linked resources under `sst shell`, else the running local stack, else the local state
 // left in .local/state by an earlier `npm start` / `npm run dev` (emulators started just to read it).
 import '../local/quiet.ts';
-import { createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { dirname } from 'node:path';
 import * as aq from 'arquero';
 import { checkFormat, HULLS, STREAM_FORMATS, toTableText, type Format, type HullKind, type StreamFormat } from '../core/results/exports.ts';
 import { isRunId } from '../core/run/params.ts';
@@ -81,6 +82,13 @@ function rowsText(rows: object[], format: Format, noun: string): string {
 async function writeStream(chunks: AsyncIterable<string>, file: string | undefined): Promise<void> {
   const temporary = file && `${file}.partial-${process.pid}`;
   const out = temporary ? createWriteStream(temporary) : process.stdout;
+  if (temporary) {
+    // An error event without a listener is an uncaught trace; the writes' callbacks report it.
+    out.on('error', () => undefined);
+    await once(out, 'open').catch((error: Error) => {
+      throw new Error(`cannot write ${file}: ${error.message}`);
+    });
+  }
   const write = (chunk: string) => new Promise<void>((resolve, reject) => out.write(chunk, (error) => (error ? reject(error) : resolve())));
   let last = '';
   try {
@@ -105,6 +113,18 @@ async function writeStream(chunks: AsyncIterable<string>, file: string | undefin
   }
 }
 
+/** Refuses an --out FILE whose directory is missing (or not a directory) before anything is read. */
+function checkOutFile(file: string): void {
+  const dir = dirname(file);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new Error(`cannot write ${file}: no such directory ${dir}`);
+  }
+  if (!isDir) throw new Error(`cannot write ${file}: ${dir} is not a directory`);
+}
+
 let opened: Emulators | undefined;
 await runCli('fetch', async () => {
   const format = checkFormat(options.format);
@@ -113,6 +133,7 @@ await runCli('fetch', async () => {
     throw new Error(`unknown hull "${options.hull}"; hulls: ${HULLS.join(', ')}`);
   }
   if (format === 'parquet' && !options.out) throw new Error('--format parquet writes a file: give --out FILE');
+  if (options.out) checkOutFile(options.out);
   const service = options.list ? null : serviceOf();
   opened = await useStackOrLocalState();
 

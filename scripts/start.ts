@@ -18,10 +18,11 @@ import { waitForManifest } from '../core/store/manifest-wait.ts';
 import { ClusterService } from '../core/results/service.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import type { Manifest } from '../core/run/types.ts';
-import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
+import { cliCommand, positiveInt, runCli, workersOption } from '../local/cli-options.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
+import { inUseMessage } from '../local/state-lock.ts';
 import { applyStackEnv } from '../local/stack.ts';
 
 /** The demo: 4×4 tiles at z12 in Rondônia (Brazil), ~2,000 synthetic alerts a tile. */
@@ -31,7 +32,7 @@ const program = addSizeOption(
   addRunOptions(cliCommand('start').description('Run a whole clustering job on the local stack and summarise it (no region: a demo)')),
 )
   .option('--json', 'print only the manifest, as one JSON object, on stdout')
-  .option('--workers <n>', 'consumer worker threads of an in-process stack', positiveInt('--workers'), availableParallelism())
+  .option('--workers <n>', 'consumer worker threads of an in-process stack', workersOption('start'), availableParallelism())
   .option('--timeout <s>', 'give up after this many seconds', positiveInt('--timeout'))
   .option('--retry-failed', "send the run's failed tiles again (the manifest is rewritten with their new outcomes)")
   .parse();
@@ -126,9 +127,13 @@ await runCli('start', async () => {
     if (sstLinked()) say('using the SST stack linked in this shell');
     else {
       const running = await findRunningStack();
+      // Another `start`'s stack stops when that run ends: only a `dev` stack is shared.
+      if (running?.command === 'npm start') {
+        throw new Error(`${inUseMessage(localRoot, running)}: wait for it, or run \`npm run dev\` for a stack several commands share`);
+      }
       if (running) {
         applyStackEnv(running);
-        say(`using the local stack of pid ${running.pid} (npm run dev)`);
+        say(`using the local stack of pid ${running.pid} (${running.command ?? 'npm run dev'})`);
       } else {
         const logPath = join(localRoot, 'start.log');
         const output = redirectConsole(logPath);
@@ -174,5 +179,11 @@ await runCli('start', async () => {
   if (options.json) say(`report: ${reportPath}`);
   else process.stdout.write(`report: ${reportPath}\n`);
   await local?.stop();
+  // Exit codes (README): 0 every tile done, 1 the run could not be done (bad input, no stack, a
+  // timeout…), 2 done but some tiles failed, 130 interrupted.
+  if (manifest.tiles_failed > 0) {
+    say(`start: ${manifest.tiles_failed} of ${manifest.tiles} tiles failed (exit code 2): npm run fetch -- ${manifest.run_id} --errors`);
+    return 2;
+  }
   return 0;
 }, () => local?.stop());

@@ -51,11 +51,12 @@ function validate(): void {
   }
 }
 
-async function draw(viewer: ClusterViewer): Promise<SavedPicture> {
-  if (action === 'tile') return viewer.tile(rowId('row', row));
-  if (action === 'cluster') return viewer.cluster(rowId('row', row));
-  if (options.rows !== undefined) return viewer.clusters({ rows: options.rows.split(',').map((v) => rowId('--rows', v)) });
-  return viewer.clusters({ start: rowId('--start', options.start), end: rowId('--end', options.end) });
+/** The pictures of the action: one, or for `clusters` one sheet per MAX_PANELS_PER_SHEET clusters. */
+async function draw(viewer: ClusterViewer): Promise<SavedPicture[]> {
+  if (action === 'tile') return [await viewer.tile(rowId('row', row))];
+  if (action === 'cluster') return [viewer.cluster(rowId('row', row))];
+  if (options.rows !== undefined) return viewer.clusterSheets({ rows: options.rows.split(',').map((v) => rowId('--rows', v)) });
+  return viewer.clusterSheets({ start: rowId('--start', options.start), end: rowId('--end', options.end) });
 }
 
 let opened: Emulators | undefined;
@@ -68,8 +69,7 @@ await runCli('view', async () => {
     console.log(options.html);
   }
   if (action) {
-    const picture = await draw(new ClusterViewer(service, { dir: options.outDir }));
-    console.log(picture.path);
+    for (const picture of await draw(new ClusterViewer(service, { dir: options.outDir }))) console.log(picture.path);
   }
   await opened?.stop();
   return 0;

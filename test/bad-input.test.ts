@@ -203,6 +203,14 @@ describe('npm run enqueue (child process)', () => {
       [['--xy', '1,2', '--max-tiles', 'lots', ...T], /^enqueue: --max-tiles must be a whole number ≥ 1, got "lots"$/],
       [['--xy', '1,2', '--tiles-url', 'https://x/{x}/{y}.png'], /^enqueue: tiles_url: .* lacks \{z\}$/],
       [['--xy', '1,2', '--tiles-url', 'https://x/{z}/{x}/{y}\r\nHost: evil'], /^enqueue: tiles_url: must not contain control characters/],
+      // Decimal only: no hex, no exponent, no binary (Number() would take them).
+      [['--xy', '1,2', '--z', '0x0c', ...T], /^enqueue: --z must be a decimal number, got "0x0c"$/],
+      [['--xy', '1,2', '--z', '1e1', ...T], /^enqueue: --z must be a decimal number, got "1e1"$/],
+      [['--xy', '1,2', '--width', '0x10', ...T], /^enqueue: --width must be a decimal number, got "0x10"$/],
+      [['--xy', '0b1,2', ...T], /^enqueue: --xy must be X,Y \(decimal numbers\), got "0b1,2"$/],
+      [['--xy', '1,2', '--max-tiles', '0x10', ...T], /^enqueue: --max-tiles must be a whole number ≥ 1, got "0x10"$/],
+      // Commander's own errors carry the script's prefix too.
+      [['--xy', '1,2', '--nope', ...T], /^enqueue: unknown option '--nope'$/],
     ];
     const results = await Promise.all(cases.map(([args]) => enqueue(args)));
     results.forEach((result, k) => {
@@ -217,6 +225,14 @@ describe('npm run enqueue (child process)', () => {
     const result = await enqueue(['--tile-bounds', '0,0,261,199', '--max-tiles', '60000', ...T]);
     expect(result.code).toBe(1);
     expect(result.stderr.trimEnd()).toBe('enqueue: no local stack: run `npm run dev` or `npm start`');
+  }, 30_000);
+
+  it('--info on a region over the size limit says so, with the flag that lifts it', async () => {
+    const result = await enqueue(['--tile-bounds', '0,0,261,199', '--info', ...T]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout).notes).toEqual(['52,400 tiles is over the limit of 10,000: sending it needs --max-tiles 52400']);
+    const lifted = await enqueue(['--tile-bounds', '0,0,261,199', '--info', '--max-tiles', '60000', ...T]);
+    expect(JSON.parse(lifted.stdout).notes).toBeUndefined();
   }, 30_000);
 
   it('--info reports the antimeridian wrap and the latitude clamp', async () => {

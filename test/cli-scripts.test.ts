@@ -151,7 +151,7 @@ describe('CLI scripts', () => {
     expectOneLineError(await run('enqueue.ts', ['--xy', '1,2', '--algorithm', 'magic']), /^enqueue: .*algorithm/);
     expectOneLineError(await run('enqueue.ts', []), /^enqueue: give a region/);
     expectOneLineError(await run('enqueue.ts', ['--xy', '1,2']), /^enqueue: no local stack: run `npm run dev` or `npm start`$/);
-    expectOneLineError(await run('enqueue.ts', ['--nope']), /unknown option '--nope'/);
+    expectOneLineError(await run('enqueue.ts', ['--nope']), /^enqueue: unknown option '--nope'$/);
     expectOneLineError(await run('fetch.ts', ['r-123']), /^fetch: "r-123" is not a run id/);
     expectOneLineError(await run('fetch.ts', ['r-0000000000000000']), /^fetch: unknown run (id )?r-0000000000000000$/);
     expectOneLineError(await run('fetch.ts', ['r-0000000000000000', '--format', 'xml']), /^fetch: unknown format "xml"/);

@@ -196,3 +196,43 @@ describe('submitRun (ledger in dynalite, queue in fauxqs)', () => {
     }
   });
 });
+
+describe('submitRun streams the tiles of a huge run', () => {
+  it('sends the first batches of a 10-million-tile run at once, in bounded memory, and resumes by tile index', async () => {
+    const spec = validateRunParams({ z: 14, region: { kind: 'tiles', x0: 0, y0: 0, x1: 9999, y1: 999 }, tiles_url: 'https://tiles.example/{z}/{x}/{y}.png' });
+    let received = 0;
+    let firstBody = '';
+    const hang = new Promise<never>(() => {});
+    // A queue that takes 5,000 messages, then never answers again (the test looks at what got there).
+    const sqs: BatchSender = {
+      async send(command) {
+        const entries = (command as SendMessageBatchCommand).input.Entries ?? [];
+        if (received >= 5000) return hang;
+        if (!firstBody) firstBody = entries[0].MessageBody!;
+        received += entries.length;
+        return { Successful: entries.map((e) => ({ Id: e.Id!, MessageId: e.Id!, MD5OfMessageBody: '' })), Failed: [] } as never;
+      },
+    };
+    // A known run with its first two tiles finished: they are not sent again.
+    const ledger = {
+      createRun: async () => false,
+      getRun: async () => ({}),
+      async *tiles() {
+        yield { z: 14, x: 0, y: 0 };
+        yield { z: 14, x: 1, y: 0 };
+      },
+    };
+    globalThis.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const started = performance.now();
+    // The ledger here only answers the three calls a resumed submission makes.
+    void submitRun(spec, { ledger: ledger as unknown as Ledger, sqs, queueUrl: 'http://queue' }, { maxTiles: 20_000_000, backoffMs: 1 });
+    while (received < 5000 && performance.now() - started < 20_000) await new Promise((r) => setTimeout(r, 20));
+    const grown = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+    console.log(`10,000,000-tile run: 5,000 messages sent after ${(performance.now() - started).toFixed(0)} ms, heap +${grown.toFixed(0)} MiB`);
+    expect(received).toBeGreaterThanOrEqual(5000);
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(grown).toBeLessThan(200);
+    expect(JSON.parse(firstBody).tile).toEqual({ z: 14, x: 2, y: 0 });
+  }, 30_000);
+});

@@ -11,7 +11,7 @@ import { breakTiesByRank } from '../core/meanshift/flat-halo.ts';
 import { climbLattice, linkModes, meanOfModes } from '../core/meanshift/standard.ts';
 import { encodeGladTile } from '../core/tiles/decode.ts';
 import { renderWindow, syntheticTile } from '../local/synthetic.ts';
-import { runTile } from '../core/clusters/tile-job.ts';
+import { runTile, tileOrigin } from '../core/clusters/tile-job.ts';
 import type { Alerts, TileAddress } from '../core/tiles/types.ts';
 import type { ClusterParams } from '../core/meanshift/types.ts';
 
@@ -326,7 +326,7 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
       read: async (t: TileAddress) => (inRegion(t) ? encodeGladTile(syntheticTile({ ...t, seed, density })) : null),
     };
     const alerts = regionAlerts(seed, density, tiles, x0, y0);
-    const whole = wholeRegion(alerts, flat, { col: x0 * T, row: y0 * T });
+    const whole = wholeRegion(alerts, flat, tileOrigin({ z: 12, x: x0, y: y0 }, MAX_HALO_MARGIN));
     const pixelKey = (col: number, row: number) => `${col},${row}`;
     const wholeKeys = new Set(whole.map((w) => w.members.map((i) => pixelKey(alerts.col[i], alerts.row[i])).sort().join(';')));
     const seen: string[] = [];
@@ -338,6 +338,47 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     }
     expect(new Set(seen).size).toBe(seen.length);
     expect(whole.length).toBeGreaterThan(10);
+    expect(seen.length).toBe(whole.length);
+    for (const k of seen) expect(wholeKeys.has(k)).toBe(true);
+  }, 300_000);
+
+  // The antimeridian: the same synthetic 3×3 mosaic served at x = 2^z − 2, 2^z − 1, 0 (the region
+  // wraps). The halo wraps in x, so the union of owned clusters is still the region at once.
+  // `flat`'s frame (tileOrigin): tiles west of the line see the region P = 2^z·256 px east of where
+  // tile 0 sees it, in one binade, so the arithmetic is the same; the whole region is taken in the
+  // frame of its first tile, unwrapped.
+  it.each(['standard', 'flat'] as const)('%s through runTile on a mosaic straddling the antimeridian: same clusters as the region at once', async (algorithm) => {
+    const params = algorithm === 'standard' ? standard : flat;
+    const [sx, y0, tiles, seed, density] = [300, 500, 3, 16, 3000];
+    const columns = 2 ** 12;
+    const x0 = columns - 2; // the region's tiles are x0, x0 + 1, 0
+    const column = (x: number) => (x - x0 + columns) % columns; // 0, 1, 2 across the line
+    const inRegion = (t: TileAddress) => column(t.x) < tiles && t.y >= y0 && t.y < y0 + tiles;
+    const source = {
+      read: async (t: TileAddress) => (inRegion(t) ? encodeGladTile(syntheticTile({ z: 12, x: sx + column(t.x), y: t.y, seed, density })) : null),
+    };
+    const alerts = regionAlerts(seed, density, tiles, sx, y0);
+    const whole = wholeRegion(alerts, params, tileOrigin({ z: 12, x: x0, y: y0 }, MAX_HALO_MARGIN));
+    const pixelKey = (col: number, row: number) => `${col},${row}`;
+    const wholeKeys = new Set(whole.map((w) => w.members.map((i) => pixelKey(alerts.col[i], alerts.row[i])).sort().join(';')));
+    const seen: string[] = [];
+    let across = 0;
+    for (let ty = 0; ty < tiles; ty++) {
+      for (let tx = 0; tx < tiles; tx++) {
+        const x = (x0 + tx) % columns;
+        const result = await runTile({ z: 12, x, y: y0 + ty }, { start_date: '2015-01-01', end_date: '2021-01-01', ...params }, source);
+        for (const rec of result.clusters) {
+          const cols = rec.alerts.map(([, col]) => col + tx * T);
+          if (cols.some((c) => c < 2 * T) && cols.some((c) => c >= 2 * T)) across++;
+          seen.push(rec.alerts.map(([row, col]) => pixelKey(col + tx * T, row + ty * T)).sort().join(';'));
+          expect(rec.i >= 0 && rec.i < T && rec.j >= 0 && rec.j < T).toBe(true);
+          expect(Math.abs(rec.longitude)).toBeLessThanOrEqual(180);
+        }
+      }
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(whole.length).toBeGreaterThan(10);
+    expect(across).toBeGreaterThan(0); // clusters really cross the antimeridian
     expect(seen.length).toBe(whole.length);
     for (const k of seen) expect(wholeKeys.has(k)).toBe(true);
   }, 300_000);

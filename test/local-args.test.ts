@@ -19,7 +19,7 @@ describe('run options', () => {
   });
 
   it('refuses malformed or several regions with a one-line message', () => {
-    expect(() => regionOf({ tileBounds: '1,2,3' })).toThrow(/^--tile-bounds must be X0,Y0,X1,Y1 \(numbers\), got "1,2,3"$/);
+    expect(() => regionOf({ tileBounds: '1,2,3' })).toThrow(/^--tile-bounds must be X0,Y0,X1,Y1 \(decimal numbers\), got "1,2,3"$/);
     expect(() => regionOf({ lonlat: 'a,b' })).toThrow(/--lonlat must be LON,LAT/);
     expect(() => regionOf({ xy: '1,' })).toThrow(/--xy must be X,Y/);
     expect(() => regionOf({ xy: '1,2', bounds: '1,2,3,4' })).toThrow('give one region, not --bounds and --xy');
@@ -31,7 +31,7 @@ describe('run options', () => {
     const other = runSpecOf({ z: '10', width: '3.5', minCount: '7', algorithm: 'flat', start: '2019-01-01', end: '2020-01-01', tilesUrl: 'x/{z}/{x}/{y}.png' }, { kind: 'tile', x: 5, y: 6 });
     expect(other).toMatchObject({ region: { z: 10, x0: 5, y0: 6, x1: 5, y1: 6 }, width: 3.5, min_count: 7, algorithm: 'flat', start_date: '2019-01-01', end_date: '2020-01-01' });
     expect(() => runSpecOf({ z: '23' }, { kind: 'tile', x: 0, y: 0 })).toThrow(/^--z must be an integer in 0\.\.22/);
-    expect(() => runSpecOf({ width: 'wide' }, { kind: 'tile', x: 0, y: 0 })).toThrow(/^--width must be a number/);
+    expect(() => runSpecOf({ width: 'wide' }, { kind: 'tile', x: 0, y: 0 })).toThrow(/^--width must be a decimal number/);
     expect(() => runSpecOf({ z: '2' }, { kind: 'tile', x: 4, y: 0 })).toThrow();
   });
 
@@ -66,5 +66,18 @@ describe('notification filter and event shapes', () => {
     expect(queueArnOf(url)).toBe('arn:aws:sqs:us-east-1:000000000000:glad-tiles');
     const event = sqsEventOf([{ MessageId: 'm1', ReceiptHandle: 'h1', Body: '{}', Attributes: { ApproximateReceiveCount: '2' } }], url);
     expect(event.Records[0]).toMatchObject({ messageId: 'm1', receiptHandle: 'h1', body: '{}', eventSource: 'aws:sqs', attributes: { ApproximateReceiveCount: '2' } });
+  });
+});
+
+describe('--workers', () => {
+  it('is clamped to the cores with a one-line note (200 threads on 2 cores only use memory)', async () => {
+    const { workersOption } = await import('../local/cli-options.ts');
+    const notes: string[] = [];
+    const parse = workersOption('start', 2, (line) => notes.push(line));
+    expect(parse('2')).toBe(2);
+    expect(notes).toEqual([]);
+    expect(parse('200')).toBe(2);
+    expect(notes).toEqual(['start: --workers 200 is more than the 2 cores: using 2']);
+    expect(() => parse('0')).toThrow(/--workers must be an integer >= 1/);
   });
 });

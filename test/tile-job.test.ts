@@ -163,3 +163,58 @@ describe('runTile with the real engine (core/meanshift/engine.ts)', () => {
     expect(crossing).toBeGreaterThan(0);
   });
 });
+
+describe('runTile at the antimeridian (the halo wraps in x)', () => {
+  const last = 2 ** Z - 1;
+  /** An 18×10 block: 12 columns at the east end of tile xWest, 6 at the west end of the tile after it (x wraps). */
+  const block = (xWest: number) => {
+    const w = new World();
+    const n = 2 ** Z * 256;
+    for (let c = -12; c < 6; c++) for (let r = 0; r < 10; r++) w.set((((xWest + 1) * 256 + c) % n + n) % n, 50 * 256 + 100 + r, '2016-05-01');
+    return w;
+  };
+  const east = (x: number) => (x + 1) % 2 ** Z;
+
+  it.each([
+    ['standard', [180]],
+    ['flat', [90, 90]], // flat (width 5) splits an 18 px wide block in two, the same at both meridians
+  ])('%s: one block gives the same clusters at the prime meridian and at the antimeridian', async (algorithm, counts) => {
+    const members = [];
+    for (const xWest of [2 ** (Z - 1) - 1, last]) {
+      const w = block(xWest);
+      const west = await job(xWest, 50, { algorithm }, w);
+      const other = await job(east(xWest), 50, { algorithm }, w);
+      const all = [...west.clusters, ...other.clusters];
+      expect(all.map((c) => c.count).sort(), `x = ${xWest} | ${east(xWest)}`).toEqual(counts);
+      for (const c of all) expect(c.longitude).toBeGreaterThanOrEqual(-180), expect(c.longitude).toBeLessThanOrEqual(180);
+      // Members relative to the block's west tile.
+      members.push(JSON.stringify(all.map((c) => c.alerts.map(([row, col]) => [row, col + (c.x === xWest ? 0 : 256)]))));
+    }
+    expect(members[1]).toBe(members[0]);
+  });
+
+  it('a block owned by tile 0 reaches back into tile 2^z − 1 (negative columns)', async () => {
+    const w = new World();
+    for (let c = -6; c < 12; c++) for (let r = 0; r < 10; r++) w.set(c < 0 ? 2 ** Z * 256 + c : c, 50 * 256 + r + 100, '2016-05-01');
+    const zero = await job(0, 50, {}, w);
+    const lastTile = await job(last, 50, {}, w);
+    expect(lastTile.nb_clusters).toBe(0);
+    expect(zero.clusters.map((c) => c.count)).toEqual([180]);
+    expect(zero.clusters[0].alerts.filter(([, col]) => col < 0)).toHaveLength(60);
+    expect(zero.clusters[0].longitude).toBeGreaterThanOrEqual(-180);
+  });
+
+  it('z = 0: the one tile is its own neighbour on both sides', async () => {
+    const w = new World();
+    for (let c = -6; c < 12; c++) for (let r = 0; r < 10; r++) w.set(c < 0 ? 256 + c : c, 100 + r, '2016-05-01');
+    const { z: _z, x: _x, y: _y, ...spec } = parseTileRequest({ z: 0, x: 0, y: 0, start_date: '2016-01-01', end_date: '2017-01-01', min_count: 5 });
+    const worldTile = new (class extends World {
+      override async read(t: TileAddress) {
+        return t.z === 0 ? super.read({ ...t, z: Z }) : null;
+      }
+    })();
+    worldTile.pixels = w.pixels;
+    const res = await runTile({ z: 0, x: 0, y: 0 }, spec, worldTile);
+    expect(res.clusters.map((c) => c.count)).toEqual([180]);
+  });
+});

@@ -83,6 +83,20 @@ describe('npm run view', () => {
     expect(readPng(byRange.stdout.trim()).width).toBe(2 * 328 + 8);
   });
 
+  it('a range of any size is drawn on several sheets of at most 12 clusters (an end past the last row is clipped)', async () => {
+    const count = service.records().length;
+    expect(count).toBeGreaterThan(12);
+    const outDir = join(dir, 'sheets');
+    const r = await cli('view.ts', service.runId, 'clusters', '--start', '0', '--end', '4458', '--out-dir', outDir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const paths = r.stdout.trim().split('\n');
+    expect(paths).toHaveLength(Math.ceil(count / 12));
+    expect(readPng(paths[0]).width).toBe(12 * 328 + 8);
+    expect(readPng(paths.at(-1)!).width).toBe(((count - 1) % 12 + 1) * 328 + 8);
+    expect(paths[0]).toBe(join(outDir, `${service.runId}-clusters-0-11.png`));
+  });
+
   it('writes the HTML report with --html', async () => {
     const file = join(dir, 'report.html');
     const r = await cli('view.ts', service.runId, '--html', file);
@@ -181,6 +195,10 @@ describe('npm run fetch: results flags', () => {
       [['r-0123456789abcdef', '--format', 'csv'], /^fetch: unknown run id r-0123456789abcdef$/], // streamed path
       [[service.runId, '--errors', '--format', 'geojson'], /^fetch: --format geojson is not available here/],
       [[service.runId, '--hull', 'round'], /^fetch: unknown hull "round"; hulls: convex, concave$/],
+      // An output directory that does not exist: streamed and loaded formats alike.
+      [[service.runId, '--format', 'csv', '--out', '/missing/dir/x.csv'], /^fetch: cannot write \/missing\/dir\/x\.csv: no such directory \/missing\/dir$/],
+      [[service.runId, '--format', 'geojson', '--out', '/missing/dir/x.geojson'], /^fetch: cannot write \/missing\/dir\/x\.geojson: no such directory \/missing\/dir$/],
+      [[service.runId, '--format', 'table', '--out', '/missing/dir/x.txt'], /^fetch: cannot write \/missing\/dir\/x\.txt: no such directory \/missing\/dir$/],
     ];
     const results = await Promise.all(cases.map(([args]) => cli('fetch.ts', ...args)));
     for (const [k, [, message]] of cases.entries()) {

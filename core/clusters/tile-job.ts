@@ -12,7 +12,7 @@ import type { TileResult } from './types.ts';
 
 /** What runTile needs from the clustering engine (core/meanshift/engine.ts implements it). */
 export interface ClusterEngine {
-  /** `origin`: the tile's pixel (0, 0) in the zoom level's global pixel grid (`flat` computes there). */
+  /** `origin`: the tile's pixel (0, 0) in the zoom level's global pixel grid, shifted in x (tileOrigin; `flat` computes there). */
   clusterAlerts(
     alerts: Alerts,
     params: ClusterParams,
@@ -96,15 +96,16 @@ class TileCache {
 /** The tile's alerts plus neighbour alerts within `margin` px of the tile, in tile pixel coordinates. */
 async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, cache: TileCache): Promise<Alerts> {
   const ring = Math.ceil(margin / TILE_SIZE);
-  const last = 2 ** tile.z - 1;
+  const columns = 2 ** tile.z;
   const parts: { alerts: Alerts; dx: number; dy: number }[] = [];
   const reads: Promise<void>[] = [];
   for (let dy = -ring; dy <= ring; dy++) {
     for (let dx = -ring; dx <= ring; dx++) {
-      const nx = tile.x + dx;
+      // x wraps at the antimeridian (x = −1 is x = 2^z − 1, at offset dx·256 all the same; at low
+      // zooms a tile may be its own neighbour); beyond the poles (y) there is nothing.
+      const nx = (((tile.x + dx) % columns) + columns) % columns;
       const ny = tile.y + dy;
-      // Off the edge of the grid there is nothing (no wrap at the antimeridian).
-      if ((dx === 0 && dy === 0) || nx < 0 || ny < 0 || nx > last || ny > last) continue;
+      if ((dx === 0 && dy === 0) || ny < 0 || ny >= columns) continue;
       reads.push(
         cache.get({ z: tile.z, x: nx, y: ny }, true).then((alerts) => {
           if (alerts && alerts.length > 0) parts.push({ alerts, dx, dy });
@@ -144,6 +145,22 @@ async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, cache:
 }
 
 /**
+ * The tile's pixel (0, 0) in the frame the engine computes in (`flat` needs one frame shared by
+ * every tile that sees a cluster): the zoom level's global pixel grid, columns shifted by
+ * B + maxMargin, where B is the smallest power of two above the world's width P = 2^z·256 plus
+ * twice the margin. Every column a tile sees (its own, ±maxMargin of halo, wrapped or not) then
+ * lies in [B, 2B): one binade, where adding P is exact. A cluster across the antimeridian, seen
+ * near P + B from the tile west of the line and near B from tile 0, gives bit-identical results
+ * in both, since `flat` uses only differences of coordinates and means of integer coordinates.
+ */
+export function tileOrigin(tile: TileAddress, maxMargin: number): { col: number; row: number } {
+  const width = 2 ** tile.z * TILE_SIZE;
+  let binade = 1;
+  while (binade <= width + 2 * maxMargin) binade *= 2;
+  return { col: binade + maxMargin + tile.x * TILE_SIZE, row: tile.y * TILE_SIZE };
+}
+
+/**
  * Clusters one tile. Halo algorithms start with the engine's initial margin; while the engine
  * reports that an owned cluster may be cut by the halo edge, the margin doubles (up to
  * MAX_HALO_MARGIN; margins > 256 px read the second ring of tiles). A tile with no alerts in the
@@ -174,7 +191,7 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
   let margin = Math.min(clusterEngine.initialHaloMargin(params), max);
   for (;;) {
     const alerts = margin > 0 ? await gatherHalo(tile, own, margin, cache) : own;
-    const origin = { col: tile.x * TILE_SIZE, row: tile.y * TILE_SIZE };
+    const origin = tileOrigin(tile, max);
     const { clusters, complete } = clusterEngine.clusterAlerts(alerts, params, margin, origin);
     options.onPass?.({ margin, alerts: alerts.length, complete });
     if (complete || margin >= max) {

@@ -23,7 +23,7 @@ import type { Ledger, Progress } from '../store/ledger.ts';
 import { waitForManifest } from '../store/manifest-wait.ts';
 import { completeRun } from '../store/run-completion.ts';
 import { loadManifest, streamRunClusters, type ObjectReader } from '../store/result-store.ts';
-import { renderClusterPicture, renderClustersPicture, renderTilePicture, type Picture } from './render/pictures.ts';
+import { MAX_PANELS_PER_SHEET, renderClusterPicture, renderClustersPicture, renderTilePicture, type Picture } from './render/pictures.ts';
 import { buildRunReport } from './report/report.ts';
 import {
   isRunId, parseRunSpec, runId as runIdOf, runTileCount, runTiles, validateRunParams,
@@ -381,8 +381,8 @@ export class ClusterViewer {
     return this.save(renderClusterPicture(this.service.record(rowId)), `cluster-${rowId}`);
   }
 
-  /** Several clusters side by side: by row ids, or the row ids start..end-1 (Python-style slice). */
-  clusters(selection: { rows: number[] } | { start: number; end: number }): SavedPicture {
+  /** The row ids of a selection; start..end is clipped to the run's rows (end excluded). */
+  private selectionIds(selection: { rows: number[] } | { start: number; end: number }): number[] {
     let ids: number[];
     if ('rows' in selection) ids = selection.rows;
     else {
@@ -390,11 +390,36 @@ export class ClusterViewer {
       if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end <= start) {
         throw new Error(`start=${start} end=${end}: need whole numbers with 0 ≤ start < end (end excluded)`);
       }
-      ids = Array.from({ length: end - start }, (_, k) => start + k);
+      const count = this.service.records().length;
+      if (start >= count) throw new Error(`start=${start}: the run has ${count} clusters (row ids 0..${count - 1})`);
+      ids = Array.from({ length: Math.min(end, count) - start }, (_, k) => start + k);
     }
     if (ids.length === 0) throw new Error('no row ids given');
+    return ids;
+  }
+
+  private drawClusters(ids: number[]): SavedPicture {
     const records = selectRows(this.service.records(), { rows: ids });
     return this.save(renderClustersPicture(records), `clusters-${ids.length > 6 ? `${ids[0]}-${ids[ids.length - 1]}` : ids.join('_')}`);
+  }
+
+  /** Several clusters side by side (at most MAX_PANELS_PER_SHEET): by row ids, or the row ids start..end-1. */
+  clusters(selection: { rows: number[] } | { start: number; end: number }): SavedPicture {
+    return this.drawClusters(this.selectionIds(selection));
+  }
+
+  /**
+   * Any number of clusters, MAX_PANELS_PER_SHEET per picture, drawn one sheet at a time (memory of
+   * one sheet). With a `dir`, each sheet is written and its PNG bytes are not kept (png is empty).
+   */
+  clusterSheets(selection: { rows: number[] } | { start: number; end: number }): SavedPicture[] {
+    const ids = this.selectionIds(selection);
+    const sheets: SavedPicture[] = [];
+    for (let k = 0; k < ids.length; k += MAX_PANELS_PER_SHEET) {
+      const sheet = this.drawClusters(ids.slice(k, k + MAX_PANELS_PER_SHEET));
+      sheets.push(sheet.path ? { ...sheet, png: Buffer.alloc(0) } : sheet);
+    }
+    return sheets;
   }
 }
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { validateTemplate } from '../tiles/tile-url.ts';
 import { checkDateOrder, clusterParamFields, dateFields, formatZodError } from './request.ts';
-import { crossesAntimeridian, indexInBounds, lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, validateTypedTileBounds, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
+import { crossesAntimeridian, eachTileInBounds, indexInBounds, lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, validateTypedTileBounds, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
 import type { TileBounds } from '../tiles/grid.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
 import type { TileAddress } from '../tiles/types.ts';
@@ -267,6 +267,11 @@ export function runTileCount(spec: RunSpec): number {
 /** The tiles of a run, row by row, each row west to east (across the antimeridian when it wraps). */
 export function runTiles(spec: RunSpec): TileAddress[] {
   return tilesInBounds(spec.region);
+}
+
+/** runTiles one at a time, in the same order: what code that may meet a huge run iterates. */
+export function eachRunTile(spec: RunSpec): Generator<TileAddress> {
+  return eachTileInBounds(spec.region);
 }
 
 /** True when the tile belongs to the run's region. */

@@ -6,8 +6,7 @@ import {
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
 import { tileMessageBody } from '../run/messages.ts';
-import { checkRunSize, runId, runTiles, type RunSpec } from '../run/params.ts';
-import { tileKey } from '../tiles/grid.ts';
+import { checkRunSize, eachRunTile, runId, runTileCount, tileInRun, tileIndex, type RunSpec } from '../run/params.ts';
 import type { TileAddress } from '../tiles/types.ts';
 import type { Ledger } from './ledger.ts';
 import type { ResultStore } from './result-store.ts';
@@ -45,6 +44,8 @@ export interface EnqueueResult {
 }
 
 const BATCH_SIZE = 10;
+/** Tile messages built and sent at a time by submitRun (bounded memory, enough for the sender pool). */
+const SUBMIT_CHUNK = 1000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -174,29 +175,38 @@ export async function submitRun(
   checkRunSize(spec, options.maxTiles);
   if (typeof deps === 'function') deps = await deps();
   const id = runId(spec);
-  const all = runTiles(spec);
+  const total = runTileCount(spec);
   const created = await deps.ledger.createRun(id, spec);
-  const base = { runId: id, spec, tiles: all.length, created, repaired: false, heldUntil: null, retried: 0 };
-  let pending = all;
+  const base = { runId: id, spec, tiles: total, created, repaired: false, heldUntil: null, retried: 0 };
+  // Tiles finished already (a resumed run), one bit per tile by its index in the run.
+  let finished: Uint8Array | null = null;
+  const bit = (index: number) => [index >> 3, 1 << (index & 7)] as const;
+  let skipped = 0;
   let retried = 0;
   if (!created) {
-    const finished = new Set<string>();
+    finished = new Uint8Array(Math.ceil(total / 8));
     const failedTiles: TileAddress[] = [];
     for await (const tile of deps.ledger.tiles(id)) {
-      finished.add(tileKey(tile));
+      if (!tileInRun(spec, tile)) continue;
+      const [byte, mask] = bit(tileIndex(spec, tile));
+      if (!(finished[byte] & mask)) skipped++;
+      finished[byte] |= mask;
       if (tile.status === 'failed') failedTiles.push({ z: tile.z, x: tile.x, y: tile.y });
     }
     if (options.retryFailed && failedTiles.length > 0) {
       if ((await deps.ledger.reopenFailed(id, spec, failedTiles)) === 'held') {
         throw new Error(`run ${id}: its manifest is being written right now; retry the failed tiles in a few minutes`);
       }
-      for (const tile of failedTiles) finished.delete(tileKey(tile));
+      for (const tile of failedTiles) {
+        const [byte, mask] = bit(tileIndex(spec, tile));
+        finished[byte] &= ~mask;
+      }
+      skipped -= failedTiles.length;
       retried = failedTiles.length;
     } else {
       const run = await deps.ledger.getRun(id);
-      const accounted = finished.size >= all.length;
-      if (run?.manifest_key || accounted) {
-        const done = { ...base, complete: true, skipped: all.length, sent: 0, failed: [] };
+      if (run?.manifest_key || skipped >= total) {
+        const done = { ...base, complete: true, skipped: total, sent: 0, failed: [] };
         if (!deps.results) return run?.manifest_key ? done : { ...done, complete: false };
         const completion = await completeRun({ ...deps.results, ledger: deps.ledger }, id);
         if (completion.state === 'done') return done;
@@ -205,9 +215,28 @@ export async function submitRun(
         // 'incomplete': the manifest was deleted by a retry in flight; send what is missing.
       }
     }
-    pending = all.filter((tile) => !finished.has(tileKey(tile)));
   }
-  const bodies = pending.map((tile) => tileMessageBody(spec, tile));
-  const result = await enqueueBodies(deps.sqs, deps.queueUrl, bodies, options);
-  return { ...base, complete: false, skipped: all.length - pending.length, retried, sent: result.sent, failed: result.failed };
+  // The tiles are streamed: bodies are built and sent SUBMIT_CHUNK at a time, so the memory of a
+  // submission does not grow with the run (a run of millions of tiles is never listed whole).
+  let sent = 0;
+  let offset = 0; // position in the sequence of tiles sent (the failures' indexes)
+  const failed: EnqueueFailure[] = [];
+  let chunk: string[] = [];
+  const flush = async () => {
+    const onProgress = options.onProgress && ((n: number) => options.onProgress!(sent + n, total - skipped));
+    const result = await enqueueBodies(deps.sqs, deps.queueUrl, chunk, { ...options, onProgress });
+    sent += result.sent;
+    for (const failure of result.failed) failed.push({ ...failure, index: failure.index + offset });
+    offset += chunk.length;
+    chunk = [];
+  };
+  let index = 0;
+  for (const tile of eachRunTile(spec)) {
+    const [byte, mask] = bit(index++);
+    if (finished !== null && (finished[byte] & mask) !== 0) continue;
+    chunk.push(tileMessageBody(spec, tile));
+    if (chunk.length >= SUBMIT_CHUNK) await flush();
+  }
+  if (chunk.length > 0) await flush();
+  return { ...base, complete: false, skipped, retried, sent, failed };
 }

@@ -181,14 +181,17 @@ export function tileCount(b: TileBounds): number {
 
 /** All tiles in inclusive bounds, row by row, each row west to east (across the antimeridian when it wraps). */
 export function tilesInBounds(b: TileBounds): TileAddress[] {
+  return [...eachTileInBounds(b)];
+}
+
+/** tilesInBounds one at a time (a region of millions of tiles is never listed whole). */
+export function* eachTileInBounds(b: TileBounds): Generator<TileAddress> {
   validateTileBounds(b);
   const columns = columnCount(b);
   const size = 2 ** b.z;
-  const tiles: TileAddress[] = [];
   for (let y = b.y0; y <= b.y1; y++) {
-    for (let k = 0; k < columns; k++) tiles.push({ z: b.z, x: (b.x0 + k) % size, y });
+    for (let k = 0; k < columns; k++) yield { z: b.z, x: (b.x0 + k) % size, y };
   }
-  return tiles;
 }
 
 /** Position of a tile in tilesInBounds(b), or -1 when it is not in the bounds. */

@@ -202,9 +202,15 @@ export function renderClusterPicture(record: Cluster & { row_id?: number }): Pic
   return toPicture(canvas, [marker]);
 }
 
-/** Several clusters side by side in one row, on one shared date colour scale. */
+/** Panels on one picture of several clusters (≈ 4,000 px wide); more are drawn on several sheets. */
+export const MAX_PANELS_PER_SHEET = 12;
+
+/** Several clusters side by side in one row, on one shared date colour scale (at most MAX_PANELS_PER_SHEET). */
 export function renderClustersPicture(records: readonly (Cluster & { row_id?: number })[]): Picture {
   if (records.length === 0) throw new Error('no clusters to draw');
+  if (records.length > MAX_PANELS_PER_SHEET) {
+    throw new Error(`${records.length} clusters do not fit one picture (at most ${MAX_PANELS_PER_SHEET}): draw them on several sheets`);
+  }
   for (const r of records) {
     if (r.alerts.length === 0) throw new Error('cluster has no members (alerts) to draw: fetch it with its members');
   }

@@ -98,9 +98,24 @@ describe('buildCluster', () => {
       { members: new Int32Array([0, 1, 3]), col: 13, row: 17 },
     ]);
     expect(recs.map((r) => r.count)).toEqual([3, 1]);
-    expect(recs[1].area).toBe(0);
+    expect(recs[1].area).toBe(1); // one alert: its pixel square
     expect(() => buildCluster(tile, alerts, { members: new Int32Array([9]), col: 0, row: 0 })).toThrow('member 9');
     expect(() => buildCluster(tile, alerts, { members: new Int32Array([]), col: 0, row: 0 })).toThrow('no members');
+  });
+});
+
+describe('area agrees with the hull polygon', () => {
+  it('a 30-alert straight line has the area of its polygon (the hull of its pixel corners), not 0', () => {
+    const line = alertsOf(Array.from({ length: 30 }, (_, k) => [40, 100 + k, '2019-03-01'] as [number, number, string]));
+    const rec = buildCluster(tile, line, { members: Int32Array.from({ length: 30 }, (_, k) => k), col: 114.5, row: 40 });
+    expect(rec.area).toBe(30);
+    expect(rec.area_ha).toBeCloseTo(30 * pixelAreaHa(rec.latitude, tile.z), 9);
+    // The polygon's own area, back in pixels: the same 30 px² (a 30 × 1 strip).
+    const ring = hullPolygon(rec).coordinates[0];
+    const lons = ring.map(([lon]) => lon), lats = ring.map(([, lat]) => lat);
+    const pxW = (Math.max(...lons) - Math.min(...lons)) / (pixelToLonLat(tile, 1, 0).lon - pixelToLonLat(tile, 0, 0).lon);
+    const pxH = (Math.max(...lats) - Math.min(...lats)) / (pixelToLonLat(tile, 0, 40).lat - pixelToLonLat(tile, 0, 41).lat);
+    expect(pxW * pxH).toBeCloseTo(30, 3);
   });
 });
 

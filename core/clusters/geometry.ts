@@ -58,6 +58,26 @@ export function hullArea(points: Point[]): number {
   return hull.length < 3 ? 0 : Math.abs(signedArea(hull));
 }
 
+/**
+ * A cluster's outline in tile pixels: the convex hull of the members' pixel CENTRES, or, when
+ * that hull is degenerate (1–2 alerts or a straight line), the hull of their pixel CORNERS, so
+ * every cluster has an outline with an area that covers its pixels.
+ */
+export function clusterOutline(centres: Point[]): Point[] {
+  const hull = convexHull(centres);
+  if (hull.length >= 3) return hull;
+  const corners: Point[] = [];
+  for (const [c, r] of centres) {
+    for (const [dc, dr] of [[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]) corners.push([c + dc, r + dr]);
+  }
+  return convexHull(corners);
+}
+
+/** Area of the cluster's outline, px² (what `area` reports: the area of its hull polygon). */
+export function outlineArea(centres: Point[]): number {
+  return Math.abs(signedArea(clusterOutline(centres)));
+}
+
 /** The ring closed (first point repeated) and counter-clockwise, as RFC 7946 asks of exterior rings. */
 export function closedCounterClockwise(ring: readonly Position[]): Position[] {
   const closed = [...ring];
@@ -79,23 +99,9 @@ export function memberPoints(alerts: readonly AlertTuple[]): Point[] {
   return alerts.map(([row, col]) => [col, row]);
 }
 
-/**
- * The cluster's convex hull as a GeoJSON Polygon in lon/lat. The hull runs through the members'
- * pixel CENTRES (the same hull as `area`). When that hull is degenerate (1-2 alerts or a straight
- * line, area 0) the hull of the members' pixel CORNERS is used instead, so every cluster gets a
- * valid polygon that covers its pixels.
- */
+/** The cluster's outline (`clusterOutline`, the same as `area`'s) as a GeoJSON Polygon in lon/lat. */
 export function hullPolygon(cluster: TileAddress & { alerts: readonly AlertTuple[] }): Polygon {
-  const centres = memberPoints(cluster.alerts);
-  let hull = convexHull(centres);
-  if (hull.length < 3) {
-    const corners: Point[] = [];
-    for (const [c, r] of centres) {
-      for (const [dc, dr] of [[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]]) corners.push([c + dc, r + dr]);
-    }
-    hull = convexHull(corners);
-  }
-  const ring = ringToLonLat(cluster, hull);
+  const ring = ringToLonLat(cluster, clusterOutline(memberPoints(cluster.alerts)));
   // Rows grow southward, so the pixel-space orientation flips in lon/lat: make it counter-clockwise.
   if (signedArea(ring) < 0) ring.reverse();
   ring.push([ring[0][0], ring[0][1]]);

@@ -3,7 +3,7 @@
 import { daysToIso } from '../tiles/dates.ts';
 import { pixelAreaHa, pixelToLonLat } from '../tiles/grid.ts';
 import type { OwnedCluster } from '../meanshift/engine.ts';
-import { hullArea, type Point } from './geometry.ts';
+import { outlineArea, type Point } from './geometry.ts';
 import type { AlertTuple, Cluster } from './types.ts';
 import type { Alerts, TileAddress } from '../tiles/types.ts';
 
@@ -26,7 +26,7 @@ export function buildCluster(tile: TileAddress, alerts: Alerts, cluster: OwnedCl
   }
   const { lon, lat } = pixelToLonLat(tile, cluster.col, cluster.row);
   const pixelHa = pixelAreaHa(lat, tile.z);
-  const area = hullArea(points);
+  const area = outlineArea(points);
   return {
     z: tile.z,
     x: tile.x,

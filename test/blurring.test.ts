@@ -178,7 +178,7 @@ describe('blurringMeanShift reproduces the old algorithm (plain transcription)',
       expect(pts.length).toBeGreaterThan(100);
       const worst = expectSameClusters(pts, width, iterations);
       console.log(`blurring ${name}: ${pts.length} alerts, max position difference ${worst.toExponential(1)} px`);
-    });
+    }, 180_000); // ~5 s quiet; the O(n² · passes) transcription took over 60 s on a loaded machine
   }
 });
 

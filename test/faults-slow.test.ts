@@ -3,7 +3,8 @@
 // local loop has no such timeout, and without its visibility heartbeat the message was delivered
 // again meanwhile, dead-lettered after 3 receives and recorded as failed although it succeeded
 // (seen on this machine: error.json first, then clusters.parquet written 3 times, manifest
-// "1 failed"). Here each tile takes ≥ 3 s against a 1 s visibility timeout.
+// "1 failed"). Here each tile takes ≥ 8 s against a 3 s visibility timeout (a 1 s one was missed
+// on a loaded machine: the heartbeat starts only when the worker reports its batch).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clustersKey } from '../core/run/keys.ts';
 import { runId, runTiles, type RunSpec } from '../core/run/params.ts';
@@ -29,7 +30,7 @@ beforeAll(async () => {
     return serveTiles(world)(tile);
   });
   // 4 idle consumers ready to take any message that becomes visible again.
-  fs = await startFaultStack({ workers: 4, batchSize: 1, visibilityTimeout: 1, onBatchStart: (_k, messages) => starts.push(...messages) });
+  fs = await startFaultStack({ workers: 4, batchSize: 1, visibilityTimeout: 3, onBatchStart: (_k, messages) => starts.push(...messages) });
 });
 
 afterAll(async () => {
@@ -39,14 +40,14 @@ afterAll(async () => {
 
 describe('a tile slower than the visibility timeout', () => {
   it('is processed once, not dead-lettered, and its clusters are in the manifest', async () => {
-    const s = spec('slow=1500'); // own tile 1.5 s, then the halo 1.5 s: ≥ 3 s per tile
+    const s = spec('slow=4000'); // own tile 4 s, then the halo 4 s: ≥ 8 s per tile
     const id = runId(s);
     const before = { ...fs.loop.stats };
     const started = Date.now();
     await fs.submit(s);
     await fs.waitForManifest(id, 40_000);
     const took = Date.now() - started;
-    await sleep(1500); // anything redelivered would show up by now
+    await sleep(4000); // anything redelivered would show up by now (visibility 3 s)
 
     const mine = starts.filter((m) => m.body.includes(id));
     expect(mine.map((m) => m.receiveCount)).toEqual([1, 1]);

@@ -10,6 +10,7 @@ import { runId, runTiles, validateRunParams } from '../core/run/params.ts';
 import type { RunSpec } from '../core/run/params.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 import { startDynalite, type Dynamo } from './pipeline-emulators.ts';
+import { listRuns } from '../core/store/run-list.ts';
 
 let dynamo: Dynamo;
 let table = 0;
@@ -37,6 +38,13 @@ afterAll(async () => {
 });
 
 describe('Ledger', () => {
+  it('a missing table is named in a one-line error, for the ledger calls and the run listing', async () => {
+    const ledger = new Ledger(dynamo.doc, 'no-such-ledger');
+    const missing = /^ledger table "no-such-ledger" not found: /;
+    await expect(ledger.progress('r-0000000000000000')).rejects.toThrow(missing);
+    await expect(listRuns({ ledger, s3: { send: async () => ({}) } as never, bucket: 'b' })).rejects.toThrow(missing);
+  });
+
   it('createRun writes the run item once', async () => {
     const ledger = await freshLedger();
     const { spec, id } = makeRun(0, 0, 1, 1);

@@ -119,11 +119,36 @@ export function shardCapacity(shard: number, shards: number, tiles: number): num
   return Math.ceil((tiles - shard) / shards);
 }
 
+const explained = new WeakSet<DynamoDBDocumentClient>();
+
+/**
+ * DynamoDB answers a missing table with "Requested resource not found", which names nothing: say
+ * which table, and the likely cause (the state of another stack, or a removed one). Once per client.
+ */
+function explainMissingTable(doc: DynamoDBDocumentClient): void {
+  // A stand-in client (a test's fault-injecting wrapper) has no middleware stack: nothing to add.
+  if (explained.has(doc) || !doc.middlewareStack) return;
+  explained.add(doc);
+  doc.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if ((error as { name?: string }).name !== 'ResourceNotFoundException') throw error;
+        const table = (args.input as { TableName?: string }).TableName ?? '?';
+        throw new Error(`ledger table "${table}" not found: its state was removed or belongs to another stack (npm run dev / npm start creates it)`);
+      }
+    },
+    { step: 'initialize', name: 'explainMissingLedgerTable' },
+  );
+}
+
 export class Ledger {
   readonly doc: DynamoDBDocumentClient;
   readonly table: string;
 
   constructor(doc: DynamoDBDocumentClient, table: string) {
+    explainMissingTable(doc);
     this.doc = doc;
     this.table = table;
   }

@@ -66,6 +66,24 @@ function fixtureRun(records: readonly StoredCluster[]) {
 
 const records = fixtureRecords(24, 11).map((r) => ({ ...r, run_id: RUN }));
 
+describe('a damaged result file', () => {
+  it('a truncated clusters or members file is named in the error', async () => {
+    for (const damaged of [clustersKey(RUN, FIXTURE_TILES[0]), membersKey(RUN, FIXTURE_TILES[0])]) {
+      const { s3 } = fixtureRun(records);
+      // The same run with one file cut to its first 100 bytes.
+      const reader: ObjectReader = {
+        send: async (command) => {
+          const out = (await s3.send(command)) as { Body?: { transformToByteArray(): Promise<Uint8Array> } };
+          if ((command as unknown as GetObjectCommand).input.Key !== damaged || !out.Body) return out as never;
+          const bytes = (await out.Body.transformToByteArray()).subarray(0, 100);
+          return { Body: { transformToByteArray: async () => bytes } } as never;
+        },
+      };
+      await expect(loadRun(RUN, reader, { bucket: BUCKET, full: true })).rejects.toThrow(damaged);
+    }
+  });
+});
+
 async function text(chunks: AsyncIterable<string>): Promise<string> {
   let out = '';
   for await (const chunk of chunks) out += chunk;

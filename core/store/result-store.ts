@@ -202,16 +202,25 @@ export async function loadManifest(runId: string, s3: ObjectReader, bucket: stri
 }
 
 /** Cluster rows (+ members) of one clusters.parquet key → stored clusters. */
+/** A file that cannot be read (truncated, not Parquet) is named in the error. */
+async function named<T>(key: string, reading: Promise<T>): Promise<T> {
+  try {
+    return await reading;
+  } catch (error) {
+    throw new Error(`result file ${key} cannot be read: ${(error as Error).message}`);
+  }
+}
+
 async function loadTile(s3: ObjectReader, bucket: string, clustersKey: string, full: boolean): Promise<StoredCluster[]> {
   const bytes = await getBytes(s3, bucket, clustersKey);
   if (!bytes) throw new Error(`result file ${clustersKey} listed in the manifest is missing`);
-  const rows = await readClusters(bytes);
+  const rows = await named(clustersKey, readClusters(bytes));
   const alerts: AlertTuple[][] = rows.map(() => []);
   if (full && rows.length > 0) {
     const membersKey = clustersKey.slice(0, -CLUSTERS_FILE.length) + MEMBERS_FILE;
     const memberBytes = await getBytes(s3, bucket, membersKey);
     if (!memberBytes) throw new Error(`members file ${membersKey} is missing`);
-    for (const m of await readMembers(memberBytes)) alerts[m.cluster]?.push([m.row, m.col, m.date]);
+    for (const m of await named(membersKey, readMembers(memberBytes))) alerts[m.cluster]?.push([m.row, m.col, m.date]);
   }
   return rows.map((row, k) => {
     const { run_id, geometry, ...fields } = row;

@@ -118,7 +118,8 @@ function s3TileSource(template: string, client?: S3Client): TileSource {
   let s3 = client;
   return {
     async read(tile) {
-      s3 ??= new S3Client({ forcePathStyle: true, region: process.env.AWS_REGION || 'us-east-1' });
+      // followRegionRedirects: a bucket in another region answers 301; the client retries there.
+      s3 ??= new S3Client({ forcePathStyle: true, followRegionRedirects: true, region: process.env.AWS_REGION || 'us-east-1' });
       const key = fillTemplate(keyTemplate, tile);
       try {
         const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

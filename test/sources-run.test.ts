@@ -237,3 +237,34 @@ describe('confidence counts in every export', () => {
     expect(table).toMatch(/count_low/);
   });
 });
+
+describe('end to end on the local loop (npm start, child processes)', () => {
+  it('a glad-l run through the tile-cache stand-in (latest pinned) and the same alerts from a raster give the same clusters', async () => {
+    const localDir = mkdtempSync(join(tmpdir(), 'glad-src-e2e-'));
+    const env = { ...cleanEnv(), GLAD_LOCAL_DIR: localDir };
+    const region = ['--z', '12', '--tile-bounds', `${BOUNDS.x0},${BOUNDS.y0},${BOUNDS.x1},${BOUNDS.y1}`, '--min-count', '15', '--workers', '1'];
+    try {
+      const tiles = await runScript('start.ts', [...region, '--tiles-url', cacheUrl(), '--json'], { env, timeoutMs: 120_000 });
+      expect(tiles.code, tiles.stderr).toBe(0);
+      const m1 = JSON.parse(tiles.stdout);
+      expect(m1.params).toMatchObject({ dataset: 'glad-l', version: 'v20240115', tiles_url: `${server.url}/umd_glad_landsat_alerts/v20240115/default/{z}/{x}/{y}.png` });
+      expect(m1.tiles_failed).toBe(0);
+      expect(m1.totals.clusters).toBeGreaterThan(5);
+      expect(tiles.stderr).toMatch(/release v20240115 \(pinned for this run\)/);
+      const raster = await runScript('start.ts', [...region, '--raster', rasterPath, '--json'], { env, timeoutMs: 120_000 });
+      expect(raster.code, raster.stderr).toBe(0);
+      const m2 = JSON.parse(raster.stdout);
+      expect(m2.params.rasters).toEqual([expect.objectContaining({ url: rasterPath })]);
+      expect(m2.params.tiles_url).toBeUndefined();
+      expect(m2.run_id).not.toBe(m1.run_id);
+      expect(m2.totals).toEqual(m1.totals);
+      const [a, b] = await Promise.all([m1.run_id, m2.run_id].map((id) => runScript('fetch.ts', [id, '--format', 'json'], { env })));
+      expect(a.code, a.stderr).toBe(0);
+      const strip = (text: string) => JSON.parse(text).map(({ run_id: _r, ...rest }: Record<string, unknown>) => rest);
+      expect(strip(b.stdout)).toEqual(strip(a.stdout));
+      expect(strip(a.stdout)[0]).toHaveProperty('count_low');
+    } finally {
+      rmSync(localDir, { recursive: true, force: true });
+    }
+  }, 240_000);
+});

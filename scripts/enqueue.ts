@@ -5,9 +5,9 @@
 import '../local/quiet.ts';
 import { allowedSources, ledgerFromEnv, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
-import { regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
+import { checkRunSize, regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
 import { cliCommand, runCli } from '../local/cli-options.ts';
-import { addRunOptions, addSizeOption, maxTilesOf, prepareRunOf, regionOf, runLonLatBounds, type RunOptions } from '../local/run-args.ts';
+import { addRunOptions, addSizeOption, maxTilesOf, prepareRunOf, regionOf, runLonLatBounds, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { sstLinked, useStack } from '../local/stack-file.ts';
 
 /** What `--info` prints: the run that would be sent. */
@@ -41,9 +41,17 @@ const options = program.opts<RunOptions & { info?: boolean; maxTiles?: string }>
 await runCli('enqueue', async () => {
   const region = regionOf(options);
   if (!region && !options.raster) throw new Error('give a region: --tile-bounds, --bounds, --lonlat or --xy (or --raster: its bounds)');
+  // A deployed stack (`sst shell`): decided before useStack, which sets the same variables for a local one.
+  const onAws = sstLinked();
+  if (!options.info && !options.raster) {
+    // The pure checks, then the stack, then the network (pinning `latest`): a missing stack is said
+    // before a request that may fail offline.
+    checkRunSize(runSpecOf(options, region!), maxTilesOf(options.maxTiles));
+    await useStack();
+  }
   // Sources resolved at submit: `latest` pinned, rasters checked; on AWS only the stack's sources.
   const allowed = allowedSources();
-  const prepared = await prepareRunOf(options, region, { allowed, onAws: sstLinked(), maxTiles: options.info ? undefined : maxTilesOf(options.maxTiles) });
+  const prepared = await prepareRunOf(options, region, { allowed, onAws, maxTiles: options.info ? undefined : maxTilesOf(options.maxTiles) });
   const spec = prepared.spec;
   const notes = [...prepared.notes, ...(region ? regionNotes(region, spec) : [])];
   if (options.info) {

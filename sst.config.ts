@@ -48,15 +48,31 @@ export default $config({
   },
   async run() {
     const { architecture, maxConcurrency } = deployConfig();
-    // Tile source template used by `npm run enqueue` under `sst shell` (it goes into each message).
-    // An s3:// template needs read access for the consumer; an http(s) one needs nothing.
-    const tilesUrl = process.env.TILES_URL ?? "";
-    const tilesBucket = /^s3:\/\/([^/]+)\//.exec(tilesUrl)?.[1];
-    // Reading the tiles: GetObject, and ListBucket so that a missing tile (no alerts) is a 404.
-    const readTiles = tilesBucket
+    // The sources a run may read (core/store/run-sources.ts AllowedSources): `enqueue` under
+    // `sst shell` refuses a run naming anything else at submit time, the consumer refuses such a
+    // message, and the consumer's role may read only these buckets. Set at deploy time (comma lists):
+    //   GLAD_TILE_BUCKETS    s3 buckets of tiles (the bucket of an s3:// TILES_URL is added)
+    //   GLAD_RASTER_BUCKETS  s3 buckets of date_conf GeoTIFFs (--raster s3://…)
+    //   GLAD_TILE_HOSTS      http(s) hosts of tiles and rasters (default: the GFW tile cache)
+    //   GLAD_DATASETS        datasets runs may name (default: all of core/tiles/datasets.ts)
+    // A local path or file:// is never a source on AWS (Lambda reads no local files).
+    const list = (value: string | undefined) => (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    const tilesBucket = /^s3:\/\/([^/]+)\//.exec(process.env.TILES_URL ?? "")?.[1];
+    const sources = {
+      tileBuckets: [...new Set([...list(process.env.GLAD_TILE_BUCKETS), ...(tilesBucket ? [tilesBucket] : [])])],
+      rasterBuckets: list(process.env.GLAD_RASTER_BUCKETS),
+      hosts: list(process.env.GLAD_TILE_HOSTS ?? "tiles.globalforestwatch.org"),
+      datasets: list(process.env.GLAD_DATASETS ?? "glad-l,glad-s2,radd,integrated,dist,glad-2018"),
+    };
+    // Linkable: `sst shell` sets SST_RESOURCE_Sources for enqueue; the consumer gets the same JSON.
+    new sst.Linkable("Sources", { properties: sources });
+    // Reading tiles and rasters: GetObject (rasters: ranged), and ListBucket so that a missing tile
+    // (no alerts) is a 404, on exactly these buckets.
+    const readBuckets = [...new Set([...sources.tileBuckets, ...sources.rasterBuckets])];
+    const readTiles = readBuckets.length
       ? [
-          { actions: ["s3:GetObject"], resources: [`arn:aws:s3:::${tilesBucket}/*`] },
-          { actions: ["s3:ListBucket"], resources: [`arn:aws:s3:::${tilesBucket}`] },
+          { actions: ["s3:GetObject"], resources: readBuckets.map((b) => `arn:aws:s3:::${b}/*`) },
+          { actions: ["s3:ListBucket"], resources: readBuckets.map((b) => `arn:aws:s3:::${b}`) },
         ]
       : [];
 
@@ -119,7 +135,7 @@ export default $config({
         timeout: "120 seconds",
         memory: "1024 MB",
         // The tile queue's URL: the consumer shortens the visibility of the records it returns.
-        environment: { ...resultsEnv, SST_RESOURCE_Tiles: $jsonStringify({ url: tiles.url }) },
+        environment: { ...resultsEnv, SST_RESOURCE_Tiles: $jsonStringify({ url: tiles.url }), SST_RESOURCE_Sources: JSON.stringify(sources) },
         // Writes results, error records and last errors; reads nothing of the results bucket.
         permissions: [
           writeResults,

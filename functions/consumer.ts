@@ -3,32 +3,23 @@
 // records (never retried); a transient failure (tile server or S3 unavailable) throws, and the
 // partial batch response sends back only that record.
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { allowedSources, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { DEADLINE_RESERVE_MS, processPartialBatch, type BatchOptions } from '../core/store/batch.ts';
 import { budgetedEngine, tileBudget } from '../core/clusters/budget.ts';
 import { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN } from '../core/meanshift/engine.ts';
 import { errorText, Logger } from '../core/store/log.ts';
 import { parseTileMessage } from '../core/run/messages.ts';
 import { putLastError, putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
-import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
+import { alertSourceOf } from '../core/store/run-sources.ts';
 import { runTile, type ClusterEngine } from '../core/clusters/tile-job.ts';
 import { isTransient } from '../core/store/transient.ts';
-import type { TileAddress, TileSource } from '../core/tiles/types.ts';
+import type { TileAddress } from '../core/tiles/types.ts';
 
 let store: ResultStore | undefined;
 let backoff: { value: BatchOptions['visibility'] } | undefined;
-const sources = new Map<string, TileSource>();
 const log = new Logger({ stage: 'tile' });
-
-/** One tile source per template, kept across invocations of a warm Lambda (reuses connections). */
-function sourceFor(template: string): TileSource {
-  let source = sources.get(template);
-  if (!source) {
-    source = tileSourceFromTemplate(template);
-    sources.set(template, source);
-  }
-  return source;
-}
+/** On Lambda a message may name only the stack's allowed sources, and never a local file. */
+const onLambda = Boolean(process.env.AWS_LAMBDA_FUNCTION_NAME);
 
 /** One message; throws only for what a retry may fix (after 3 receives the dead-letter handler records it). */
 async function processRecord(results: ResultStore, record: SQSRecord, log: Logger, engine?: ClusterEngine): Promise<void> {
@@ -57,7 +48,9 @@ async function processRecord(results: ResultStore, record: SQSRecord, log: Logge
   try {
     // A corrupt neighbour is read as missing (documented): say so in the log rather than silently.
     const onWarning = (warning: string) => log.warn(`warning: ${warning}`);
-    clusters = (await runTile(tile, params, sourceFor(params.tiles_url), { onWarning, engine })).clusters;
+    // Tile sources and open rasters are kept across invocations of a warm Lambda (run-sources.ts).
+    const source = await alertSourceOf(params, { onLambda, allowed: allowedSources() });
+    clusters = (await runTile(tile, params, source, { onWarning, engine })).clusters;
   } catch (error) {
     if (isTransient(error)) throw await remembered(results, runId, tile, record, error);
     log.error(errorText(error));

@@ -2,6 +2,8 @@
 // zoom, dates, clustering parameters and the tile source, turned into a validated RunSpec.
 import type { Command } from 'commander';
 import { DEFAULT_MAX_TILES, validateRunParams, type Region, type RunSpec } from '../core/run/params.ts';
+import { prepareRun, type AllowedSources, type PreparedRun, type RunRequest } from '../core/store/run-sources.ts';
+import { CONFIDENCE_NAMES, DATASET_NAMES, DEFAULT_DATASET, datasetByName } from '../core/tiles/datasets.ts';
 import { defaultTilesUrl } from '../core/tiles/tile-url.ts';
 import { MAX_ZOOM, tileBounds, type LonLatBounds } from '../core/tiles/grid.ts';
 
@@ -19,6 +21,9 @@ export interface RunOptions {
   iterations?: string;
   algorithm?: string;
   tilesUrl?: string;
+  dataset?: string;
+  confidence?: string;
+  raster?: string[];
 }
 
 export function addRunOptions(command: Command): Command {
@@ -34,7 +39,10 @@ export function addRunOptions(command: Command): Command {
     .option('--min-count <n>', 'minimum alerts in a cluster')
     .option('--iterations <n>', 'passes of the blurring algorithm')
     .option('--algorithm <name>', 'standard | blurring | flat')
-    .option('--tiles-url <template>', 'tile source: http(s)://…/{z}/{x}/{y}.png, s3://…, file://… (default: $TILES_URL)');
+    .option('--dataset <name>', `alert dataset: ${DATASET_NAMES.join(' | ')} (default ${DEFAULT_DATASET}; see docs/tiles.md)`)
+    .option('--confidence <level>', `minimum confidence: ${CONFIDENCE_NAMES.join(' | ')} (default: every alert)`)
+    .option('--raster <path|url>', 'date_conf GeoTIFF/COG to read instead of tiles (repeatable; path, http(s)://, s3://)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--tiles-url <template>', "tile source: http(s)://…/{z}/{x}/{y}.png, s3://…, file://… in the dataset's encoding (default: $TILES_URL, else the dataset's address)");
 }
 
 /** A plain decimal number ("12", "-63.1", ".5"): Number() alone would also take 0x0c, 1e1, 0b1, " ". */
@@ -83,11 +91,16 @@ export function regionOf(options: RunOptions): Region | null {
   return null;
 }
 
-/** The validated run of these options and region; throws one line naming the bad value. */
-export function runSpecOf(options: RunOptions, region: Region): RunSpec {
+/** The run request of these options and region (null: the rasters' bounds), flags parsed; throws one line. */
+export function runRequestOf(options: RunOptions, region: Region | null): RunRequest {
   const z = number('--z', options.z ?? '12')!;
   if (!Number.isInteger(z) || z < 0 || z > MAX_ZOOM) throw new Error(`--z must be an integer in 0..${MAX_ZOOM}, got "${options.z}"`);
-  return validateRunParams({
+  // Named up front so that a typo is one line before anything else is looked at.
+  if (options.dataset !== undefined) datasetByName(options.dataset);
+  if (options.confidence !== undefined && !(CONFIDENCE_NAMES as string[]).includes(options.confidence)) {
+    throw new Error(`--confidence must be one of ${CONFIDENCE_NAMES.join(', ')}, got "${options.confidence}"`);
+  }
+  return {
     z,
     region,
     start_date: options.start,
@@ -96,8 +109,31 @@ export function runSpecOf(options: RunOptions, region: Region): RunSpec {
     min_count: number('--min-count', options.minCount),
     iterations: number('--iterations', options.iterations),
     algorithm: options.algorithm,
-    tiles_url: options.tilesUrl ?? defaultTilesUrl(),
-  });
+    dataset: options.dataset,
+    confidence: options.confidence,
+    tiles_url: options.tilesUrl,
+    rasters: options.raster,
+  };
+}
+
+/**
+ * The validated run of these options and region, without network (`latest` stays unpinned, no
+ * rasters); throws one line naming the bad value. Submitting uses `prepareRunOf`.
+ */
+export function runSpecOf(options: RunOptions, region: Region): RunSpec {
+  const request = runRequestOf(options, region);
+  if (request.rasters) throw new Error('--raster needs the rasters opened: use prepareRunOf');
+  const dataset = datasetByName(request.dataset ?? DEFAULT_DATASET);
+  return validateRunParams({ ...request, rasters: undefined, tiles_url: request.tiles_url ?? defaultTilesUrl(process.env, dataset.tilesUrl) });
+}
+
+/**
+ * The run these options submit, its sources resolved (core/store/run-sources.ts: `latest` pinned,
+ * rasters opened and identified, the rasters' bounds as region when none is given). `allowed`: the
+ * deployed stack's sources (refuses local paths and anything else outside them).
+ */
+export async function prepareRunOf(options: RunOptions, region: Region | null, extra: { allowed?: AllowedSources | null; onAws?: boolean; maxTiles?: number } = {}): Promise<PreparedRun> {
+  return prepareRun(runRequestOf(options, region), extra);
 }
 
 /** Adds `--max-tiles` (the run size limit) to a command that submits runs. */

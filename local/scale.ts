@@ -65,6 +65,8 @@ export function scaleSpec(tiles: number, tilesDir: string, x0 = X0, y0 = Y0): Ru
     region: { kind: 'tiles', x0, y0, x1: x0 + side - 1, y1: y0 + rows - 1 },
     ...REQUEST_DEFAULTS,
     tiles_url: `file://${tilesDir}/{z}/{x}/{y}.png`,
+    // The scale harness writes 2018-encoded tiles (encodeGladTile).
+    dataset: 'glad-2018',
   });
 }
 

@@ -9,6 +9,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isoToDays } from '../core/tiles/dates.ts';
 import { allocAlerts, encodeGladTile } from '../core/tiles/decode.ts';
+import type { Dataset } from '../core/tiles/datasets.ts';
+import { encodeDatasetTile } from './synthetic-encodings.ts';
 import { TILE_SIZE, tilesInBounds, validateTile } from '../core/tiles/grid.ts';
 import type { TileBounds } from '../core/tiles/grid.ts';
 import type { Alerts, TileAddress, TileSource } from '../core/tiles/types.ts';
@@ -363,6 +365,8 @@ export interface MosaicOptions extends TileBounds {
   density: number;
   /** Tiles written as corrupt bytes (a truncated PNG) to exercise error paths. */
   corrupt?: TileAddress[];
+  /** The dataset whose PNG encoding the tiles have (default: the 2018 tiles' encoding). */
+  dataset?: Dataset;
 }
 
 export interface MosaicFile {
@@ -377,14 +381,15 @@ export interface MosaicFile {
 /** The files of a mosaic (pure): tiles without alerts are omitted (a missing tile = no alerts). */
 export function* syntheticMosaicFiles(opts: MosaicOptions): Generator<MosaicFile> {
   const corrupt = new Set((opts.corrupt ?? []).map((t) => `${t.z}/${t.x}/${t.y}`));
+  const encode = (alerts: Alerts) => (opts.dataset ? encodeDatasetTile(alerts, opts.dataset) : encodeGladTile(alerts));
   for (const tile of tilesInBounds(opts)) {
     const path = `${tile.z}/${tile.x}/${tile.y}.png`;
     const alerts = syntheticTile({ ...tile, seed: opts.seed, density: opts.density });
     if (corrupt.has(`${tile.z}/${tile.x}/${tile.y}`)) {
-      const png = encodeGladTile(alerts);
+      const png = encode(alerts);
       yield { tile, path, bytes: png.subarray(0, Math.max(16, png.length >> 1)), corrupt: true, alerts: alerts.length };
     } else if (alerts.length > 0) {
-      yield { tile, path, bytes: encodeGladTile(alerts), corrupt: false, alerts: alerts.length };
+      yield { tile, path, bytes: encode(alerts), corrupt: false, alerts: alerts.length };
     }
   }
 }

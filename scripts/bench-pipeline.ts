@@ -44,6 +44,8 @@ function spec(tilesDir: string): RunSpec {
     region: { kind: 'tiles', x0: X0, y0: Y0, x1: X0 + options.size - 1, y1: Y0 + options.size - 1 },
     ...REQUEST_DEFAULTS,
     tiles_url: `file://${tilesDir}/{z}/{x}/{y}.png`,
+    // writeSyntheticMosaic's default: the 2018 encoding.
+    dataset: 'glad-2018',
   });
 }
 
@@ -57,7 +59,7 @@ await runCli('bench:pipeline', async () => {
   // 1. Clustering alone (measured before and after the pipeline runs: the mean is used, as the
   //    machine's load may change in between).
   const serial = spec(tilesDir);
-  const source = tileSourceFromTemplate(serial.tiles_url);
+  const source = tileSourceFromTemplate(serial.tiles_url!);
   let clusters = 0;
   const clusterCpu: number[] = [];
   const clusterAlone = async () => {

@@ -6,9 +6,14 @@
 // (process.resourceUsage().maxRSS, the whole Node process) is reported next to the same figure
 // for a child that only decodes the tile (the baseline). For `standard` up to 3,000 alerts the
 // exact O(n²) reference (test/reference-meanshift.ts) is timed once for the speed ratio and
-// compared for accuracy. Ends with our speed-up against the old system's published figures.
+// compared for accuracy. Ends with our speed-up against the old system's published figures, and
+// the alert sources side by side: one z12 tile rendered from a local COG (a GLAD-L data-lake-like
+// EPSG:4326 raster at 0.00025°, window read + render) against decoding the same alerts as a PNG
+// tile (`--sources-only` runs just that; goal ≤ 2×).
 import { execFileSync } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { clusterAlerts } from '../core/meanshift/engine.ts';
 import { ALL_DAYS, gladDecoder } from '../core/tiles/decode.ts';
@@ -20,6 +25,65 @@ import type { Algorithm, ClusterParams } from '../core/meanshift/types.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 import { compareClusterings, referenceStandard } from '../test/reference-meanshift.ts';
 import { cliCommand, runCli } from '../local/cli-options.ts';
+import { DATASETS, EVERY_DAY, datasetDecoder } from '../core/tiles/datasets.ts';
+import { openRaster, rasterAlertSource } from '../core/store/raster-source.ts';
+import { dateConfTiff, encodeDatasetTile, syntheticDateConfRaster } from '../local/synthetic-encodings.ts';
+import { syntheticTile } from '../local/synthetic.ts';
+
+/**
+ * One z12 tile from a local COG vs the same tile as a PNG: median ms of each (after a warm-up) and
+ * the ratio. The COG: the synthetic world over 3×3 tiles, warped to EPSG:4326 at 0.00025° (GLAD-L's
+ * data-lake grid) with gdalwarp, DEFLATE, 256-px blocks. Null when GDAL is not installed.
+ */
+async function benchSources(density = 3000, runs = 30): Promise<{ alerts: number; pngMs: number; cogMs: number; ratio: number; cogBytes: number } | null> {
+  try {
+    execFileSync('gdalwarp', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  const glad = DATASETS['glad-l'];
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cog-'));
+  try {
+    const bounds = { z: 12, x0: TILE.x - 1, y0: TILE.y - 1, x1: TILE.x + 1, y1: TILE.y + 1 };
+    const striped = join(dir, 'world-3857.tif');
+    writeFileSync(striped, new Uint8Array(dateConfTiff(syntheticDateConfRaster({ ...bounds, seed: SEED, density }, glad))));
+    const cog = join(dir, 'world-4326-cog.tif');
+    execFileSync('gdalwarp', ['-q', '-t_srs', 'EPSG:4326', '-tr', '0.00025', '0.00025', '-r', 'near', '-of', 'COG', '-co', 'COMPRESS=DEFLATE', '-co', 'BLOCKSIZE=256', striped, cog], { stdio: 'ignore' });
+    const raster = await openRaster(cog);
+    const source = rasterAlertSource([raster], glad);
+    const png = encodeDatasetTile(syntheticTile({ ...TILE, seed: SEED, density }), glad);
+    const decoder = datasetDecoder(glad);
+    const time = async (f: () => unknown) => {
+      await f();
+      const ms: number[] = [];
+      for (let k = 0; k < runs; k++) {
+        const t0 = performance.now();
+        await f();
+        ms.push(performance.now() - t0);
+      }
+      return median(ms);
+    };
+    const pngMs = await time(() => decoder.decode(png, EVERY_DAY, TILE));
+    const cogMs = await time(() => source.alerts(TILE, EVERY_DAY));
+    const alerts = (await source.alerts(TILE, EVERY_DAY)).length;
+    const { size } = await import('node:fs').then((fs) => fs.statSync(cog));
+    await raster.close();
+    return { alerts, pngMs, cogMs, ratio: cogMs / pngMs, cogBytes: size };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printSources(r: Awaited<ReturnType<typeof benchSources>>): void {
+  console.log('\nalert sources, one z12 tile (median of 30 after a warm-up):');
+  if (!r) {
+    console.log('  skipped: GDAL (gdalwarp) is not installed, so no COG could be written');
+    return;
+  }
+  console.log(`  decode PNG tile (glad-l encoding)                ${fmtMs(r.pngMs).padStart(9)}`);
+  console.log(`  render from local COG (EPSG:4326, 0.00025°)      ${fmtMs(r.cogMs).padStart(9)}   ${r.ratio.toFixed(2)}× the PNG decode (goal ≤ 2×)`);
+  console.log(`  (${r.alerts} alerts in the tile; COG ${(r.cogBytes / 1024).toFixed(0)} KB, read by window: blocks the tile touches only)`);
+}
 
 const TILE: TileAddress = { z: 12, x: 2989, y: 2049 };
 const SEED = 42;
@@ -223,8 +287,15 @@ async function main(): Promise<void> {
       return Number(v);
     }, 5)
     .option('--json', 'print the results as JSON')
+    .option('--sources-only', 'only the alert sources: one z12 tile from a local COG vs a PNG decode')
     .parse()
-    .opts<{ algorithms: Algorithm[]; densities: string[]; budget: number; json?: boolean }>();
+    .opts<{ algorithms: Algorithm[]; densities: string[]; budget: number; json?: boolean; sourcesOnly?: boolean }>();
+  if (opts.sourcesOnly) {
+    const r = await benchSources();
+    if (opts.json) console.log(JSON.stringify({ sources: r }, null, 2));
+    else printSources(r);
+    return;
+  }
 
   const densities = opts.densities.map(Number);
   const started = performance.now();
@@ -246,13 +317,15 @@ async function main(): Promise<void> {
       if (!opts.json) process.stderr.write(`  ${algorithm} ${d}: ${r.error ? 'failed' : fmtMs(r.medianMs)}\n`);
     }
   }
+  const sources = await benchSources();
   if (opts.json) {
-    console.log(JSON.stringify({ loadAverage: load, baseline: [...baseline.values()], results }, null, 2));
+    console.log(JSON.stringify({ loadAverage: load, baseline: [...baseline.values()], results, sources }, null, 2));
     return;
   }
   console.log('');
   printTable(results, baseline);
   printOldComparison(results);
+  printSources(sources);
   console.log(`\n(bench took ${((performance.now() - started) / 1000).toFixed(0)} s; pipeline throughput: npm run bench:pipeline)`);
 }
 

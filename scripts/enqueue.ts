@@ -3,16 +3,16 @@
 // retried); prints the run id. Under `sst shell` it uses the linked resources, otherwise the local
 // stack of `npm run dev` / `npm start` (found through .local/stack.json).
 import '../local/quiet.ts';
-import { ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { allowedSources, ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
-import { regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
+import { checkRunSize, regionNotes, runId, runTileCount, type RunSpec } from '../core/run/params.ts';
 import { cliCommand, runCli } from '../local/cli-options.ts';
-import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runLonLatBounds, runSpecOf, type RunOptions } from '../local/run-args.ts';
-import { useStack } from '../local/stack-file.ts';
+import { addRunOptions, addSizeOption, maxTilesOf, prepareRunOf, regionOf, runLonLatBounds, runSpecOf, type RunOptions } from '../local/run-args.ts';
+import { sstLinked, useStack } from '../local/stack-file.ts';
 
 /** What `--info` prints: the run that would be sent. */
 function runInfo(spec: RunSpec, notes: string[] = []) {
-  const { region, tiles_url, start_date, end_date, ...params } = spec;
+  const { region, tiles_url, rasters, dataset, version, confidence, start_date, end_date, ...params } = spec;
   return {
     ...(notes.length > 0 ? { notes } : {}),
     run_id: runId(spec),
@@ -22,7 +22,10 @@ function runInfo(spec: RunSpec, notes: string[] = []) {
     start_date,
     end_date,
     params,
-    tiles_url,
+    dataset,
+    ...(version !== undefined ? { version } : {}),
+    ...(confidence !== undefined ? { confidence } : {}),
+    ...(rasters !== undefined ? { rasters } : { tiles_url }),
   };
 }
 
@@ -38,9 +41,20 @@ const options = program.opts<RunOptions & { info?: boolean; maxTiles?: string; r
 
 await runCli('enqueue', async () => {
   const region = regionOf(options);
-  if (!region) throw new Error('give a region: --tile-bounds, --bounds, --lonlat or --xy');
-  const spec = runSpecOf(options, region);
-  const notes = regionNotes(region, spec);
+  if (!region && !options.raster) throw new Error('give a region: --tile-bounds, --bounds, --lonlat or --xy (or --raster: its bounds)');
+  // A deployed stack (`sst shell`): decided before useStack, which sets the same variables for a local one.
+  const onAws = sstLinked();
+  if (!options.info && !options.raster) {
+    // The pure checks, then the stack, then the network (pinning `latest`): a missing stack is said
+    // before a request that may fail offline.
+    checkRunSize(runSpecOf(options, region!), maxTilesOf(options.maxTiles));
+    await useStack();
+  }
+  // Sources resolved at submit: `latest` pinned, rasters checked; on AWS only the stack's sources.
+  const allowed = allowedSources();
+  const prepared = await prepareRunOf(options, region, { allowed, onAws, maxTiles: options.info ? undefined : maxTilesOf(options.maxTiles) });
+  const spec = prepared.spec;
+  const notes = [...prepared.notes, ...(region ? regionNotes(region, spec) : [])];
   if (options.info) {
     // --info sends nothing, so it describes a run of any size (that is how to see one before raising the limit).
     const tiles = runTileCount(spec);

@@ -19,7 +19,7 @@ import { listRuns } from '../core/store/run-list.ts';
 import { awsDeps, ClusterService } from '../core/results/service.ts';
 import { cliCommand, runCli } from '../local/cli-options.ts';
 import type { Emulators } from '../local/emulators.ts';
-import { addRunOptions, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
+import { addRunOptions, prepareRunOf, regionOf, type RunOptions } from '../local/run-args.ts';
 import { useStackOrLocalState } from '../local/stack-file.ts';
 
 const program = addRunOptions(
@@ -54,15 +54,16 @@ function limitOf(value: string | undefined): number | undefined {
 }
 
 /** The service of the run named by id, or by region + parameters; exactly one of them. */
-function serviceOf(): ClusterService {
+async function serviceOf(): Promise<ClusterService> {
   const region = regionOf(options);
   if (id !== undefined && region) throw new Error('give a run id or a region, not both');
   if (id !== undefined) {
     if (!isRunId(id)) throw new Error(`"${id}" is not a run id (r-<16 hex digits>)`);
     return new ClusterService({ runId: id });
   }
-  if (!region) throw new Error('give a run id, a region (--tile-bounds, --bounds, --lonlat or --xy) with its parameters, or --list');
-  return new ClusterService({ spec: runSpecOf(options, region) });
+  if (!region && !options.raster) throw new Error('give a run id, a region (--tile-bounds, --bounds, --lonlat or --xy) with its parameters, or --list');
+  // The same resolution as at submit (`latest` → today's release, rasters identified): the run of these parameters now.
+  return new ClusterService({ spec: (await prepareRunOf(options, region)).spec });
 }
 
 /** Plain rows (runs, errors) in a text format. */
@@ -134,7 +135,7 @@ await runCli('fetch', async () => {
   }
   if (format === 'parquet' && !options.out) throw new Error('--format parquet writes a file: give --out FILE');
   if (options.out) checkOutFile(options.out);
-  const service = options.list ? null : serviceOf();
+  const service = options.list ? null : await serviceOf();
   opened = await useStackOrLocalState();
 
   const hull = options.hull as HullKind | undefined;

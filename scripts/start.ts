@@ -20,7 +20,9 @@ import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import type { Manifest } from '../core/run/types.ts';
 import { cliCommand, positiveInt, runCli, workersOption } from '../local/cli-options.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
-import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
+import { addRunOptions, addSizeOption, maxTilesOf, prepareRunOf, regionOf, type RunOptions } from '../local/run-args.ts';
+import { allowedSources } from '../core/store/aws.ts';
+import { DEFAULT_DATASET, datasetByName } from '../core/tiles/datasets.ts';
 import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
 import { inUseMessage } from '../local/state-lock.ts';
 import { applyStackEnv } from '../local/stack.ts';
@@ -107,18 +109,24 @@ process.once('SIGHUP', () => void onSignal());
 await runCli('start', async () => {
   let region = regionOf(options);
   const localRoot = localDir();
-  if (!region) {
-    const dir = join(localRoot, 'demo-tiles');
-    const written = await writeSyntheticMosaic(dir, DEMO);
+  if (!region && !options.raster) {
+    // The demo's tiles are written in the run's dataset encoding (default: the default dataset's),
+    // so the demo exercises the decoder a real run uses.
+    const dataset = datasetByName(options.dataset ?? DEFAULT_DATASET);
+    const dir = join(localRoot, 'demo-tiles', dataset.name);
+    const written = await writeSyntheticMosaic(dir, { ...DEMO, dataset });
     options.tilesUrl ??= `file://${dir}/{z}/{x}/{y}.png`;
     process.env.TILES_URL = options.tilesUrl;
     region = { kind: 'tiles', x0: DEMO.x0, y0: DEMO.y0, x1: DEMO.x1, y1: DEMO.y1 };
     say(
-      `demo: no region given, so ${written.tiles} synthetic tiles (${written.alerts} alerts, seed ${DEMO.seed}) were written to ${dir};\n` +
-        `      TILES_URL=${options.tilesUrl} --tile-bounds ${DEMO.x0},${DEMO.y0},${DEMO.x1},${DEMO.y1} --z ${DEMO.z}`,
+      `demo: no region given, so ${written.tiles} synthetic tiles (${written.alerts} alerts, seed ${DEMO.seed}, ${dataset.name} encoding) were written to ${dir};\n` +
+        `      --dataset ${dataset.name} --tiles-url ${options.tilesUrl} --tile-bounds ${DEMO.x0},${DEMO.y0},${DEMO.x1},${DEMO.y1} --z ${DEMO.z}`,
     );
   }
-  const spec = runSpecOf(options, region);
+  // Sources resolved at submit: `latest` pinned to its release, rasters opened and identified.
+  const prepared = await prepareRunOf(options, region, { allowed: allowedSources(), onAws: sstLinked(), maxTiles: maxTilesOf(options.maxTiles) });
+  for (const note of prepared.notes) say(`note: ${note}`);
+  const spec = prepared.spec;
   let ledger!: Ledger;
   let started = 0;
   // The stack is found or started only once submitRun has accepted the run's size.

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATASETS } from '../core/tiles/datasets.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import type { Manifest } from '../core/run/types.ts';
 import { cleanEnv, root, runScript, type ScriptResult } from './run-script.ts';
@@ -35,7 +36,7 @@ function expectOneLineError(result: Result, pattern: RegExp): void {
 }
 
 beforeAll(async () => {
-  await writeSyntheticMosaic(join(dir, 'tiles'), { z: 12, x0: 1330, y0: 2161, x1: 1333, y1: 2164, seed: 5, density: 600 });
+  await writeSyntheticMosaic(join(dir, 'tiles'), { z: 12, x0: 1330, y0: 2161, x1: 1333, y1: 2164, seed: 5, density: 600, dataset: DATASETS['glad-l'] });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -72,7 +72,7 @@ export interface TileRange {
 
 /** A run of these tests: the tiles of `range` at zoom z, default parameters but clusters of 10 alerts or more (low-density worlds). */
 export function testRunSpec(z: number, range: TileRange, tilesUrl: string): RunSpec {
-  return validateRunParams({ z, region: { kind: 'tiles', ...range }, ...REQUEST_DEFAULTS, min_count: 10, tiles_url: tilesUrl });
+  return validateRunParams({ z, region: { kind: 'tiles', ...range }, ...REQUEST_DEFAULTS, min_count: 10, tiles_url: tilesUrl, dataset: 'glad-2018' });
 }
 
 /** The PNGs of a synthetic world over `range` and its ring of neighbours (read for the halo), by tile key. */

@@ -69,7 +69,7 @@ afterAll(async () => {
 describe('delivery faults', () => {
   it('the clean run equals runTile on every tile', async () => {
     const s = spec('run=clean');
-    const source = tileSourceFromTemplate(s.tiles_url);
+    const source = tileSourceFromTemplate(s.tiles_url!);
     let withClusters = 0;
     for (const tile of runTiles(s)) {
       const want = (await runTile(tile, s, source)).clusters;

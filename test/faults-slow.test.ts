@@ -57,7 +57,7 @@ describe('a tile slower than the visibility timeout', () => {
     expect(digest.counts).toMatchObject({ tiles: 2, tiles_failed: 0 });
     // Same clusters as runTile on the same tiles (read without the delay).
     const fast = spec('slow=0');
-    const source = tileSourceFromTemplate(fast.tiles_url);
+    const source = tileSourceFromTemplate(fast.tiles_url!);
     for (const tile of runTiles(s)) {
       const want = (await runTile(tile, fast, source)).clusters;
       expect(want.length).toBeGreaterThan(0);

@@ -152,7 +152,7 @@ afterAll(async () => {
 describe('a misbehaving tile server', () => {
   it('the clean run equals runTile, and the cases that must keep their clusters have some', async () => {
     const s = spec('run=clean');
-    const source = httpTileSource(s.tiles_url);
+    const source = httpTileSource(s.tiles_url!);
     for (const tile of runTiles(s)) {
       const want = (await runTile(tile, s, source)).clusters.map((c) => [c.i, c.j, c.count, c.alerts]);
       expect((clean.clusters[tileKey(tile)] ?? []).map((c) => [c.i, c.j, c.count, c.alerts])).toEqual(want);

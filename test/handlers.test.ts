@@ -71,6 +71,7 @@ function makeRun(overrides: Record<string, unknown> = {}): { spec: RunSpec; id: 
     z: Z,
     region: { kind: 'tiles', x0: MOSAIC.x0, y0: MOSAIC.y0, x1: MOSAIC.x1, y1: MOSAIC.y1 },
     tiles_url: template,
+    dataset: 'glad-2018', // the mosaic's encoding
     width: 3,
     min_count: 10,
     ...overrides,

@@ -46,7 +46,7 @@ describe('buildManifest', () => {
   it('reports the run params: request fields less z/x/y, plus region and tile source', () => {
     expect(manifest.params).toEqual({
       start_date: '2015-01-01', end_date: '2030-01-01', width: 4, min_count: 25, iterations: 25, algorithm: 'standard',
-      region: { z: 8, x0: 10, y0: 20, x1: 11, y1: 21 }, tiles_url: 'https://t/{z}/{x}/{y}.png',
+      region: { z: 8, x0: 10, y0: 20, x1: 11, y1: 21 }, tiles_url: 'https://t/{z}/{x}/{y}.png', dataset: 'glad-l',
     });
   });
 

@@ -78,7 +78,7 @@ async function settle(): Promise<void> {
 
 /** The clusters runTile finds for every tile of a run (the reference), each with its tile's status. */
 async function reference(s: RunSpec): Promise<Cluster[][]> {
-  const source = tileSourceFromTemplate(s.tiles_url);
+  const source = tileSourceFromTemplate(s.tiles_url!);
   const perTile: Cluster[][] = [];
   for (const tile of runTiles(s)) perTile.push((await runTile(tile, s, source)).clusters);
   return perTile;

@@ -96,6 +96,7 @@ beforeAll(async () => {
     z: 12,
     region: { kind: 'tiles', x0: 1360, y0: 2100, x1: 1361, y1: 2100 },
     tiles_url: `${pathToFileURL(tilesDir).href}/{z}/{x}/{y}.png`,
+    dataset: 'glad-2018', // the mosaic's encoding
     width: 3,
     min_count: 10,
   });
@@ -128,7 +129,7 @@ describe('npm run replay:aggregator (emulators)', () => {
   it('replays a failed event: the tile is counted once, its record deleted; bad records are reported and stay', async () => {
     const store = { s3, bucket: stack.names.bucket };
     await ledger.createRun(id(), spec); // as enqueue does before sending the tile messages
-    const result = await runTile(tile(), spec, fileTileSource(spec.tiles_url));
+    const result = await runTile(tile(), spec, fileTileSource(spec.tiles_url!));
     expect(result.nb_clusters).toBeGreaterThan(0);
     await putTileResult(store, id(), spec, tile(), result.clusters);
     // An error record of a run the ledger has never heard of, without params: its replay fails again

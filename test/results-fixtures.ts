@@ -26,6 +26,8 @@ export function recordFromMembers(tile: TileAddress, alerts: AlertTuple[], runId
   return {
     run_id: runId, ...tile, col, row, i: Math.round(col), j: Math.round(row),
     longitude: lon, latitude: lat, count: alerts.length,
+    // Fixture members carry no confidence: counted as high.
+    count_low: 0, count_high: alerts.length, count_highest: 0,
     area, area_ha: area * haPerPixel, alert_area_ha: alerts.length * haPerPixel,
     min_date: dates[0], max_date: dates[dates.length - 1], alerts,
   };

@@ -40,7 +40,7 @@ describe(`a ${TILES}-tile run on the local stack`, () => {
     expect(runTiles(spec)).toHaveLength(TILES);
     expect(figures.kinds.empty).toBeGreaterThan(TILES / 2); // the generator really is mostly empty…
     expect(figures.kinds.dense).toBeGreaterThan(0); // …with some dense tiles
-    const source = tileSourceFromTemplate(spec.tiles_url);
+    const source = tileSourceFromTemplate(spec.tiles_url!);
     let clusters = 0;
     let alerts = 0;
     let withClusters = 0;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARKER } from '../core/results/render/colors.ts';
 import type { ClusterRow } from '../core/clusters/types.ts';
 import { ClusterService, ClusterViewer, regionOfInput, specOfInput } from '../core/results/service.ts';
+import { DATASETS } from '../core/tiles/datasets.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { tileBounds } from '../core/tiles/grid.ts';
 import { startEmulators, type Emulators } from '../local/emulators.ts';
@@ -35,7 +36,7 @@ const service = new ClusterService(params);
 const progress: { finished: number; tiles: number }[] = [];
 
 beforeAll(async () => {
-  await writeSyntheticMosaic(join(dir, 'tiles'), { ...bounds, seed: 11, density: 2500, corrupt: [corrupt] });
+  await writeSyntheticMosaic(join(dir, 'tiles'), { ...bounds, seed: 11, density: 2500, corrupt: [corrupt], dataset: DATASETS['glad-l'] });
   emulators = await startEmulators({ dir: join(dir, 'state') });
   const stack = await createStack(emulators, { visibilityTimeout: 5 });
   applyStackEnv(stack);

@@ -25,7 +25,7 @@ describe('templates', () => {
     expect(() => validateTemplate('http://h/{z}/{x}/{y}/{t}.png')).toThrow('unknown placeholder {t}');
     expect(() => validateTemplate('')).toThrow('empty');
     expect(() => tileSourceFromTemplate('ftp://h/{z}/{x}/{y}.png')).toThrow('unsupported scheme ftp://');
-    expect(() => tileSourceFromTemplate('s3://bucket-only-{z}{x}{y}')).toThrow('is not s3://bucket/key');
+    expect(() => tileSourceFromTemplate('s3://bucket-only-{z}{x}{y}')).toThrow('{z} must be in the path');
   });
 });
 

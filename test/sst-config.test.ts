@@ -79,7 +79,7 @@ beforeAll(async () => {
   // Pulumi's helpers, on plain strings (the stubs' outputs are strings).
   g.$interpolate = (parts: TemplateStringsArray, ...values: unknown[]) => parts.reduce((out, part, k) => out + part + (k < values.length ? String(values[k]) : ''), '');
   g.$jsonStringify = (value: unknown) => JSON.stringify(value);
-  g.sst = { aws: { Bucket: component('Bucket'), Queue: component('Queue'), Dynamo: component('Dynamo'), Function: component('Function') } };
+  g.sst = { aws: { Bucket: component('Bucket'), Queue: component('Queue'), Dynamo: component('Dynamo'), Function: component('Function') }, Linkable: component('Linkable') };
   // The Pulumi AWS provider, a global in sst.config.ts.
   g.aws = { lambda: { FunctionEventInvokeConfig: component('FunctionEventInvokeConfig') } };
   const config = (await import(configPath)).default as any;
@@ -201,9 +201,11 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
   it('no function is linked (a link grants every action); each gets the SST_RESOURCE_ variables core/store/aws.ts reads', () => {
     const fns = { consumer: subscriber(tiles).fn, deadletter: subscriber(deadLetter).fn, aggregator: aggregator.args };
     for (const fn of Object.values(fns)) expect(fn.link ?? []).toEqual([]);
+    // The consumer also gets the stack's allowed sources (core/store/aws.ts allowedSources).
     expect(fns.consumer.environment).toEqual({
       SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }),
       SST_RESOURCE_Tiles: JSON.stringify({ url: tiles.url }),
+      SST_RESOURCE_Sources: expect.any(String),
     });
     expect(fns.deadletter.environment).toEqual({
       SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }),
@@ -282,6 +284,26 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(consumer.may('s3:GetObject', 'arn:aws:s3:::other-bucket/x.png')).toBe(false);
     expect(consumer.may('s3:PutObject', 'arn:aws:s3:::my-tiles/glad/12/1/2.png')).toBe(false);
     expect(grants(tileBucketConfig.aggregator.permissions).may('s3:GetObject', 'arn:aws:s3:::my-tiles/glad/12/1/2.png')).toBe(false);
+  });
+
+  it('the allowed sources are config: a Sources linkable, the same JSON for the consumer, reads granted on exactly those buckets', async () => {
+    const config = await runConfig({ GLAD_TILE_BUCKETS: 'tiles-a, tiles-b', GLAD_RASTER_BUCKETS: 'gfw-lake', GLAD_TILE_HOSTS: 'tiles.globalforestwatch.org,mirror.example', GLAD_DATASETS: 'glad-l,integrated' });
+    const expected = { tileBuckets: ['tiles-a', 'tiles-b'], rasterBuckets: ['gfw-lake'], hosts: ['tiles.globalforestwatch.org', 'mirror.example'], datasets: ['glad-l', 'integrated'] };
+    expect(JSON.parse(config.consumer.environment.SST_RESOURCE_Sources)).toEqual(expected);
+    const linkable = Stub.created.filter((s) => s.kind === 'Linkable' && s.name === 'Sources').at(-1)!;
+    expect(linkable.args.properties).toEqual(expected);
+    const consumer = grants(config.consumer.permissions);
+    for (const b of ['tiles-a', 'tiles-b', 'gfw-lake']) {
+      expect(consumer.may('s3:GetObject', `arn:aws:s3:::${b}/k/1.tif`), b).toBe(true);
+      expect(consumer.may('s3:ListBucket', `arn:aws:s3:::${b}`), b).toBe(true);
+    }
+    expect(consumer.may('s3:GetObject', 'arn:aws:s3:::other/k.tif')).toBe(false);
+    // The default: the GFW tile cache host, every dataset, no bucket to read.
+    const plain = await runConfig({});
+    const sources = JSON.parse(plain.consumer.environment.SST_RESOURCE_Sources);
+    expect(sources).toMatchObject({ tileBuckets: [], rasterBuckets: [], hosts: ['tiles.globalforestwatch.org'] });
+    expect(sources.datasets).toContain('glad-l');
+    expect(grants(plain.consumer.permissions).may('s3:GetObject', 'arn:aws:s3:::other/k.tif')).toBe(false);
   });
 
   it('the bucket has no CORS rule and no public access; every queue keeps SQS-managed encryption on', () => {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATASETS } from '../core/tiles/datasets.ts';
 import { syntheticTile, writeSyntheticMosaic } from '../local/synthetic.ts';
 import { tileBounds } from '../core/tiles/grid.ts';
 import { isoToDays } from '../core/tiles/dates.ts';
@@ -24,7 +25,7 @@ function tileCli(...args: string[]) {
 }
 
 beforeAll(async () => {
-  await writeSyntheticMosaic(dir, { z: 12, x0: 1354, y0: 2044, x1: 1356, y1: 2046, seed: 1, density: 3000, corrupt: [{ z: 12, x: 1356, y: 2046 }] });
+  await writeSyntheticMosaic(dir, { z: 12, x0: 1354, y0: 2044, x1: 1356, y1: 2046, seed: 1, density: 3000, corrupt: [{ z: 12, x: 1356, y: 2046 }], dataset: DATASETS['glad-l'] });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -72,7 +73,7 @@ describe('npm run tile: output', () => {
     const out = JSON.parse(lines[0]);
     expect(out).toEqual({
       z: 12, x: 100, y: 100, start_date: '2015-01-01', end_date: '2030-01-01',
-      width: 5, min_count: 25, iterations: 25, algorithm: 'standard', nb_clusters: 0, clusters: [],
+      width: 5, min_count: 25, iterations: 25, algorithm: 'standard', dataset: 'glad-l', nb_clusters: 0, clusters: [],
     });
   });
 
@@ -88,7 +89,7 @@ describe('npm run tile: output', () => {
       expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
       const out = JSON.parse(r.stdout);
       expect(Object.keys(out)).toEqual([
-        'z', 'x', 'y', 'start_date', 'end_date', 'width', 'min_count', 'iterations', 'algorithm', 'nb_clusters', 'clusters',
+        'z', 'x', 'y', 'start_date', 'end_date', 'width', 'min_count', 'iterations', 'algorithm', 'dataset', 'nb_clusters', 'clusters',
       ]);
       expect(out).toMatchObject({ ...request, width: 5, iterations: 25 });
       expect(out.nb_clusters).toBe(out.clusters.length);

@@ -38,7 +38,7 @@ class World implements TileSource {
 
 /** runTile on tile (x, y) at Z with the dates and parameters of an `npm run tile` request with these fields. */
 const job = (x: number, y: number, extra: object, source: TileSource, options?: RunTileOptions) => {
-  const { z: _z, x: _x, y: _y, ...spec } = parseTileRequest({ z: Z, x, y, start_date: '2016-01-01', end_date: '2017-01-01', min_count: 5, ...extra });
+  const { z: _z, x: _x, y: _y, ...spec } = parseTileRequest({ z: Z, x, y, start_date: '2016-01-01', end_date: '2017-01-01', min_count: 5, dataset: 'glad-2018', ...extra });
   return runTile({ z: Z, x, y }, spec, source, options);
 };
 
@@ -125,10 +125,10 @@ describe('runTile', () => {
   });
 
   it('echoes the tile, dates and parameters of a RunSpec in the request fields (not its region or tiles_url)', async () => {
-    const spec = validateRunParams({ z: 10, region: { kind: 'tile', x: 342, y: 540 }, tiles_url: 'https://t/{z}/{x}/{y}.png', width: 3, algorithm: 'blurring' });
+    const spec = validateRunParams({ z: 10, region: { kind: 'tile', x: 342, y: 540 }, tiles_url: 'https://t/{z}/{x}/{y}.png', width: 3, algorithm: 'blurring', dataset: 'glad-2018' });
     const res = await runTile({ z: 10, x: 342, y: 540 }, spec, new World());
     expect(JSON.stringify(res)).toBe(JSON.stringify({
-      z: 10, x: 342, y: 540, start_date: '2015-01-01', end_date: '2030-01-01', width: 3, min_count: 25, iterations: 25, algorithm: 'blurring', nb_clusters: 0, clusters: [],
+      z: 10, x: 342, y: 540, start_date: '2015-01-01', end_date: '2030-01-01', width: 3, min_count: 25, iterations: 25, algorithm: 'blurring', dataset: 'glad-2018', nb_clusters: 0, clusters: [],
     }));
   });
 

@@ -9,6 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterService } from '../core/results/service.ts';
+import { DATASETS } from '../core/tiles/datasets.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
 
@@ -46,7 +47,7 @@ let stack: LocalStack;
 let service: ClusterService;
 
 beforeAll(async () => {
-  await writeSyntheticMosaic(join(dir, 'tiles'), { z: 12, x0: 1362, y0: 2083, x1: 1363, y1: 2083, seed: 21, density: 2500 });
+  await writeSyntheticMosaic(join(dir, 'tiles'), { z: 12, x0: 1362, y0: 2083, x1: 1363, y1: 2083, seed: 21, density: 2500, dataset: DATASETS['glad-l'] });
   stack = await startLocalStack({ dir: localDir, workers: 1, log: () => {}, visibilityTimeout: 5 });
   service = await new ClusterService(params).run({ pollMs: 200, timeoutMs: 120_000 });
 }, 180_000);

@@ -14,6 +14,8 @@ export function buildCluster(tile: TileAddress, alerts: Alerts, cluster: OwnedCl
   const order = Array.from(members).sort((a, b) => alerts.row[a] - alerts.row[b] || alerts.col[a] - alerts.col[b]);
   let minDays = Infinity;
   let maxDays = -Infinity;
+  // Members per confidence level (1 low, 2 high, 3 highest: core/tiles/datasets.ts CONFIDENCE).
+  const levels = [0, 0, 0, 0];
   const points: Point[] = [];
   const tuples: AlertTuple[] = [];
   for (const m of order) {
@@ -21,6 +23,7 @@ export function buildCluster(tile: TileAddress, alerts: Alerts, cluster: OwnedCl
     const days = alerts.days[m];
     if (days < minDays) minDays = days;
     if (days > maxDays) maxDays = days;
+    levels[Math.min(3, alerts.confidence[m])]++;
     points.push([alerts.col[m], alerts.row[m]]);
     tuples.push([alerts.row[m], alerts.col[m], daysToIso(days)]);
   }
@@ -38,6 +41,9 @@ export function buildCluster(tile: TileAddress, alerts: Alerts, cluster: OwnedCl
     longitude: lon,
     latitude: lat,
     count: members.length,
+    count_low: levels[1],
+    count_high: levels[2],
+    count_highest: levels[3],
     area,
     area_ha: area * pixelHa,
     alert_area_ha: members.length * pixelHa,

@@ -3,10 +3,12 @@
 import { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN } from '../meanshift/engine.ts';
 import { dayRange } from '../tiles/dates.ts';
 import { gladDecoder, sliceAlerts, allocAlerts } from '../tiles/decode.ts';
+import { datasetDecoder, datasetOfSpec } from '../tiles/datasets.ts';
+import type { ConfidenceName } from '../tiles/datasets.ts';
 import { buildClusters } from './records.ts';
 import type { OwnedCluster } from '../meanshift/engine.ts';
 import { TILE_SIZE, tileKey, validateTile } from '../tiles/grid.ts';
-import type { AlertDecoder, Alerts, DayRange, TileAddress, TileSource } from '../tiles/types.ts';
+import type { AlertDecoder, AlertSource, Alerts, DayRange, TileAddress, TileSource } from '../tiles/types.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
 import type { TileResult } from './types.ts';
 
@@ -23,16 +25,23 @@ export interface ClusterEngine {
   MAX_HALO_MARGIN: number;
 }
 
-/** What a tile job needs of its run: the date range and the clustering parameters (a RunSpec has them). */
+/**
+ * What a tile job needs of its run: the date range, the clustering parameters and, for PNG tiles,
+ * the dataset and minimum confidence that pick the decoder (a RunSpec has them all).
+ */
 interface TileJobSpec extends ClusterParams {
   /** ISO YYYY-MM-DD, inclusive. */
   start_date: string;
   /** ISO YYYY-MM-DD, exclusive. */
   end_date: string;
+  /** Dataset whose encoding the PNG tiles have (absent: glad-2018, as a stored spec without one). */
+  dataset?: string;
+  /** Minimum confidence kept (absent: all). */
+  confidence?: ConfidenceName;
 }
 
 export interface RunTileOptions {
-  /** Decodes tile images (default: GLAD PNGs). */
+  /** Decodes tile images (default: the spec's dataset's decoder, at its minimum confidence). */
   decoder?: AlertDecoder;
   /** The clustering engine (default: core/meanshift/engine.ts; tests pass a stand-in). */
   engine?: ClusterEngine;
@@ -56,12 +65,12 @@ const FIRST_NONZERO_MARGIN = 16;
  */
 class TileCache {
   private readonly cache = new Map<string, Promise<Alerts | null>>();
-  private readonly source: TileSource;
+  private readonly source: TileSource | AlertSource;
   private readonly decoder: AlertDecoder;
   private readonly range: DayRange;
   private readonly onWarning: (message: string) => void;
 
-  constructor(source: TileSource, decoder: AlertDecoder, range: DayRange, onWarning: (message: string) => void) {
+  constructor(source: TileSource | AlertSource, decoder: AlertDecoder, range: DayRange, onWarning: (message: string) => void) {
     this.source = source;
     this.decoder = decoder;
     this.range = range;
@@ -79,8 +88,12 @@ class TileCache {
   }
 
   private async load(tile: TileAddress, isNeighbour: boolean): Promise<Alerts | null> {
+    // Alerts that come already decoded (rasters) are read from the same files as the tile's own:
+    // their read errors fail the tile like any read.
+    const source = this.source;
+    if (!('read' in source)) return source.alerts(tile, this.range);
     try {
-      const bytes = await this.source.read(tile);
+      const bytes = await source.read(tile);
       if (bytes === null) return null;
       return this.decoder.decode(bytes, this.range, tile);
     } catch (err) {
@@ -144,6 +157,12 @@ async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, cache:
   return sliceAlerts(out, n);
 }
 
+/** The PNG decoder of a spec: its dataset's encoding, keeping alerts at or above its confidence. */
+function decoderOf(spec: TileJobSpec): AlertDecoder {
+  if (spec.dataset === undefined && spec.confidence === undefined) return gladDecoder;
+  return datasetDecoder(datasetOfSpec(spec), spec.confidence);
+}
+
 /**
  * The tile's pixel (0, 0) in the frame the engine computes in (`flat` needs one frame shared by
  * every tile that sees a cluster): the zoom level's global pixel grid, columns shifted by
@@ -166,11 +185,11 @@ export function tileOrigin(tile: TileAddress, maxMargin: number): { col: number;
  * MAX_HALO_MARGIN; margins > 256 px read the second ring of tiles). A tile with no alerts in the
  * date range has no clusters and reads no neighbours.
  */
-export async function runTile(tile: TileAddress, spec: TileJobSpec, source: TileSource, options: RunTileOptions = {}): Promise<TileResult> {
+export async function runTile(tile: TileAddress, spec: TileJobSpec, source: TileSource | AlertSource, options: RunTileOptions = {}): Promise<TileResult> {
   validateTile(tile);
   const range = dayRange(spec);
   const params: ClusterParams = { width: spec.width, min_count: spec.min_count, iterations: spec.iterations, algorithm: spec.algorithm };
-  const cache = new TileCache(source, options.decoder ?? gladDecoder, range, options.onWarning ?? (() => {}));
+  const cache = new TileCache(source, options.decoder ?? decoderOf(spec), range, options.onWarning ?? (() => {}));
 
   const own = await cache.get(tile, false);
   // The request echoed in `npm run tile`'s fixed key order (a RunSpec's region and tiles_url stay out).
@@ -181,6 +200,8 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
     start_date: spec.start_date,
     end_date: spec.end_date,
     ...params,
+    ...(spec.dataset !== undefined ? { dataset: spec.dataset } : {}),
+    ...(spec.confidence !== undefined ? { confidence: spec.confidence } : {}),
     nb_clusters: 0,
     clusters: [],
   };

@@ -4,6 +4,7 @@
 import type { Polygon } from 'geojson';
 import type { ClusterParams } from '../meanshift/types.ts';
 import type { TileAddress } from '../tiles/types.ts';
+import type { ConfidenceName } from '../tiles/datasets.ts';
 import type { FieldsOf } from './schema.ts';
 
 /** One tile request, defaults filled in: exactly the fields `npm run tile` echoes. */
@@ -12,6 +13,10 @@ export interface TileRequest extends TileAddress, ClusterParams {
   start_date: string;
   /** ISO YYYY-MM-DD, exclusive. */
   end_date: string;
+  /** The alert dataset (core/tiles/datasets.ts); absent in results of specs from before datasets (glad-2018). */
+  dataset?: string;
+  /** Minimum confidence kept; absent: every alert. */
+  confidence?: ConfidenceName;
 }
 
 /** A cluster member as the old system wrote it: [row, col, "YYYY-MM-DD"]. */

@@ -13,10 +13,13 @@
 // works against the local emulators and a deployed stage; tests inject their own dependencies.
 import { join } from 'node:path';
 import * as aq from 'arquero';
-import { ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../store/aws.ts';
+import { allowedSources, ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../store/aws.ts';
 import { writeFile } from '../store/files.ts';
 import { dayRange } from '../tiles/dates.ts';
-import { allocAlerts, gladDecoder } from '../tiles/decode.ts';
+import { allocAlerts } from '../tiles/decode.ts';
+import { DEFAULT_DATASET, datasetByName, datasetDecoder, datasetOfSpec } from '../tiles/datasets.ts';
+import { prepareRun, type RunRequest } from '../store/run-sources.ts';
+import { rasterAlertSource, openRaster } from '../store/raster-source.ts';
 import { submitRun, type BatchSender } from '../store/queue.ts';
 import { exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
 import type { Ledger, Progress } from '../store/ledger.ts';
@@ -36,7 +39,8 @@ import { VIEW_COLUMNS } from '../clusters/schema.ts';
 import type { ClusterRow, StoredCluster } from '../clusters/types.ts';
 import { pixelToLonLat, tileKey } from '../tiles/grid.ts';
 import type { Manifest } from '../run/types.ts';
-import type { TileSource } from '../tiles/types.ts';
+import type { AlertSource, TileSource } from '../tiles/types.ts';
+import type { AllowedSources } from '../store/run-sources.ts';
 
 /** What the service needs from AWS (or the emulators): one bucket, one queue, the ledger. */
 export interface ServiceDeps {
@@ -47,6 +51,8 @@ export interface ServiceDeps {
   ledger: Ledger;
   /** Reads input tiles for pictures and the report (default: from the run's tiles_url). */
   tileSource?: (template: string) => TileSource;
+  /** The sources a deployed stack allows (default: its `Sources` resource; null locally). */
+  allowed?: AllowedSources | null;
 }
 
 /** The AWS dependencies of the current environment (local stack env or `sst shell`). */
@@ -76,8 +82,14 @@ export interface ServiceParams {
   min_count?: number;
   iterations?: number;
   algorithm?: string;
-  /** Tile source template (default $TILES_URL or the GLAD tiles). */
+  /** Alert dataset (core/tiles/datasets.ts; default glad-l). */
+  dataset?: string;
+  /** Minimum confidence: low, high or highest (default: every alert). */
+  confidence?: string;
+  /** Tile source template, in the dataset's encoding (default $TILES_URL, else the dataset's address). */
   tiles_url?: string;
+  /** date_conf GeoTIFFs read instead of tiles (ClusterService.prepare only: they are opened first). */
+  rasters?: string[];
 }
 
 /** A region with parameters, a RunSpec already validated (e.g. by the CLI), or a run id. */
@@ -111,11 +123,23 @@ export function regionOfInput(input: RegionInput): Region {
 
 /** The validated RunSpec of region + parameters (defaults filled); one-line error otherwise. */
 export function specOfInput(input: RegionInput & ServiceParams): RunSpec {
-  const { z = 12, start_date, end_date, width, min_count, iterations, algorithm, tiles_url } = input;
+  const { z = 12, start_date, end_date, width, min_count, iterations, algorithm, dataset, confidence, tiles_url } = input;
+  if (input.rasters) throw new Error('rasters must be opened first: use `await ClusterService.prepare(input)`');
+  const url = tiles_url ?? defaultTilesUrl(process.env, datasetByName(dataset ?? DEFAULT_DATASET).tilesUrl);
   return validateRunParams({
-    z, region: regionOfInput(input), start_date, end_date, width, min_count, iterations, algorithm,
-    tiles_url: tiles_url ?? defaultTilesUrl(),
+    z, region: regionOfInput(input), start_date, end_date, width, min_count, iterations, algorithm, dataset, confidence,
+    tiles_url: url,
   });
+}
+
+/** The run request of region (optional with rasters) + parameters, for prepareRun. */
+function requestOfInput(input: Partial<RegionInput> & ServiceParams): RunRequest {
+  const hasRegion = ['tileBounds', 'bounds', 'lonlat', 'xy'].some((k) => k in input);
+  const { z = 12, start_date, end_date, width, min_count, iterations, algorithm, dataset, confidence, tiles_url, rasters } = input;
+  return {
+    z, region: hasRegion ? regionOfInput(input as RegionInput) : null,
+    start_date, end_date, width, min_count, iterations, algorithm, dataset, confidence, tiles_url, rasters,
+  };
 }
 
 /** One failed tile as `errors()` lists it: where it is and why it failed. */
@@ -145,13 +169,27 @@ export interface RunOptions {
 
 
 export class ClusterService {
-  readonly runId: string;
+  /** The run's id; for parameters whose tiles say `latest`, it is final once run() or fetch() pinned the release. */
+  runId: string;
   /** The run's canonical parameters (null when built from a run id and not fetched yet). */
   spec: RunSpec | null;
   manifest: Manifest | null = null;
   private rows: ClusterRow[] | null = null;
   private depsFactory: () => ServiceDeps;
   private depsValue: ServiceDeps | null = null;
+  /** Parameters whose sources are still to be resolved (`latest` to pin), null once done. */
+  private request: RunRequest | null = null;
+
+  /**
+   * A service whose sources are resolved first (core/store/run-sources.ts): `latest` pinned to
+   * today's release, rasters opened, checked and identified (their bounds are the region when none
+   * is given). The way to build one from rasters.
+   */
+  static async prepare(input: Partial<RegionInput> & ServiceParams, deps?: ServiceDeps | (() => ServiceDeps)): Promise<ClusterService> {
+    const allowed = typeof deps === 'object' && 'allowed' in deps ? deps.allowed : allowedSources();
+    const { spec } = await prepareRun(requestOfInput(input), { allowed });
+    return new ClusterService({ spec }, deps);
+  }
 
   constructor(input: ServiceInput, deps?: ServiceDeps | (() => ServiceDeps)) {
     if ('runId' in input) {
@@ -164,6 +202,10 @@ export class ClusterService {
     } else {
       this.spec = specOfInput(input);
       this.runId = runIdOf(this.spec);
+      // An address with `latest` is pinned to its release (the run id changes) before run() or fetch().
+      if (this.spec.tiles_url !== undefined && /^https?:\/\//i.test(this.spec.tiles_url) && this.spec.tiles_url.includes('/latest/')) {
+        this.request = requestOfInput(input);
+      }
     }
     // AWS clients are made on first use, so building a service and requestSize() need no AWS setup.
     this.depsFactory = typeof deps === 'function' ? deps : deps ? () => deps : awsDeps;
@@ -172,6 +214,16 @@ export class ClusterService {
   private get deps(): ServiceDeps {
     this.depsValue ??= this.depsFactory();
     return this.depsValue;
+  }
+
+  /** Resolves the sources once (pins `latest`), updating spec and run id. */
+  private async resolve(): Promise<void> {
+    if (!this.request) return;
+    const allowed = this.deps.allowed !== undefined ? this.deps.allowed : allowedSources();
+    const { spec } = await prepareRun(this.request, { allowed });
+    this.spec = spec;
+    this.runId = runIdOf(spec);
+    this.request = null;
   }
 
   /** Number of tiles the run covers (one queue message each). */
@@ -183,10 +235,12 @@ export class ClusterService {
   /** Enqueues the run (resuming it if it was started before), waits for its manifest, then fetches it. */
   async run(options: RunOptions = {}): Promise<this> {
     if (!this.spec) throw new Error('run() needs parameters: build the service from a region, not a run id');
+    await this.resolve();
+    const spec = this.spec;
     const { onProgress, pollMs = 500, timeoutMs = 3_600_000 } = options;
     const { ledger, sqs, queueUrl, s3, bucket } = this.deps;
     const results = { s3, bucket };
-    const submission = await submitRun(this.spec, { ledger, sqs, queueUrl, results }, { maxTiles: options.maxTiles, retryFailed: options.retryFailed });
+    const submission = await submitRun(spec, { ledger, sqs, queueUrl, results }, { maxTiles: options.maxTiles, retryFailed: options.retryFailed });
     if (submission.failed.length > 0) {
       throw new Error(`run ${this.runId}: ${submission.failed.length} tile messages could not be sent (first: ${submission.failed[0].message})`);
     }
@@ -206,6 +260,7 @@ export class ClusterService {
    * parameters never run, run still going).
    */
   private async finishedManifest(): Promise<Manifest> {
+    await this.resolve();
     const { s3, bucket, ledger } = this.deps;
     const manifest = await loadManifest(this.runId, s3, bucket);
     if (manifest) return manifest;
@@ -307,10 +362,28 @@ export class ClusterService {
     return exportClusters(this.loaded, format, options);
   }
 
-  /** Reads the run's input tiles (for pictures and the report). */
+  /** Reads the run's input tiles (for pictures and the report); throws for a run read from rasters. */
   tileSource(): TileSource {
     const spec = this.requireSpec();
+    if (spec.tiles_url === undefined) throw new Error(`run ${this.runId} reads rasters, not tiles`);
     return (this.deps.tileSource ?? tileSourceFromTemplate)(spec.tiles_url);
+  }
+
+  /** The run's input alerts (for pictures and the report): its tiles decoded in its dataset's encoding, or its rasters' windows. */
+  async alertSource(): Promise<AlertSource> {
+    const spec = this.requireSpec();
+    if (spec.rasters) {
+      const rasters = await Promise.all(spec.rasters.map((r) => openRaster(r.url)));
+      return rasterAlertSource(rasters, datasetOfSpec(spec), spec.confidence);
+    }
+    const tiles = this.tileSource();
+    const decoder = datasetDecoder(datasetOfSpec(spec), spec.confidence);
+    return {
+      async alerts(tile, range) {
+        const bytes = await tiles.read(tile);
+        return bytes ? decoder.decode(bytes, range, tile) : null;
+      },
+    };
   }
 
   requireSpec(): RunSpec {
@@ -321,19 +394,26 @@ export class ClusterService {
   /** The self-contained HTML report of the run. */
   async report(): Promise<string> {
     const spec = this.requireSpec();
-    let source: TileSource | null = null;
+    let source: AlertSource | null = null;
     try {
-      source = this.tileSource();
+      source = await this.alertSource();
     } catch {
       source = null; // the report notes that the alert tiles are not drawn
     }
-    const { start_date, end_date, tiles_url: _url, region, ...params } = spec;
+    const { start_date, end_date, tiles_url: _url, rasters, region, dataset: _dataset, version, confidence, ...params } = spec;
     return buildRunReport({
       runId: this.runId,
       records: this.loaded,
       manifest: this.manifest,
       dates: { start_date, end_date },
-      params: { z: region.z, tiles: `${region.x0}..${region.x1} × ${region.y0}..${region.y1}`, ...params },
+      params: {
+        // Where the alerts came from, first: dataset and release, minimum confidence, rasters.
+        dataset: datasetOfSpec(spec).name,
+        ...(version !== undefined ? { release: version } : {}),
+        confidence: confidence === undefined ? 'all' : `${confidence} and above`,
+        ...(rasters ? { rasters: rasters.map((r) => r.url).join(', ') } : {}),
+        z: region.z, tiles: `${region.x0}..${region.x1} × ${region.y0}..${region.y1}`, ...params,
+      },
       tiles: runTiles(spec),
       source,
     });
@@ -367,9 +447,8 @@ export class ClusterViewer {
     const record = this.service.record(rowId);
     const spec = this.service.requireSpec();
     const tile = { z: record.z, x: record.x, y: record.y };
-    const bytes = await this.service.tileSource().read(tile);
     // A missing tile has no alerts.
-    const alerts = bytes ? gladDecoder.decode(bytes, dayRange(spec), tile) : allocAlerts(0);
+    const alerts = (await (await this.service.alertSource()).alerts(tile, dayRange(spec))) ?? allocAlerts(0);
     const centres = this.service.records().filter((r) => r.z === tile.z && r.x === tile.x && r.y === tile.y);
     const highlight = centres.findIndex((r) => r.row_id === rowId);
     const picture = renderTilePicture(tile, alerts, { centres, highlight, caption: `run ${this.service.runId} · cluster #${rowId}` });

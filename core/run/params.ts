@@ -3,6 +3,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { validateTemplate } from '../tiles/tile-url.ts';
+import { CONFIDENCE_NAMES, confidenceLevel, DATASET_NAMES, DEFAULT_DATASET, datasetByName, datasetOfSpec } from '../tiles/datasets.ts';
+import type { ConfidenceName, DatasetName } from '../tiles/datasets.ts';
 import { checkDateOrder, clusterParamFields, dateFields, formatZodError } from './request.ts';
 import { crossesAntimeridian, eachTileInBounds, indexInBounds, lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, validateTypedTileBounds, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
 import type { TileBounds } from '../tiles/grid.ts';
@@ -16,14 +18,38 @@ export type Region =
   | { kind: 'point'; lon: number; lat: number }
   | { kind: 'tile'; x: number; y: number };
 
-/** What a user asks for: zoom, region, dates, clustering parameters and where tiles come from. */
-interface RunParams extends ClusterParams {
+/**
+ * One raster a run reads, with its identity when the run was submitted (so a changed file makes a
+ * new run): its size and mtime (a file) or ETag (http(s), s3). See core/store/raster-source.ts.
+ */
+export interface RasterRef {
+  /** Path, file://, http(s):// or s3:// address. */
+  url: string;
+  size: number;
+  mtime?: string;
+  etag?: string;
+}
+
+/** Where a run's alerts come from, besides the region (the fields a RunSpec carries). */
+interface SourceFields {
+  /** The alert dataset (core/tiles/datasets.ts): the tiles' address and encoding. Absent in a stored spec: glad-2018. */
+  dataset?: DatasetName;
+  /** The release `latest` was pinned to when the run was submitted (GFW: vYYYYMMDD); absent when the address names none. */
+  version?: string;
+  /** Minimum confidence kept (absent: every alert). */
+  confidence?: ConfidenceName;
+  /** Tile source template, e.g. `https://host/{z}/{x}/{y}.png` or `file:///dir/{z}/{x}/{y}.png` (absent with rasters). */
+  tiles_url?: string;
+  /** date_conf GeoTIFFs the run reads instead of tiles (absent with tiles_url). */
+  rasters?: RasterRef[];
+}
+
+/** What a user asks for: zoom, region, dates, clustering parameters and where alerts come from. */
+interface RunParams extends ClusterParams, SourceFields {
   z: number;
   region: Region;
   start_date: string;
   end_date: string;
-  /** Tile source template, e.g. `https://host/{z}/{x}/{y}.png` or `file:///dir/{z}/{x}/{y}.png`. */
-  tiles_url: string;
 }
 
 /**
@@ -31,17 +57,19 @@ interface RunParams extends ClusterParams {
  * hashes, what every tile message carries and what the manifest reports as `params`.
  * `region.x0 > region.x1` means the region crosses the antimeridian: columns x0..2^z-1, then 0..x1.
  */
-export interface RunSpec extends ClusterParams {
+export interface RunSpec extends ClusterParams, SourceFields {
   start_date: string;
   end_date: string;
   region: TileBounds;
-  tiles_url: string;
 }
 
 /** Runs larger than this many tiles are refused unless the caller raises the limit (`--max-tiles`). */
 export const DEFAULT_MAX_TILES = 10_000;
 /** Longest tiles URL template accepted (it travels in every message). */
 const MAX_TILES_URL_LENGTH = 2048;
+/** Most rasters a run reads, and the longest raster address (they travel in every message). */
+export const MAX_RASTERS = 24;
+const MAX_RASTER_URL_LENGTH = 400;
 
 /** `r-` + 16 lowercase hex digits: safe in S3 keys and DynamoDB keys. */
 const RUN_ID_PATTERN = /^r-[0-9a-f]{16}$/;
@@ -91,11 +119,60 @@ const tilesUrl = z
       return;
     }
     try {
-      validateTemplate(s);
+      // A query only where the run's dataset needs one: checked with the dataset (checkSources).
+      validateTemplate(s, { query: true });
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: (error as Error).message });
     }
   });
+
+const noControl = (s: string) => !/[\u0000-\u001f\u007f]/.test(s);
+
+const rasterRef = z.strictObject({
+  url: z
+    .string({ error: 'must be a raster path or URL' })
+    .min(1, 'must be a raster path or URL')
+    .max(MAX_RASTER_URL_LENGTH, `must be at most ${MAX_RASTER_URL_LENGTH} characters`)
+    .refine(noControl, 'must not contain control characters')
+    .refine((s) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(s), 'must not contain credentials (user:password@)')
+    .refine((s) => {
+      const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1].toLowerCase();
+      return scheme === undefined || ['http', 'https', 's3', 'file'].includes(scheme);
+    }, 'must be a path, file://, http(s):// or s3:// address'),
+  size: z.number().int().min(0),
+  mtime: z.string().max(64).optional(),
+  etag: z.string().max(200).refine(noControl, 'must not contain control characters').optional(),
+});
+
+const sourceFields = {
+  dataset: z.enum(DATASET_NAMES, { error: (i) => `unknown dataset "${String(i.input)}" (known: ${DATASET_NAMES.join(', ')})` }).optional(),
+  version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a release name such as v20240115').optional(),
+  confidence: z.enum(CONFIDENCE_NAMES, { error: (i) => `"${String(i.input)}" is not one of ${CONFIDENCE_NAMES.join(', ')}` }).optional(),
+  tiles_url: tilesUrl.optional(),
+  rasters: z.array(rasterRef).min(1, 'must name at least one raster').max(MAX_RASTERS, `at most ${MAX_RASTERS} rasters`).optional(),
+};
+
+/**
+ * Adds an issue unless the sources fit the dataset: tiles_url or rasters (one of them), the
+ * template's query only where the dataset's own address has one (GFW's DIST), and a confidence
+ * level the dataset has (`highest` of GLAD-L would silently drop every alert).
+ */
+function checkSources(v: SourceFields, ctx: z.RefinementCtx, dataset = datasetOfSpec(v)): void {
+  if ((v.tiles_url === undefined) === (v.rasters === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['tiles_url'], message: v.rasters ? 'give tiles_url or rasters, not both' : 'required (or rasters)' });
+    return;
+  }
+  if (v.tiles_url !== undefined && v.tiles_url.includes('?') && !dataset.tilesUrl.includes('?')) {
+    ctx.addIssue({ code: 'custom', path: ['tiles_url'], message: `tiles URL template "${v.tiles_url}" has a query (?…): dataset ${dataset.name}'s address takes none` });
+  }
+  if (v.confidence !== undefined) {
+    try {
+      confidenceLevel(dataset, v.confidence);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['confidence'], message: (error as Error).message });
+    }
+  }
+}
 
 const ZOOM_MESSAGE = `must be an integer in 0..${MAX_ZOOM}`;
 
@@ -111,9 +188,13 @@ const runParamsSchema = z
     region: regionSchema,
     ...dateFields,
     ...clusterParamFields,
-    tiles_url: tilesUrl,
+    ...sourceFields,
   })
-  .superRefine(checkDateOrder);
+  .superRefine((v, ctx) => {
+    checkDateOrder(v, ctx);
+    if (v.dataset !== undefined) checkSources(v, ctx);
+    else checkSources(v, ctx, datasetByName(DEFAULT_DATASET));
+  });
 
 const boundsSchema = z.strictObject({
   z: z.number().int().min(0).max(MAX_ZOOM),
@@ -133,10 +214,11 @@ const runSpecSchema = z
     iterations: clusterParamFields.iterations.unwrap(),
     algorithm: clusterParamFields.algorithm.unwrap(),
     region: boundsSchema,
-    tiles_url: tilesUrl,
+    ...sourceFields,
   })
   .superRefine((v, ctx) => {
     checkDateOrder(v, ctx);
+    checkSources(v, ctx);
     try {
       validateTileBounds(v.region);
     } catch (error) {
@@ -153,7 +235,7 @@ export function validateRunParams(input: unknown): RunSpec {
   if (!result.success) throw new Error(formatZodError(result.error));
   const params = result.data as RunParams;
   const { x0, y0, x1, y1 } = regionToBounds(params.z, params.region);
-  return {
+  const spec: RunSpec = {
     start_date: params.start_date,
     end_date: params.end_date,
     width: params.width,
@@ -161,8 +243,14 @@ export function validateRunParams(input: unknown): RunSpec {
     iterations: params.iterations,
     algorithm: params.algorithm,
     region: { z: params.z, x0, y0, x1, y1 },
-    tiles_url: params.tiles_url,
+    dataset: params.dataset ?? DEFAULT_DATASET,
   };
+  // Optional fields only when set: an absent field stays out of the run id's JSON.
+  if (params.version !== undefined) spec.version = params.version;
+  if (params.confidence !== undefined) spec.confidence = params.confidence;
+  if (params.tiles_url !== undefined) spec.tiles_url = params.tiles_url;
+  if (params.rasters !== undefined) spec.rasters = params.rasters.map((r) => ({ ...r }));
+  return spec;
 }
 
 /** Resolves the region to tile bounds at z; throws when the tiles are outside the grid. */

@@ -4,6 +4,7 @@ import { isIsoDate, isoToDays } from '../tiles/dates.ts';
 import { MAX_ZOOM } from '../tiles/grid.ts';
 import { ALGORITHMS } from '../meanshift/types.ts';
 import type { TileRequest } from '../clusters/types.ts';
+import { CONFIDENCE_NAMES, confidenceLevel, DATASET_NAMES, DEFAULT_DATASET, datasetByName } from '../tiles/datasets.ts';
 
 /** Defaults filled into a request. Dates default to "everything" (the old CLI always passed them). */
 export const REQUEST_DEFAULTS = {
@@ -86,12 +87,26 @@ export function checkDateOrder(v: { start_date: string; end_date: string }, ctx:
   }
 }
 
+/** The dataset and minimum confidence of a tile request (defaults: the default dataset, every alert). */
+const datasetFields = {
+  dataset: z
+    .enum(DATASET_NAMES, { error: (i) => `unknown dataset "${String(i.input)}" (known: ${DATASET_NAMES.join(', ')})` })
+    .default(DEFAULT_DATASET),
+  confidence: z.enum(CONFIDENCE_NAMES, { error: (i) => `"${String(i.input)}" is not one of ${CONFIDENCE_NAMES.join(', ')}` }).optional(),
+};
+
 /** A full tile request; unknown keys are rejected. */
 export const tileRequestSchema = z
-  .strictObject({ ...tileFields, ...dateFields, ...clusterParamFields })
+  .strictObject({ ...tileFields, ...dateFields, ...clusterParamFields, ...datasetFields })
   .superRefine((v, ctx) => {
     checkTileRange(v, ctx);
     checkDateOrder(v, ctx);
+    if (v.confidence === undefined) return;
+    try {
+      confidenceLevel(datasetByName(v.dataset), v.confidence);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['confidence'], message: (error as Error).message });
+    }
   });
 
 /** One line naming the first problem of a failed parse, e.g. `width: must be in 0.5..256`. */
@@ -120,5 +135,7 @@ export function parseTileRequest(input: unknown): TileRequest {
     min_count: v.min_count,
     iterations: v.iterations,
     algorithm: v.algorithm,
+    dataset: v.dataset,
+    ...(v.confidence !== undefined ? { confidence: v.confidence } : {}),
   };
 }

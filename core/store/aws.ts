@@ -9,6 +9,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Resource } from 'sst';
 import { Ledger } from './ledger.ts';
+import type { AllowedSources } from './run-sources.ts';
 
 /** The linked resources as this project uses them (SST types them only after `sst install`). */
 interface LinkedResources {
@@ -28,6 +29,23 @@ function linked<K extends keyof LinkedResources>(name: K): LinkedResources[K] {
     // SST's message is long; ours names the variable to set.
   }
   throw new Error(`resource ${name} is not linked: run under \`sst shell\`/Lambda or set SST_RESOURCE_${name}`);
+}
+
+/**
+ * The sources a deployed stack may read (resource `Sources` of sst.config.ts, set for Lambda and
+ * under `sst shell`), or null outside a deployed stack (the local loop reads anything).
+ */
+export function allowedSources(env: Record<string, string | undefined> = process.env): AllowedSources | null {
+  const raw = env.SST_RESOURCE_Sources;
+  if (!raw) return null;
+  let value: Partial<AllowedSources>;
+  try {
+    value = JSON.parse(raw) as Partial<AllowedSources>;
+  } catch {
+    throw new Error('SST_RESOURCE_Sources is not JSON');
+  }
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+  return { tileBuckets: list(value.tileBuckets), rasterBuckets: list(value.rasterBuckets), hosts: list(value.hosts), datasets: list(value.datasets) };
 }
 
 /** Name of the results bucket. */

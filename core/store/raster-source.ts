@@ -2,7 +2,8 @@
 //
 // geotiff.js reads the header, then only the blocks (tiles or strips) a window touches: local files
 // by offset, http(s) by Range requests, s3:// by ranged GetObject (a geotiff.js custom client).
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { stat } from 'node:fs/promises';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BaseClient, BaseResponse, fromCustomClient, fromFile, fromUrl } from 'geotiff';
 import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
 import { confidenceLevel, dayOffset } from '../tiles/datasets.ts';
@@ -10,7 +11,7 @@ import type { ConfidenceName, Dataset } from '../tiles/datasets.ts';
 import { tileKey } from '../tiles/grid.ts';
 import { canvasAlerts, crsFromGeoKeys, newCanvas, renderWindow, tileWindow } from '../tiles/raster-window.ts';
 import type { PixelWindow, RasterGeo } from '../tiles/raster-window.ts';
-import type { Alerts, DayRange, TileAddress } from '../tiles/types.ts';
+import type { AlertSource, Alerts, DayRange, TileAddress } from '../tiles/types.ts';
 
 /** An open raster: its georeferencing and a window reader (values row-major, uint16 date_conf). */
 export interface Raster {
@@ -20,8 +21,8 @@ export interface Raster {
   close(): Promise<void>;
 }
 
-/** Alerts of a tile with `halo` pixels around it (col/row in -halo..255+halo). */
-export interface AlertSource {
+/** Alerts of a tile (a tile job's AlertSource), or with `halo` pixels around it (col/row in -halo..255+halo). */
+export interface RasterAlertSource extends AlertSource {
   alerts(tile: TileAddress, range: DayRange, halo?: number): Promise<Alerts>;
 }
 
@@ -66,12 +67,69 @@ class S3RangeResponse extends BaseResponse {
   }
 }
 
+/** An S3 client for rasters: path-style (emulators) and following a bucket's region redirect (301). */
+export function rasterS3Client(): S3Client {
+  return new S3Client({ forcePathStyle: true, followRegionRedirects: true, region: process.env.AWS_REGION || 'us-east-1' });
+}
+
+/** A raster location's file path (a plain path or file://), or null for http(s)/s3. */
+export function rasterPath(location: string): string | null {
+  if (/^(https?|s3):\/\//i.test(location)) return null;
+  return location.replace(/^file:\/\//i, '');
+}
+
+/**
+ * What identifies a raster's content when a run is submitted, so that a changed file makes another
+ * run id: size and mtime of a file, size and ETag (or Last-Modified) of an http(s) or s3 object.
+ * One stat, HEAD or HeadObject; one-line errors.
+ */
+export async function rasterIdentity(location: string, options: { s3?: S3Client; timeoutMs?: number } = {}): Promise<{ url: string; size: number; mtime?: string; etag?: string }> {
+  const where = `raster ${location}`;
+  const path = rasterPath(location);
+  if (path !== null) {
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) throw new Error('not a file');
+      return { url: location, size: st.size, mtime: st.mtime.toISOString() };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new Error(`${where}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    }
+  }
+  if (location.startsWith('s3://')) {
+    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
+    if (!m) throw new Error(`${where}: not s3://bucket/key`);
+    try {
+      const out = await (options.s3 ?? rasterS3Client()).send(new HeadObjectCommand({ Bucket: m[1], Key: m[2] }));
+      return { url: location, size: out.ContentLength ?? 0, ...(out.ETag ? { etag: out.ETag } : { mtime: out.LastModified?.toISOString() }) };
+    } catch (err) {
+      const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+      const status = e.$metadata?.httpStatusCode;
+      throw new Error(`${where}: ${status === 404 ? 'no such object' : `${e.name}${status ? ` (HTTP ${status})` : ''}: ${e.message}`}`);
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(location, { method: 'HEAD', signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+  } catch (err) {
+    throw new Error(`${where}: HEAD failed: ${(err as Error).message}`);
+  }
+  if (!res.ok) throw new Error(`${where}: HEAD answered HTTP ${res.status}`);
+  const etag = res.headers.get('etag');
+  const modified = res.headers.get('last-modified');
+  return {
+    url: location,
+    size: Number(res.headers.get('content-length') ?? 0),
+    ...(etag ? { etag } : modified ? { mtime: new Date(modified).toISOString() } : {}),
+  };
+}
+
 /** Opens the file behind a location; a failure to open says what the location is. */
 async function openTiff(location: string, s3?: S3Client): Promise<GeoTIFF> {
   try {
     if (/^https?:\/\//i.test(location)) return await fromUrl(location, { allowFullFile: false });
     if (location.startsWith('s3://')) {
-      const client = s3 ?? new S3Client({ forcePathStyle: true, region: process.env.AWS_REGION || 'us-east-1' });
+      const client = s3 ?? rasterS3Client();
       return await fromCustomClient(new S3RangeClient(location, client));
     }
     const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location);
@@ -146,7 +204,7 @@ export async function openRaster(location: string, options: { s3?: S3Client } = 
  * rasters share the tile cache's). A tile outside every raster has no alerts; where rasters
  * overlap, the earliest date and highest confidence win. `minConfidence` is checked at once.
  */
-export function rasterAlertSource(rasters: Raster[], dataset: Dataset, minConfidence?: ConfidenceName): AlertSource {
+export function rasterAlertSource(rasters: Raster[], dataset: Dataset, minConfidence?: ConfidenceName): RasterAlertSource {
   const minLevel = minConfidence === undefined ? 0 : confidenceLevel(dataset, minConfidence);
   // The 2018 tiles had no date_conf form: read its rasters with the data lake's day 0.
   const offset = dayOffset(dataset.encoding === 'glad-2018' ? '2014-12-31' : dataset.dayZero);

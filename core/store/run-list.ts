@@ -44,7 +44,8 @@ function paramsText(item: RunItem): string {
   const p = item.params;
   if (!p) return '';
   const r = p.region;
-  return `z${r.z} ${r.x0}..${r.x1}×${r.y0}..${r.y1} ${p.start_date}..${p.end_date} ${p.algorithm} w=${p.width} min=${p.min_count}`;
+  const source = `${p.dataset ?? 'glad-2018'}${p.version ? `@${p.version}` : ''}${p.rasters ? ` ${p.rasters.length} raster${p.rasters.length > 1 ? 's' : ''}` : ''}${p.confidence ? ` ≥${p.confidence}` : ''}`;
+  return `${source} z${r.z} ${r.x0}..${r.x1}×${r.y0}..${r.y1} ${p.start_date}..${p.end_date} ${p.algorithm} w=${p.width} min=${p.min_count}`;
 }
 
 /** Every run of the ledger with its state; finished runs read their manifest for the cluster count. */

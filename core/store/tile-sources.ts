@@ -137,7 +137,8 @@ function s3TileSource(template: string, client?: S3Client): TileSource {
   let s3 = client;
   return {
     async read(tile) {
-      s3 ??= new S3Client({ forcePathStyle: true, region: process.env.AWS_REGION || 'us-east-1' });
+      // followRegionRedirects: a bucket in another region answers 301; the client retries there.
+      s3 ??= new S3Client({ forcePathStyle: true, followRegionRedirects: true, region: process.env.AWS_REGION || 'us-east-1' });
       const key = fillTemplate(keyTemplate, tile);
       try {
         const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -159,20 +160,29 @@ function s3TileSource(template: string, client?: S3Client): TileSource {
   };
 }
 
-/** Tiles on the local disk (a path template or file:// URL): missing file → null. */
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Tiles on the local disk (a path template or file:// URL): missing file → null; a non-PNG file is an error that names its size, never its content. */
 export function fileTileSource(template: string): TileSource {
   validateTemplate(template);
   const pathTemplate = template.startsWith('file://') ? fileURLToPath(template) : template;
   return {
     async read(tile) {
       const path = fillTemplate(pathTemplate, tile);
+      let bytes: Uint8Array;
       try {
-        return new Uint8Array(await readFile(path));
+        bytes = new Uint8Array(await readFile(path));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') return null;
         throw new TileSourceError(`tile ${tileKey(tile)}: cannot read ${path}: ${(err as Error).message}`, false);
       }
+      // A local file that is not an image is refused here, by size only: its bytes must never reach
+      // an error record, a log or a report (the decoder quotes the start of a non-PNG body).
+      if (bytes.length > 0 && !PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
+        throw new TileSourceError(`tile ${tileKey(tile)}: ${path} is not a PNG (${bytes.length} bytes)`, false);
+      }
+      return bytes;
     },
   };
 }

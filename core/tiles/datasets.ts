@@ -123,6 +123,25 @@ export const DATASETS: Record<DatasetName, Dataset> = {
 
 export const DATASET_NAMES = Object.keys(DATASETS) as DatasetName[];
 
+/**
+ * The dataset of a run that names none: GLAD-L from the GFW tile cache. It is the product the 2018
+ * tiles carried (UMD's Landsat GLAD alerts), still updated, with the same native zoom (12) as the
+ * default --z, so a user who asks for "GLAD alerts" gets today's release of them. The old tiles
+ * are `--dataset glad-2018`; the other products are one flag away.
+ */
+export const DEFAULT_DATASET: DatasetName = 'glad-l';
+
+/** The confidence names, lowest first. */
+export const CONFIDENCE_NAMES = Object.keys(CONFIDENCE) as ConfidenceName[];
+
+/**
+ * The dataset of a stored run spec: a spec without one predates datasets and read the 2018 tiles,
+ * so it is `glad-2018` (its run id and decoding stay what they were).
+ */
+export function datasetOfSpec(spec: { dataset?: string }): Dataset {
+  return datasetByName(spec.dataset ?? 'glad-2018');
+}
+
 /** The dataset of a name, or an Error listing the known ones. */
 export function datasetByName(name: string): Dataset {
   if (Object.hasOwn(DATASETS, name)) return DATASETS[name as DatasetName];

@@ -36,3 +36,12 @@ export interface AlertDecoder {
 export interface TileSource {
   read(tile: TileAddress): Promise<Uint8Array | null>;
 }
+
+/**
+ * The alerts of one tile (col/row 0..255, within `range`), or null when there is no data there: what
+ * a tile job reads when alerts do not come as encoded images (date_conf rasters,
+ * core/store/raster-source.ts). A PNG source is a TileSource plus its dataset's AlertDecoder.
+ */
+export interface AlertSource {
+  alerts(tile: TileAddress, range: DayRange): Promise<Alerts | null>;
+}

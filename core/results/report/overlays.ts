@@ -4,7 +4,7 @@ import { gladDecoder } from '../../tiles/decode.ts';
 import { renderTileOverlay } from '../render/overlay.ts';
 import type { DaySpan } from '../render/colors.ts';
 import { tileBounds, tileKey, type LonLatBounds } from '../../tiles/grid.ts';
-import type { DayRange, TileAddress, TileSource } from '../../tiles/types.ts';
+import type { AlertSource, Alerts, DayRange, TileAddress, TileSource } from '../../tiles/types.ts';
 
 export interface TileOverlay {
   tile: TileAddress;
@@ -25,9 +25,12 @@ export const MAX_OVERLAY_TILES = 200;
 const PARALLEL_READS = 4;
 const GIVE_UP_AFTER = 8;
 
-/** Reads, decodes and renders the tiles; failures become notes. Colours use `span` (the run's dates). */
+/**
+ * Reads, decodes and renders the tiles; failures become notes. Colours use `span` (the run's dates).
+ * `source`: the run's alerts (its dataset's decoder or its rasters), or bare 2018-encoded tiles.
+ */
 export async function collectTileOverlays(
-  source: TileSource,
+  source: TileSource | AlertSource,
   tiles: readonly TileAddress[],
   range: DayRange,
   span: DaySpan,
@@ -46,11 +49,14 @@ export async function collectTileOverlays(
     while (next < tiles.length && !hopeless()) {
       const tile = tiles[next++];
       try {
-        const bytes = await source.read(tile);
+        let alerts: Alerts | null;
+        if ('read' in source) {
+          const bytes = await source.read(tile);
+          alerts = bytes ? gladDecoder.decode(bytes, range, tile) : null;
+        } else alerts = await source.alerts(tile, range);
         answered++;
-        if (!bytes) continue; // a missing tile has no alerts
-        const alerts = gladDecoder.decode(bytes, range, tile);
-        if (alerts.length === 0) continue;
+        // A missing tile has no alerts.
+        if (!alerts || alerts.length === 0) continue;
         const png = renderTileOverlay(alerts, span);
         overlays.push({ tile, bounds: tileBounds(tile), dataUrl: `data:image/png;base64,${png.toString('base64')}`, alerts: alerts.length });
       } catch (error) {

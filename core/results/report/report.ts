@@ -6,7 +6,7 @@ import { recordsSpan } from '../render/pictures.ts';
 import { withRowIds } from '../table.ts';
 import type { StoredCluster } from '../../clusters/types.ts';
 import type { Manifest } from '../../run/types.ts';
-import type { TileAddress, TileSource } from '../../tiles/types.ts';
+import type { AlertSource, TileAddress, TileSource } from '../../tiles/types.ts';
 import { buildReportHtml } from './html.ts';
 import { collectTileOverlays, MAX_OVERLAY_TILES } from './overlays.ts';
 
@@ -20,7 +20,7 @@ export interface RunReportInput {
   params?: Record<string, unknown>;
   /** The run's tiles and where to read them; omitted or null: no alert tiles underneath. */
   tiles?: readonly TileAddress[];
-  source?: TileSource | null;
+  source?: TileSource | AlertSource | null;
   maxOverlayTiles?: number;
 }
 

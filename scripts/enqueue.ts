@@ -9,19 +9,22 @@ import { regionNotes, runId, runTileCount, type RunSpec } from '../core/run/para
 import { cliCommand, runCli } from '../local/cli-options.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runLonLatBounds, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { useStack } from '../local/stack-file.ts';
+import { tileCount } from '../core/tiles/grid.ts';
 
 /** What `--info` prints: the run that would be sent. */
 function runInfo(spec: RunSpec, notes: string[] = []) {
   const { region, tiles_url, start_date, end_date, ...params } = spec;
+  const { aoi, ...rest } = params;
   return {
     ...(notes.length > 0 ? { notes } : {}),
     run_id: runId(spec),
     tiles: runTileCount(spec),
+    ...(aoi ? { box_tiles: tileCount(region), areas: aoi.areas.map((a) => a.name) } : {}),
     tile_bounds: region,
     lonlat_bounds: runLonLatBounds(spec),
     start_date,
     end_date,
-    params,
+    params: rest,
     tiles_url,
   };
 }
@@ -37,7 +40,7 @@ const options = program.opts<RunOptions & { info?: boolean; maxTiles?: string }>
 
 await runCli('enqueue', async () => {
   const region = regionOf(options);
-  if (!region) throw new Error('give a region: --tile-bounds, --bounds, --lonlat or --xy');
+  if (!region) throw new Error('give a region: --tile-bounds, --bounds, --lonlat, --xy or --aoi');
   const spec = runSpecOf(options, region);
   const notes = regionNotes(region, spec);
   if (options.info) {

@@ -27,7 +27,7 @@ export function recordFromMembers(tile: TileAddress, alerts: AlertTuple[], runId
     run_id: runId, ...tile, col, row, i: Math.round(col), j: Math.round(row),
     longitude: lon, latitude: lat, count: alerts.length,
     area, area_ha: area * haPerPixel, alert_area_ha: alerts.length * haPerPixel,
-    min_date: dates[0], max_date: dates[dates.length - 1], alerts,
+    min_date: dates[0], max_date: dates[dates.length - 1], areas: '', alerts,
   };
 }
 

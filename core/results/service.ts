@@ -64,7 +64,9 @@ export type RegionInput =
   | { tileBounds: [x0: number, y0: number, x1: number, y1: number] }
   | { bounds: [west: number, south: number, east: number, north: number] }
   | { lonlat: [lon: number, lat: number] }
-  | { xy: [x: number, y: number] };
+  | { xy: [x: number, y: number] }
+  /** Areas of interest: a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection (lon/lat). */
+  | { aoi: unknown };
 
 /** Run parameters besides the region; dates and clustering parameters default as in `npm run tile`. */
 export interface ServiceParams {
@@ -84,10 +86,11 @@ export type ServiceInput = (RegionInput & ServiceParams) | { spec: RunSpec } | {
 
 /** The run's region, from whichever form was given (exactly one). */
 export function regionOfInput(input: RegionInput): Region {
-  const forms = (['tileBounds', 'bounds', 'lonlat', 'xy'] as const).filter((k) => k in input);
+  const forms = (['tileBounds', 'bounds', 'lonlat', 'xy', 'aoi'] as const).filter((k) => k in input);
   if (forms.length !== 1) {
-    throw new Error(`give exactly one region (tileBounds, bounds, lonlat or xy), got ${forms.length ? forms.join(' and ') : 'none'}`);
+    throw new Error(`give exactly one region (tileBounds, bounds, lonlat, xy or aoi), got ${forms.length ? forms.join(' and ') : 'none'}`);
   }
+  if ('aoi' in input) return { kind: 'aoi', geojson: input.aoi };
   const arity = (values: unknown, n: number, name: string): number[] => {
     if (!Array.isArray(values) || values.length !== n) throw new Error(`${name} must be ${n} numbers`);
     return values as number[];

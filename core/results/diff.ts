@@ -57,6 +57,8 @@ export interface DiffSummary {
 export interface RunDiff {
   rows: DiffRow[];
   summary: DiffSummary;
+  /** The old run's rows (the report draws the predecessors' hulls under the new ones). */
+  previous: readonly ClusterRow[];
 }
 
 /** A run as the diff reads it: id, params and loaded rows with their members. */
@@ -161,7 +163,7 @@ export function diffRuns(oldRun: DiffInput, newRun: DiffInput): RunDiff {
     const o = olds[oi];
     rows.push({ ...o, status: 'gone', delta_count: -o.count, delta_area_ha: -o.area_ha, old_row_id: o.row_id });
   }
-  return { rows, summary: summarize(oldRun, newRun, rows) };
+  return { rows, summary: summarize(oldRun, newRun, rows), previous: olds };
 }
 
 function summarize(oldRun: DiffInput, newRun: DiffInput, rows: DiffRow[]): DiffSummary {

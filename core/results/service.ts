@@ -18,7 +18,7 @@ import { writeFile } from '../store/files.ts';
 import { dayRange } from '../tiles/dates.ts';
 import { allocAlerts, gladDecoder } from '../tiles/decode.ts';
 import { submitRun, type BatchSender } from '../store/queue.ts';
-import { exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
+import { clusterHull, exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
 import type { Ledger, Progress } from '../store/ledger.ts';
 import { waitForManifest } from '../store/manifest-wait.ts';
 import { loadManifest, streamRunClusters, type ObjectReader } from '../store/result-store.ts';
@@ -36,6 +36,8 @@ import type { ClusterRow, StoredCluster } from '../clusters/types.ts';
 import { pixelToLonLat, tileKey } from '../tiles/grid.ts';
 import type { Manifest } from '../run/types.ts';
 import type { TileSource } from '../tiles/types.ts';
+import { diffStoredRuns } from './run-diff.ts';
+import type { RunDiff } from './diff.ts';
 
 /** What the service needs from AWS (or the emulators): one bucket, one queue, the ledger. */
 export interface ServiceDeps {
@@ -294,6 +296,18 @@ export class ClusterService {
     return exportClusters(this.loaded, format, options);
   }
 
+  /**
+   * What changed since an older run (a run id or a service): this run's clusters as new / grown /
+   * shrunk / same, the older run's clusters without successor as gone (core/results/diff.ts).
+   * Both runs must be finished; different algorithm, width or zoom is a one-line error.
+   */
+  async diff(old: string | ClusterService): Promise<RunDiff> {
+    const oldId = typeof old === 'string' ? old : old.runId;
+    if (!isRunId(oldId)) throw new Error(`"${oldId}" is not a run id (r- and 16 hex digits)`);
+    const { s3, bucket } = this.deps;
+    return diffStoredRuns(oldId, this.runId, { s3, bucket });
+  }
+
   /** Reads the run's input tiles (for pictures and the report). */
   tileSource(): TileSource {
     const spec = this.requireSpec();
@@ -305,8 +319,12 @@ export class ClusterService {
     return this.spec;
   }
 
-  /** The self-contained HTML report of the run. */
-  async report(): Promise<string> {
+  /**
+   * The self-contained HTML report of the run; area outlines for a run with areas of interest.
+   * With `diff` (of this run against an older one): clusters coloured by status (new red, grown
+   * orange, shrunk blue), the old clusters' hulls dashed grey underneath, gone ones faint.
+   */
+  async report(options: { diff?: RunDiff } = {}): Promise<string> {
     const spec = this.requireSpec();
     let source: TileSource | null = null;
     try {
@@ -323,8 +341,26 @@ export class ClusterService {
       params: { z: region.z, tiles: `${region.x0}..${region.x1} × ${region.y0}..${region.y1}`, ...params },
       tiles: runTiles(spec),
       source,
+      areas: spec.aoi?.areas,
+      ...(options.diff ? diffReportParts(options.diff) : {}),
     });
   }
+}
+
+/** A diff's report parts: the new run's rows with their status, and the old hulls to draw beneath. */
+function diffReportParts(diff: RunDiff) {
+  const used = new Set(diff.rows.map((r) => r.old_row_id));
+  const status = new Map(diff.rows.filter((r) => r.status === 'gone').map((r) => [r.row_id, 'gone']));
+  const oldHulls = diff.previous
+    .filter((r) => used.has(r.row_id))
+    .flatMap((r) => {
+      try {
+        return [{ row_id: r.row_id, status: status.get(r.row_id) ?? 'matched', hull: clusterHull(r).coordinates[0].map(([lon, lat]) => [lat, lon] as [number, number]) }];
+      } catch {
+        return [];
+      }
+    });
+  return { records: diff.rows.filter((r) => r.status !== 'gone'), oldHulls };
 }
 
 /** A picture as the viewer returns it: PNG bytes, and the file it was written to (with a `dir`). */

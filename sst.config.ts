@@ -201,6 +201,68 @@ export default $config({
       destinationConfig: { onFailure: { destination: aggregatorFailures.arn } },
     });
 
+    // ---- Watched areas (docs/results.md, "Watch"): after each manifest of an area run, the diff
+    // against the previous run of the area is written beside it (functions/diff.ts); each area of
+    // the watch config (WATCH_CONFIG, default watch.json; absent = no cron) is enqueued weekly, and
+    // with `"notify": true` each diff is published to the DiffTopic SNS topic.
+    const { existsSync, readFileSync } = await import("node:fs");
+    const { basename } = await import("node:path");
+    const watchPath = process.env.WATCH_CONFIG ?? "watch.json";
+    const watch: { notify?: boolean; areas?: Record<string, string | number>[] } = existsSync(watchPath)
+      ? JSON.parse(readFileSync(watchPath, "utf8"))
+      : {};
+    const diffTopic = watch.notify ? new sst.aws.SnsTopic("DiffTopic") : undefined;
+    const ledgerEnv = { SST_RESOURCE_Ledger: $jsonStringify({ name: ledger.name }) };
+    const diff = new sst.aws.Function("Diff", {
+      handler: "functions/diff.handler",
+      runtime: RUNTIME,
+      timeout: "300 seconds",
+      memory: "2048 MB",
+      environment: {
+        ...resultsEnv,
+        ...ledgerEnv,
+        ...(diffTopic ? { SST_RESOURCE_DiffTopic: $jsonStringify({ arn: diffTopic.arn }) } : {}),
+      },
+      // Reads manifests and tile results, writes the diff pair only; finds the previous run by
+      // scanning the ledger's run items; publishes to its topic only.
+      permissions: [
+        { actions: ["s3:GetObject"], resources: [objects("runs/*")] },
+        { actions: ["s3:PutObject"], resources: [objects("runs/*/diff.json"), objects("runs/*/diff.geojson")] },
+        listResults,
+        { actions: ["dynamodb:Scan", "dynamodb:Query", "dynamodb:GetItem"], resources: [ledger.arn] },
+        ...(diffTopic ? [{ actions: ["sns:Publish"], resources: [diffTopic.arn] }] : []),
+      ],
+    });
+    for (const area of watch.areas ?? []) {
+      const name = String(area.name);
+      if (!/^[A-Za-z0-9]+$/.test(name)) throw new Error(`watch area name "${name}" must be letters and digits`);
+      const key = `watch/${name}.geojson`;
+      // The area travels through the bucket: a Cron event holds only a few KB of strings.
+      new aws.s3.BucketObjectv2(`WatchArea${name}`, { bucket: results.name, key, content: readFileSync(String(area.file), "utf8"), contentType: "application/geo+json" });
+      const { file: _file, name: _name, ...params } = area;
+      new sst.aws.Cron(`Watch${name}`, {
+        schedule: String(area.schedule ?? "rate(7 days)"),
+        event: {
+          area_key: key,
+          tiles_url: tilesUrl,
+          ...Object.fromEntries(Object.entries(params).filter(([k]) => k !== "schedule").map(([k, v]) => [k, String(v)])),
+        },
+        function: {
+          handler: "functions/watch-cron.handler",
+          runtime: RUNTIME,
+          timeout: "300 seconds",
+          memory: "1024 MB",
+          environment: { ...resultsEnv, ...ledgerEnv, SST_RESOURCE_Tiles: $jsonStringify({ url: tiles.url }) },
+          // Reads its area, records the run in the ledger and sends the tile messages (core/store/queue.ts).
+          permissions: [
+            { actions: ["s3:GetObject"], resources: [objects(`watch/${basename(key)}`)] },
+            listResults,
+            { actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"], resources: [ledger.arn] },
+            { actions: ["sqs:SendMessage"], resources: [tiles.arn] },
+          ],
+        },
+      });
+    }
     // Filters match the keys of core/run/keys.ts (checked by test/sst-config.test.ts).
     results.notify({
       notifications: [
@@ -217,6 +279,13 @@ export default $config({
           events: ["s3:ObjectCreated:*"],
           filterPrefix: "runs/",
           filterSuffix: "/error.json",
+        },
+        {
+          name: "ManifestWritten",
+          function: diff.arn,
+          events: ["s3:ObjectCreated:*"],
+          filterPrefix: "runs/",
+          filterSuffix: "/manifest.json",
         },
       ],
     });

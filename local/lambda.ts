@@ -10,6 +10,7 @@ export const HANDLERS = {
   consumer: fileURLToPath(new URL('../functions/consumer.ts', import.meta.url)),
   aggregator: fileURLToPath(new URL('../functions/aggregator.ts', import.meta.url)),
   deadletter: fileURLToPath(new URL('../functions/deadletter.ts', import.meta.url)),
+  diff: fileURLToPath(new URL('../functions/diff.ts', import.meta.url)),
 } as const;
 
 export async function loadHandler(path: string): Promise<LambdaHandler> {

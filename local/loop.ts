@@ -10,6 +10,7 @@ import { deliverToAggregator, type DeliveryHooks, type S3EventSource } from './a
 import type { BatchStart } from './consumer-worker.ts';
 import { startConsumers } from './consumers.ts';
 import { drainDeadLetters } from './deadletter-drain.ts';
+import { deliverToDiff } from './diff-delivery.ts';
 import { HANDLERS, loadHandler } from './lambda.ts';
 import { stackEnv, type StackInfo } from './stack.ts';
 
@@ -79,6 +80,8 @@ export async function startLoop(emulators: { s3: S3EventSource }, stack: StackIn
     },
   });
   const aggregator = deliverToAggregator(emulators.s3, await loadHandler(HANDLERS.aggregator), stats, { ...options.aggregator, log });
+  // A run's manifest.json → functions/diff.ts (diff of an area run against its previous run).
+  const diffs = deliverToDiff(emulators.s3, await loadHandler(HANDLERS.diff), log);
   const deadLetters = drainDeadLetters(stack.deadLetterQueueUrl, await loadHandler(HANDLERS.deadletter), {
     log,
     onDone(body) {
@@ -95,6 +98,7 @@ export async function startLoop(emulators: { s3: S3EventSource }, stack: StackIn
       await consumers.stop();
       await deadLetters.stop();
       await aggregator.stop();
+      await diffs.stop();
     },
   };
 }

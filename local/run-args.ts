@@ -1,5 +1,6 @@
 // The run options shared by `npm run enqueue` and `npm start`: a region (one of four forms), the
 // zoom, dates, clustering parameters and the tile source, turned into a validated RunSpec.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_MAX_TILES, validateRunParams, type Region, type RunSpec } from '../core/run/params.ts';
 import { prepareRun, type AllowedSources, type PreparedRun, type RunRequest } from '../core/store/run-sources.ts';
@@ -24,6 +25,7 @@ export interface RunOptions {
   dataset?: string;
   confidence?: string;
   raster?: string[];
+  aoi?: string;
 }
 
 export function addRunOptions(command: Command): Command {
@@ -32,6 +34,7 @@ export function addRunOptions(command: Command): Command {
     .option('--bounds <MINLON,MINLAT,MAXLON,MAXLAT>', 'region: lon/lat box')
     .option('--lonlat <LON,LAT>', 'region: the tile holding this point')
     .option('--xy <X,Y>', 'region: one tile at --z')
+    .option('--aoi <FILE>', 'region: areas of interest, a GeoJSON Polygon/MultiPolygon/Feature/FeatureCollection in lon/lat (the tiles they touch)')
     .option('--z <zoom>', 'zoom level', '12')
     .option('--start <YYYY-MM-DD>', 'first alert date (inclusive)')
     .option('--end <YYYY-MM-DD>', 'last alert date (exclusive)')
@@ -70,6 +73,7 @@ export function regionOf(options: RunOptions): Region | null {
     options.bounds !== undefined && '--bounds',
     options.lonlat !== undefined && '--lonlat',
     options.xy !== undefined && '--xy',
+    options.aoi !== undefined && '--aoi',
   ].filter(Boolean);
   if (given.length > 1) throw new Error(`give one region, not ${given.join(' and ')}`);
   if (options.tileBounds !== undefined) {
@@ -88,7 +92,23 @@ export function regionOf(options: RunOptions): Region | null {
     const [x, y] = numbers('--xy', options.xy, 'X,Y');
     return { kind: 'tile', x, y };
   }
+  if (options.aoi !== undefined) return { kind: 'aoi', geojson: readAoiFile(options.aoi) };
   return null;
+}
+
+/** The GeoJSON of an --aoi file; one-line errors for a missing or non-JSON file. */
+export function readAoiFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`aoi: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`aoi: ${path} is not JSON (${(error as Error).message.split('\n')[0]})`);
+  }
 }
 
 /** The run request of these options and region (null: the rasters' bounds), flags parsed; throws one line. */

@@ -9,14 +9,16 @@ import { checkRunSize, regionNotes, runId, runTileCount, type RunSpec } from '..
 import { cliCommand, runCli } from '../local/cli-options.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, prepareRunOf, regionOf, runLonLatBounds, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { sstLinked, useStack } from '../local/stack-file.ts';
+import { tileCount } from '../core/tiles/grid.ts';
 
 /** What `--info` prints: the run that would be sent. */
 function runInfo(spec: RunSpec, notes: string[] = []) {
-  const { region, tiles_url, rasters, dataset, version, confidence, start_date, end_date, ...params } = spec;
+  const { region, tiles_url, rasters, dataset, version, confidence, start_date, end_date, aoi, ...params } = spec;
   return {
     ...(notes.length > 0 ? { notes } : {}),
     run_id: runId(spec),
     tiles: runTileCount(spec),
+    ...(aoi ? { box_tiles: tileCount(region), areas: aoi.areas.map((a) => a.name) } : {}),
     tile_bounds: region,
     lonlat_bounds: runLonLatBounds(spec),
     start_date,
@@ -41,7 +43,7 @@ const options = program.opts<RunOptions & { info?: boolean; maxTiles?: string; r
 
 await runCli('enqueue', async () => {
   const region = regionOf(options);
-  if (!region && !options.raster) throw new Error('give a region: --tile-bounds, --bounds, --lonlat or --xy (or --raster: its bounds)');
+  if (!region && !options.raster) throw new Error('give a region: --tile-bounds, --bounds, --lonlat, --xy or --aoi (or --raster: its bounds)');
   // A deployed stack (`sst shell`): decided before useStack, which sets the same variables for a local one.
   const onAws = sstLinked();
   if (!options.info && !options.raster) {

@@ -24,11 +24,12 @@ const program = cliCommand('view')
   .option('--start <id>', 'clusters: first row id of a range')
   .option('--end <id>', 'clusters: end of the range (excluded, as in a Python slice)')
   .option('--html <file>', 'write the self-contained HTML report of the run to FILE')
+  .option('--diff-from <old_run>', 'with --html: report what changed since OLD_RUN (new clusters red, grown orange, old hulls dashed)')
   .option('--out-dir <dir>', 'where pictures are written', join(localDir(), 'pictures'))
   .parse();
 
 const [id, action, row] = program.args;
-const options = program.opts<{ rows?: string; start?: string; end?: string; html?: string; outDir: string }>();
+const options = program.opts<{ rows?: string; start?: string; end?: string; html?: string; diffFrom?: string; outDir: string }>();
 
 /** A row id option/argument as a whole number ≥ 0, else a one-line error naming it. */
 function rowId(name: string, value: string | undefined): number {
@@ -65,7 +66,8 @@ await runCli('view', async () => {
   opened = await useStackOrLocalState();
   const service = await new ClusterService({ runId: id }).fetch();
   if (options.html) {
-    writeFileSync(options.html, await service.report());
+    const diff = options.diffFrom === undefined ? undefined : await service.diff(options.diffFrom);
+    writeFileSync(options.html, await service.report({ diff }));
     console.log(options.html);
   }
   if (action) {

@@ -173,7 +173,7 @@ describe('messages and events: size caps and shapes', () => {
   });
 
   it('an oversized error record is refused', () => {
-    expect(() => parseErrorRecord(JSON.stringify({ message: 'x'.repeat(70_000) }))).toThrow(/^error record is \d+ bytes, over the limit of 65536$/);
+    expect(() => parseErrorRecord(JSON.stringify({ message: 'x'.repeat(200_000) }))).toThrow(/^error record is \d+ bytes, over the limit of 196608$/);
   });
 });
 

@@ -25,7 +25,7 @@ function record(alerts: [number, number, string][], extra: Partial<Cluster> = {}
   const dates = alerts.map((a) => a[2]).sort();
   return {
     ...TILE, col, row, i: Math.round(col), j: Math.round(row), longitude: lon, latitude: lat, count: alerts.length,
-    count_low: 1, count_high: alerts.length - 1, count_highest: 0, area: 12.5, area_ha: 0.31, alert_area_ha: alerts.length * 0.0227, min_date: dates[0], max_date: dates.at(-1)!, alerts, ...extra,
+    count_low: 1, count_high: alerts.length - 1, count_highest: 0, area: 12.5, area_ha: 0.31, alert_area_ha: alerts.length * 0.0227, min_date: dates[0], max_date: dates.at(-1)!, areas: '', alerts, ...extra,
   };
 }
 

@@ -29,7 +29,7 @@ export function recordFromMembers(tile: TileAddress, alerts: AlertTuple[], runId
     // Fixture members carry no confidence: counted as high.
     count_low: 0, count_high: alerts.length, count_highest: 0,
     area, area_ha: area * haPerPixel, alert_area_ha: alerts.length * haPerPixel,
-    min_date: dates[0], max_date: dates[dates.length - 1], alerts,
+    min_date: dates[0], max_date: dates[dates.length - 1], areas: '', alerts,
   };
 }
 

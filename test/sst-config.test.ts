@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_LEASE_MS } from '../core/store/ledger.ts';
-import { clustersKey, errorKey, lastErrorKey, manifestKey, membersKey, messageErrorKey, unroutableKey } from '../core/run/keys.ts';
+import { clustersKey, diffGeoJsonKey, diffKey, errorKey, lastErrorKey, manifestKey, membersKey, messageErrorKey, unroutableKey } from '../core/run/keys.ts';
 import { TILE_MAX_RECEIVES } from '../core/run/messages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -79,9 +79,9 @@ beforeAll(async () => {
   // Pulumi's helpers, on plain strings (the stubs' outputs are strings).
   g.$interpolate = (parts: TemplateStringsArray, ...values: unknown[]) => parts.reduce((out, part, k) => out + part + (k < values.length ? String(values[k]) : ''), '');
   g.$jsonStringify = (value: unknown) => JSON.stringify(value);
-  g.sst = { aws: { Bucket: component('Bucket'), Queue: component('Queue'), Dynamo: component('Dynamo'), Function: component('Function') }, Linkable: component('Linkable') };
+  g.sst = { aws: { Bucket: component('Bucket'), Queue: component('Queue'), Dynamo: component('Dynamo'), Function: component('Function'), Cron: component('Cron'), SnsTopic: component('SnsTopic') }, Linkable: component('Linkable') };
   // The Pulumi AWS provider, a global in sst.config.ts.
-  g.aws = { lambda: { FunctionEventInvokeConfig: component('FunctionEventInvokeConfig') } };
+  g.aws = { lambda: { FunctionEventInvokeConfig: component('FunctionEventInvokeConfig') }, s3: { BucketObjectv2: component('BucketObjectv2') } };
   const config = (await import(configPath)).default as any;
   app = config.app({ stage: 'test' });
   await config.run();
@@ -181,7 +181,8 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
   it('the bucket notifications fire for clusters.parquet and error.json keys, and for nothing else we write', () => {
     const calls = bucket.calls.filter((c) => c.method === 'notify');
     expect(calls).toHaveLength(1);
-    const notifications = calls[0].args[0].notifications as Record<string, any>[];
+    // The aggregator's notifications (the diff function's: test/watch-wiring in this file).
+    const notifications = (calls[0].args[0].notifications as Record<string, any>[]).filter((n) => n.function === aggregator.arn);
     for (const n of notifications) {
       expect(n.function).toBe(aggregator.arn);
       expect(n.events).toEqual(['s3:ObjectCreated:*']);
@@ -351,5 +352,87 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(configured.options.transform.eventSourceMapping.scalingConfig).toEqual({ maximumConcurrency: 40 });
     await expect(runConfig({ CONSUMER_MAX_CONCURRENCY: '1' })).rejects.toThrow(/CONSUMER_MAX_CONCURRENCY must be an integer in 2\.\.1000/);
     await expect(runConfig({ LAMBDA_ARCHITECTURE: 'arm' })).rejects.toThrow(/LAMBDA_ARCHITECTURE must be x86_64 or arm64/);
+  });
+});
+
+describe('sst.config.ts wiring of watched areas (diff after the manifest, weekly cron, SNS)', () => {
+  const run = 'r-0123456789abcdef';
+  const tile = { z: 12, x: 1331, y: 2162 };
+
+  /** Runs the config with a watch config; the components it made. */
+  async function withWatch(watch: object | null) {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'watch-'));
+    const area = join(dir, 'park.geojson');
+    writeFileSync(area, JSON.stringify({ type: 'Polygon', coordinates: [[[-60, -10], [-59.9, -10], [-59.9, -9.9], [-60, -10]]] }));
+    const path = join(dir, 'watch.json');
+    if (watch) writeFileSync(path, JSON.stringify({ ...watch, areas: [{ name: 'Park', file: area, weeks: 12, width: 5 }] }));
+    const saved = { ...process.env };
+    process.env.WATCH_CONFIG = path;
+    const before = Stub.created.length;
+    try {
+      await ((await import(configPath)).default as any).run();
+    } finally {
+      process.env = saved;
+    }
+    const made = Stub.created.slice(before);
+    const bucketStub = made.find((s) => s.kind === 'Bucket')!;
+    return {
+      made,
+      diff: made.find((s) => s.kind === 'Function' && s.name === 'Diff')!,
+      notifications: bucketStub.calls.find((c) => c.method === 'notify')!.args[0].notifications as Record<string, any>[],
+      results: bucketStub,
+      ledgerStub: made.find((s) => s.kind === 'Dynamo')!,
+      tilesStub: made.find((s) => s.kind === 'Queue' && s.name === 'Tiles')!,
+    };
+  }
+
+  it('manifest.json (and nothing else we write) invokes the Diff function, which writes only the diff pair', async () => {
+    const { diff, notifications, results, ledgerStub } = await withWatch(null);
+    const fires = (key: string) => notifications.filter((n) => n.function === diff.arn && key.startsWith(n.filterPrefix) && key.endsWith(n.filterSuffix)).length;
+    expect(fires(manifestKey(run))).toBe(1);
+    for (const key of [clustersKey(run, tile), errorKey(run, tile), membersKey(run, tile), diffKey(run), diffGeoJsonKey(run)]) expect(fires(key), key).toBe(0);
+    const g = grants(diff.args.permissions);
+    const obj = (key: string) => `${results.arn}/${key}`;
+    expect(g.may('s3:PutObject', obj(diffKey(run)))).toBe(true);
+    expect(g.may('s3:PutObject', obj(diffGeoJsonKey(run)))).toBe(true);
+    expect(g.may('s3:PutObject', obj(manifestKey(run)))).toBe(false);
+    expect(g.may('s3:PutObject', obj(clustersKey(run, tile)))).toBe(false);
+    expect(g.may('s3:GetObject', obj(clustersKey(run, tile)))).toBe(true);
+    expect(g.may('dynamodb:Scan', ledgerStub.arn)).toBe(true);
+    expect(g.may('dynamodb:PutItem', ledgerStub.arn)).toBe(false);
+    expect(g.actions().some((a) => a.startsWith('sns:'))).toBe(false); // no topic without "notify"
+    expect(diff.args.link ?? []).toEqual([]);
+    expect(diff.args.runtime).toBe('nodejs22.x');
+    expect(existsSync(join(ROOT, 'functions/diff.ts'))).toBe(true);
+    expect(typeof (await import('../functions/diff.ts')).handler).toBe('function');
+    expect(Stub.created.filter((s) => s.kind === 'Cron')).toHaveLength(0);
+  });
+
+  it('each watched area: its GeoJSON uploaded to watch/NAME.geojson, a weekly Cron that enqueues it with least privilege; notify adds an SNS topic the diff may publish to only', async () => {
+    const { made, diff, results, ledgerStub, tilesStub } = await withWatch({ notify: true });
+    const crons = made.filter((s) => s.kind === 'Cron');
+    expect(crons.map((c) => c.name)).toEqual(['WatchPark']);
+    const cron = crons[0].args;
+    expect(cron.schedule).toBe('rate(7 days)');
+    expect(cron.event).toMatchObject({ area_key: 'watch/Park.geojson', weeks: '12', width: '5' });
+    expect(Object.values(cron.event).every((v) => typeof v === 'string')).toBe(true);
+    expect(cron.function.handler).toBe('functions/watch-cron.handler');
+    expect(typeof (await import('../functions/watch-cron.ts')).handler).toBe('function');
+    const upload = made.find((s) => s.kind === 'BucketObjectv2')!;
+    expect(upload.args.key).toBe('watch/Park.geojson');
+    expect(JSON.parse(upload.args.content).type).toBe('Polygon');
+    const c = grants(cron.function.permissions);
+    expect(c.may('s3:GetObject', `${results.arn}/watch/Park.geojson`)).toBe(true);
+    expect(c.may('s3:GetObject', `${results.arn}/runs/${run}/manifest.json`)).toBe(false);
+    expect(c.may('sqs:SendMessage', tilesStub.arn)).toBe(true);
+    expect(c.may('dynamodb:PutItem', ledgerStub.arn)).toBe(true);
+    expect(c.actions().some((a) => a === 's3:PutObject' || a === 'dynamodb:Scan')).toBe(false);
+    const topic = made.find((s) => s.kind === 'SnsTopic')!;
+    const d = grants(diff.args.permissions);
+    expect(d.may('sns:Publish', topic.arn)).toBe(true);
+    expect(d.statements.filter((s) => s.actions.some((a: string) => a.startsWith('sns:')))).toEqual([{ actions: ['sns:Publish'], resources: [topic.arn] }]);
+    expect(JSON.parse(diff.args.environment.SST_RESOURCE_DiffTopic)).toEqual({ arn: topic.arn });
   });
 });

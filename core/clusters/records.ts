@@ -49,6 +49,7 @@ export function buildCluster(tile: TileAddress, alerts: Alerts, cluster: OwnedCl
     alert_area_ha: members.length * pixelHa,
     min_date: daysToIso(minDays),
     max_date: daysToIso(maxDays),
+    areas: '', // set by runTile in a run with areas of interest
     alerts: tuples,
   };
 }

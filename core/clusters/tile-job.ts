@@ -11,6 +11,7 @@ import { TILE_SIZE, tileKey, validateTile } from '../tiles/grid.ts';
 import type { AlertDecoder, AlertSource, Alerts, DayRange, TileAddress, TileSource } from '../tiles/types.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
 import type { TileResult } from './types.ts';
+import { areaNames, areasAtPixels, type AoiSpec } from '../tiles/areas.ts';
 
 /** What runTile needs from the clustering engine (core/meanshift/engine.ts implements it). */
 export interface ClusterEngine {
@@ -38,6 +39,24 @@ interface TileJobSpec extends ClusterParams {
   dataset?: string;
   /** Minimum confidence kept (absent: all). */
   confidence?: ConfidenceName;
+  /** Areas of interest: alerts outside every area are dropped before clustering. */
+  aoi?: AoiSpec;
+}
+
+/** The alerts (tile pixels, halo included) whose centre lies in an area of interest. */
+function keepInAreas(alerts: Alerts, aoi: AoiSpec, tile: TileAddress, margin: number): Alerts {
+  const inAreas = areasAtPixels(aoi, tile, margin);
+  const out = allocAlerts(alerts.length);
+  let n = 0;
+  for (let k = 0; k < alerts.length; k++) {
+    if (inAreas(alerts.col[k], alerts.row[k]).length === 0) continue;
+    out.col[n] = alerts.col[k];
+    out.row[n] = alerts.row[k];
+    out.days[n] = alerts.days[k];
+    out.confidence[n] = alerts.confidence[k];
+    n++;
+  }
+  return sliceAlerts(out, n);
 }
 
 export interface RunTileOptions {
@@ -191,7 +210,9 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
   const params: ClusterParams = { width: spec.width, min_count: spec.min_count, iterations: spec.iterations, algorithm: spec.algorithm };
   const cache = new TileCache(source, options.decoder ?? decoderOf(spec), range, options.onWarning ?? (() => {}));
 
-  const own = await cache.get(tile, false);
+  const read = await cache.get(tile, false);
+  // With areas of interest, only in-area alerts (the tile's and the halo's) are clustered.
+  const own = read && spec.aoi ? keepInAreas(read, spec.aoi, tile, 0) : read;
   // The request echoed in `npm run tile`'s fixed key order (a RunSpec's region and tiles_url stay out).
   const result: TileResult = {
     z: tile.z,
@@ -211,13 +232,19 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
   const max = clusterEngine.MAX_HALO_MARGIN;
   let margin = Math.min(clusterEngine.initialHaloMargin(params), max);
   for (;;) {
-    const alerts = margin > 0 ? await gatherHalo(tile, own, margin, cache) : own;
+    const gathered = margin > 0 ? await gatherHalo(tile, own, margin, cache) : own;
+    const alerts = spec.aoi && margin > 0 ? keepInAreas(gathered, spec.aoi, tile, margin) : gathered;
     const origin = tileOrigin(tile, max);
     const { clusters, complete } = clusterEngine.clusterAlerts(alerts, params, margin, origin);
     options.onPass?.({ margin, alerts: alerts.length, complete });
     if (complete || margin >= max) {
       if (!complete) options.onWarning?.(`tile ${tileKey(tile)}: clusters may be cut at the maximum halo of ${max} px`);
       result.clusters = buildClusters(tile, alerts, clusters);
+      if (spec.aoi) {
+        const aoi = spec.aoi;
+        const inAreas = areasAtPixels(aoi, tile, margin);
+        for (const c of result.clusters) c.areas = areaNames(aoi, c.alerts.flatMap(([row, col]) => inAreas(col, row)));
+      }
       result.nb_clusters = result.clusters.length;
       return result;
     }

@@ -21,7 +21,7 @@ import { DEFAULT_DATASET, datasetByName, datasetDecoder, datasetOfSpec } from '.
 import { prepareRun, type RunRequest } from '../store/run-sources.ts';
 import { rasterAlertSource, openRaster } from '../store/raster-source.ts';
 import { submitRun, type BatchSender } from '../store/queue.ts';
-import { exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
+import { clusterHull, exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
 import type { Ledger, Progress } from '../store/ledger.ts';
 import { waitForManifest } from '../store/manifest-wait.ts';
 import { completeRun } from '../store/run-completion.ts';
@@ -41,6 +41,8 @@ import { pixelToLonLat, tileKey } from '../tiles/grid.ts';
 import type { Manifest } from '../run/types.ts';
 import type { AlertSource, TileSource } from '../tiles/types.ts';
 import type { AllowedSources } from '../store/run-sources.ts';
+import { diffStoredRuns } from './run-diff.ts';
+import type { RunDiff } from './diff.ts';
 
 /** What the service needs from AWS (or the emulators): one bucket, one queue, the ledger. */
 export interface ServiceDeps {
@@ -71,7 +73,9 @@ export type RegionInput =
   | { tileBounds: [x0: number, y0: number, x1: number, y1: number] }
   | { bounds: [west: number, south: number, east: number, north: number] }
   | { lonlat: [lon: number, lat: number] }
-  | { xy: [x: number, y: number] };
+  | { xy: [x: number, y: number] }
+  /** Areas of interest: a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection (lon/lat). */
+  | { aoi: unknown };
 
 /** Run parameters besides the region; dates and clustering parameters default as in `npm run tile`. */
 export interface ServiceParams {
@@ -97,10 +101,11 @@ export type ServiceInput = (RegionInput & ServiceParams) | { spec: RunSpec } | {
 
 /** The run's region, from whichever form was given (exactly one). */
 export function regionOfInput(input: RegionInput): Region {
-  const forms = (['tileBounds', 'bounds', 'lonlat', 'xy'] as const).filter((k) => k in input);
+  const forms = (['tileBounds', 'bounds', 'lonlat', 'xy', 'aoi'] as const).filter((k) => k in input);
   if (forms.length !== 1) {
-    throw new Error(`give exactly one region (tileBounds, bounds, lonlat or xy), got ${forms.length ? forms.join(' and ') : 'none'}`);
+    throw new Error(`give exactly one region (tileBounds, bounds, lonlat, xy or aoi), got ${forms.length ? forms.join(' and ') : 'none'}`);
   }
+  if ('aoi' in input) return { kind: 'aoi', geojson: input.aoi };
   const arity = (values: unknown, n: number, name: string): number[] => {
     if (!Array.isArray(values) || values.length !== n) throw new Error(`${name} must be ${n} numbers`);
     return values as number[];
@@ -362,6 +367,18 @@ export class ClusterService {
     return exportClusters(this.loaded, format, options);
   }
 
+  /**
+   * What changed since an older run (a run id or a service): this run's clusters as new / grown /
+   * shrunk / same, the older run's clusters without successor as gone (core/results/diff.ts).
+   * Both runs must be finished; different algorithm, width or zoom is a one-line error.
+   */
+  async diff(old: string | ClusterService): Promise<RunDiff> {
+    const oldId = typeof old === 'string' ? old : old.runId;
+    if (!isRunId(oldId)) throw new Error(`"${oldId}" is not a run id (r- and 16 hex digits)`);
+    const { s3, bucket } = this.deps;
+    return diffStoredRuns(oldId, this.runId, { s3, bucket });
+  }
+
   /** Reads the run's input tiles (for pictures and the report); throws for a run read from rasters. */
   tileSource(): TileSource {
     const spec = this.requireSpec();
@@ -391,8 +408,12 @@ export class ClusterService {
     return this.spec;
   }
 
-  /** The self-contained HTML report of the run. */
-  async report(): Promise<string> {
+  /**
+   * The self-contained HTML report of the run; area outlines for a run with areas of interest.
+   * With `diff` (of this run against an older one): clusters coloured by status (new red, grown
+   * orange, shrunk blue), the old clusters' hulls dashed grey underneath, gone ones faint.
+   */
+  async report(options: { diff?: RunDiff } = {}): Promise<string> {
     const spec = this.requireSpec();
     let source: AlertSource | null = null;
     try {
@@ -416,8 +437,26 @@ export class ClusterService {
       },
       tiles: runTiles(spec),
       source,
+      areas: spec.aoi?.areas,
+      ...(options.diff ? diffReportParts(options.diff) : {}),
     });
   }
+}
+
+/** A diff's report parts: the new run's rows with their status, and the old hulls to draw beneath. */
+function diffReportParts(diff: RunDiff) {
+  const used = new Set(diff.rows.map((r) => r.old_row_id));
+  const status = new Map(diff.rows.filter((r) => r.status === 'gone').map((r) => [r.row_id, 'gone']));
+  const oldHulls = diff.previous
+    .filter((r) => used.has(r.row_id))
+    .flatMap((r) => {
+      try {
+        return [{ row_id: r.row_id, status: status.get(r.row_id) ?? 'matched', hull: clusterHull(r).coordinates[0].map(([lon, lat]) => [lat, lon] as [number, number]) }];
+      } catch {
+        return [];
+      }
+    });
+  return { records: diff.rows.filter((r) => r.status !== 'gone'), oldHulls };
 }
 
 /** A picture as the viewer returns it: PNG bytes, and the file it was written to (with a `dir`). */

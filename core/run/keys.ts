@@ -12,7 +12,10 @@ export const CLUSTERS_FILE = 'clusters.parquet';
 export const MEMBERS_FILE = 'members.parquet';
 /** Last path segment of a tile's error record: marks the tile failed. */
 export const ERROR_FILE = 'error.json';
-const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_FILE = 'manifest.json';
+/** What changed since the previous run of the same area (written after the manifest, functions/diff.ts). */
+const DIFF_FILE = 'diff.json';
+const DIFF_GEOJSON_FILE = 'diff.geojson';
 /** Messages that name no readable run end up here (outside `runs/`, so they trigger nothing). */
 const UNROUTABLE_PREFIX = 'errors/unroutable/';
 
@@ -55,6 +58,22 @@ export function lastErrorKey(runId: string, tile: TileAddress): string {
 
 export function manifestKey(runId: string): string {
   return runPrefix(runId) + MANIFEST_FILE;
+}
+
+/** `runs/{run_id}/diff.json`: the diff manifest (summary, previous run, GeoJSON key). */
+export function diffKey(runId: string): string {
+  return runPrefix(runId) + DIFF_FILE;
+}
+
+/** `runs/{run_id}/diff.geojson`: the diff's rows as GeoJSON. */
+export function diffGeoJsonKey(runId: string): string {
+  return runPrefix(runId) + DIFF_GEOJSON_FILE;
+}
+
+/** The run id of a manifest key (`runs/{run_id}/manifest.json`), or null for any other key. */
+export function parseManifestKey(key: string): string | null {
+  const m = /^runs\/(r-[0-9a-f]{16})\/manifest\.json$/.exec(key);
+  return m ? m[1] : null;
 }
 
 /** Only letters, digits, `-` and `_` survive from an id used in a key (SQS message ids are UUIDs). */

@@ -22,11 +22,12 @@ const MESSAGE_VERSION = 1;
 
 /**
  * Largest message body read. A real one is under 3 KB (params with a tiles URL of at most 2048
- * characters); anything bigger is not ours and is refused before JSON.parse.
+ * characters), or up to ~105 KB with areas of interest (MAX_AOI_CHARS of core/tiles/areas.ts);
+ * anything bigger is not ours and is refused before JSON.parse. SQS allows 256 KiB.
  */
-export const MAX_MESSAGE_BYTES = 16 * 1024;
-/** Largest error.json read (ours hold a message, the params and a message id: a few KB). */
-const MAX_ERROR_RECORD_BYTES = 64 * 1024;
+export const MAX_MESSAGE_BYTES = 128 * 1024;
+/** Largest error.json read (ours hold a message, the params — areas included — and a message id). */
+const MAX_ERROR_RECORD_BYTES = 192 * 1024;
 /** Most records an S3 event may carry (S3 sends one per event; more is not an S3 notification). */
 export const MAX_S3_RECORDS = 100;
 

@@ -10,13 +10,16 @@ import { crossesAntimeridian, eachTileInBounds, indexInBounds, lonLatBoxToTileBo
 import type { TileBounds } from '../tiles/grid.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
 import type { TileAddress } from '../tiles/types.ts';
+import { aoiTiles, parseAreas, type AoiSpec } from '../tiles/areas.ts';
 
 /** The region of a run, in any of the forms the user may give it. */
 export type Region =
   | { kind: 'tiles'; x0: number; y0: number; x1: number; y1: number }
   | { kind: 'bbox'; west: number; south: number; east: number; north: number }
   | { kind: 'point'; lon: number; lat: number }
-  | { kind: 'tile'; x: number; y: number };
+  | { kind: 'tile'; x: number; y: number }
+  /** Areas of interest: a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection in lon/lat. */
+  | { kind: 'aoi'; geojson: unknown };
 
 /**
  * One raster a run reads, with its identity when the run was submitted (so a changed file makes a
@@ -61,6 +64,11 @@ export interface RunSpec extends ClusterParams, SourceFields {
   start_date: string;
   end_date: string;
   region: TileBounds;
+  /**
+   * Areas of interest (absent for a rectangle): the run's tiles are those at region.z that
+   * intersect an area (core/tiles/areas.ts), and `region` is their bounding tile range.
+   */
+  aoi?: AoiSpec;
 }
 
 /** Runs larger than this many tiles are refused unless the caller raises the limit (`--max-tiles`). */
@@ -94,8 +102,9 @@ const regionSchema = z.discriminatedUnion(
     }),
     z.strictObject({ kind: z.literal('point'), lon: finite('a longitude').min(-180).max(180), lat: finite('a latitude').min(-90).max(90) }),
     z.strictObject({ kind: z.literal('tile'), x: index, y: index }),
+    z.strictObject({ kind: z.literal('aoi'), geojson: z.unknown() }),
   ],
-  { error: 'must be one of {kind:"tiles",x0,y0,x1,y1}, {kind:"bbox",west,south,east,north}, {kind:"point",lon,lat}, {kind:"tile",x,y}' },
+  { error: 'must be one of {kind:"tiles",x0,y0,x1,y1}, {kind:"bbox",west,south,east,north}, {kind:"point",lon,lat}, {kind:"tile",x,y}, {kind:"aoi",geojson}' },
 );
 
 /** Schemes core/store/tile-sources.ts can read. */
@@ -204,6 +213,12 @@ const boundsSchema = z.strictObject({
   y1: index,
 });
 
+/** Shape of a normalised AOI in a RunSpec (validated in full once, by parseAreas, when the run is made). */
+const position = z.tuple([z.number().finite(), z.number().finite()]);
+const aoiSchema = z.strictObject({
+  areas: z.array(z.strictObject({ name: z.string(), polygons: z.array(z.array(z.array(position).min(4)).min(1)).min(1) })).min(1),
+});
+
 /** Schema of a RunSpec (as carried by messages and stored in the ledger). */
 const runSpecSchema = z
   .strictObject({
@@ -215,6 +230,7 @@ const runSpecSchema = z
     algorithm: clusterParamFields.algorithm.unwrap(),
     region: boundsSchema,
     ...sourceFields,
+    aoi: aoiSchema.optional(),
   })
   .superRefine((v, ctx) => {
     checkDateOrder(v, ctx);
@@ -234,6 +250,7 @@ export function validateRunParams(input: unknown): RunSpec {
   const result = runParamsSchema.safeParse(input);
   if (!result.success) throw new Error(formatZodError(result.error));
   const params = result.data as RunParams;
+  if (params.region.kind === 'aoi') return aoiRunSpec(params, parseAreas(params.region.geojson));
   const { x0, y0, x1, y1 } = regionToBounds(params.z, params.region);
   const spec: RunSpec = {
     start_date: params.start_date,
@@ -251,6 +268,43 @@ export function validateRunParams(input: unknown): RunSpec {
   if (params.tiles_url !== undefined) spec.tiles_url = params.tiles_url;
   if (params.rasters !== undefined) spec.rasters = params.rasters.map((r) => ({ ...r }));
   return spec;
+}
+
+/** The RunSpec of an AOI run: region = the bounding tile range of the tiles touching the areas. */
+function aoiRunSpec(params: RunParams, aoi: AoiSpec): RunSpec {
+  return {
+    start_date: params.start_date,
+    end_date: params.end_date,
+    width: params.width,
+    min_count: params.min_count,
+    iterations: params.iterations,
+    algorithm: params.algorithm,
+    region: tilesBoundingRange(params.z, aoiTiles(aoi, params.z)),
+    tiles_url: params.tiles_url,
+    aoi,
+  };
+}
+
+/**
+ * Smallest tile range holding the tiles; it wraps round the antimeridian (x0 > x1) when that is
+ * narrower (areas split at ±180 into a MultiPolygon).
+ */
+function tilesBoundingRange(z: number, tiles: readonly TileAddress[]): TileBounds {
+  const xs = [...new Set(tiles.map((t) => t.x))].sort((a, b) => a - b);
+  const ys = tiles.map((t) => t.y);
+  const size = 2 ** z;
+  // The widest empty run of columns, the wrap-around one (last → first) included.
+  let gap = xs[0] + size - xs[xs.length - 1];
+  let x0 = xs[0];
+  let x1 = xs[xs.length - 1];
+  for (let k = 1; k < xs.length; k++) {
+    if (xs[k] - xs[k - 1] > gap) {
+      gap = xs[k] - xs[k - 1];
+      x0 = xs[k];
+      x1 = xs[k - 1];
+    }
+  }
+  return { z, x0, y0: Math.min(...ys), x1, y1: Math.max(...ys) };
 }
 
 /** Resolves the region to tile bounds at z; throws when the tiles are outside the grid. */
@@ -272,6 +326,8 @@ function regionToBounds(z: number, region: Region): TileBounds {
     case 'tile':
       bounds = { z, x0: region.x, y0: region.y, x1: region.x, y1: region.y };
       break;
+    case 'aoi':
+      throw new Error('an aoi region has no rectangle: validateRunParams resolves it');
   }
   validateTileBounds(bounds);
   return bounds;
@@ -305,6 +361,10 @@ export function regionNotes(r: Region, spec: RunSpec): string[] {
     notes.push(`latitude ${clamped.join(' and ')} clamped to ±${MAX_LATITUDE.toFixed(4)} (web-mercator tiles end there)`);
   }
   const b = spec.region;
+  if (spec.aoi) {
+    const n = (v: number) => v.toLocaleString('en-US');
+    notes.push(`aoi: ${spec.aoi.areas.length} area${spec.aoi.areas.length > 1 ? 's' : ''} (${spec.aoi.areas.map((a) => a.name).join(', ')}) touch ${n(runTileCount(spec))} tiles of their ${n(tileCount(b))}-tile box`);
+  }
   if (crossesAntimeridian(b)) {
     notes.push(`region crosses the antimeridian: columns x ${b.x0}..${2 ** b.z - 1} and 0..${b.x1} at z=${b.z}`);
   }
@@ -349,27 +409,46 @@ export function runId(spec: RunSpec): string {
 
 /** Number of tiles of a run. */
 export function runTileCount(spec: RunSpec): number {
+  if (spec.aoi) return aoiTiles(spec.aoi, spec.region.z).length;
   return tileCount(spec.region);
 }
 
 /** The tiles of a run, row by row, each row west to east (across the antimeridian when it wraps). */
 export function runTiles(spec: RunSpec): TileAddress[] {
+  if (spec.aoi) return [...aoiTiles(spec.aoi, spec.region.z)];
   return tilesInBounds(spec.region);
 }
 
 /** runTiles one at a time, in the same order: what code that may meet a huge run iterates. */
-export function eachRunTile(spec: RunSpec): Generator<TileAddress> {
+export function eachRunTile(spec: RunSpec): Iterable<TileAddress> {
+  if (spec.aoi) return aoiTiles(spec.aoi, spec.region.z);
   return eachTileInBounds(spec.region);
+}
+
+/** Index of each tile of an AOI run's list (kept with the cached list). */
+const aoiIndexes = new WeakMap<readonly TileAddress[], Map<string, number>>();
+
+/** Position of a tile in an AOI run's tile list, or -1. */
+function aoiIndex(spec: RunSpec & { aoi: AoiSpec }, tile: TileAddress): number {
+  if (tile.z !== spec.region.z) return -1;
+  const tiles = aoiTiles(spec.aoi, spec.region.z);
+  let index = aoiIndexes.get(tiles);
+  if (!index) {
+    index = new Map(tiles.map((t, i) => [`${t.x}/${t.y}`, i]));
+    aoiIndexes.set(tiles, index);
+  }
+  return index.get(`${tile.x}/${tile.y}`) ?? -1;
 }
 
 /** True when the tile belongs to the run's region. */
 export function tileInRun(spec: RunSpec, tile: TileAddress): boolean {
+  if (spec.aoi) return aoiIndex({ ...spec, aoi: spec.aoi }, tile) >= 0;
   return indexInBounds(spec.region, tile) >= 0;
 }
 
 /** Position of a tile in its run (row-major, as runTiles lists them): the ledger counts tiles by this number. */
 export function tileIndex(spec: RunSpec, tile: TileAddress): number {
-  const index = indexInBounds(spec.region, tile);
+  const index = spec.aoi ? aoiIndex({ ...spec, aoi: spec.aoi }, tile) : indexInBounds(spec.region, tile);
   if (index < 0) throw new Error(`tile ${tile.z}/${tile.x}/${tile.y} is outside the run's region`);
   return index;
 }

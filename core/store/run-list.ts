@@ -19,7 +19,7 @@ export interface RunListing {
 }
 
 /** Run items of the ledger table, oldest first. */
-async function scanRunItems(doc: DynamoDBDocumentClient, table: string): Promise<RunItem[]> {
+export async function scanRunItems(doc: DynamoDBDocumentClient, table: string): Promise<RunItem[]> {
   const items: RunItem[] = [];
   let start: Record<string, unknown> | undefined;
   do {

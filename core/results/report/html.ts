@@ -22,6 +22,10 @@ export interface ReportInput {
   errors?: readonly TileError[];
   /** One-line notes (e.g. why the alert tiles are not drawn). */
   notes?: readonly string[];
+  /** Areas of interest, outlined (GeoJSON MultiPolygon coordinates in lon/lat). */
+  areas?: { name: string; polygons: number[][][][] }[];
+  /** Old hulls of a diff ([lat, lon] pairs), drawn dashed. */
+  oldHulls?: { row_id: number; status: string; hull: [number, number][] }[];
 }
 
 /** The page's own script and style live beside this file as real .js/.css (readable, lintable). */
@@ -65,6 +69,8 @@ export function buildReportHtml(input: ReportInput): string {
     overlays: (input.overlays ?? []).map((o) => ({ key: `${o.tile.z}/${o.tile.x}/${o.tile.y}`, bounds: o.bounds, url: o.dataUrl, alerts: o.alerts })),
     errors: input.errors ?? [],
     gradient: Array.from({ length: 10 }, (_, k) => css(rampColor(k / 9))),
+    areas: (input.areas ?? []).map((a) => ({ name: a.name, polygons: a.polygons.map((p) => p.map((r) => r.map(([lon, lat]) => [lat, lon]))) })),
+    oldHulls: input.oldHulls ?? [],
   };
   const kv = (obj: Record<string, unknown> | undefined) =>
     Object.entries(obj ?? {})

@@ -15,17 +15,28 @@
     }).addTo(map);
   });
 
+  // Areas of interest (runs with --aoi): outlined, not filled.
+  (D.areas || []).forEach(function (a) {
+    L.polygon(a.polygons, { color: '#087f5b', weight: 2, dashArray: '6 4', fill: false, className: 'aoi-outline', interactive: false })
+      .bindTooltip(a.name).addTo(map);
+  });
+  // A diff: the old clusters' hulls under the new ones (growth = new hull beyond the grey one).
+  (D.oldHulls || []).forEach(function (o) {
+    L.polygon(o.hull, { color: '#777', weight: 1, dashArray: '3 3', fillColor: '#999', fillOpacity: o.status === 'gone' ? 0.05 : 0.25, className: 'old-hull old-' + o.status, interactive: false }).addTo(map);
+  });
+  var STATUS_COLORS = { new: '#d7191c', grown: '#fd8d3c', shrunk: '#2c7bb6', same: '#333' };
+
   var maxArea = Math.max.apply(null, clusters.map(function (c) { return c.area_ha; }).concat([1e-9]));
   var radius = function (c) { return 4 + 14 * Math.sqrt(c.area_ha / maxArea); };
   var layers = {};
   // Largest first, so smaller circles are drawn on top and stay clickable.
   clusters.slice().sort(function (a, b) { return b.area_ha - a.area_ha; }).forEach(function (c) {
-    var hull = c.hull ? L.polygon(c.hull, { color: '#333', weight: 1, fill: false, className: 'cluster-hull', interactive: false }) : null;
+    var hull = c.hull ? L.polygon(c.hull, { color: STATUS_COLORS[c.status] || '#333', weight: c.status ? 2 : 1, fill: false, className: 'cluster-hull' + (c.status ? ' status-' + c.status : ''), interactive: false }) : null;
     var centre = L.circleMarker([c.latitude, c.longitude], {
       radius: radius(c), color: '#ffffff', weight: 1, fillColor: c.color, fillOpacity: 0.9, className: 'cluster-centre',
     });
     centre.on('click', function () { select(c.row_id, false); });
-    centre.bindTooltip('#' + c.row_id + ' · ' + c.count + ' alerts · ' + c.area_ha.toFixed(2) + ' ha');
+    centre.bindTooltip('#' + c.row_id + ' · ' + c.count + ' alerts · ' + c.area_ha.toFixed(2) + ' ha' + (c.status ? ' · ' + c.status + ' (' + (c.delta_count >= 0 ? '+' : '') + c.delta_count + ' alerts, ' + (c.delta_area_ha >= 0 ? '+' : '') + c.delta_area_ha.toFixed(2) + ' ha)' : ''));
     layers[c.row_id] = { hull: hull, centre: centre, shown: false };
   });
 

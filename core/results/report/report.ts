@@ -22,6 +22,10 @@ export interface RunReportInput {
   tiles?: readonly TileAddress[];
   source?: TileSource | AlertSource | null;
   maxOverlayTiles?: number;
+  /** Areas of interest to outline (a run with --aoi). */
+  areas?: { name: string; polygons: number[][][][] }[];
+  /** A diff's old hulls drawn dashed under the new clusters (records then carry `status`). */
+  oldHulls?: { row_id: number; status: string; hull: [number, number][] }[];
 }
 
 /**
@@ -64,5 +68,7 @@ export async function buildRunReport(input: RunReportInput): Promise<string> {
     overlays,
     errors: m?.errors ?? [],
     notes,
+    areas: input.areas,
+    oldHulls: input.oldHulls,
   });
 }

@@ -1,12 +1,12 @@
 // The whole local stack in this process: emulators on loopback with state under `.local/state/`,
 // the bucket/queues/table, the Lambda stand-in loop, and `.local/stack.json` for other terminals.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { lockState, thisCommand } from './state-lock.ts';
 import { startLoop, type Loop, type LoopOptions } from './loop.ts';
 import { localDir, removeStackFile, writeStackFile } from './stack-file.ts';
 import { applyStackEnv, createStack, type StackInfo } from './stack.ts';
+import { makeDir } from '../core/store/files.ts';
 
 export interface LocalStackOptions extends LoopOptions {
   /** Local directory (default `.local/` or $GLAD_LOCAL_DIR). */
@@ -28,7 +28,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dir = options.dir ?? localDir();
   const stateDir = join(dir, 'state');
   const command = options.command ?? thisCommand();
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   const lock = lockState(dir, command);
   let emulators: Emulators;
   try {

@@ -4,7 +4,7 @@
 // With `dir`, results persist there (S3 files, DynamoDB leveldb); without it, state is thrown away.
 // SQS stays in memory: fauxqs 2.4.1's SQLite persistence loses in-flight messages on
 // ChangeMessageVisibility (checked on this machine), so queued work does not survive a restart.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import dynalite from 'dynalite';
 import './s3rver-atomic-put.ts';
 import S3rver from 's3rver';
 import { buildApp } from 'fauxqs';
+import { makeDir } from '../core/store/files.ts';
 
 /** One S3 event-notification payload as s3rver emits it (the shape Lambda receives). */
 export interface S3EventPayload {
@@ -57,7 +58,7 @@ export const LOCAL_REGION = 'us-east-1';
 export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
   const temporary = options.dir === undefined;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'glad-local-'));
-  for (const sub of ['s3', 'dynamodb']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of ['s3', 'dynamodb']) makeDir(join(dir, sub));
 
   const s3 = new S3rver({
     address: HOST,

@@ -9,7 +9,7 @@
 //     page a Query at 1 MB);
 //   - reading the results back: streamed tile by tile (streamRunClusters) to an NDJSON file,
 //     against loading the whole run at once (loadRun), with the heap each needs.
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
 import { submitRun } from '../core/store/queue.ts';
@@ -25,6 +25,7 @@ import type { TileAddress } from '../core/tiles/types.ts';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { startLoop } from './loop.ts';
 import { applyStackEnv, createStack, type StackInfo } from './stack.ts';
+import { makeDir } from '../core/store/files.ts';
 
 const Z = 12;
 /** Delay before an S3 event reaches the aggregator, ms (S3 notifications are asynchronous). */
@@ -50,7 +51,7 @@ export function writeScaleTiles(dir: string, tiles: readonly TileAddress[], seed
     const alerts = syntheticTile({ ...tile, seed: seed + tile.x * 7919 + tile.y, density });
     if (alerts.length === 0) continue;
     const path = join(dir, String(tile.z), String(tile.x), `${tile.y}.png`);
-    mkdirSync(dirname(path), { recursive: true });
+    makeDir(dirname(path));
     writeFileSync(path, encodeGladTile(alerts));
   }
   return counts;

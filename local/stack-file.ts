@@ -1,11 +1,12 @@
 // `.local/stack.json`: how `npm run enqueue|fetch|start` in another terminal find the stack that
 // `npm run dev` (or `npm start`) is running, and how they point the SDK and SST's Resource at it.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulators, type Emulators } from './emulators.ts';
 import { lockState } from './state-lock.ts';
 import { applyStackEnv, DEFAULT_NAMES, queueUrl, type StackInfo } from './stack.ts';
+import { makeDir } from '../core/store/files.ts';
 
 /** Local state directory: `.local/` at the repository root, or $GLAD_LOCAL_DIR (tests use their own). */
 export function localDir(env: Record<string, string | undefined> = process.env): string {
@@ -26,7 +27,7 @@ export interface StackFile extends StackInfo {
 }
 
 export function writeStackFile(file: StackFile, dir = localDir()): void {
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   writeFileSync(stackFilePath(dir), JSON.stringify(file, null, 2) + '\n');
 }
 

@@ -5,7 +5,7 @@
 // up to MAX_REACH px beyond its anchor tile, so a tile is rendered from the features of its own
 // anchor and its 8 neighbours — which makes clearings and roads continue across tile edges, and
 // the same (seed, z, x, y, density) always gives the same alerts and bytes.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isoToDays } from '../core/tiles/dates.ts';
 import { allocAlerts, encodeGladTile } from '../core/tiles/decode.ts';
@@ -14,6 +14,7 @@ import { encodeDatasetTile } from './synthetic-encodings.ts';
 import { TILE_SIZE, tilesInBounds, validateTile } from '../core/tiles/grid.ts';
 import type { TileBounds } from '../core/tiles/grid.ts';
 import type { Alerts, TileAddress, TileSource } from '../core/tiles/types.ts';
+import { makeDir } from '../core/store/files.ts';
 
 export interface SyntheticOptions extends TileAddress {
   /** World seed: same seed, same world. */
@@ -406,7 +407,7 @@ export async function writeSyntheticMosaic(dir: string, opts: MosaicOptions): Pr
   const summary: MosaicSummary = { tiles: tilesInBounds(opts).length, written: 0, corrupt: 0, alerts: 0 };
   for (const file of syntheticMosaicFiles(opts)) {
     const full = join(dir, file.path);
-    await mkdir(dirname(full), { recursive: true });
+    makeDir(dirname(full));
     await writeFile(full, file.bytes);
     summary.written++;
     if (file.corrupt) summary.corrupt++;

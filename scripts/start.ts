@@ -5,7 +5,7 @@
 // report (.local/reports/RUN_ID.html). Without a region: a demo
 // on a 4×4 region of synthetic tiles written to .local/demo-tiles/.
 import '../local/quiet.ts';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
@@ -26,6 +26,7 @@ import { DEFAULT_DATASET, datasetByName } from '../core/tiles/datasets.ts';
 import { findRunningStack, localDir, sstLinked } from '../local/stack-file.ts';
 import { inUseMessage } from '../local/state-lock.ts';
 import { applyStackEnv } from '../local/stack.ts';
+import { makeDir } from '../core/store/files.ts';
 
 /** The demo: 4×4 tiles at z12 in Rondônia (Brazil), ~2,000 synthetic alerts a tile. */
 const DEMO = { z: 12, x0: 1331, y0: 2162, x1: 1334, y1: 2165, seed: 1, density: 2000 };
@@ -131,7 +132,7 @@ await runCli('start', async () => {
   let started = 0;
   // The stack is found or started only once submitRun has accepted the run's size.
   const connect = async () => {
-    mkdirSync(localRoot, { recursive: true });
+    makeDir(localRoot);
     if (sstLinked()) say('using the SST stack linked in this shell');
     else {
       const running = await findRunningStack();
@@ -182,7 +183,7 @@ await runCli('start', async () => {
   }
   // The run's HTML report (map, table, details), so the result can be looked at, not only read.
   const reportPath = join(localRoot, 'reports', `${submission.runId}.html`);
-  mkdirSync(join(localRoot, 'reports'), { recursive: true });
+  makeDir(join(localRoot, 'reports'));
   writeFileSync(reportPath, await service.report());
   if (options.json) say(`report: ${reportPath}`);
   else process.stdout.write(`report: ${reportPath}\n`);

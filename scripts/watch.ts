@@ -6,7 +6,7 @@
 // `--json` prints the diff manifest (what runs/RUN/diff.json holds). Needs a running stack
 // (`npm run dev`) or `sst shell`; the diff itself is written by functions/diff.ts after the manifest.
 import '../local/quiet.ts';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ledgerFromEnv, resultsBucket, s3Client } from '../core/store/aws.ts';
 import { ClusterService } from '../core/results/service.ts';
@@ -16,6 +16,7 @@ import { daysToIso, isoToDays } from '../core/tiles/dates.ts';
 import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
 import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
 import { localDir, useStack } from '../local/stack-file.ts';
+import { makeDir } from '../core/store/files.ts';
 
 const program = addSizeOption(addRunOptions(
   cliCommand('watch').description('Run an area for the latest data and report what changed since its previous run'),
@@ -52,7 +53,7 @@ await runCli('watch', async () => {
 
   const diff = manifest.previous_run_id ? await service.diff(manifest.previous_run_id) : undefined;
   const html = options.html ?? join(localDir(), 'reports', `${service.runId}.html`);
-  mkdirSync(join(html, '..'), { recursive: true });
+  makeDir(join(html, '..'));
   writeFileSync(html, await service.report({ diff }));
   if (options.json) console.log(JSON.stringify(manifest, null, 2));
   else if (manifest.summary) process.stdout.write(summaryText(manifest.summary));

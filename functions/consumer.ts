@@ -44,13 +44,13 @@ async function processRecord(results: ResultStore, record: SQSRecord, log: Logge
 
   const { run_id: runId, tile, params } = parsed.message;
   log.append({ run_id: runId, tile });
-  let clusters;
+  let result;
   try {
     // A corrupt neighbour is read as missing (documented): say so in the log rather than silently.
     const onWarning = (warning: string) => log.warn(`warning: ${warning}`);
     // Tile sources and open rasters are kept across invocations of a warm Lambda (run-sources.ts).
     const source = await alertSourceOf(params, { onLambda, allowed: allowedSources() });
-    clusters = (await runTile(tile, params, source, { onWarning, engine })).clusters;
+    result = await runTile(tile, params, source, { onWarning, engine });
   } catch (error) {
     if (isTransient(error)) throw await remembered(results, runId, tile, record, error);
     log.error(errorText(error));
@@ -58,7 +58,7 @@ async function processRecord(results: ResultStore, record: SQSRecord, log: Logge
     return;
   }
   try {
-    await putTileResult(results, runId, params, tile, clusters);
+    await putTileResult(results, runId, params, tile, result.clusters, result.tile_alerts);
   } catch (error) {
     throw await remembered(results, runId, tile, record, error);
   }

@@ -88,8 +88,9 @@ function summary(manifest: Manifest, hullHectares: number, seconds: number | nul
   const lines = [
     `run ${manifest.run_id} ${seconds === null ? 'was complete already' : `complete in ${seconds.toFixed(1)} s`}: ${manifest.tiles} tiles ` +
       `(${manifest.tiles_with_clusters} with clusters, ${manifest.tiles_empty} empty, ${manifest.tiles_failed} failed)`,
-    `clusters ${t.clusters}, alerts ${t.alerts}, alert area ${t.hectares.toFixed(1)} ha ` +
-      `(cluster hulls ${hullHectares.toFixed(1)} ha), dates ${t.first_date ?? '-'} .. ${t.last_date ?? '-'}`,
+    ...(t.region_alerts !== undefined ? [`alerts in the region ${t.region_alerts} (each tile's own, in the date window)`] : []),
+    `clusters ${t.clusters}, alerts of the clusters ${t.alerts} (members may lie in tiles around the region), ` +
+      `alert area ${t.hectares.toFixed(1)} ha (cluster hulls ${hullHectares.toFixed(1)} ha), dates ${t.first_date ?? '-'} .. ${t.last_date ?? '-'}`,
     `errors ${manifest.errors.length}`,
   ];
   for (const e of manifest.errors.slice(0, 5)) lines.push(`  error ${e.z}/${e.x}/${e.y} (${e.stage}): ${e.message}`);

@@ -390,10 +390,13 @@ describe('aggregator reads the tile totals from the clusters file footer', () =>
 
   it('gives the same totals as summing the rows', async () => {
     const { id, bytes, fromRows } = await oneTileRun(18);
-    expect(readClustersInfo(bytes).totals).toEqual(fromRows);
+    // The cluster totals are the rows' sums; the tile's own alerts (region_alerts) are not in the rows.
+    const { region_alerts: regionAlerts, ...clusterTotals } = readClustersInfo(bytes).totals!;
+    expect(clusterTotals).toEqual(fromRows);
+    expect(regionAlerts).toBeGreaterThan(0);
     await aggregate(record(clustersKey(id, tile)));
     const manifest: Manifest = await getJson(manifestKey(id));
-    expect(manifest.totals).toEqual({ ...fromRows, hectares: round6(fromRows.hectares) });
+    expect(manifest.totals).toEqual({ ...fromRows, hectares: round6(fromRows.hectares), region_alerts: regionAlerts });
   });
 
   it('takes the footer, not the rows: a footer that disagrees with the rows wins', async () => {

@@ -21,6 +21,8 @@ import { runTiles, type RunSpec } from '../core/run/params.ts';
 import { tileSourceFromTemplate } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
+import { gladDecoder } from '../core/tiles/decode.ts';
+import { dayRange } from '../core/tiles/dates.ts';
 import type { Cluster, StoredCluster } from '../core/clusters/types.ts';
 import type { Manifest } from '../core/run/types.ts';
 import { startLocalStack, type LocalStack } from '../local/dev-stack.ts';
@@ -128,6 +130,16 @@ describe('pipeline end to end on the local stack', () => {
     expect(manifest.totals.hectares).toBeCloseTo(want.reduce((sum, c) => sum + c.alert_area_ha, 0), 5);
     expect(manifest.totals.first_date).toBe(want.map((c) => c.min_date).sort()[0]);
     expect(manifest.totals.last_date).toBe(want.map((c) => c.max_date).sort().at(-1));
+    // Alerts inside the region (each tile's own, in the date window), apart from the alerts of the
+    // region's clusters, whose members may lie in neighbouring tiles outside the region.
+    const source = tileSourceFromTemplate(s.tiles_url!);
+    let inRegion = 0;
+    for (const tile of runTiles(s)) {
+      const bytes = await source.read(tile);
+      if (bytes) inRegion += gladDecoder.decode(bytes, dayRange(s), tile).length;
+    }
+    expect(inRegion).toBeGreaterThan(0);
+    expect(manifest.totals.region_alerts).toBe(inRegion);
   });
 
   it('DuckDB reads the Parquet files back with the same numbers', async () => {

@@ -73,7 +73,7 @@ describe('npm run tile: output', () => {
     const out = JSON.parse(lines[0]);
     expect(out).toEqual({
       z: 12, x: 100, y: 100, start_date: '2015-01-01', end_date: '2030-01-01',
-      width: 5, min_count: 25, iterations: 25, algorithm: 'standard', dataset: 'glad-l', nb_clusters: 0, clusters: [],
+      width: 5, min_count: 25, iterations: 25, algorithm: 'standard', dataset: 'glad-l', nb_clusters: 0, tile_alerts: 0, clusters: [],
     });
   });
 
@@ -89,7 +89,7 @@ describe('npm run tile: output', () => {
       expect(r.stdout.trimEnd().split('\n')).toHaveLength(1);
       const out = JSON.parse(r.stdout);
       expect(Object.keys(out)).toEqual([
-        'z', 'x', 'y', 'start_date', 'end_date', 'width', 'min_count', 'iterations', 'algorithm', 'dataset', 'nb_clusters', 'clusters',
+        'z', 'x', 'y', 'start_date', 'end_date', 'width', 'min_count', 'iterations', 'algorithm', 'dataset', 'nb_clusters', 'tile_alerts', 'clusters',
       ]);
       expect(out).toMatchObject({ ...request, width: 5, iterations: 25 });
       expect(out.nb_clusters).toBe(out.clusters.length);

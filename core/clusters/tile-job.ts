@@ -224,6 +224,7 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
     ...(spec.dataset !== undefined ? { dataset: spec.dataset } : {}),
     ...(spec.confidence !== undefined ? { confidence: spec.confidence } : {}),
     nb_clusters: 0,
+    tile_alerts: own?.length ?? 0,
     clusters: [],
   };
   if (!own || own.length === 0) return result;

@@ -43,5 +43,7 @@ export interface ClusterRow extends StoredCluster, FieldsOf<'row'> {}
 /** What `npm run tile` prints and the consumer stores. */
 export interface TileResult extends TileRequest {
   nb_clusters: number;
+  /** The tile's own alerts in the date window (after the confidence and area filters), clustered or not. */
+  tile_alerts: number;
   clusters: Cluster[];
 }

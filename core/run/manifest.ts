@@ -62,6 +62,9 @@ export function buildManifest(input: ManifestInput): Manifest {
   const errors: TileError[] = [];
   let empty = 0;
   let totals: TileTotals = { clusters: 0, alerts: 0, hectares: 0, first_date: null, last_date: null };
+  // Alerts inside the region are known when every finished tile reported them (not tiles recorded
+  // before the field existed); failed tiles' own alerts are not known, so they are not counted.
+  let regionAlerts: number | null = 0;
   for (const o of input.outcomes) {
     if (o.status === 'failed') {
       errors.push({ z: o.z, x: o.x, y: o.y, message: o.message ?? 'unknown error', stage: o.stage ?? 'unknown' });
@@ -76,6 +79,7 @@ export function buildManifest(input: ManifestInput): Manifest {
       first_date: minDate(totals.first_date, o.first_date),
       last_date: maxDate(totals.last_date, o.last_date),
     };
+    regionAlerts = regionAlerts === null || o.region_alerts === undefined ? null : regionAlerts + o.region_alerts;
   }
   withClusters.sort(byTile);
   errors.sort(byTile);
@@ -88,7 +92,7 @@ export function buildManifest(input: ManifestInput): Manifest {
     tiles_failed: errors.length,
     results: withClusters.map((o) => o.result_key ?? ''),
     errors,
-    totals: { ...totals, hectares: round6(totals.hectares) },
+    totals: { ...totals, hectares: round6(totals.hectares), ...(regionAlerts !== null ? { region_alerts: regionAlerts } : {}) },
     created_at: input.createdAt,
     completed_at: input.completedAt,
   };

@@ -61,7 +61,7 @@ export function schemaColumn(name: string, data: unknown[]): ColumnSource {
  * done and empty). `hull` is injectable for tests; by default the clusters' convex hull in lon/lat.
  */
 export function writeClusters(
-  info: Omit<ClustersFileInfo, 'nb_clusters' | 'totals'>,
+  info: Omit<ClustersFileInfo, 'nb_clusters' | 'totals'> & { tile_alerts?: number },
   clusters: readonly Cluster[],
   hull: (cluster: Cluster) => Polygon = hullPolygon,
 ): Uint8Array {
@@ -69,7 +69,9 @@ export function writeClusters(
   const value = (c: Cluster, name: string) => (name === 'run_id' ? info.run_id : c[name as keyof Cluster]);
   const columnData = STORED_COLUMNS.map((name) => schemaColumn(name, clusters.map((c) => value(c, name))));
   columnData.push({ name: 'geometry', type: 'GEOMETRY', data: geometries, nullable: false });
-  const fileInfo: ClustersFileInfo = { ...info, nb_clusters: clusters.length, totals: summarizeClusters(clusters) };
+  const { tile_alerts: tileAlerts, ...fileFields } = info;
+  const totals = { ...summarizeClusters(clusters), ...(tileAlerts !== undefined ? { region_alerts: tileAlerts } : {}) };
+  const fileInfo: ClustersFileInfo = { ...fileFields, nb_clusters: clusters.length, totals };
   const buffer = parquetWriteBuffer({
     columnData,
     kvMetadata: [

@@ -16,6 +16,12 @@ export interface TileTotals {
   hectares: number;
   first_date: string | null;
   last_date: string | null;
+  /**
+   * Alerts inside the region: each tile's own alerts in the date window, clustered or not (`alerts`
+   * counts the members of the region's clusters, which may lie in neighbouring tiles). Absent in
+   * tiles recorded before it existed.
+   */
+  region_alerts?: number;
 }
 
 /** The run manifest written by the aggregator when the last tile lands. */

@@ -30,11 +30,18 @@ async function put(store: ResultStore, key: string, body: Uint8Array | string, c
  * Writes members.parquet, then clusters.parquet: the clusters file lands last because its
  * ObjectCreated event tells the aggregator the tile is done. Returns the clusters key.
  */
-export async function putTileResult(store: ResultStore, runId: string, spec: RunSpec, tile: TileAddress, clusters: readonly Cluster[]): Promise<string> {
+export async function putTileResult(
+  store: ResultStore,
+  runId: string,
+  spec: RunSpec,
+  tile: TileAddress,
+  clusters: readonly Cluster[],
+  tileAlerts?: number,
+): Promise<string> {
   const t = { z: tile.z, x: tile.x, y: tile.y };
   await put(store, membersKey(runId, t), writeMembers(clusters), 'application/vnd.apache.parquet');
   const key = clustersKey(runId, t);
-  await put(store, key, writeClusters({ run_id: runId, tile: t, params: spec }, clusters), 'application/vnd.apache.parquet');
+  await put(store, key, writeClusters({ run_id: runId, tile: t, params: spec, tile_alerts: tileAlerts }, clusters), 'application/vnd.apache.parquet');
   return key;
 }
 

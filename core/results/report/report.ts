@@ -55,7 +55,8 @@ export async function buildRunReport(input: RunReportInput): Promise<string> {
   const summary = m
     ? {
         tiles: m.tiles, 'with clusters': m.tiles_with_clusters, empty: m.tiles_empty, failed: m.tiles_failed,
-        alerts: m.totals.alerts, hectares: Number(m.totals.hectares.toFixed(2)),
+        ...(m.totals.region_alerts !== undefined ? { 'alerts in the region': m.totals.region_alerts } : {}),
+        "alerts of the region's clusters": m.totals.alerts, hectares: Number(m.totals.hectares.toFixed(2)),
         dates: `${m.totals.first_date ?? '-'} → ${m.totals.last_date ?? '-'}`, completed: m.completed_at,
       }
     : undefined;

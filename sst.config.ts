@@ -212,7 +212,6 @@ export default $config({
       ? JSON.parse(readFileSync(watchPath, "utf8"))
       : {};
     const diffTopic = watch.notify ? new sst.aws.SnsTopic("DiffTopic") : undefined;
-    const ledgerEnv = { SST_RESOURCE_Ledger: $jsonStringify({ name: ledger.name }) };
     const diff = new sst.aws.Function("Diff", {
       handler: "functions/diff.handler",
       runtime: RUNTIME,
@@ -244,7 +243,7 @@ export default $config({
         schedule: String(area.schedule ?? "rate(7 days)"),
         event: {
           area_key: key,
-          tiles_url: tilesUrl,
+          ...(process.env.TILES_URL ? { tiles_url: process.env.TILES_URL } : {}),
           ...Object.fromEntries(Object.entries(params).filter(([k]) => k !== "schedule").map(([k, v]) => [k, String(v)])),
         },
         function: {
@@ -252,8 +251,8 @@ export default $config({
           runtime: RUNTIME,
           timeout: "300 seconds",
           memory: "1024 MB",
-          environment: { ...resultsEnv, ...ledgerEnv, SST_RESOURCE_Tiles: $jsonStringify({ url: tiles.url }) },
-          // Reads its area, records the run in the ledger and sends the tile messages (core/store/queue.ts).
+          environment: { ...resultsEnv, ...ledgerEnv, SST_RESOURCE_Tiles: $jsonStringify({ url: tiles.url }), SST_RESOURCE_Sources: JSON.stringify(sources) },
+          // Pins the dataset's latest release (one HTTP request; no grant), reads its area, records the run in the ledger and sends the tile messages (core/store/queue.ts).
           permissions: [
             { actions: ["s3:GetObject"], resources: [objects(`watch/${basename(key)}`)] },
             listResults,

@@ -6,8 +6,8 @@ const base = { z: 12, x: 1355, y: 2045, start_date: '2016-06-01', end_date: '201
 describe('parseTileRequest', () => {
   it('fills defaults in a fixed key order', () => {
     const r = parseTileRequest(base);
-    expect(r).toEqual({ ...base, width: 5, min_count: 25, iterations: 25, algorithm: 'standard' });
-    expect(Object.keys(r)).toEqual(['z', 'x', 'y', 'start_date', 'end_date', 'width', 'min_count', 'iterations', 'algorithm']);
+    expect(r).toEqual({ ...base, width: 5, min_count: 25, iterations: 25, algorithm: 'standard', dataset: 'glad-l' });
+    expect(Object.keys(r)).toEqual(['z', 'x', 'y', 'start_date', 'end_date', 'width', 'min_count', 'iterations', 'algorithm', 'dataset']);
   });
 
   it('defaults the dates to 2015-01-01 .. 2030-01-01', () => {

@@ -11,7 +11,8 @@ import { httpTileSource, TileSourceError, tileSourceFromTemplate } from '../core
 import { DEFAULT_TILES_URL, defaultTilesUrl, fillTemplate, validateTemplate } from '../core/tiles/tile-url.ts';
 
 const tile = { z: 12, x: 1355, y: 2045 };
-const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]);
+// A PNG signature and a few bytes: the file source refuses a body that does not start like a PNG.
+const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);
 
 describe('templates', () => {
   it('fills z/x/y and picks env TILES_URL over the public default', () => {

@@ -47,7 +47,7 @@ describe('local emulators and stack', () => {
       );
       dynamo.destroy();
 
-      // SQS: a message that is never deleted is received 3 times, then sits in the DLQ.
+      // SQS: a message that is never deleted is received MAX_RECEIVE_COUNT times, then sits in the DLQ.
       const sqs = new SQSClient(config(first.endpoints.sqs));
       await sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrl, MessageBody: 'poison' }));
       const counts: string[] = [];
@@ -61,7 +61,7 @@ describe('local emulators and stack', () => {
           await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: stack.queueUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
         }
       }
-      expect(counts).toEqual(['1', '2', '3']);
+      expect(counts).toEqual(Array.from({ length: MAX_RECEIVE_COUNT }, (_, k) => String(k + 1)));
       const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.deadLetterQueueUrl, MaxNumberOfMessages: 10 }));
       expect(dead.Messages?.map((m) => m.Body)).toEqual(['poison']);
       sqs.destroy();

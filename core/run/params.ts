@@ -128,7 +128,6 @@ const tilesUrl = z
       return;
     }
     try {
-      // A query only where the run's dataset needs one: checked with the dataset (checkSources).
       validateTemplate(s, { query: true });
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: (error as Error).message });
@@ -162,17 +161,14 @@ const sourceFields = {
 };
 
 /**
- * Adds an issue unless the sources fit the dataset: tiles_url or rasters (one of them), the
- * template's query only where the dataset's own address has one (GFW's DIST), and a confidence
- * level the dataset has (`highest` of GLAD-L would silently drop every alert).
+ * Adds an issue unless the sources fit the dataset: tiles_url or rasters (one of them), and a
+ * confidence level the dataset has (`highest` of GLAD-L would silently drop every alert). The
+ * template's shape (placeholders in the path; a fixed query on http(s) only) is validateTemplate's.
  */
 function checkSources(v: SourceFields, ctx: z.RefinementCtx, dataset = datasetOfSpec(v)): void {
   if ((v.tiles_url === undefined) === (v.rasters === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['tiles_url'], message: v.rasters ? 'give tiles_url or rasters, not both' : 'required (or rasters)' });
     return;
-  }
-  if (v.tiles_url !== undefined && v.tiles_url.includes('?') && !dataset.tilesUrl.includes('?')) {
-    ctx.addIssue({ code: 'custom', path: ['tiles_url'], message: `tiles URL template "${v.tiles_url}" has a query (?…): dataset ${dataset.name}'s address takes none` });
   }
   if (v.confidence !== undefined) {
     try {

@@ -15,6 +15,8 @@ import { tileBounds } from '../core/tiles/grid.ts';
 import { startEmulators, type Emulators } from '../local/emulators.ts';
 import { startLoop, type Loop } from '../local/loop.ts';
 import { applyStackEnv, createStack } from '../local/stack.ts';
+import { ledgerFromEnv, resultsBucket, s3Client } from '../core/store/aws.ts';
+import { listRuns } from '../core/store/run-list.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'service-test-'));
 const bounds = { z: 12, x0: 1362, y0: 2083, x1: 1363, y1: 2084 };
@@ -110,6 +112,15 @@ describe('ClusterService on the local stack', () => {
     expect(() => service.view({ sort: 'aera' })).toThrow(/^unknown column "aera"; columns: /);
     expect(() => service.cluster(10_000)).toThrow(/no cluster with row id 10000/);
     expect(() => new ClusterService({ runId: 'r-0123456789abcdef' }).view()).toThrow(/not loaded: call run\(\) or fetch\(\) first/);
+  });
+
+  it('a run whose queued tiles were lost (a restarted dev stack) says how to resume it', async () => {
+    // Recorded in the ledger, its messages never sent: what a restart of `npm run dev` leaves.
+    const lost = new ClusterService({ ...params, width: 6 });
+    await ledgerFromEnv().createRun(lost.runId, lost.spec!);
+    await expect(lost.fetch()).rejects.toThrow(/^run r-[0-9a-f]{16} is not finished: 0 of 4 tiles done; if it does not move, submit the same parameters again \(it resumes\)$/);
+    const listing = await listRuns({ ledger: ledgerFromEnv(), s3: s3Client(), bucket: resultsBucket() });
+    expect(listing.find((r) => r.run_id === lost.runId)?.state).toBe('running 0/4 (if it does not move: submit it again, it resumes)');
   });
 
   it('draws pictures with the viewer: tile, cluster, clusters by rows and by range', async () => {

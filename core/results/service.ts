@@ -282,7 +282,8 @@ export class ClusterService {
     }
     const progress = await ledger.progress(this.runId);
     if (progress) {
-      throw new Error(`run ${this.runId} is not finished: ${progress.finished} of ${progress.tiles} tiles done`);
+      // Queued tiles can be lost (a restarted `npm run dev` keeps its queue in memory): the way out.
+      throw new Error(`run ${this.runId} is not finished: ${progress.finished} of ${progress.tiles} tiles done; if it does not move, submit the same parameters again (it resumes)`);
     }
     throw new Error(
       this.spec

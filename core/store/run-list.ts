@@ -61,7 +61,7 @@ export async function listRuns(deps: { ledger: Ledger; s3: ObjectReader; bucket:
       state = manifest ? (manifest.tiles_failed > 0 ? `finished (${manifest.tiles_failed} failed)` : 'finished') : 'manifest missing';
     } else {
       const progress = await deps.ledger.progress(item.run_id);
-      state = `running ${progress?.finished ?? 0}/${item.tiles}`;
+      state = `running ${progress?.finished ?? 0}/${item.tiles} (if it does not move: submit it again, it resumes)`;
     }
     out.push({
       run_id: item.run_id, state, tiles: item.tiles, clusters,

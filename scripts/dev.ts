@@ -20,15 +20,6 @@ await runCli('dev', async () => {
   if (running) throw new Error(`${inUseMessage(localDir(), { pid: running.pid, command: running.command ?? 'npm run dev' })}: stop it first`);
   const local = await startLocalStack({ workers: options.workers, visibilityTimeout: options.visibilityTimeout });
   const { stack } = local;
-  console.error(
-    [
-      `local stack up (pid ${process.pid}, ${options.workers} consumer workers), state in ${localDir()}/state`,
-      `  S3        ${stack.endpoints.s3}  bucket ${stack.names.bucket}`,
-      `  SQS       ${stack.endpoints.sqs}  queue ${stack.names.queue}, dead letters ${stack.names.deadLetterQueue}`,
-      `  DynamoDB  ${stack.endpoints.dynamodb}  table ${stack.names.table}`,
-      `next, in another terminal: npm run enqueue -- --xy 1355,2040   then   npm run fetch -- RUN_ID`,
-    ].join('\n'),
-  );
   const shutdown = async (signal: string) => {
     console.error(`\n${signal}: stopping the local stack`);
     await local.stop();
@@ -38,4 +29,14 @@ await runCli('dev', async () => {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   // A closed terminal sends SIGHUP: stop as cleanly as on Ctrl-C.
   process.once('SIGHUP', () => void shutdown('SIGHUP'));
+  // Announced once the signals are handled, so whoever waits for this line may stop it at once.
+  console.error(
+    [
+      `local stack up (pid ${process.pid}, ${options.workers} consumer workers), state in ${localDir()}/state`,
+      `  S3        ${stack.endpoints.s3}  bucket ${stack.names.bucket}`,
+      `  SQS       ${stack.endpoints.sqs}  queue ${stack.names.queue}, dead letters ${stack.names.deadLetterQueue}`,
+      `  DynamoDB  ${stack.endpoints.dynamodb}  table ${stack.names.table}`,
+      `next, in another terminal: npm run enqueue -- --xy 1355,2040   then   npm run fetch -- RUN_ID`,
+    ].join('\n'),
+  );
 });

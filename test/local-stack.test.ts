@@ -125,6 +125,20 @@ describe('one process per state folder', () => {
   }, 180_000);
 });
 
+describe('a closed terminal (SIGHUP)', () => {
+  it('stops dev as cleanly as Ctrl-C: exit 0, its stack file and state lock removed', async () => {
+    const localDir = join(dir, 'hangup');
+    const { child, stderr } = await startDev(localDir);
+    expect(existsSync(join(localDir, 'stack.json'))).toBe(true);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGHUP');
+    expect(await exited, stderr()).toBe(0);
+    expect(stderr()).toMatch(/SIGHUP: stopping the local stack/);
+    expect(existsSync(join(localDir, 'stack.json'))).toBe(false);
+    expect(existsSync(join(localDir, 'state.lock'))).toBe(false);
+  }, 90_000);
+});
+
 describe('npm start exit codes', () => {
   it('exits 2 naming the count when tiles failed (0 when none did)', async () => {
     const localDir = join(dir, 'failed');

@@ -68,6 +68,9 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     // The SDK signs for the endpoint it was given; emulator-side signature checks add nothing locally.
     allowMismatchedSignatures: true,
   });
+  // `silent` quiets s3rver's console transport only; its logger closes with the server, and a
+  // request still finishing then made winston print "Attempt to write logs with no transports".
+  (s3 as unknown as { logger: { silent: boolean } }).logger.silent = true;
   const s3Address = await s3.run();
 
   // fauxqs' app served by us: its startFauxqs() always binds 0.0.0.0, this listens on loopback only.

@@ -113,3 +113,21 @@ describe('s3rver PUTs are atomic (local/s3rver-atomic-put.ts)', () => {
     }
   });
 });
+
+describe('s3rver after stop', () => {
+  it('a request still logging after the server closed prints nothing (no winston "no transports" line)', async () => {
+    const emulators = await startEmulators();
+    await emulators.stop();
+    // s3rver closes its logger with the server; a late request's log line would go to stderr.
+    const printed: unknown[][] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void printed.push(args);
+    try {
+      (emulators.s3 as unknown as { logger: { info(message: string): void } }).logger.info('<-- GET /late');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      console.error = original;
+    }
+    expect(printed).toEqual([]);
+  });
+});

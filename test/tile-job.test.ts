@@ -128,7 +128,7 @@ describe('runTile', () => {
     const spec = validateRunParams({ z: 10, region: { kind: 'tile', x: 342, y: 540 }, tiles_url: 'https://t/{z}/{x}/{y}.png', width: 3, algorithm: 'blurring', dataset: 'glad-2018' });
     const res = await runTile({ z: 10, x: 342, y: 540 }, spec, new World());
     expect(JSON.stringify(res)).toBe(JSON.stringify({
-      z: 10, x: 342, y: 540, start_date: '2015-01-01', end_date: '2030-01-01', width: 3, min_count: 25, iterations: 25, algorithm: 'blurring', dataset: 'glad-2018', nb_clusters: 0, clusters: [],
+      z: 10, x: 342, y: 540, start_date: '2015-01-01', end_date: '2030-01-01', width: 3, min_count: 25, iterations: 25, algorithm: 'blurring', dataset: 'glad-2018', nb_clusters: 0, tile_alerts: 0, clusters: [],
     }));
   });
 

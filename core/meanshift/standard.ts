@@ -27,6 +27,10 @@ const HANDOFF = 0.1;
 const MODEL_STOP = 1e-4;
 /** Newton jumps are taken only when shorter than TRUST·width px (else the plain mean-shift step). */
 const TRUST = 0.2;
+/** Where log-density is concave but the Newton step is longer than the trust region, a plain step below this (px) is a crawl. */
+const CRAWL_STEP = 0.01;
+/** Where log-density is not concave and the plain step is below CRAWL_STEP, steps are this many times longer. */
+const CRAWL_BOOST = 32;
 /** Where log-density is not concave, a climb stops only when its plain step is shorter than this (px): the flow has stalled. */
 export const STALL_STEP = 1e-6;
 /** Polishing a mode: exact Newton iterations, at most this many, until a step is below POLISH_STOP px. */
@@ -401,7 +405,8 @@ export function climbLattice(pts: Lattice, width: number): Climb {
   const handoff2 = HANDOFF * HANDOFF;
   const modelStop2 = MODEL_STOP * MODEL_STOP;
   const stall2 = STALL_STEP * STALL_STEP;
-  const trust2 = (TRUST * width) * (TRUST * width);
+  const trust = TRUST * width, trust2 = trust * trust;
+  const crawl2 = CRAWL_STEP * CRAWL_STEP;
   let totalSteps = 0;
 
   for (let i = 0; i < n; i++) {
@@ -444,8 +449,12 @@ export function climbLattice(pts: Lattice, width: number): Climb {
       const a22 = 1 - (models[m + 4] + 2 * (txyy * zx + tyyy * zy));
       const det = a11 * a22 - a12 * a12;
       steps++;
-      let done = false;
-      if (a11 > 0 && det > 0) {
+      // The flow has stalled (the plain step is below STALL_STEP): stop, as the exact flow does.
+      let done = gx * gx + gy * gy < stall2;
+      if (done) {
+        dx = nx;
+        dy = ny;
+      } else if (a11 > 0 && det > 0) {
         const ux = (a22 * gx - a12 * gy) / det, uy = (a11 * gy - a12 * gx) / det;
         const u2 = ux * ux + uy * uy;
         if (u2 < handoff2) {
@@ -478,15 +487,23 @@ export function climbLattice(pts: Lattice, width: number): Climb {
           dx += ux;
           dy += uy;
           done = u2 < modelStop2;
+        } else if (gx * gx + gy * gy < crawl2) {
+          // A crawl up a wide, nearly flat top (the flow would take thousands of steps): move
+          // TRUST·width along the Newton direction (an ascent direction of log f where it is concave).
+          const scale = trust / Math.sqrt(u2);
+          dx += ux * scale;
+          dy += uy * scale;
         } else {
           dx = nx;
           dy = ny;
         }
       } else {
-        // Not concave here: the plain step, the exact flow's; stop only where the flow stalls.
-        dx = nx;
-        dy = ny;
-        done = gx * gx + gy * gy < stall2;
+        // Not concave here: the plain step, the exact flow's, lengthened CRAWL_BOOST times (at most
+        // to TRUST·width) while it crawls across a nearly flat top, a discretisation of the same path.
+        const g2 = gx * gx + gy * gy;
+        const boost = g2 < crawl2 ? Math.min(CRAWL_BOOST, trust / Math.sqrt(g2)) : 1;
+        dx += gx * boost;
+        dy += gy * boost;
       }
       if (dx < loX) loX = dx;
       if (dx > hiX) hiX = dx;
@@ -618,7 +635,17 @@ export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, l
   return { labels, count };
 }
 
-/** Cluster centres: the mean of each cluster's modes. */
+/** Centres are snapped to multiples of this (px): an exact power of two, see meanOfModes. */
+const CENTRE_QUANTUM = 2 ** -20;
+const snap = (v: number) => Math.round(v / CENTRE_QUANTUM) * CENTRE_QUANTUM;
+
+/**
+ * Cluster centres: the mean of each cluster's modes, snapped to multiples of 2⁻²⁰ px. A mean's last
+ * bits depend on the frame and on the order of the sum; converged modes of a symmetric clearing sit
+ * EXACTLY on a half pixel, where those bits decide the owner (round(255.5) vs round(−0.5)) and two
+ * frames could disagree. Snapping is exact arithmetic (power-of-two scaling) and commutes with
+ * integer shifts of the frame, so both frames see 255.5 and −0.5 exactly and round them alike.
+ */
 export function meanOfModes(modeX: Float64Array, modeY: Float64Array, labels: Int32Array, count: number): Array<{ x: number; y: number }> {
   const sx = new Float64Array(count), sy = new Float64Array(count), m = new Float64Array(count);
   for (let i = 0; i < labels.length; i++) {
@@ -626,7 +653,7 @@ export function meanOfModes(modeX: Float64Array, modeY: Float64Array, labels: In
     sy[labels[i]] += modeY[i];
     m[labels[i]]++;
   }
-  return Array.from({ length: count }, (_, k) => ({ x: sx[k] / m[k], y: sy[k] / m[k] }));
+  return Array.from({ length: count }, (_, k) => ({ x: snap(sx[k] / m[k]), y: snap(sy[k] / m[k]) }));
 }
 
 /** The `standard` algorithm on points with integer coordinates (pixel centres). */

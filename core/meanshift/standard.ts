@@ -1,5 +1,5 @@
 // The `standard` mean shift: Gaussian kernel K(d) = exp(-d²/(2·width²)); every alert climbs the
-// density of the FIXED alert set (y ← Σ K·p / Σ K) until its step is below STOP_STEP px; modes
+// density of the FIXED alert set (y ← Σ K·p / Σ K) until it reaches its mode (Newton test where log f is concave, docs/clustering.md); modes
 // closer than width/2 (single linkage) form one cluster whose centre is the mean of its modes.
 //
 // Speed comes from the alerts lying on the integer pixel lattice:
@@ -324,7 +324,7 @@ function exactAt(ix: LatticeIndex, kernel: Kernel, t: Scratch, c: number, r: num
 }
 
 /**
- * Every alert climbs the truncated Gaussian density of all alerts until its step is < STOP_STEP.
+ * Every alert climbs the truncated Gaussian density of all alerts until it reaches a mode (the stopping rule in docs/clustering.md).
  *
  * The mean-shift map m(y) = Σ K(p−y)·p / Σ K(p−y) is evaluated through pixel MODELS: for a pixel
  * centre c, one pass over its window (half-side R = floor(TRUNCATION·width), integer offsets, so

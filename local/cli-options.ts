@@ -1,11 +1,15 @@
 // What the npm scripts share: the command with one-line usage errors, option parsers (dev, start,
 // bench:pipeline, scale), and runCli for their one-line failures.
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+
+// commander is loaded on first use: `npm run tile` only needs runCli, and start-up time counts there.
+const commander = () => createRequire(import.meta.url)('commander') as typeof import('commander');
 
 /** A command whose usage errors are one line on stderr (no help after them), as every script's bad input. */
 export function cliCommand(name: string): Command {
-  return new Command()
+  return new (commander().Command)()
     .name(name)
     .showHelpAfterError(false)
     // Commander's own errors ("error: unknown option '--x'") get the script's prefix, as runCli's do.
@@ -14,7 +18,7 @@ export function cliCommand(name: string): Command {
 
 /** Parser of an option that must be an integer >= 1; a one-line error naming the option otherwise. */
 export const positiveInt = (name: string) => (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new (commander().InvalidArgumentError)(`${name} must be an integer >= 1, got "${value}"`);
   return Number(value);
 };
 

@@ -5,10 +5,12 @@ stdout: {"labels": [...], "centres": [[x, y], ...]} (floats printed with repr: e
 With {"x": [...], "y": [...], "kdtree": true} instead: {"order": [...]}, the point layout of
 sklearn's KDTree(leaf_size=30) (what NearestNeighbors builds), to check its tie-breaking copy.
 A JSON list of requests gets a list of answers (one Python start for many small cases).
+With "time": true the answer also has "seconds": the wall time of MeanShift.fit alone (npm run bench).
 Exit 3 when scikit-learn is missing, so the test can skip instead of fail.
 """
 import json
 import sys
+import time
 
 try:
     import numpy as np
@@ -24,8 +26,13 @@ def answer(req):
     X = np.column_stack([np.asarray(req["x"], dtype=float), np.asarray(req["y"], dtype=float)])
     if req.get("kdtree"):
         return {"order": KDTree(X, leaf_size=30).get_arrays()[1].tolist()}
+    t0 = time.perf_counter()
     ms = MeanShift(bandwidth=req["bandwidth"]).fit(X)
-    return {"labels": ms.labels_.tolist(), "centres": ms.cluster_centers_.tolist()}
+    seconds = time.perf_counter() - t0
+    out = {"labels": ms.labels_.tolist(), "centres": ms.cluster_centers_.tolist()}
+    if req.get("time"):
+        out["seconds"] = seconds
+    return out
 
 
 req = json.load(sys.stdin)

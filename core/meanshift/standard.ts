@@ -1,5 +1,5 @@
 // The `standard` mean shift: Gaussian kernel K(d) = exp(-d²/(2·width²)); every alert climbs the
-// density of the FIXED alert set (y ← Σ K·p / Σ K) until its step is below STOP_STEP px; modes
+// density of the FIXED alert set (y ← Σ K·p / Σ K) until it reaches its mode (Newton test where log f is concave, docs/clustering.md); modes
 // closer than width/2 (single linkage) form one cluster whose centre is the mean of its modes.
 //
 // Speed comes from the alerts lying on the integer pixel lattice:
@@ -17,10 +17,27 @@
 // (tile or whole region) and whatever the order of the alerts: that makes the halo union exact.
 import type { Partition, Points } from './types.ts';
 
-/** A trajectory stops when its last step is shorter than this (px). */
-export const STOP_STEP = 0.01;
-/** Safety bound on steps per trajectory (plateau edges converge slowly; real tiles stay far below). */
-export const MAX_STEPS = 5000;
+/**
+ * Where log-density is concave and the Newton step to the mode is shorter than this (px), the climb
+ * is handed to the exactly evaluated mode next to its pixel, if that lies within this of the
+ * model's estimate.
+ */
+const HANDOFF = 0.1;
+/** Else a climb stops where log-density is concave and the model's Newton step is below this (px). */
+const MODEL_STOP = 1e-4;
+/** Newton jumps are taken only when shorter than TRUST·width px (else the plain mean-shift step). */
+const TRUST = 0.2;
+/** Where log-density is concave but the Newton step is longer than the trust region, a plain step below this (px) is a crawl. */
+const CRAWL_STEP = 0.01;
+/** Where log-density is not concave and the plain step is below CRAWL_STEP, steps are this many times longer. */
+const CRAWL_BOOST = 32;
+/** Where log-density is not concave, a climb stops only when its plain step is shorter than this (px): the flow has stalled. */
+export const STALL_STEP = 1e-6;
+/** Polishing a mode: exact Newton iterations, at most this many, until a step is below POLISH_STOP px. */
+const POLISH_ITERATIONS = 6;
+const POLISH_STOP = 1e-7;
+/** Safety bound on steps per trajectory (never reached on the test tiles; see docs/clustering.md). */
+export const MAX_STEPS = 20000;
 /** Kernel truncation: the window's half-side in kernel widths. */
 const TRUNCATION = 5;
 
@@ -43,6 +60,8 @@ interface Climb {
   steps: number;
   /** Pixel models built (one window pass each): the cost driver. */
   evaluations: number;
+  /** Modes polished by exact evaluation (one window pass each, per distinct end pixel). */
+  polished: number;
   /** Half-side of the square kernel window, px: a step only sees alerts within this of the position. */
   reach: number;
 }
@@ -224,8 +243,88 @@ function buildModel(ix: LatticeIndex, kernel: Kernel, c: number, r: number, mode
   }
 }
 
+/** Scratch tables of exactAt: per-axis weights for a fractional offset and prefix sums of w·k^m (m = 0..2). */
+interface Scratch {
+  wx: Float64Array;
+  wy: Float64Array;
+  Q0: Float64Array;
+  Q1: Float64Array;
+  Q2: Float64Array;
+}
+
+function scratchTables(R: number): Scratch {
+  const nk = 2 * R + 1;
+  return { wx: new Float64Array(nk), wy: new Float64Array(nk), Q0: new Float64Array(nk + 1), Q1: new Float64Array(nk + 1), Q2: new Float64Array(nk + 1) };
+}
+
 /**
- * Every alert climbs the truncated Gaussian density of all alerts until its step is < STOP_STEP.
+ * The map at a point off the lattice, without a model: y = (c + fx, r + fy), |fx|, |fy| ≤ ½, over
+ * the window of pixel (c, r) (the same window a model of that pixel sees). Writes to out[0..4]:
+ * m(y) − (c, r), and Dm(y) = 2a·Cov (xx, xy, yy). Returns false when no alert is within reach.
+ * One window pass plus 2·(2R+1) exponentials: used only to polish a mode (see climbLattice).
+ */
+function exactAt(ix: LatticeIndex, kernel: Kernel, t: Scratch, c: number, r: number, fx: number, fy: number, out: Float64Array): boolean {
+  const { minC, minR, maxC, maxR, stride, pre, sortedCol, runPre, runFirst, runLast, duplicates } = ix;
+  const { R, a } = kernel;
+  const { wx, wy, Q0, Q1, Q2 } = t;
+  const nk = 2 * R + 1;
+  for (let k = 0; k < nk; k++) {
+    const u = k - R - fx, v = k - R - fy;
+    wx[k] = Math.exp(-a * u * u);
+    wy[k] = Math.exp(-a * v * v);
+    Q0[k + 1] = Q0[k] + wx[k];
+    Q1[k + 1] = Q1[k] + wx[k] * k;
+    Q2[k + 1] = Q2[k] + wx[k] * k * k;
+  }
+  const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
+  const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
+  const firstCol = cA + minC, lastCol = cB + minC, off = c - R;
+  let s0 = 0, sX = 0, sY = 0, sXX = 0, sXY = 0, sYY = 0;
+  for (let j = jA; j <= jB; j++) {
+    const base = (j - minR) * stride;
+    const q0 = pre[base + cA], q1 = pre[base + cB + 1];
+    if (q0 === q1) continue;
+    let rs = 0, rsx = 0, rsxx = 0;
+    let r0 = runPre[base + cA];
+    const r1 = runPre[base + cB + 1];
+    if (r0 > runPre[base] && runLast[r0 - 1] >= firstCol) r0--;
+    if (!duplicates && 2 * (r1 - r0) < q1 - q0) {
+      for (let q = r0; q < r1; q++) {
+        const u = Math.max(runFirst[q], firstCol) - off;
+        const v = Math.min(runLast[q], lastCol) - off + 1;
+        rs += Q0[v] - Q0[u];
+        rsx += Q1[v] - Q1[u];
+        rsxx += Q2[v] - Q2[u];
+      }
+    } else {
+      for (let p = q0; p < q1; p++) {
+        const k = sortedCol[p] - off;
+        rs += wx[k];
+        rsx += wx[k] * k;
+        rsxx += wx[k] * k * k;
+      }
+    }
+    const h = j - (r - R);
+    const wr = wy[h] * rs;
+    s0 += wr;
+    sX += wy[h] * rsx;
+    sY += wr * h;
+    sXX += wy[h] * rsxx;
+    sXY += wy[h] * rsx * h;
+    sYY += wr * h * h;
+  }
+  if (s0 === 0) return false;
+  const mx = sX / s0, my = sY / s0;
+  out[0] = mx - R;
+  out[1] = my - R;
+  out[2] = 2 * a * (sXX / s0 - mx * mx);
+  out[3] = 2 * a * (sXY / s0 - mx * my);
+  out[4] = 2 * a * (sYY / s0 - my * my);
+  return true;
+}
+
+/**
+ * Every alert climbs the truncated Gaussian density of all alerts until it reaches a mode (the stopping rule in docs/clustering.md).
  *
  * The mean-shift map m(y) = Σ K(p−y)·p / Σ K(p−y) is evaluated through pixel MODELS: for a pixel
  * centre c, one pass over its window (half-side R = floor(TRUNCATION·width), integer offsets, so
@@ -253,6 +352,7 @@ export function climbLattice(pts: Lattice, width: number): Climb {
     pathMaxY: new Float64Array(n),
     steps: 0,
     evaluations: 0,
+    polished: 0,
     // A step reads the window of a pixel centre within 0.5 px of the position.
     reach: kernel.R + 0.5,
   };
@@ -264,7 +364,49 @@ export function climbLattice(pts: Lattice, width: number): Climb {
   const slot = new Int32Array(boxW * (maxR - minR + 1)).fill(-1);
   let models = new Float64Array(MODEL * Math.max(1024, n));
   let built = 0;
-  const stop2 = STOP_STEP * STOP_STEP;
+  // Polished modes, one per pixel where a Newton-stopped climb ended: offset from that pixel (NaN: none).
+  const polishedAt = new Map<number, number>();
+  const polished: number[] = [];
+  const scratch = scratchTables(kernel.R);
+  const exact = new Float64Array(5);
+  /**
+   * The mode next to pixel (c, r), from exact evaluations of the map (no model): Newton from the
+   * model's estimate at the pixel centre until the step is < POLISH_STOP px. A function of the pixel
+   * and the alerts around it only (so order- and frame-independent). NaN when the log-density is
+   * not concave on the way, or the iteration leaves the pixel's neighbourhood.
+   */
+  const polish = (c: number, r: number, m: number): [number, number] => {
+    let ox = 0, oy = 0;
+    {
+      const a11 = 1 - models[m + 2], a12 = -models[m + 3], a22 = 1 - models[m + 4];
+      const det = a11 * a22 - a12 * a12;
+      if (a11 > 0 && det > 0) {
+        ox = (a22 * models[m] - a12 * models[m + 1]) / det;
+        oy = (a11 * models[m + 1] - a12 * models[m]) / det;
+      }
+    }
+    for (let it = 0; it < POLISH_ITERATIONS; it++) {
+      if (!(Math.abs(ox) <= 1.5 && Math.abs(oy) <= 1.5)) break;
+      const px = Math.round(ox), py = Math.round(oy);
+      const cc = c + px, rr = r + py;
+      if (cc < minC || cc > maxC || rr < minR || rr > maxR) break;
+      if (!exactAt(ix, kernel, scratch, cc, rr, ox - px, oy - py, exact)) break;
+      const gx = px + exact[0] - ox, gy = py + exact[1] - oy;
+      const a11 = 1 - exact[2], a12 = -exact[3], a22 = 1 - exact[4];
+      const det = a11 * a22 - a12 * a12;
+      if (!(a11 > 0 && det > 0)) break;
+      const ux = (a22 * gx - a12 * gy) / det, uy = (a11 * gy - a12 * gx) / det;
+      ox += ux;
+      oy += uy;
+      if (ux * ux + uy * uy < POLISH_STOP * POLISH_STOP) return [ox, oy];
+    }
+    return [NaN, NaN];
+  };
+  const handoff2 = HANDOFF * HANDOFF;
+  const modelStop2 = MODEL_STOP * MODEL_STOP;
+  const stall2 = STALL_STEP * STALL_STEP;
+  const trust = TRUST * width, trust2 = trust * trust;
+  const crawl2 = CRAWL_STEP * CRAWL_STEP;
   let totalSteps = 0;
 
   for (let i = 0; i < n; i++) {
@@ -291,20 +433,83 @@ export function climbLattice(pts: Lattice, width: number): Climb {
         built++;
       }
       if (models[m] !== models[m]) break; // NaN: no alert within reach of this pixel (safety)
-      // z = y − c in pixel units, then y' = c + (m(c) − c) + Dm·z + ½D²m[z, z].
+      // z = y − c in pixel units, then m(y) = c + (m(c) − c) + Dm·z + ½D²m[z, z].
       const zx = dx - (c - sx), zy = dy - (r - sy);
       const zxx = zx * zx, zxy = zx * zy, zyy = zy * zy;
-      const nx = c - sx + models[m] + models[m + 2] * zx + models[m + 3] * zy + models[m + 5] * zxx + 2 * models[m + 6] * zxy + models[m + 7] * zyy;
-      const ny = r - sy + models[m + 1] + models[m + 3] * zx + models[m + 4] * zy + models[m + 6] * zxx + 2 * models[m + 7] * zxy + models[m + 8] * zyy;
-      const ex = nx - dx, ey = ny - dy;
-      dx = nx;
-      dy = ny;
+      const txxx = models[m + 5], txxy = models[m + 6], txyy = models[m + 7], tyyy = models[m + 8];
+      const nx = c - sx + models[m] + models[m + 2] * zx + models[m + 3] * zy + txxx * zxx + 2 * txxy * zxy + txyy * zyy;
+      const ny = r - sy + models[m + 1] + models[m + 3] * zx + models[m + 4] * zy + txxy * zxx + 2 * txyy * zxy + tyyy * zyy;
+      // g = m(y) − y, the plain mean-shift step; A = I − Dm(y) (symmetric): −A/width² is the Hessian
+      // of log f at y, so A positive definite ⇔ log f is locally concave (y is near a mode, not on a
+      // plateau, ridge or saddle). There the Newton step δ = A⁻¹g points at the fixed point of the
+      // linearised map: |δ| is the distance left to the mode, which |g| underestimates by 1/(1 − λ).
+      const gx = nx - dx, gy = ny - dy;
+      const a11 = 1 - (models[m + 2] + 2 * (txxx * zx + txxy * zy));
+      const a12 = -(models[m + 3] + 2 * (txxy * zx + txyy * zy));
+      const a22 = 1 - (models[m + 4] + 2 * (txyy * zx + tyyy * zy));
+      const det = a11 * a22 - a12 * a12;
       steps++;
+      // The flow has stalled (the plain step is below STALL_STEP): stop, as the exact flow does.
+      let done = gx * gx + gy * gy < stall2;
+      if (done) {
+        dx = nx;
+        dy = ny;
+      } else if (a11 > 0 && det > 0) {
+        const ux = (a22 * gx - a12 * gy) / det, uy = (a11 * gy - a12 * gx) / det;
+        const u2 = ux * ux + uy * uy;
+        if (u2 < handoff2) {
+          // Within HANDOFF of the model's mode: hand the climb to the exact mode next to this
+          // pixel (polished once per pixel) when it agrees with the model's estimate.
+          let k = polishedAt.get(pixel);
+          if (k === undefined) {
+            k = polished.length;
+            polishedAt.set(pixel, k);
+            polished.push(...polish(c, r, m));
+          }
+          const px = c - sx + polished[k], py = r - sy + polished[k + 1];
+          const ex = px - dx - ux, ey = py - dy - uy;
+          if (ex * ex + ey * ey < handoff2) {
+            dx = px;
+            dy = py;
+            // The polish read the windows of pixels up to 2 px from this one: the box (which the
+            // halo check holds against the kernel reach) covers them.
+            if (c - sx - 2 < loX) loX = c - sx - 2;
+            if (c - sx + 2 > hiX) hiX = c - sx + 2;
+            if (r - sy - 2 < loY) loY = r - sy - 2;
+            if (r - sy + 2 > hiY) hiY = r - sy + 2;
+            done = true;
+          }
+        }
+        if (done) {
+          // handed to the polished mode
+        } else if (u2 <= trust2) {
+          // Newton: jump to the linearised fixed point (the model's own mode when |δ| is tiny).
+          dx += ux;
+          dy += uy;
+          done = u2 < modelStop2;
+        } else if (gx * gx + gy * gy < crawl2) {
+          // A crawl up a wide, nearly flat top (the flow would take thousands of steps): move
+          // TRUST·width along the Newton direction (an ascent direction of log f where it is concave).
+          const scale = trust / Math.sqrt(u2);
+          dx += ux * scale;
+          dy += uy * scale;
+        } else {
+          dx = nx;
+          dy = ny;
+        }
+      } else {
+        // Not concave here: the plain step, the exact flow's, lengthened CRAWL_BOOST times (at most
+        // to TRUST·width) while it crawls across a nearly flat top, a discretisation of the same path.
+        const g2 = gx * gx + gy * gy;
+        const boost = g2 < crawl2 ? Math.min(CRAWL_BOOST, trust / Math.sqrt(g2)) : 1;
+        dx += gx * boost;
+        dy += gy * boost;
+      }
       if (dx < loX) loX = dx;
       if (dx > hiX) hiX = dx;
       if (dy < loY) loY = dy;
       if (dy > hiY) hiY = dy;
-      if (ex * ex + ey * ey < stop2 || steps >= MAX_STEPS) break;
+      if (done || steps >= MAX_STEPS) break;
     }
     totalSteps += steps;
     out.modeX[i] = sx + dx;
@@ -316,6 +521,7 @@ export function climbLattice(pts: Lattice, width: number): Climb {
   }
   out.steps = totalSteps;
   out.evaluations = built;
+  out.polished = polished.length / 2;
   return out;
 }
 
@@ -429,7 +635,17 @@ export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, l
   return { labels, count };
 }
 
-/** Cluster centres: the mean of each cluster's modes. */
+/** Centres are snapped to multiples of this (px): an exact power of two, see meanOfModes. */
+const CENTRE_QUANTUM = 2 ** -20;
+const snap = (v: number) => Math.round(v / CENTRE_QUANTUM) * CENTRE_QUANTUM;
+
+/**
+ * Cluster centres: the mean of each cluster's modes, snapped to multiples of 2⁻²⁰ px. A mean's last
+ * bits depend on the frame and on the order of the sum; converged modes of a symmetric clearing sit
+ * EXACTLY on a half pixel, where those bits decide the owner (round(255.5) vs round(−0.5)) and two
+ * frames could disagree. Snapping is exact arithmetic (power-of-two scaling) and commutes with
+ * integer shifts of the frame, so both frames see 255.5 and −0.5 exactly and round them alike.
+ */
 export function meanOfModes(modeX: Float64Array, modeY: Float64Array, labels: Int32Array, count: number): Array<{ x: number; y: number }> {
   const sx = new Float64Array(count), sy = new Float64Array(count), m = new Float64Array(count);
   for (let i = 0; i < labels.length; i++) {
@@ -437,7 +653,7 @@ export function meanOfModes(modeX: Float64Array, modeY: Float64Array, labels: In
     sy[labels[i]] += modeY[i];
     m[labels[i]]++;
   }
-  return Array.from({ length: count }, (_, k) => ({ x: sx[k] / m[k], y: sy[k] / m[k] }));
+  return Array.from({ length: count }, (_, k) => ({ x: snap(sx[k] / m[k]), y: snap(sy[k] / m[k]) }));
 }
 
 /** The `standard` algorithm on points with integer coordinates (pixel centres). */

@@ -1,0 +1,133 @@
+// The Lambda handlers as SST deploys them (scripts/bundle-handlers.ts: one minified ES module per
+// handler, every dependency inside), run in a FRESH node process that imports only the bundle — no
+// .ts loader, no node_modules next to it — on one SQS message each against the emulators. A
+// packaging mistake (a .ts import left in, the WebAssembly bytes not bundled, a native module)
+// fails here and not on AWS. The consumer's result must equal runTile on the same tiles.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleHandlers, type HandlerBundle } from '../scripts/bundle-handlers.ts';
+import { clustersKey, membersKey } from '../core/run/keys.ts';
+import { tileMessageBody } from '../core/run/messages.ts';
+import { readClusters, readMembers } from '../core/run/parquet.ts';
+import { runId, validateRunParams } from '../core/run/params.ts';
+import { fileTileSource } from '../core/store/tile-sources.ts';
+import { runTile } from '../core/clusters/tile-job.ts';
+import { writeSyntheticMosaic } from '../local/synthetic.ts';
+import { CREDENTIALS, REGION, startDynalite, startS3rver, type Dynamo, type S3Emulator } from './pipeline-emulators.ts';
+
+const BUCKET = 'glad-bundle-results';
+const TABLE = 'glad-bundle-ledger';
+const Z = 12;
+const MOSAIC = { z: Z, x0: 1400, y0: 2200, x1: 1402, y1: 2202, seed: 21, density: 2000 };
+const TILE = { z: Z, x: 1401, y: 2201 };
+
+let s3: S3Emulator, dynamo: Dynamo, client: S3Client;
+let work: string, template: string;
+let bundles: HandlerBundle[];
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'glad-bundle-'));
+  [s3, dynamo, bundles] = await Promise.all([startS3rver([BUCKET]), startDynalite(), bundleHandlers(join(work, 'src'))]);
+  await dynamo.createTable(TABLE);
+  client = new S3Client({ endpoint: s3.endpoint, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
+  await writeSyntheticMosaic(join(work, 'tiles'), MOSAIC);
+  template = `${pathToFileURL(join(work, 'tiles')).href}/{z}/{x}/{y}.png`;
+}, 120_000);
+
+afterAll(async () => {
+  client?.destroy();
+  await Promise.all([s3?.stop(), dynamo?.stop()]);
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/**
+ * Runs one bundle's handler on an event in a fresh process, as Lambda would (env only, cwd elsewhere).
+ * Asynchronously: the emulators answer the child from this process's event loop.
+ */
+async function invokeBundled(name: string, event: unknown): Promise<{ readyMs: number; response: unknown }> {
+  const bundle = bundles.find((b) => b.name === name)!;
+  // Alone in a directory of its own, like the unzipped Lambda package: nothing to resolve beside it.
+  const dir = mkdtempSync(join(work, `${name}-`));
+  const file = join(dir, 'index.mjs');
+  copyFileSync(bundle.file, file);
+  const driver =
+    `const m = await import(${JSON.stringify(pathToFileURL(file).href)});` +
+    'const readyMs = performance.now();' +
+    'const response = await m.handler(JSON.parse(process.env.EVENT), {});' +
+    'process.stdout.write(JSON.stringify({ readyMs, response }));';
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', driver], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH,
+      EVENT: JSON.stringify(event),
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      SST_RESOURCE_App: JSON.stringify({ name: 'glad-clusters', stage: 'test' }),
+      SST_RESOURCE_Results: JSON.stringify({ name: BUCKET }),
+      SST_RESOURCE_Ledger: JSON.stringify({ name: TABLE }),
+    },
+  });
+  return JSON.parse(stdout) as { readyMs: number; response: unknown };
+}
+
+const sqsEvent = (body: string) => ({
+  Records: [
+    {
+      messageId: `msg-${body.length}`,
+      receiptHandle: 'rh',
+      body,
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:glad-tiles',
+      awsRegion: REGION,
+    },
+  ],
+});
+
+async function getBytes(key: string): Promise<Uint8Array> {
+  const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return out.Body!.transformToByteArray();
+}
+
+describe('bundled handlers (the SST deployment form)', () => {
+  it('every handler bundles to one self-contained module that imports without node_modules', () => {
+    expect(bundles.map((b) => b.name)).toEqual(['aggregator', 'consumer', 'deadletter']);
+    for (const b of bundles) {
+      expect(b.bytes).toBeGreaterThan(10_000);
+      expect(b.bytes).toBeLessThan(8 * 1024 * 1024);
+    }
+  });
+
+  // standard (the default) and blurring, whose kernel is WebAssembly carried as base64 bytes.
+  for (const algorithm of ['standard', 'blurring'] as const) {
+    it(`the bundled consumer clusters one message (${algorithm}) exactly as runTile does`, async () => {
+      const spec = validateRunParams({ z: Z, region: { kind: 'tile', x: TILE.x, y: TILE.y }, tiles_url: template, width: 5, min_count: 10, algorithm });
+      const id = runId(spec);
+      const { readyMs, response } = await invokeBundled('consumer', sqsEvent(tileMessageBody(spec, TILE)));
+      expect(response).toEqual({ batchItemFailures: [] });
+      console.log(`bundled consumer (${algorithm}): ready ${readyMs.toFixed(0)} ms after process start`);
+      const reference = await runTile(TILE, spec, fileTileSource(template));
+      expect(reference.nb_clusters).toBeGreaterThan(0);
+      const rows = await readClusters(await getBytes(clustersKey(id, TILE)));
+      expect(rows).toHaveLength(reference.nb_clusters);
+      rows.forEach((row, k) => {
+        const { alerts: _alerts, ...fields } = reference.clusters[k];
+        expect(row).toMatchObject({ run_id: id, ...fields });
+      });
+      const members = await readMembers(await getBytes(membersKey(id, TILE)));
+      expect(members).toHaveLength(reference.clusters.reduce((s, c) => s + c.count, 0));
+    }, 120_000);
+  }
+});

@@ -38,11 +38,11 @@ async function main(): Promise<void> {
     .description('A large run on the local stack: wall time, tiles/s, RSS, aggregator cost per event, ledger pages, streamed read')
     .option('--tiles <n>', 'tiles of the big run (a square region at z12)', positiveInt('--tiles'), 10_000)
     .option('--small <n>', 'tiles of the separate small run', positiveInt('--small'), 100)
-    .option('--empty <n>', 'tiles of the all-empty run (usage of an empty tile)', positiveInt('--empty'), 1000)
+    .option('--empty <n>', 'tiles of the all-empty run (usage of an empty tile; default: as many as the big run, so the per-run costs cancel)', positiveInt('--empty'))
     .option('--workers <n>', 'consumer worker threads', positiveInt('--workers'), availableParallelism())
     .option('--json', 'print the figures as one JSON object')
     .parse()
-    .opts<{ tiles: number; small: number; empty: number; workers: number; json?: boolean }>();
+    .opts<{ tiles: number; small: number; empty?: number; workers: number; json?: boolean }>();
 
   const dir = mkdtempSync(join(tmpdir(), 'glad-scale-'));
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     log(`small run: ${runTiles(small).length} tiles`);
     const smallFigures = await measureRun(s, small, smallKinds);
     // Every tile missing (a folder with no tiles): what an empty tile costs.
-    const emptySpec = scaleSpec(options.empty, join(dir, 'no-tiles'), X0 + 2000, Y0);
+    const emptySpec = scaleSpec(options.empty ?? options.tiles, join(dir, 'no-tiles'), X0 + 2000, Y0);
     log(`empty run: ${runTiles(emptySpec).length} tiles, all missing`);
     const emptyFigures = await measureRun(s, emptySpec, { empty: runTiles(emptySpec).length, sparse: 0, dense: 0 });
     const read = await measureRead(bigFigures.run_id, join(dir, 'clusters.ndjson'));

@@ -19,7 +19,9 @@ import { columnSpec, STORED_COLUMNS } from '../clusters/schema.ts';
 import type { Cluster, StoredCluster } from '../clusters/types.ts';
 import { summarizeClusters } from './manifest.ts';
 import type { RunSpec } from './params.ts';
-import type { TileTotals } from './types.ts';
+import { RESULT_FORMAT, type TileTotals } from './types.ts';
+
+export { RESULT_FORMAT };
 import type { TileAddress } from '../tiles/types.ts';
 
 /** A clusters-file row: a stored cluster without its members (they are in the members file). */
@@ -45,8 +47,6 @@ export interface ClustersFileInfo {
   format?: number;
 }
 
-import { RESULT_FORMAT } from './types.ts';
-export { RESULT_FORMAT };
 
 /** The member list columns of format 2, in order: row, col (INT32), date (STRING). */
 export const MEMBER_COLUMNS = ['member_row', 'member_col', 'member_date'] as const;

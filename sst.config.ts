@@ -135,10 +135,16 @@ export default $config({
         timeout: "120 seconds",
         memory: "1024 MB",
         // The tile queue's URL: the consumer shortens the visibility of the records it returns.
-        environment: { ...resultsEnv, SST_RESOURCE_Tiles: $jsonStringify({ url: tiles.url }), SST_RESOURCE_Sources: JSON.stringify(sources) },
-        // Writes results, error records and last errors; reads nothing of the results bucket.
+        environment: { ...resultsEnv, ...ledgerEnv, SST_RESOURCE_Tiles: $jsonStringify({ url: tiles.url }), SST_RESOURCE_Sources: JSON.stringify(sources) },
+        // Writes results, error records and last errors; reads no result. Records an empty tile in the
+        // ledger itself and, when that completes the run, writes the manifest (core/store/run-completion.ts:
+        // HEAD of the manifest = s3:GetObject on it, ListBucket so a missing one is a 404).
         permissions: [
           writeResults,
+          writeManifests,
+          { actions: ["s3:GetObject"], resources: [objects("runs/*/manifest.json")] },
+          listResults,
+          ledgerCalls(["GetItem", "PutItem", "UpdateItem", "Query"]),
           ...readTiles,
           { actions: ["sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"], resources: [tiles.arn] },
         ],

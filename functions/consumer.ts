@@ -1,9 +1,16 @@
-// SQS consumer: one message = one tile of one run. Clusters the tile (runTile, with its halo) and
-// writes members.parquet then clusters.parquet. Bad messages and corrupt tiles become error
-// records (never retried); a transient failure (tile server or S3 unavailable) throws, and the
-// partial batch response sends back only that record.
+// SQS consumer: one message = one tile of one run. Clusters the tile (runTile, with its halo); a
+// tile with clusters becomes one object, clusters.parquet with its members (the aggregator counts it
+// on its S3 event); a tile without clusters writes nothing to S3: the consumer records it in the
+// ledger itself, and if that completes the run writes the manifest (completeRun, the same claim as
+// the aggregator's). Bad messages and corrupt tiles become error records (never retried); a
+// transient failure (tile server, S3 or DynamoDB unavailable) throws, and the partial batch response
+// sends back only that record.
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { allowedSources, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import { allowedSources, ledgerFromEnv, resultsBucket, s3Client, sqsClient, tilesQueueUrl } from '../core/store/aws.ts';
+import type { Ledger } from '../core/store/ledger.ts';
+import { emptyOutcome } from '../core/run/manifest.ts';
+import { completeRun } from '../core/store/run-completion.ts';
+import type { RunSpec } from '../core/run/params.ts';
 import { DEADLINE_RESERVE_MS, processPartialBatch, type BatchOptions } from '../core/store/batch.ts';
 import { budgetedEngine, tileBudget } from '../core/clusters/budget.ts';
 import { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN } from '../core/meanshift/engine.ts';
@@ -16,6 +23,8 @@ import { isTransient } from '../core/store/transient.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 
 let store: ResultStore | undefined;
+/** Made on the first empty tile (tiles with clusters need no ledger call here). */
+let ledger: Ledger | undefined;
 let backoff: { value: BatchOptions['visibility'] } | undefined;
 const log = new Logger({ stage: 'tile' });
 /** On Lambda a message may name only the stack's allowed sources, and never a local file. */
@@ -58,9 +67,29 @@ async function processRecord(results: ResultStore, record: SQSRecord, log: Logge
     return;
   }
   try {
-    await putTileResult(results, runId, params, tile, result.clusters, result.tile_alerts);
+    if (result.clusters.length > 0) await putTileResult(results, runId, params, tile, result.clusters, result.tile_alerts);
+    else await recordEmpty(results, runId, params, tile, result.tile_alerts, log);
   } catch (error) {
     throw await remembered(results, runId, tile, record, error);
+  }
+}
+
+/**
+ * An empty tile: recorded in the ledger once (first outcome wins, as for the aggregator's events),
+ * no S3 object. The record that completes the run writes the manifest under the ledger's claim; while
+ * another writer holds the claim, throws a transient error so the message comes back later (by then
+ * the manifest is written, or a crashed writer's lease has run out).
+ */
+async function recordEmpty(results: ResultStore, runId: string, spec: RunSpec, tile: TileAddress, tileAlerts: number | undefined, log: Logger): Promise<void> {
+  ledger ??= ledgerFromEnv();
+  const recorded = await ledger.recordTile(runId, spec, emptyOutcome(tile, tileAlerts));
+  if (!recorded.firstTime) log.info(`already recorded (${recorded.outcome.status})`);
+  if (!recorded.runComplete) return;
+  const completion = await completeRun({ ...results, ledger }, runId, { accounted: true });
+  if (completion.state === 'held') throw Object.assign(new Error(`run ${runId}: manifest is being written by another invocation`), { transient: true });
+  if (completion.state === 'written') {
+    const m = completion.manifest;
+    log.info(`manifest written (${m.tiles} tiles, ${m.tiles_failed} failed, ${m.totals.clusters} clusters)`);
   }
 }
 

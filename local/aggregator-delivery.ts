@@ -3,7 +3,7 @@
 // retries. Fault tests route the events (duplicate, reorder, hold back); the scale run times them.
 import { CLUSTERS_FILE, ERROR_FILE, RUNS_PREFIX } from '../core/run/keys.ts';
 import type { S3EventPayload } from './emulators.ts';
-import { lambdaContext, type LambdaHandler } from './lambda.ts';
+import { invoke as invokeLambda, type LambdaHandler } from './lambda.ts';
 import { s3EventOf } from './sqs-event.ts';
 
 /** The bucket notification of sst.config.ts: which created objects invoke the aggregator. */
@@ -48,7 +48,7 @@ export function deliverToAggregator(
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       const started = performance.now();
       try {
-        await aggregator(event, lambdaContext('aggregator'));
+        await invokeLambda('aggregator', aggregator, event);
         options.onInvoked?.(performance.now() - started);
         counts.aggregatorEvents++;
         return;

@@ -5,7 +5,8 @@
 import './quiet.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import { lambdaContext, loadHandler } from './lambda.ts';
+import { meter, metered, type UsageByActor } from '../core/store/meter.ts';
+import { invoke, lambdaContext, loadHandler } from './lambda.ts';
 import { sqsEventOf } from './sqs-event.ts';
 
 export interface ConsumerWorkerData {
@@ -33,6 +34,8 @@ export interface BatchReport {
   ms: number;
   /** CPU time of this thread since its previous report (polling, handler, deletes). */
   cpuMs: number;
+  /** This thread's AWS requests and Lambda invocations since its previous report (core/store/meter.ts). */
+  usage: UsageByActor;
   error?: string;
 }
 
@@ -45,7 +48,8 @@ port.on('message', (message) => {
 
 // The handler and the SDK read their configuration from process.env (set by the loop): no local special cases.
 const handler = await loadHandler(data.handlerPath);
-const sqs = new SQSClient({});
+// The receives and deletes are what Lambda's SQS event source does on AWS (billed as SQS requests).
+const sqs = metered(new SQSClient({}), 'sqs');
 port.postMessage({ type: 'ready' });
 let lastCpu = process.threadCpuUsage();
 /** This thread's CPU ms since the previous call. */
@@ -58,17 +62,17 @@ function cpuSinceLast(): number {
 while (!stopping) {
   let messages: Message[];
   try {
-    ({ Messages: messages = [] } = await sqs.send(
+    ({ Messages: messages = [] } = await meter.as('sqs-event-source', () => sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: data.queueUrl,
         MaxNumberOfMessages: data.batchSize,
         WaitTimeSeconds: 1,
         MessageSystemAttributeNames: ['All'],
       }),
-    ));
+    )));
   } catch (error) {
     if (stopping) break;
-    port.postMessage({ type: 'batch', received: 0, failed: 0, ms: 0, cpuMs: cpuSinceLast(), error: `receive: ${(error as Error).message}` } satisfies BatchReport);
+    port.postMessage({ type: 'batch', received: 0, failed: 0, ms: 0, cpuMs: cpuSinceLast(), usage: meter.take(), error: `receive: ${(error as Error).message}` } satisfies BatchReport);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     continue;
   }
@@ -88,7 +92,7 @@ while (!stopping) {
   let failedIds: Set<string>;
   let error: string | undefined;
   try {
-    const response = (await handler(event, lambdaContext(data.name))) as { batchItemFailures?: { itemIdentifier: string }[] } | undefined;
+    const response = (await invoke('consumer', handler, event, lambdaContext(data.name))) as { batchItemFailures?: { itemIdentifier: string }[] } | undefined;
     failedIds = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
   } catch (thrown) {
     // A thrown handler fails the whole batch, as on Lambda.
@@ -99,14 +103,14 @@ while (!stopping) {
 
   const done = messages.filter((m) => !failedIds.has(m.MessageId!));
   if (done.length > 0) {
-    await sqs.send(
+    await meter.as('sqs-event-source', () => sqs.send(
       new DeleteMessageBatchCommand({
         QueueUrl: data.queueUrl,
         Entries: done.map((m, k) => ({ Id: String(k), ReceiptHandle: m.ReceiptHandle! })),
       }),
-    );
+    ));
   }
-  port.postMessage({ type: 'batch', received: messages.length, failed: failedIds.size, ms, cpuMs: cpuSinceLast(), error } satisfies BatchReport);
+  port.postMessage({ type: 'batch', received: messages.length, failed: failedIds.size, ms, cpuMs: cpuSinceLast(), usage: meter.take(), error } satisfies BatchReport);
 }
 sqs.destroy();
 // End the thread even if a handler's SDK client keeps idle sockets open (exits this worker only).

@@ -3,7 +3,7 @@
 import { MANIFEST_FILE, RUNS_PREFIX } from '../core/run/keys.ts';
 import type { S3EventSource } from './aggregator-delivery.ts';
 import type { S3EventPayload } from './emulators.ts';
-import { lambdaContext, type LambdaHandler } from './lambda.ts';
+import { invoke as invokeLambda, type LambdaHandler } from './lambda.ts';
 import { s3EventOf } from './sqs-event.ts';
 
 /** The bucket notification of sst.config.ts: which created objects invoke the diff function. */
@@ -20,7 +20,7 @@ export function deliverToDiff(source: S3EventSource, diff: LambdaHandler, log: (
   const invoke = async (bucket: string, key: string, size: number) => {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       try {
-        await diff(s3EventOf(bucket, key, size), lambdaContext('diff'));
+        await invokeLambda('diff', diff, s3EventOf(bucket, key, size));
         return;
       } catch (error) {
         log(`diff (attempt ${attempt}/${ATTEMPTS}) on ${key}: ${(error as Error).message}`);

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { meter } from '../core/store/meter.ts';
 
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -17,6 +18,19 @@ export async function loadHandler(path: string): Promise<LambdaHandler> {
   const module = (await import(path)) as { handler?: LambdaHandler };
   if (typeof module.handler !== 'function') throw new Error(`${path} exports no handler`);
   return module.handler;
+}
+
+/**
+ * Calls a handler as Lambda would invoke it, counted by the meter (core/store/meter.ts): one
+ * invocation of `name` billed its wall time (rounded up to the ms), and its AWS requests counted as `name`'s.
+ */
+export async function invoke(name: string, handler: LambdaHandler, event: unknown, context: Context = lambdaContext(name)): Promise<unknown> {
+  const started = performance.now();
+  try {
+    return await meter.as(name, () => handler(event, context));
+  } finally {
+    meter.invocation(name, performance.now() - started);
+  }
 }
 
 /** A Lambda context with a fresh request id and a 15-minute budget. */

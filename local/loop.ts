@@ -12,6 +12,7 @@ import { startConsumers } from './consumers.ts';
 import { drainDeadLetters } from './deadletter-drain.ts';
 import { deliverToDiff } from './diff-delivery.ts';
 import { HANDLERS, loadHandler } from './lambda.ts';
+import { meter } from '../core/store/meter.ts';
 import { stackEnv, type StackInfo } from './stack.ts';
 
 export interface LoopOptions {
@@ -77,6 +78,7 @@ export async function startLoop(emulators: { s3: S3EventSource }, stack: StackIn
       stats.retried += report.failed;
       stats.consumerMs += report.ms;
       stats.consumerCpuMs += report.cpuMs;
+      meter.add(report.usage); // the thread's AWS requests, counted on this thread's meter
     },
   });
   const aggregator = deliverToAggregator(emulators.s3, await loadHandler(HANDLERS.aggregator), stats, { ...options.aggregator, log });

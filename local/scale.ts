@@ -26,6 +26,8 @@ import { startEmulators, type Emulators } from './emulators.ts';
 import { startLoop } from './loop.ts';
 import { applyStackEnv, createStack, type StackInfo } from './stack.ts';
 import { makeDir } from '../core/store/files.ts';
+import { emptyUsage, meter, sumUsage, usageSince, type Usage, type UsageByActor } from '../core/store/meter.ts';
+import { costOf, PRICES, PRICES_AS_OF, type Cost } from '../core/store/prices.ts';
 
 const Z = 12;
 /** Delay before an S3 event reaches the aggregator, ms (S3 notifications are asynchronous). */
@@ -99,7 +101,67 @@ export interface RunFigures {
   /** Query pages over the run's tile items, shard by shard (DynamoDB/dynalite stop a page at 1 MB). */
   ledger_pages_1mb: number;
   ledger_tile_items: number;
+  /** AWS requests, capacity units and Lambda time the run paid for (core/store/meter.ts), and their cost. */
+  aws: RunUsage;
 }
+
+/**
+ * Who a run pays for: the handlers, Lambda's SQS event sources (receives and deletes) and enqueue.
+ * Not `other`: this harness watching progress and reading the manifest (a person watching a run
+ * with `npm start` pays for that by the hour, not by the tile: docs/operations.md).
+ */
+export const RUN_ACTORS = ['enqueue', 'sqs-event-source', 'consumer', 'aggregator', 'deadletter', 'diff'] as const;
+/** Receives that got no message: idle polling, which depends on time, not on tiles (left out of the cost per tile). */
+const IDLE_RECEIVE = 'sqs:ReceiveMessage(empty)';
+
+export interface RunUsage {
+  /** Everything the run paid for, summed over RUN_ACTORS (idle receives left out). */
+  total: Usage;
+  idle_receives: number;
+  by_actor: UsageByActor;
+  cost: Cost;
+}
+
+/** Usage divided by `n` (per tile), rounded to 4 decimals. */
+export function perTile(u: Usage, n: number): Usage {
+  const r = (v: number) => Math.round((v / n) * 1e4) / 1e4;
+  const out = emptyUsage();
+  for (const [op, c] of Object.entries(u.requests)) out.requests[op] = r(c);
+  out.rru = r(u.rru);
+  out.wru = r(u.wru);
+  out.messages_sent = r(u.messages_sent);
+  for (const [h, l] of Object.entries(u.lambda)) out.lambda[h] = { invocations: r(l.invocations), billed_ms: r(l.billed_ms) };
+  return out;
+}
+
+/** a − k·b, op by op (what is left of a run after its empty tiles' share). */
+export function minusScaled(a: Usage, b: Usage, k: number): Usage {
+  const out = structuredClone(a);
+  for (const [op, c] of Object.entries(b.requests)) out.requests[op] = (out.requests[op] ?? 0) - k * c;
+  out.rru -= k * b.rru;
+  out.wru -= k * b.wru;
+  out.messages_sent -= k * b.messages_sent;
+  for (const [h, l] of Object.entries(b.lambda)) {
+    const t = (out.lambda[h] ??= { invocations: 0, billed_ms: 0 });
+    t.invocations -= k * l.invocations;
+    t.billed_ms -= k * l.billed_ms;
+  }
+  return out;
+}
+
+export function runUsage(byActor: UsageByActor): RunUsage {
+  const total = sumUsage(byActor, RUN_ACTORS);
+  const idle = total.requests[IDLE_RECEIVE] ?? 0;
+  delete total.requests[IDLE_RECEIVE];
+  return { total, idle_receives: idle, by_actor: byActor, cost: costOf(total) };
+}
+
+/** Dollars per 100,000 tiles at PRICES, rounded to the cent's tenth. */
+export function usdPer100k(cost: Cost, tiles: number): number {
+  return Math.round((cost.total / tiles) * 1e5 * 1000) / 1000;
+}
+
+export const PRICE_NOTE = `us-east-1 list prices as of ${PRICES_AS_OF} (core/store/prices.ts): ${JSON.stringify(PRICES)}`;
 
 export interface ScaleStack {
   emulators: Emulators;
@@ -121,7 +183,8 @@ export async function startScaleStack(options: { workers?: number; log?: (line: 
   applyStackEnv(stack);
   const aggregatorMs: number[] = [];
   const aggregator = { delayMs: EVENT_DELAY_MS, onInvoked: (ms: number) => aggregatorMs.push(ms) };
-  const loop = await startLoop(emulators, stack, { workers: options.workers, log, aggregator });
+  // Batches of 5, as the deployed event source (sst.config.ts): invocations per tile as on AWS.
+  const loop = await startLoop(emulators, stack, { workers: options.workers, batchSize: 5, log, aggregator });
   await loop.ready;
   return {
     emulators,
@@ -153,8 +216,9 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
   }, 1000);
   const started = performance.now();
   const consumerBefore = { ...s.loopStats };
+  const usageBefore = meter.snapshot();
   try {
-    const submission = await submitRun(spec, { ledger: s.ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() });
+    const submission = await meter.as('enqueue', () => submitRun(spec, { ledger: s.ledger, sqs: sqsClient(), queueUrl: tilesQueueUrl() }));
     if (submission.failed.length > 0) throw new Error(`${submission.failed.length} messages not sent: ${submission.failed[0].message}`);
     const runId = submission.runId;
     let lastLog = 0;
@@ -170,6 +234,15 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
       timeoutMessage: () => `run ${runId} not complete after ${timeoutMs} ms (${finished}/${submission.tiles})`,
     });
     const wall = (performance.now() - started) / 1000;
+    // The consumers report their requests after each batch (its deletes included), which can come
+    // after the manifest: wait until every message is done and reported (at most 10 s).
+    for (let waited = 0; waited < 10_000; waited += 50) {
+      const done = s.loopStats.messages - consumerBefore.messages - (s.loopStats.retried - consumerBefore.retried);
+      if (done >= submission.tiles) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200)); // a duplicate aggregator event in flight
+    const aws = runUsage(usageSince(usageBefore, meter.snapshot()));
     rss.push({ finished, rss: process.memoryUsage.rss() });
     if (global.gc) {
       global.gc();
@@ -225,6 +298,7 @@ export async function measureRun(s: ScaleStack, spec: RunSpec, kinds: RunFigures
       dead_letters: s.loopStats.deadLetters - consumerBefore.deadLetters,
       ledger_pages_1mb: pages,
       ledger_tile_items: items,
+      aws,
     };
   } finally {
     clearInterval(sample);

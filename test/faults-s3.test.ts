@@ -4,7 +4,7 @@
 // them; then a message whose write fails every time goes to the dead-letter queue and becomes an
 // error record, and the run completes. Each run is compared with a clean run of the same tiles.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clustersKey, errorKey, manifestKey, membersKey } from '../core/run/keys.ts';
+import { clustersKey, errorKey, manifestKey } from '../core/run/keys.ts';
 import { runId, runTiles, type RunSpec } from '../core/run/params.ts';
 import { TILE_MAX_RECEIVES } from '../core/run/messages.ts';
 import { tileKey } from '../core/tiles/grid.ts';
@@ -113,7 +113,8 @@ describe('S3 faults', () => {
     const id = runId(s);
     const poisoned = runTiles(s).find((t) => clean.status[tileKey(t)] === 'clusters')!;
     let attempts = 0;
-    proxy.rule = (method, key) => (method === 'PUT' && key === membersKey(id, poisoned) ? (attempts++, 'slowdown') : null);
+    // Its one result object (format 2: clusters.parquet holds the members).
+    proxy.rule = (method, key) => (method === 'PUT' && key === clustersKey(id, poisoned) ? (attempts++, 'slowdown') : null);
     const before = { ...fs.loop.stats };
     const seen = batches.length;
     try {

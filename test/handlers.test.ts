@@ -20,7 +20,7 @@ import { Logger } from '../core/store/log.ts';
 import { clustersKey, errorKey, manifestKey, membersKey } from '../core/run/keys.ts';
 import { Ledger, MANIFEST_LEASE_MS } from '../core/store/ledger.ts';
 import { tileMessageBody, TILE_MAX_RECEIVES } from '../core/run/messages.ts';
-import { INFO_KEY, readClusters, readClustersInfo, readMembers, schemaColumn, type ClustersFileInfo } from '../core/run/parquet.ts';
+import { INFO_KEY, readClusters, readClustersAndMembers, readClustersInfo, schemaColumn, type ClustersFileInfo } from '../core/run/parquet.ts';
 import { summarizeClusters } from '../core/run/manifest.ts';
 import { STORED_COLUMNS } from '../core/clusters/schema.ts';
 import { runId, runTiles, validateRunParams } from '../core/run/params.ts';
@@ -138,7 +138,7 @@ const isCorrupt = (t: TileAddress) => t.x === CORRUPT.x && t.y === CORRUPT.y;
 // ---------- consumer ----------
 
 describe('consumer', () => {
-  it('writes members.parquet then clusters.parquet equal to runTile for a tile with alerts', async () => {
+  it('writes one object, clusters.parquet with its members, equal to runTile for a tile with alerts', async () => {
     const { spec, id, tiles } = makeRun();
     // The tile of the block with the most clusters (not the corrupt one).
     const results = await Promise.all(tiles.filter((t) => !isCorrupt(t)).map(async (t) => ({ t, r: await expected(spec, t) })));
@@ -150,32 +150,40 @@ describe('consumer', () => {
     expect(response.batchItemFailures).toEqual([]);
     await settle();
 
-    const rows = await readClusters((await getBytes(clustersKey(id, tile)))!);
+    const { rows, members } = await readClustersAndMembers((await getBytes(clustersKey(id, tile)))!);
     expect(rows).toHaveLength(reference.nb_clusters);
     rows.forEach((row, k) => {
       const { alerts: _alerts, ...fields } = reference.clusters[k];
       expect(row).toMatchObject({ run_id: id, ...fields });
       expect(row.geometry.type).toBe('Polygon');
     });
-    const members = await readMembers((await getBytes(membersKey(id, tile)))!);
-    expect(members).toHaveLength(reference.clusters.reduce((s, c) => s + c.count, 0));
-    expect(members.filter((m) => m.cluster === 0).map((m) => [m.row, m.col, m.date])).toEqual(reference.clusters[0].alerts);
-    // clusters.parquet, the completion marker, lands after members.parquet.
+    // Result format 2: each row's members in its list columns, no members.parquet.
+    expect(members).toEqual(reference.clusters.map((c) => c.alerts));
     const order = events.map((e) => e.Records[0].s3.object.key);
-    expect(order).toEqual([membersKey(id, tile), clustersKey(id, tile)]);
+    expect(order).toEqual([clustersKey(id, tile)]);
+    expect(await getBytes(membersKey(id, tile))).toBeNull();
     expect(await getBytes(errorKey(id, tile))).toBeNull();
   });
 
-  it('a tile without alerts still gets a clusters.parquet with zero rows', async () => {
+  it('a tile without alerts writes no object: the consumer records it in the ledger (once), and completes its run', async () => {
     const { spec, id } = makeRun();
     const tile = { z: Z, x: 5, y: 5 }; // far outside the mosaic: no file, no alerts
     const { spec: single, id: singleId } = makeRun({ region: { kind: 'tile', x: tile.x, y: tile.y } });
     expect(singleId).not.toBe(id);
     expect(spec.tiles_url).toBe(single.tiles_url);
+    events = [];
     const response = await consume(sqsEvent(sqsRecord(tileMessageBody(single, tile))));
     expect(response.batchItemFailures).toEqual([]);
-    expect(await readClusters((await getBytes(clustersKey(singleId, tile)))!)).toEqual([]);
-    expect(await readMembers((await getBytes(membersKey(singleId, tile)))!)).toEqual([]);
+    // The run's only tile: its record completed the run, and the consumer wrote the manifest.
+    expect(await listKeys(`runs/${singleId}/`)).toEqual([manifestKey(singleId)]);
+    const manifest = (await getJson(manifestKey(singleId))) as Manifest;
+    expect(manifest).toMatchObject({ format: 2, tiles: 1, tiles_empty: 1, tiles_with_clusters: 0, tiles_failed: 0, results: [] });
+    // A redelivery changes nothing: counted once, one manifest.
+    expect((await consume(sqsEvent(sqsRecord(tileMessageBody(single, tile), 2)))).batchItemFailures).toEqual([]);
+    await settle();
+    expect(events.map((e) => e.Records[0].s3.object.key)).toEqual([manifestKey(singleId)]);
+    const ledger = new Ledger(dynamo.doc, TABLE);
+    expect(await ledger.progress(singleId)).toMatchObject({ tiles: 1, finished: 1, failed: 0 });
   });
 
   it('a corrupt tile becomes error.json (stage tile) and no clusters file', async () => {

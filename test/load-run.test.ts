@@ -10,6 +10,7 @@ import { exportClusters, streamExport, type ExportOptions, type StreamFormat } f
 import { clustersKey, manifestKey, membersKey } from '../core/run/keys.ts';
 import { loadRun, streamRunClusters, type ObjectReader } from '../core/store/result-store.ts';
 import { writeClusters, writeMembers } from '../core/run/parquet.ts';
+import { hullPolygon } from '../core/clusters/geometry.ts';
 import { validateRunParams } from '../core/run/params.ts';
 import { ClusterService, type ServiceDeps } from '../core/results/service.ts';
 import { canonicalCompare } from '../core/results/table.ts';
@@ -49,15 +50,18 @@ function memoryS3(objects: (key: string) => Uint8Array | null): { s3: ObjectRead
   return { s3, reads };
 }
 
-/** The fixture records written as the pipeline writes them: a clusters/members pair per tile, and the manifest. */
-function fixtureRun(records: readonly StoredCluster[]) {
+/**
+ * The fixture records written as the pipeline writes them, and the manifest: format 2 (the default)
+ * one clusters file per tile with its members; format 1 (runs written before) a clusters/members pair.
+ */
+function fixtureRun(records: readonly StoredCluster[], format: 1 | 2 = 2) {
   const tiles = [...FIXTURE_TILES].sort((a, b) => a.z - b.z || a.y - b.y || a.x - b.x); // the manifest's order
   const files = new Map<string, Uint8Array>();
   for (const tile of tiles) {
     // File order is the fixture's order (not canonical): the readers must sort within a tile.
     const clusters = records.filter((r) => r.x === tile.x && r.y === tile.y).map(({ run_id: _r, ...c }) => c);
-    files.set(clustersKey(RUN, tile), writeClusters({ run_id: RUN, tile, params: SPEC }, clusters));
-    files.set(membersKey(RUN, tile), writeMembers(clusters));
+    files.set(clustersKey(RUN, tile), writeClusters({ run_id: RUN, tile, params: SPEC }, clusters, hullPolygon, { format }));
+    if (format === 1) files.set(membersKey(RUN, tile), writeMembers(clusters));
   }
   const manifest = manifestOf(tiles);
   files.set(manifestKey(RUN), new TextEncoder().encode(JSON.stringify(manifest)));
@@ -69,7 +73,7 @@ const records = fixtureRecords(24, 11).map((r) => ({ ...r, run_id: RUN }));
 describe('a damaged result file', () => {
   it('a truncated clusters or members file is named in the error', async () => {
     for (const damaged of [clustersKey(RUN, FIXTURE_TILES[0]), membersKey(RUN, FIXTURE_TILES[0])]) {
-      const { s3 } = fixtureRun(records);
+      const { s3 } = fixtureRun(records, 1);
       // The same run with one file cut to its first 100 bytes.
       const reader: ObjectReader = {
         send: async (command) => {
@@ -90,9 +94,22 @@ async function text(chunks: AsyncIterable<string>): Promise<string> {
   return out;
 }
 
+describe('runs of both result formats', () => {
+  it('a format-2 run (members inside clusters.parquet) loads exactly as the same run in format 1, with no members.parquet read', async () => {
+    const one = fixtureRun(records, 1);
+    const two = fixtureRun(records, 2);
+    const a = await loadRun(RUN, one.s3, { bucket: BUCKET, full: true });
+    const b = await loadRun(RUN, two.s3, { bucket: BUCKET, full: true });
+    expect(b.clusters).toEqual(a.clusters);
+    expect(b.clusters.every((c) => c.alerts.length > 0)).toBe(true);
+    expect(two.reads.filter((k) => k.endsWith('members.parquet'))).toEqual([]);
+    expect((await loadRun(RUN, two.s3, { bucket: BUCKET, full: false })).clusters.every((c) => c.alerts.length === 0)).toBe(true);
+  });
+});
+
 describe('stored hulls', () => {
   it('GeoJSON and GeoParquet from the stored hulls equal those recomputed from the members, without reading members', async () => {
-    const { s3, reads } = fixtureRun(records);
+    const { s3, reads } = fixtureRun(records, 1);
     const stored = await loadRun(RUN, s3, { bucket: BUCKET, full: false });
     expect(reads.filter((k) => k.endsWith('members.parquet'))).toEqual([]);
     expect(stored.clusters).toHaveLength(records.length);

@@ -29,7 +29,7 @@ describe('buildManifest', () => {
 
   it('has exactly the keys of the Manifest contract', () => {
     expect(Object.keys(manifest).sort()).toEqual(
-      ['run_id', 'params', 'tiles', 'tiles_with_clusters', 'tiles_empty', 'tiles_failed', 'results', 'errors', 'totals', 'created_at', 'completed_at'].sort(),
+      ['format', 'run_id', 'params', 'tiles', 'tiles_with_clusters', 'tiles_empty', 'tiles_failed', 'results', 'errors', 'totals', 'created_at', 'completed_at'].sort(),
     );
   });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readClusters, readClustersInfo, readMembers, writeClusters, writeMembers } from '../core/run/parquet.ts';
+import { readClusters, readClustersAndMembers, readClustersInfo, readMembers, writeClusters, writeMembers } from '../core/run/parquet.ts';
 import { hullPolygon } from '../core/clusters/geometry.ts';
 import { pixelToLonLat } from '../core/tiles/grid.ts';
 import type { Cluster } from '../core/clusters/types.ts';
@@ -68,13 +68,24 @@ describe('hyparquet round trip', () => {
       expect(row).toEqual({ run_id: RUN, ...fields, geometry: hullPolygon(CLUSTERS[k]) });
     });
     expect(readClustersInfo(bytes)).toEqual({
-      run_id: RUN, tile: TILE, params: SPEC, nb_clusters: 3,
+      run_id: RUN, tile: TILE, params: SPEC, nb_clusters: 3, format: 2,
       // The tile's totals, for the aggregator (core/store/result-store.ts getParquetFooter).
       totals: { clusters: 3, alerts: 7, hectares: expect.closeTo(7 * 0.0227, 12), first_date: '2018-05-05', last_date: '2021-06-30' },
     });
   });
 
-  it('members file: one row per alert with its cluster row number', async () => {
+  it('format 2: each cluster row carries its members (row, col, date lists); a format-1 file has none', async () => {
+    const two = await readClustersAndMembers(writeClusters({ run_id: RUN, tile: TILE, params: SPEC }, CLUSTERS));
+    expect(two.members).toEqual(CLUSTERS.map((c) => c.alerts));
+    expect(Object.keys(two.rows[0])).not.toContain('member_row');
+    const one = writeClusters({ run_id: RUN, tile: TILE, params: SPEC }, CLUSTERS, hullPolygon, { format: 1 });
+    expect(readClustersInfo(one).format).toBeUndefined();
+    const read = await readClustersAndMembers(one);
+    expect(read.members).toBeNull();
+    expect(read.rows).toEqual(two.rows);
+  });
+
+  it('members file (format 1): one row per alert with its cluster row number', async () => {
     const rows = await readMembers(writeMembers(CLUSTERS));
     const expected = CLUSTERS.flatMap((c, k) => c.alerts.map(([row, col, date]) => ({ cluster: k, row, col, date })));
     expect(rows).toEqual(expected);
@@ -117,6 +128,16 @@ describe('DuckDB reads the files', () => {
     expect(m).toEqual({ n: 7, clusters: 3, last_date: '2021-06-30' });
     const [e] = await q(`select count(*)::INTEGER n from read_parquet('${dir}/empty.parquet')`);
     expect(e.n).toBe(0);
+  });
+
+  it('format 2: the member lists unnest to the members (what members.parquet held)', async () => {
+    const [t] = await q(`select typeof(member_row) r, typeof(member_date) d from read_parquet('${dir}/clusters.parquet') limit 1`);
+    expect(t).toEqual({ r: 'INTEGER[]', d: 'VARCHAR[]' });
+    const rows = await q(
+      `select (k - 1)::INTEGER "cluster", unnest(member_row) "row", unnest(member_col) "col", unnest(member_date) "date"
+       from (select *, row_number() over () k from read_parquet('${dir}/clusters.parquet')) order by k`,
+    );
+    expect(rows).toEqual(await readMembers(writeMembers(CLUSTERS)));
   });
 
   it('sees a GEOMETRY column whose WKB is each hull polygon', async () => {

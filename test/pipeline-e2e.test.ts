@@ -150,8 +150,6 @@ describe('pipeline end to end on the local stack', () => {
       const file = join(dir, `clusters-${k}.parquet`);
       writeFileSync(file, await out.Body!.transformToByteArray());
       files.push(file);
-      const members = await s3.send(new GetObjectCommand({ Bucket: resultsBucket(), Key: key.replace('clusters.parquet', 'members.parquet') }));
-      writeFileSync(join(dir, `members-${k}.parquet`), await members.Body!.transformToByteArray());
     }
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
@@ -165,8 +163,11 @@ describe('pipeline end to end on the local stack', () => {
     expect(row.alerts).toBe(m.alerts);
     expect(Number(row.hectares)).toBeCloseTo(m.hectares, 5);
     expect([row.first, row.last, row.runs]).toEqual([m.first_date, m.last_date, 1]);
-    const members = await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM read_parquet('${join(dir, 'members-*.parquet')}')`);
+    // Result format 2: the members are list columns of the clusters file (one object per tile).
+    const members = await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM (SELECT unnest(member_row) FROM read_parquet([${list}]))`);
     expect(members.getRowObjectsJson()[0].n).toBe(m.alerts);
+    const lengths = await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM read_parquet([${list}]) WHERE len(member_row) <> count OR len(member_date) <> count`);
+    expect(lengths.getRowObjectsJson()[0].n).toBe(0);
     const centres = await connection.runAndReadAll(`SELECT z, x, y, i, j, count FROM read_parquet([${list}]) ORDER BY z, x, y, i, j, count`);
     const want = expected.flat().sort(byTileAndCentre).map((c) => [c.z, c.x, c.y, c.i, c.j, c.count]);
     expect(centres.getRowsJson()).toEqual(want);

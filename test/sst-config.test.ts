@@ -203,8 +203,10 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     const fns = { consumer: subscriber(tiles).fn, deadletter: subscriber(deadLetter).fn, aggregator: aggregator.args };
     for (const fn of Object.values(fns)) expect(fn.link ?? []).toEqual([]);
     // The consumer also gets the stack's allowed sources (core/store/aws.ts allowedSources).
+    // …and the ledger: it records empty tiles itself (result format 2).
     expect(fns.consumer.environment).toEqual({
       SST_RESOURCE_Results: JSON.stringify({ name: 'Results' }),
+      SST_RESOURCE_Ledger: JSON.stringify({ name: 'Ledger' }),
       SST_RESOURCE_Tiles: JSON.stringify({ url: tiles.url }),
       SST_RESOURCE_Sources: expect.any(String),
     });
@@ -231,13 +233,19 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
       }
     }
     const written = [clustersKey(run, tile), membersKey(run, tile), errorKey(run, tile), messageErrorKey(run, 'm-1'), unroutableKey('m-1')];
-    // The consumer writes results and error records, reads nothing of the bucket, never a manifest.
+    // The consumer writes results and error records and reads no result; it records empty tiles in the
+    // ledger and, when one completes the run, writes the manifest (HEAD of the manifest = s3:GetObject).
     for (const key of written) expect(consumer.may('s3:PutObject', object(key)), key).toBe(true);
-    expect(consumer.may('s3:PutObject', object(manifestKey(run)))).toBe(false);
+    expect(consumer.may('s3:PutObject', object(manifestKey(run)))).toBe(true);
+    expect(consumer.may('s3:GetObject', object(manifestKey(run)))).toBe(true);
     expect(consumer.may('s3:GetObject', object(clustersKey(run, tile)))).toBe(false);
+    expect(consumer.may('s3:GetObject', object(errorKey(run, tile)))).toBe(false);
     expect(consumer.may('s3:DeleteObject', object(clustersKey(run, tile)))).toBe(false);
     expect(consumer.may('s3:PutObject', object(lastErrorKey(run, tile)))).toBe(true);
-    expect(consumer.actions()).toEqual(['s3:PutObject', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes']);
+    expect(consumer.actions()).toEqual([
+      'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem',
+      's3:GetObject', 's3:ListBucket', 's3:PutObject', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes',
+    ]);
     expect(consumer.may('sqs:ChangeMessageVisibility', tiles.arn)).toBe(true);
     expect(consumer.may('sqs:ChangeMessageVisibility', deadLetter.arn)).toBe(false);
     // The dead-letter handler writes error records and checks (HEAD = s3:GetObject) for a finished tile.
@@ -248,7 +256,7 @@ describe('sst.config.ts wiring (stubbed SST, no AWS)', () => {
     expect(deadletter.may('s3:PutObject', object(manifestKey(run)))).toBe(true);
     expect(deadletter.actions()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
     // Reads are limited to the key shapes read: no other object of the bucket.
-    for (const g of [deadletter, agg]) {
+    for (const g of [consumer, deadletter, agg]) {
       expect(g.may('s3:GetObject', object(`runs/${run}/messages/m-1.json`))).toBe(false);
       expect(g.may('s3:GetObject', object('errors/unroutable/x.json'))).toBe(false);
       expect(g.may('s3:GetObject', object(manifestKey(run)))).toBe(true);

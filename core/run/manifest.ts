@@ -2,7 +2,7 @@
 import type { ErrorRecord } from './messages.ts';
 import { runTileCount } from './params.ts';
 import type { RunSpec } from './params.ts';
-import type { Manifest, TileError, TileOutcome, TileTotals } from './types.ts';
+import { RESULT_FORMAT, type Manifest, type TileError, type TileOutcome, type TileTotals } from './types.ts';
 import type { ClusterFields } from '../clusters/types.ts';
 import type { TileAddress } from '../tiles/types.ts';
 
@@ -27,6 +27,14 @@ export function summarizeClusters(rows: readonly Pick<ClusterFields, 'count' | '
 /** The ledger outcome of a tile whose clusters file landed, from the totals in its footer. */
 export function clustersOutcome(tile: TileAddress, resultKey: string, totals: TileTotals): TileOutcome {
   return { z: tile.z, x: tile.x, y: tile.y, status: totals.clusters > 0 ? 'clusters' : 'empty', result_key: resultKey, ...totals };
+}
+
+/** The ledger outcome of a tile the consumer found without clusters (format 2: no object, recorded directly). */
+export function emptyOutcome(tile: TileAddress, regionAlerts?: number): TileOutcome {
+  return {
+    z: tile.z, x: tile.x, y: tile.y, status: 'empty', clusters: 0, alerts: 0, hectares: 0, first_date: null, last_date: null,
+    ...(regionAlerts !== undefined ? { region_alerts: regionAlerts } : {}),
+  };
 }
 
 /** The ledger outcome of a tile whose error record landed. */
@@ -84,6 +92,7 @@ export function buildManifest(input: ManifestInput): Manifest {
   withClusters.sort(byTile);
   errors.sort(byTile);
   return {
+    format: RESULT_FORMAT,
     run_id: input.runId,
     params: { ...input.spec },
     tiles: runTileCount(input.spec),

@@ -1,6 +1,15 @@
 // Parquet files of one tile: clusters (one row per cluster, GeoParquet hull geometry, the tile's
-// totals in the footer) and members (one row per alert). Written with hyparquet-writer, read back
-// with hyparquet. Columns come from core/clusters/schema.ts.
+// totals in the footer) and, in format 1 only, members (one row per alert). Written with
+// hyparquet-writer, read back with hyparquet. Columns come from core/clusters/schema.ts.
+//
+// Formats (`format` in the footer's glad_clusters metadata and in the manifest):
+//   1 — clusters.parquet + members.parquet per tile (also a zero-row clusters.parquet for an empty tile);
+//   2 — one object per tile with clusters: each row of clusters.parquet carries its members in three
+//       aligned list columns (member_row, member_col LIST<INT32>, member_date LIST<STRING>); an empty
+//       tile has no object (the consumer records it in the ledger). Readers take both.
+import { schemaFromColumnData } from 'hyparquet-writer';
+/** The writer's own schema element type (hyparquet-writer has its own copy of hyparquet's types). */
+type SchemaElement = ReturnType<typeof schemaFromColumnData>[number];
 import type { Polygon } from 'geojson';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -10,7 +19,9 @@ import { columnSpec, STORED_COLUMNS } from '../clusters/schema.ts';
 import type { Cluster, StoredCluster } from '../clusters/types.ts';
 import { summarizeClusters } from './manifest.ts';
 import type { RunSpec } from './params.ts';
-import type { TileTotals } from './types.ts';
+import { RESULT_FORMAT, type TileTotals } from './types.ts';
+
+export { RESULT_FORMAT };
 import type { TileAddress } from '../tiles/types.ts';
 
 /** A clusters-file row: a stored cluster without its members (they are in the members file). */
@@ -32,6 +43,21 @@ export interface ClustersFileInfo {
   nb_clusters: number;
   /** The tile's totals, so the aggregator reads only the footer. Absent in files written before. */
   totals?: TileTotals;
+  /** RESULT_FORMAT of the writer; absent = 1 (members in members.parquet). */
+  format?: number;
+}
+
+
+/** The member list columns of format 2, in order: row, col (INT32), date (STRING). */
+export const MEMBER_COLUMNS = ['member_row', 'member_col', 'member_date'] as const;
+
+/** The schema elements of a required LIST<type> column (the 3-level form DuckDB, Arrow and Spark read). */
+function listColumn(name: string, element: SchemaElement): SchemaElement[] {
+  return [
+    { name, repetition_type: 'REQUIRED', converted_type: 'LIST', num_children: 1 },
+    { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+    { ...element, name: 'element', repetition_type: 'REQUIRED' },
+  ];
 }
 
 /** Key of our own key-value metadata entry. */
@@ -61,18 +87,39 @@ export function schemaColumn(name: string, data: unknown[]): ColumnSource {
  * done and empty). `hull` is injectable for tests; by default the clusters' convex hull in lon/lat.
  */
 export function writeClusters(
-  info: Omit<ClustersFileInfo, 'nb_clusters' | 'totals'> & { tile_alerts?: number },
+  info: Omit<ClustersFileInfo, 'nb_clusters' | 'totals' | 'format'> & { tile_alerts?: number },
   clusters: readonly Cluster[],
   hull: (cluster: Cluster) => Polygon = hullPolygon,
+  options: { format?: 1 | 2 } = {},
 ): Uint8Array {
+  const format = options.format ?? RESULT_FORMAT;
   const geometries = clusters.map(hull);
   const value = (c: Cluster, name: string) => (name === 'run_id' ? info.run_id : c[name as keyof Cluster]);
   const columnData = STORED_COLUMNS.map((name) => schemaColumn(name, clusters.map((c) => value(c, name))));
   columnData.push({ name: 'geometry', type: 'GEOMETRY', data: geometries, nullable: false });
   const { tile_alerts: tileAlerts, ...fileFields } = info;
   const totals = { ...summarizeClusters(clusters), ...(tileAlerts !== undefined ? { region_alerts: tileAlerts } : {}) };
-  const fileInfo: ClustersFileInfo = { ...fileFields, nb_clusters: clusters.length, totals };
+  const fileInfo: ClustersFileInfo = { ...fileFields, nb_clusters: clusters.length, totals, ...(format > 1 ? { format } : {}) };
+  let schema: SchemaElement[] | undefined;
+  if (format > 1) {
+    // The flat columns' schema as hyparquet-writer infers it, then the three member lists.
+    schema = schemaFromColumnData({ columnData });
+    schema[0] = { ...schema[0], num_children: columnData.length + MEMBER_COLUMNS.length };
+    schema.push(
+      ...listColumn('member_row', { name: 'element', type: 'INT32' }),
+      ...listColumn('member_col', { name: 'element', type: 'INT32' }),
+      ...listColumn('member_date', { name: 'element', type: 'BYTE_ARRAY', converted_type: 'UTF8' }),
+    );
+    // With an explicit schema, hyparquet-writer takes the types from it, not from the columns.
+    for (const column of columnData) delete column.type;
+    columnData.push(
+      { name: 'member_row', data: clusters.map((c) => c.alerts.map((a) => a[0])), nullable: false },
+      { name: 'member_col', data: clusters.map((c) => c.alerts.map((a) => a[1])), nullable: false },
+      { name: 'member_date', data: clusters.map((c) => c.alerts.map((a) => a[2])), nullable: false },
+    );
+  }
   const buffer = parquetWriteBuffer({
+    ...(schema ? { schema } : {}),
     columnData,
     kvMetadata: [
       { key: 'geo', value: geoMetadata(geometries) },
@@ -121,11 +168,30 @@ export function readClustersInfo(bytes: Uint8Array): ClustersFileInfo {
   return JSON.parse(value) as ClustersFileInfo;
 }
 
-/** Rows of a clusters file (geometry decoded back to GeoJSON by hyparquet). */
+/** Rows of a clusters file (geometry decoded back to GeoJSON by hyparquet), without their members. */
 export async function readClusters(bytes: Uint8Array): Promise<ClustersFileRow[]> {
-  const rows = await parquetReadObjects({ file: toArrayBuffer(bytes) });
+  return (await readClustersAndMembers(bytes)).rows;
+}
+
+/**
+ * Rows of a clusters file and, for a format-2 file, each row's members ([row, col, date] per alert,
+ * in file order); `members` is null for a format-1 file (they are in members.parquet).
+ */
+export async function readClustersAndMembers(bytes: Uint8Array): Promise<{ rows: ClustersFileRow[]; members: [number, number, string][][] | null }> {
+  const rows = (await parquetReadObjects({ file: toArrayBuffer(bytes) })) as Record<string, unknown>[];
   // INT32 columns come back as numbers already; nothing to convert.
-  return rows as unknown as ClustersFileRow[];
+  const hasMembers = parquetMetadata(bytes).schema.some((e) => e.name === 'member_row');
+  const members = hasMembers ? rows.map((r) => zipMembers(r.member_row, r.member_col, r.member_date)) : null;
+  for (const r of rows) for (const name of MEMBER_COLUMNS) delete r[name];
+  return { rows: rows as unknown as ClustersFileRow[], members };
+}
+
+function zipMembers(rows: unknown, cols: unknown, dates: unknown): [number, number, string][] {
+  const r = (rows ?? []) as number[];
+  const c = (cols ?? []) as number[];
+  const d = (dates ?? []) as string[];
+  if (r.length !== c.length || r.length !== d.length) throw new Error(`member columns of unequal lengths (${r.length}, ${c.length}, ${d.length})`);
+  return r.map((row, k) => [Number(row), Number(c[k]), String(d[k])]);
 }
 
 /** Rows of a members file. */

@@ -24,8 +24,17 @@ export interface TileTotals {
   region_alerts?: number;
 }
 
+/**
+ * The result format the pipeline writes (core/run/parquet.ts): 1 = clusters.parquet + members.parquet
+ * per tile, a zero-row clusters.parquet per empty tile; 2 = one clusters.parquet per tile with
+ * clusters, members in list columns, no object for an empty tile. Readers take both.
+ */
+export const RESULT_FORMAT = 2;
+
 /** The run manifest written by the aggregator when the last tile lands. */
 export interface Manifest {
+  /** RESULT_FORMAT of the pipeline that wrote the manifest; absent in format-1 manifests. */
+  format?: number;
   run_id: string;
   params: RunSpec;
   tiles: number;

@@ -9,6 +9,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Resource } from 'sst';
 import { Ledger } from './ledger.ts';
+import { metered } from './meter.ts';
 import type { AllowedSources } from './run-sources.ts';
 
 /** The linked resources as this project uses them (SST types them only after `sst install`). */
@@ -73,18 +74,18 @@ function ledgerTable(): string {
   return linked('Ledger').name;
 }
 
-/** S3 client; path-style addressing so an emulator on 127.0.0.1 works (harmless on AWS). */
+/** S3 client (its requests counted by core/store/meter.ts); path-style addressing so an emulator on 127.0.0.1 works (harmless on AWS). */
 export function s3Client(): S3Client {
-  return new S3Client({ forcePathStyle: true });
+  return metered(new S3Client({ forcePathStyle: true }), 's3');
 }
 
 export function sqsClient(): SQSClient {
-  return new SQSClient({});
+  return metered(new SQSClient({}), 'sqs');
 }
 
 /** DynamoDB document client (plain JS values, undefined attributes dropped). */
 function dynamoDocClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  return DynamoDBDocumentClient.from(metered(new DynamoDBClient({}), 'dynamodb'), { marshallOptions: { removeUndefinedValues: true } });
 }
 
 /** The ledger of the linked table, through a fresh document client. */

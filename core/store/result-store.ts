@@ -1,11 +1,11 @@
-// The results bucket: writing a tile's result objects (the Parquet pair or an error record),
+// The results bucket: writing a tile's result objects (clusters.parquet with its members, or an error record),
 // reading a clusters file's footer (the aggregator), and reading a finished run back (its
 // manifest, then the clusters and, with `full`, members file of every tile it lists).
 // Keys come from core/run/keys.ts only; formats from core/run/parquet.ts.
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { CLUSTERS_FILE, clustersKey, errorKey, lastErrorKey, manifestKey, MEMBERS_FILE, membersKey, messageErrorKey, unroutableKey } from '../run/keys.ts';
+import { CLUSTERS_FILE, clustersKey, errorKey, lastErrorKey, manifestKey, MEMBERS_FILE, messageErrorKey, unroutableKey } from '../run/keys.ts';
 import type { ErrorRecord } from '../run/messages.ts';
-import { readClusters, readMembers, writeClusters, writeMembers } from '../run/parquet.ts';
+import { readClustersAndMembers, readMembers, writeClusters } from '../run/parquet.ts';
 import type { RunSpec } from '../run/params.ts';
 import type { Manifest } from '../run/types.ts';
 import type { AlertTuple, Cluster, StoredCluster } from '../clusters/types.ts';
@@ -27,8 +27,9 @@ async function put(store: ResultStore, key: string, body: Uint8Array | string, c
 }
 
 /**
- * Writes members.parquet, then clusters.parquet: the clusters file lands last because its
- * ObjectCreated event tells the aggregator the tile is done. Returns the clusters key.
+ * Writes the tile's one result object, clusters.parquet with each cluster's members in list columns
+ * (format 2, core/run/parquet.ts); its ObjectCreated event tells the aggregator the tile is done.
+ * Returns its key. (Format 1 wrote members.parquet first, then clusters.parquet; readers take both.)
  */
 export async function putTileResult(
   store: ResultStore,
@@ -39,7 +40,6 @@ export async function putTileResult(
   tileAlerts?: number,
 ): Promise<string> {
   const t = { z: tile.z, x: tile.x, y: tile.y };
-  await put(store, membersKey(runId, t), writeMembers(clusters), 'application/vnd.apache.parquet');
   const key = clustersKey(runId, t);
   await put(store, key, writeClusters({ run_id: runId, tile: t, params: spec, tile_alerts: tileAlerts }, clusters), 'application/vnd.apache.parquet');
   return key;
@@ -181,7 +181,7 @@ export interface LoadedRun {
 export interface LoadOptions {
   /** Bucket holding the run (the results bucket). */
   bucket: string;
-  /** Also read members.parquet and fill each cluster's `alerts` (otherwise `alerts` is []). */
+  /** Also fill each cluster's `alerts` (from the clusters file; members.parquet for a format-1 run), otherwise `alerts` is []. */
   full?: boolean;
   /** Parallel object reads. */
   concurrency?: number;
@@ -221,9 +221,10 @@ async function named<T>(key: string, reading: Promise<T>): Promise<T> {
 async function loadTile(s3: ObjectReader, bucket: string, clustersKey: string, full: boolean): Promise<StoredCluster[]> {
   const bytes = await getBytes(s3, bucket, clustersKey);
   if (!bytes) throw new Error(`result file ${clustersKey} listed in the manifest is missing`);
-  const rows = await named(clustersKey, readClusters(bytes));
-  const alerts: AlertTuple[][] = rows.map(() => []);
-  if (full && rows.length > 0) {
+  const { rows, members } = await named(clustersKey, readClustersAndMembers(bytes));
+  const alerts: AlertTuple[][] = full && members ? members : rows.map(() => []);
+  if (full && !members && rows.length > 0) {
+    // Format 1: the members are in members.parquet next to the clusters file.
     const membersKey = clustersKey.slice(0, -CLUSTERS_FILE.length) + MEMBERS_FILE;
     const memberBytes = await getBytes(s3, bucket, membersKey);
     if (!memberBytes) throw new Error(`members file ${membersKey} is missing`);

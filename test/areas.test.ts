@@ -80,6 +80,19 @@ describe('normalisation and names', () => {
   });
 });
 
+describe('an AOI run keeps its sources', () => {
+  it('dataset, confidence, release and rasters are in the spec as for a box (they decide the decoding and the run id)', () => {
+    const geojson = poly(sq(-63, -10, -62.9, -9.9));
+    const aoi = validateRunParams({ z: 12, region: { kind: 'aoi', geojson }, tiles_url: URL, dataset: 'integrated', confidence: 'high', version: 'v20250101' });
+    expect(aoi).toMatchObject({ dataset: 'integrated', confidence: 'high', version: 'v20250101', tiles_url: URL });
+    const box = validateRunParams({ z: 12, region: { kind: 'bbox', west: -63, south: -10, east: -62.9, north: -9.9 }, tiles_url: URL, dataset: 'integrated', confidence: 'high', version: 'v20250101' });
+    const { region: _a, aoi: _areas, ...aoiSources } = aoi;
+    const { region: _b, ...boxSources } = box;
+    expect(aoiSources).toEqual(boxSources);
+    expect(runId(aoi)).not.toBe(runId({ ...aoi, dataset: 'glad-l' }));
+  });
+});
+
 describe('the tiles of an AOI run', () => {
   it('holes are respected: tiles wholly inside a hole are not in the run, nor are its alerts', () => {
     const outer = sq(-60, -10, -59, -9);

@@ -246,8 +246,8 @@ export function validateRunParams(input: unknown): RunSpec {
   const result = runParamsSchema.safeParse(input);
   if (!result.success) throw new Error(formatZodError(result.error));
   const params = result.data as RunParams;
-  if (params.region.kind === 'aoi') return aoiRunSpec(params, parseAreas(params.region.geojson));
-  const { x0, y0, x1, y1 } = regionToBounds(params.z, params.region);
+  // An AOI run's region is the bounding tile range of the tiles touching its areas.
+  const aoi = params.region.kind === 'aoi' ? parseAreas(params.region.geojson) : undefined;
   const spec: RunSpec = {
     start_date: params.start_date,
     end_date: params.end_date,
@@ -255,7 +255,7 @@ export function validateRunParams(input: unknown): RunSpec {
     min_count: params.min_count,
     iterations: params.iterations,
     algorithm: params.algorithm,
-    region: { z: params.z, x0, y0, x1, y1 },
+    region: aoi ? tilesBoundingRange(params.z, aoiTiles(aoi, params.z)) : regionToBounds(params.z, params.region),
     dataset: params.dataset ?? DEFAULT_DATASET,
   };
   // Optional fields only when set: an absent field stays out of the run id's JSON.
@@ -263,22 +263,8 @@ export function validateRunParams(input: unknown): RunSpec {
   if (params.confidence !== undefined) spec.confidence = params.confidence;
   if (params.tiles_url !== undefined) spec.tiles_url = params.tiles_url;
   if (params.rasters !== undefined) spec.rasters = params.rasters.map((r) => ({ ...r }));
+  if (aoi) spec.aoi = aoi;
   return spec;
-}
-
-/** The RunSpec of an AOI run: region = the bounding tile range of the tiles touching the areas. */
-function aoiRunSpec(params: RunParams, aoi: AoiSpec): RunSpec {
-  return {
-    start_date: params.start_date,
-    end_date: params.end_date,
-    width: params.width,
-    min_count: params.min_count,
-    iterations: params.iterations,
-    algorithm: params.algorithm,
-    region: tilesBoundingRange(params.z, aoiTiles(aoi, params.z)),
-    tiles_url: params.tiles_url,
-    aoi,
-  };
 }
 
 /**

@@ -8,14 +8,14 @@
 import '../local/quiet.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ledgerFromEnv, resultsBucket, s3Client } from '../core/store/aws.ts';
+import { allowedSources, ledgerFromEnv, resultsBucket, s3Client } from '../core/store/aws.ts';
 import { ClusterService } from '../core/results/service.ts';
 import { summaryText, type DiffManifest } from '../core/results/diff.ts';
 import { loadDiffManifest, writeRunDiff } from '../core/results/run-diff.ts';
 import { daysToIso, isoToDays } from '../core/tiles/dates.ts';
 import { cliCommand, positiveInt, runCli } from '../local/cli-options.ts';
-import { addRunOptions, addSizeOption, maxTilesOf, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
-import { localDir, useStack } from '../local/stack-file.ts';
+import { addRunOptions, addSizeOption, maxTilesOf, prepareRunOf, regionOf, runSpecOf, type RunOptions } from '../local/run-args.ts';
+import { localDir, sstLinked, useStack } from '../local/stack-file.ts';
 import { makeDir } from '../core/store/files.ts';
 
 const program = addSizeOption(addRunOptions(
@@ -37,8 +37,13 @@ await runCli('watch', async () => {
   const end = options.end ?? daysToIso(isoToDays(new Date().toISOString().slice(0, 10)) + 1);
   const weeks = options.weeks === undefined ? undefined : positiveInt('--weeks')(options.weeks);
   const start = weeks === undefined ? options.start : daysToIso(isoToDays(end) - 7 * weeks);
-  const spec = runSpecOf({ ...options, start, end }, region);
+  runSpecOf({ ...options, start, end }, region); // the pure checks, before the stack and the network
+  const onAws = sstLinked();
   await useStack();
+  // Sources resolved as for start and enqueue: the dataset's `latest` pinned to its release.
+  const prepared = await prepareRunOf({ ...options, start, end }, region, { allowed: allowedSources(), onAws, maxTiles: maxTilesOf(options.maxTiles) });
+  for (const note of prepared.notes) console.error(`note: ${note}`);
+  const spec = prepared.spec;
   const service = new ClusterService({ spec });
   console.error(`run ${service.runId}: ${service.requestSize()} tiles, ${spec.start_date} → ${spec.end_date}`);
   await service.run({ maxTiles: maxTilesOf(options.maxTiles) });

@@ -121,7 +121,8 @@ function visibility(): BatchOptions['visibility'] {
 export async function handler(event: SQSEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> {
   const results = (store ??= { s3: s3Client(), bucket: resultsBucket() });
   backoff ??= { value: visibility() };
-  const remainingMs = context ? () => context.getRemainingTimeInMillis() : undefined;
+  // A caller without Lambda's context (a bundle smoke test, a replay) has no deadline.
+  const remainingMs = typeof context?.getRemainingTimeInMillis === 'function' ? () => context.getRemainingTimeInMillis() : undefined;
   const engine = (): ClusterEngine => {
     const deadline = remainingMs ? performance.now() + remainingMs() - DEADLINE_RESERVE_MS : Infinity;
     return budgetedEngine({ clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN }, tileBudget({ deadline }));

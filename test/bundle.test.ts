@@ -12,9 +12,9 @@ import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleHandlers, type HandlerBundle } from '../scripts/bundle-handlers.ts';
-import { clustersKey, membersKey } from '../core/run/keys.ts';
+import { clustersKey } from '../core/run/keys.ts';
 import { tileMessageBody } from '../core/run/messages.ts';
-import { readClusters, readMembers } from '../core/run/parquet.ts';
+import { readClustersAndMembers } from '../core/run/parquet.ts';
 import { runId, validateRunParams } from '../core/run/params.ts';
 import { fileTileSource } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
@@ -103,7 +103,7 @@ async function getBytes(key: string): Promise<Uint8Array> {
 
 describe('bundled handlers (the SST deployment form)', () => {
   it('every handler bundles to one self-contained module that imports without node_modules', () => {
-    expect(bundles.map((b) => b.name)).toEqual(['aggregator', 'consumer', 'deadletter']);
+    expect(bundles.map((b) => b.name)).toEqual(['aggregator', 'consumer', 'deadletter', 'diff', 'watch-cron']);
     for (const b of bundles) {
       expect(b.bytes).toBeGreaterThan(10_000);
       expect(b.bytes).toBeLessThan(8 * 1024 * 1024);
@@ -120,14 +120,14 @@ describe('bundled handlers (the SST deployment form)', () => {
       console.log(`bundled consumer (${algorithm}): ready ${readyMs.toFixed(0)} ms after process start`);
       const reference = await runTile(TILE, spec, fileTileSource(template));
       expect(reference.nb_clusters).toBeGreaterThan(0);
-      const rows = await readClusters(await getBytes(clustersKey(id, TILE)));
+      // One object per tile (result format 2): the members are list columns of the clusters file.
+      const { rows, members } = await readClustersAndMembers(await getBytes(clustersKey(id, TILE)));
       expect(rows).toHaveLength(reference.nb_clusters);
       rows.forEach((row, k) => {
         const { alerts: _alerts, ...fields } = reference.clusters[k];
         expect(row).toMatchObject({ run_id: id, ...fields });
       });
-      const members = await readMembers(await getBytes(membersKey(id, TILE)));
-      expect(members).toHaveLength(reference.clusters.reduce((s, c) => s + c.count, 0));
+      expect(members).toEqual(reference.clusters.map((c) => c.alerts));
     }, 120_000);
   }
 });

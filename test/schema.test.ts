@@ -8,7 +8,7 @@ import { allocAlerts } from '../core/tiles/decode.ts';
 import { buildCluster } from '../core/clusters/records.ts';
 import { ALL_COLUMNS, COLUMNS, SUMMARY_COLUMNS, VIEW_COLUMNS, STORED_COLUMNS, columnSpec } from '../core/clusters/schema.ts';
 import { exportClusters, type ClusterFeatureCollection } from '../core/results/exports.ts';
-import { writeClusters } from '../core/run/parquet.ts';
+import { MEMBER_COLUMNS, writeClusters } from '../core/run/parquet.ts';
 import { fixtureRecords } from './results-fixtures.ts';
 
 const records = fixtureRecords(6);
@@ -62,7 +62,10 @@ describe('column schema', () => {
     }
     const params = { start_date: '2015-01-01', end_date: '2030-01-01', width: 5, min_count: 2, iterations: 25, algorithm: 'standard' as const, region: { z: 12, x0: 1, y0: 1, x1: 1, y1: 1 }, tiles_url: 'x' };
     const file = writeClusters({ run_id: 'r', tile: { z: 12, x: 1, y: 1 }, params }, records.map(({ run_id: _r, ...c }) => c));
-    expect(parquetColumns(file)).toEqual([...schemaTyped(STORED_COLUMNS), ['geometry', 'BYTE_ARRAY']]);
+    const head = [...schemaTyped(STORED_COLUMNS), ['geometry', 'BYTE_ARRAY']];
+    expect(parquetColumns(file).slice(0, head.length)).toEqual(head);
+    // Then the members, as list columns (result format 2: one object per tile).
+    expect(parquetColumns(file).slice(head.length).map(([name]) => name).filter((name) => name.startsWith('member_'))).toEqual([...MEMBER_COLUMNS]);
   });
 
   it('the table text shows the view columns in view order, with the schema decimals', async () => {

@@ -1,8 +1,8 @@
 // The whole local stack in this process: emulators on loopback with state under `.local/state/`,
 // the bucket/queues/table, the Lambda stand-in loop, and `.local/stack.json` for other terminals.
 import { join } from 'node:path';
-import { startEmulators, type Emulators } from './emulators.ts';
-import { lockState, thisCommand } from './state-lock.ts';
+import type { Emulators } from './emulators.ts';
+import { startLockedEmulators, thisCommand } from './state-lock.ts';
 import { startLoop, type Loop, type LoopOptions } from './loop.ts';
 import { localDir, removeStackFile, writeStackFile } from './stack-file.ts';
 import { applyStackEnv, createStack, type StackInfo } from './stack.ts';
@@ -29,14 +29,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const stateDir = join(dir, 'state');
   const command = options.command ?? thisCommand();
   makeDir(dir);
-  const lock = lockState(dir, command);
-  let emulators: Emulators;
-  try {
-    emulators = await startEmulators({ dir: stateDir });
-  } catch (error) {
-    lock.release();
-    throw error;
-  }
+  const emulators = await startLockedEmulators(dir, command);
   try {
     const stack = await createStack(emulators, { visibilityTimeout: options.visibilityTimeout ?? 30 });
     applyStackEnv(stack);
@@ -53,12 +46,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         removeStackFile(process.pid, dir);
         await loop.stop();
         await emulators.stop();
-        lock.release();
       },
     };
   } catch (error) {
     await emulators.stop();
-    lock.release();
     throw error;
   }
 }

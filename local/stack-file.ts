@@ -3,8 +3,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmulators, type Emulators } from './emulators.ts';
-import { lockState } from './state-lock.ts';
+import type { Emulators } from './emulators.ts';
+import { startLockedEmulators } from './state-lock.ts';
 import { applyStackEnv, DEFAULT_NAMES, queueUrl, type StackInfo } from './stack.ts';
 import { makeDir } from '../core/store/files.ts';
 
@@ -101,19 +101,7 @@ async function openLocalState(dir = localDir()): Promise<Emulators> {
   const stateDir = join(dir, 'state');
   if (!existsSync(join(stateDir, 's3', DEFAULT_NAMES.bucket))) throw new Error(NO_STACK);
   // Another process may be starting a stack on this folder (or reading it): one owner at a time.
-  const lock = lockState(dir);
-  let emulators: Emulators;
-  try {
-    emulators = await startEmulators({ dir: stateDir });
-  } catch (error) {
-    lock.release();
-    throw error;
-  }
-  const stopEmulators = emulators.stop;
-  emulators.stop = async () => {
-    await stopEmulators();
-    lock.release();
-  };
+  const emulators = await startLockedEmulators(dir);
   const endpoints = emulators.endpoints;
   applyStackEnv({
     endpoints, names: DEFAULT_NAMES, visibilityTimeout: 30,

@@ -4,6 +4,7 @@
 // create; the others are refused in one line naming it. A lock whose process is gone is taken over.
 import { openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { startEmulators, type Emulators } from './emulators.ts';
 
 interface LockFile {
   pid: number;
@@ -78,4 +79,22 @@ export function lockState(dir: string, command = thisCommand()): StateLock {
     return { release };
   }
   throw new Error(`cannot lock the state folder ${dir}: its lock keeps changing hands`);
+}
+
+/** The emulators on DIR/state, started under the folder's lock; stopping them releases it. */
+export async function startLockedEmulators(dir: string, command = thisCommand()): Promise<Emulators> {
+  const lock = lockState(dir, command);
+  let emulators: Emulators;
+  try {
+    emulators = await startEmulators({ dir: join(dir, 'state') });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const stopEmulators = emulators.stop;
+  emulators.stop = async () => {
+    await stopEmulators();
+    lock.release();
+  };
+  return emulators;
 }

@@ -18,7 +18,7 @@ import { writeFile } from '../store/files.ts';
 import { dayRange } from '../tiles/dates.ts';
 import { allocAlerts } from '../tiles/decode.ts';
 import { DEFAULT_DATASET, datasetByName, datasetDecoder, datasetOfSpec } from '../tiles/datasets.ts';
-import { prepareRun, type RunRequest } from '../store/run-sources.ts';
+import { prepareRun, type AllowedSources, type RunRequest } from '../store/run-sources.ts';
 import { rasterAlertSource, openRaster } from '../store/raster-source.ts';
 import { submitRun, type BatchSender } from '../store/queue.ts';
 import { clusterHull, exportClusters, streamExport, type ExportOptions, type Format, type StreamFormat } from './exports.ts';
@@ -40,7 +40,6 @@ import type { ClusterRow, StoredCluster } from '../clusters/types.ts';
 import { pixelToLonLat, tileKey } from '../tiles/grid.ts';
 import type { Manifest } from '../run/types.ts';
 import type { AlertSource, TileSource } from '../tiles/types.ts';
-import type { AllowedSources } from '../store/run-sources.ts';
 import { diffStoredRuns } from './run-diff.ts';
 import type { RunDiff } from './diff.ts';
 
@@ -77,24 +76,12 @@ export type RegionInput =
   /** Areas of interest: a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection (lon/lat). */
   | { aoi: unknown };
 
-/** Run parameters besides the region; dates and clustering parameters default as in `npm run tile`. */
-export interface ServiceParams {
-  z?: number;
-  start_date?: string;
-  end_date?: string;
-  width?: number;
-  min_count?: number;
-  iterations?: number;
-  algorithm?: string;
-  /** Alert dataset (core/tiles/datasets.ts; default glad-l). */
-  dataset?: string;
-  /** Minimum confidence: low, high or highest (default: every alert). */
-  confidence?: string;
-  /** Tile source template, in the dataset's encoding (default $TILES_URL, else the dataset's address). */
-  tiles_url?: string;
-  /** date_conf GeoTIFFs read instead of tiles (ClusterService.prepare only: they are opened first). */
-  rasters?: string[];
-}
+/**
+ * Run parameters besides the region, as a run request takes them (core/store/run-sources.ts):
+ * dates and clustering parameters default as in `npm run tile`, the dataset to glad-l, the tiles
+ * to $TILES_URL else the dataset's address; rasters work through ClusterService.prepare only.
+ */
+export type ServiceParams = Partial<Omit<RunRequest, 'region'>>;
 
 /** A region with parameters, a RunSpec already validated (e.g. by the CLI), or a run id. */
 export type ServiceInput = (RegionInput & ServiceParams) | { spec: RunSpec } | { runId: string };

@@ -19,7 +19,7 @@ import { runId, validateRunParams } from '../core/run/params.ts';
 import { fileTileSource } from '../core/store/tile-sources.ts';
 import { runTile } from '../core/clusters/tile-job.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
-import { CREDENTIALS, REGION, startDynalite, startS3rver, type Dynamo, type S3Emulator } from './pipeline-emulators.ts';
+import { CREDENTIALS, REGION, handlerEnv, startDynalite, startS3rver, type Dynamo, type S3Emulator } from './pipeline-emulators.ts';
 
 const BUCKET = 'glad-bundle-results';
 const TABLE = 'glad-bundle-ledger';
@@ -67,14 +67,7 @@ async function invokeBundled(name: string, event: unknown): Promise<{ readyMs: n
     env: {
       PATH: process.env.PATH,
       EVENT: JSON.stringify(event),
-      AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      SST_RESOURCE_App: JSON.stringify({ name: 'glad-clusters', stage: 'test' }),
-      SST_RESOURCE_Results: JSON.stringify({ name: BUCKET }),
-      SST_RESOURCE_Ledger: JSON.stringify({ name: TABLE }),
+      ...handlerEnv(s3, dynamo, { bucket: BUCKET, table: TABLE }),
     },
   });
   return JSON.parse(stdout) as { readyMs: number; response: unknown };

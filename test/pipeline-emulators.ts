@@ -83,7 +83,12 @@ export async function startS3rver(buckets: string[]): Promise<S3Emulator> {
 
 /** Points this process's environment, as the handlers read it (AWS endpoints and credentials, SST links), at the emulators. */
 export function setHandlerEnv(s3: S3Emulator, dynamo: Dynamo, names: { bucket: string; table: string }): void {
-  Object.assign(process.env, {
+  Object.assign(process.env, handlerEnv(s3, dynamo, names));
+}
+
+/** The environment a handler reads (AWS endpoints and credentials, SST links), pointed at the emulators. */
+export function handlerEnv(s3: S3Emulator, dynamo: Dynamo, names: { bucket: string; table: string }): Record<string, string> {
+  return {
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
@@ -92,5 +97,5 @@ export function setHandlerEnv(s3: S3Emulator, dynamo: Dynamo, names: { bucket: s
     SST_RESOURCE_App: JSON.stringify({ name: 'glad-clusters', stage: 'test' }),
     SST_RESOURCE_Results: JSON.stringify({ name: names.bucket }),
     SST_RESOURCE_Ledger: JSON.stringify({ name: names.table }),
-  });
+  };
 }

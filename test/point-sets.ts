@@ -47,9 +47,8 @@ export function blobPoints(seed: number, count: number, shape: BlobShape): Point
 
 // ---------- integer-pixel tiles for `standard` against its exact reference ----------
 
-/** Alerts with other shapes than the synthetic world: uniform noise, dense squares, 1-px lines. */
-export function shapesTile(seed: number): { col: number[]; row: number[] } {
-  const rand = mulberry32(seed);
+/** Distinct tile pixels, added by position (rounded; off-tile or taken ones ignored). */
+function pixelSet() {
   const taken = new Set<number>();
   const col: number[] = [], row: number[] = [];
   const add = (c: number, r: number) => {
@@ -60,6 +59,13 @@ export function shapesTile(seed: number): { col: number[]; row: number[] } {
     col.push(c);
     row.push(r);
   };
+  return { add, col, row };
+}
+
+/** Alerts with other shapes than the synthetic world: uniform noise, dense squares, 1-px lines. */
+export function shapesTile(seed: number): { col: number[]; row: number[] } {
+  const rand = mulberry32(seed);
+  const { add, col, row } = pixelSet();
   for (let k = 0; k < 250; k++) add(rand() * 256, rand() * 256);
   for (let b = 0; b < 4; b++) {
     const c0 = rand() * 220, r0 = rand() * 220, s = 4 + rand() * 14;
@@ -90,16 +96,7 @@ export function noiseTile(seed: number, count: number): { col: number[]; row: nu
 /** Two dense clearings joined by a thin (1-px) bridge, plus a little noise: a plateau between modes. */
 export function bridgeTile(seed: number): { col: number[]; row: number[] } {
   const rand = mulberry32(seed);
-  const taken = new Set<number>();
-  const col: number[] = [], row: number[] = [];
-  const add = (c: number, r: number) => {
-    c = Math.round(c);
-    r = Math.round(r);
-    if (c < 0 || c > 255 || r < 0 || r > 255 || taken.has(r * 256 + c)) return;
-    taken.add(r * 256 + c);
-    col.push(c);
-    row.push(r);
-  };
+  const { add, col, row } = pixelSet();
   for (const [cx, cy, rad] of [[70, 120, 9], [180, 130, 12]]) {
     for (let dr = -rad; dr <= rad; dr++) for (let dc = -rad; dc <= rad; dc++) if (dc * dc + dr * dr <= rad * rad && rand() < 0.85) add(cx + dc, cy + dr);
   }
@@ -111,16 +108,7 @@ export function bridgeTile(seed: number): { col: number[]; row: number[] } {
 /** A long road (a 1–2 px line across the tile, with gaps) and a few alerts beside it. */
 export function roadTile(seed: number): { col: number[]; row: number[] } {
   const rand = mulberry32(seed);
-  const taken = new Set<number>();
-  const col: number[] = [], row: number[] = [];
-  const add = (c: number, r: number) => {
-    c = Math.round(c);
-    r = Math.round(r);
-    if (c < 0 || c > 255 || r < 0 || r > 255 || taken.has(r * 256 + c)) return;
-    taken.add(r * 256 + c);
-    col.push(c);
-    row.push(r);
-  };
+  const { add, col, row } = pixelSet();
   for (let t = 0; t < 300; t++) {
     if (rand() < 0.1) continue;
     const c = 5 + t * 0.8, r = 20 + t * 0.7 + 6 * Math.sin(t / 40);

@@ -3,6 +3,9 @@
 // GeoJSON/GeoParquet, that the streamed export is byte for byte the loaded one (same row ids), and
 // that the streamed read's memory stays flat where loading the run grows with it.
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { parquetMetadata } from 'hyparquet';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
@@ -13,11 +16,11 @@ import { writeClusters, writeMembers } from '../core/run/parquet.ts';
 import { hullPolygon } from '../core/clusters/geometry.ts';
 import { validateRunParams } from '../core/run/params.ts';
 import { ClusterService, type ServiceDeps } from '../core/results/service.ts';
-import { canonicalCompare } from '../core/results/table.ts';
+import { canonicalCompare, withRowIds } from '../core/results/table.ts';
 import type { StoredCluster } from '../core/clusters/types.ts';
 import type { Manifest } from '../core/run/types.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
-import { FIXTURE_TILES, fixtureRecords } from './results-fixtures.ts';
+import { daysBetween, FIXTURE_TILES, fixtureRecords } from './results-fixtures.ts';
 
 const RUN = 'r-00000000000000aa';
 const BUCKET = 'results';
@@ -104,6 +107,48 @@ describe('runs of both result formats', () => {
     expect(b.clusters.every((c) => c.alerts.length > 0)).toBe(true);
     expect(two.reads.filter((k) => k.endsWith('members.parquet'))).toEqual([]);
     expect((await loadRun(RUN, two.s3, { bucket: BUCKET, full: false })).clusters.every((c) => c.alerts.length === 0)).toBe(true);
+  });
+});
+
+describe('a run written before duration_days', () => {
+  // test/fixtures/before-duration-*: one tile's files as the writer of d831edb wrote them (no such column).
+  const OLD_RUN = 'r-00000000000000d0';
+  const OLD_TILE = { z: 12, x: 1362, y: 2083 };
+  const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`./fixtures/before-duration-${name}.parquet`, import.meta.url)));
+  const oldManifest: Manifest = { ...manifestOf([OLD_TILE]), run_id: OLD_RUN, results: [clustersKey(OLD_RUN, OLD_TILE)] };
+  const oldRun = (format: 1 | 2) => {
+    const files = new Map<string, Uint8Array>([[manifestKey(OLD_RUN), new TextEncoder().encode(JSON.stringify(oldManifest))]]);
+    files.set(clustersKey(OLD_RUN, OLD_TILE), fixture(`format${format}.clusters`));
+    if (format === 1) files.set(membersKey(OLD_RUN, OLD_TILE), fixture('format1.members'));
+    return memoryS3((key) => files.get(key) ?? null).s3;
+  };
+
+  it('loads with duration_days derived from the dates, equal to the span of the members, in every export', async () => {
+    for (const format of [1, 2] as const) {
+      const s3 = oldRun(format);
+      expect(parquetMetadata(fixture(`format${format}.clusters`)).schema.map((e) => e.name)).not.toContain('duration_days');
+      const { clusters } = await loadRun(OLD_RUN, s3, { bucket: BUCKET, full: true });
+      expect(clusters).toHaveLength(3);
+      const spans = clusters.map((c) => {
+        const dates = c.alerts.map((a) => a[2]).sort();
+        return daysBetween(dates[0], dates.at(-1)!);
+      });
+      expect(new Set(spans).size).toBe(3); // a one-date event (0) and two multi-year ones
+      expect(clusters.map((c) => c.duration_days)).toEqual(spans);
+      // In schema order, right after max_date.
+      const keys = Object.keys(clusters[0]);
+      expect(keys[keys.indexOf('max_date') + 1]).toBe('duration_days');
+      // The loaded and the streamed CSV both carry it.
+      const byRow = new Map(withRowIds(clusters).map((r) => [r.row_id, r]));
+      for (const csv of [await exportClusters(clusters, 'csv'), await text(streamExport(streamRunClusters(oldManifest, s3, { bucket: BUCKET, full: true }), 'csv'))]) {
+        const parsed = parse(csv as string, { columns: true }) as Record<string, string>[];
+        expect(parsed).toHaveLength(3);
+        for (const p of parsed) {
+          const dates = byRow.get(Number(p.row_id))!.alerts.map((a) => a[2]).sort();
+          expect(Number(p.duration_days)).toBe(daysBetween(dates[0], dates.at(-1)!));
+        }
+      }
+    }
   });
 });
 

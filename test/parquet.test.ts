@@ -9,6 +9,7 @@ import { readClusters, readClustersAndMembers, readClustersInfo, readMembers, wr
 import { hullPolygon } from '../core/clusters/geometry.ts';
 import { pixelToLonLat } from '../core/tiles/grid.ts';
 import type { Cluster } from '../core/clusters/types.ts';
+import { daysBetween } from './results-fixtures.ts';
 
 const RUN = 'r-0123456789abcdef';
 const TILE = { z: 12, x: 1370, y: 2150 };
@@ -25,7 +26,7 @@ function record(alerts: [number, number, string][], extra: Partial<Cluster> = {}
   const dates = alerts.map((a) => a[2]).sort();
   return {
     ...TILE, col, row, i: Math.round(col), j: Math.round(row), longitude: lon, latitude: lat, count: alerts.length,
-    count_low: 1, count_high: alerts.length - 1, count_highest: 0, area: 12.5, area_ha: 0.31, alert_area_ha: alerts.length * 0.0227, min_date: dates[0], max_date: dates.at(-1)!, areas: '', alerts, ...extra,
+    count_low: 1, count_high: alerts.length - 1, count_highest: 0, area: 12.5, area_ha: 0.31, alert_area_ha: alerts.length * 0.0227, min_date: dates[0], max_date: dates.at(-1)!, duration_days: daysBetween(dates[0], dates.at(-1)!), areas: '', alerts, ...extra,
   };
 }
 

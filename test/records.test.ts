@@ -84,6 +84,8 @@ describe('buildCluster', () => {
     expect(rec.alert_area_ha).toBeCloseTo(4 * pixelAreaHa(centre.lat, 12), 12);
     expect(rec.min_date).toBe('2016-06-05');
     expect(rec.max_date).toBe('2016-09-30');
+    // 2016-06-05 → 2016-09-30: 25 days left of June + 31 + 31 + 30.
+    expect(rec.duration_days).toBe(25 + 31 + 31 + 30);
     expect(rec.alerts).toEqual([
       [-3, 12, '2016-09-30'],
       [10, 10, '2016-07-01'],
@@ -101,6 +103,20 @@ describe('buildCluster', () => {
     expect(recs[1].area).toBe(1); // one alert: its pixel square
     expect(() => buildCluster(tile, alerts, { members: new Int32Array([9]), col: 0, row: 0 })).toThrow('member 9');
     expect(() => buildCluster(tile, alerts, { members: new Int32Array([]), col: 0, row: 0 })).toThrow('no members');
+  });
+});
+
+describe('duration_days', () => {
+  it('is the days from the first to the last member date: 0 for one date, leap days counted', () => {
+    const oneDay = alertsOf([[5, 5, '2019-03-01'], [5, 6, '2019-03-01'], [6, 5, '2019-03-01']]);
+    expect(buildCluster(tile, oneDay, { members: new Int32Array([0, 1, 2]), col: 5, row: 5 }).duration_days).toBe(0);
+    const twoDays = alertsOf([[5, 5, '2019-12-31'], [5, 6, '2020-01-01']]);
+    expect(buildCluster(tile, twoDays, { members: new Int32Array([0, 1]), col: 5, row: 5 }).duration_days).toBe(1);
+    // 2016-02-28 → 2020-02-28 is 4 × 365 days + 2016-02-29; then 2 more days over 2020-02-29.
+    const years = alertsOf([[7, 7, '2018-05-05'], [7, 8, '2020-03-01'], [8, 7, '2016-02-28']]);
+    const rec = buildCluster(tile, years, { members: new Int32Array([0, 1, 2]), col: 7, row: 7 });
+    expect(rec.duration_days).toBe(4 * 365 + 1 + 2);
+    expect(rec.duration_days).toBe((Date.UTC(2020, 2, 1) - Date.UTC(2016, 1, 28)) / 86_400_000);
   });
 });
 

@@ -15,6 +15,11 @@ export const FIXTURE_TILES: TileAddress[] = [
   { z: 12, x: 1362, y: 2084 },
 ];
 
+/** Calendar days from one ISO date to another, by Date (not core/tiles/dates.ts), for independent checks. */
+export function daysBetween(from: string, to: string): number {
+  return (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000;
+}
+
 /** One record from a blob of members (centre = their mean, area = hull of the pixel centres). */
 export function recordFromMembers(tile: TileAddress, alerts: AlertTuple[], runId = FIXTURE_RUN_ID): StoredCluster {
   const col = alerts.reduce((s, a) => s + a[1], 0) / alerts.length;
@@ -29,7 +34,7 @@ export function recordFromMembers(tile: TileAddress, alerts: AlertTuple[], runId
     // Fixture members carry no confidence: counted as high.
     count_low: 0, count_high: alerts.length, count_highest: 0,
     area, area_ha: area * haPerPixel, alert_area_ha: alerts.length * haPerPixel,
-    min_date: dates[0], max_date: dates[dates.length - 1], areas: '', alerts,
+    min_date: dates[0], max_date: dates[dates.length - 1], duration_days: daysBetween(dates[0], dates[dates.length - 1]), areas: '', alerts,
   };
 }
 

@@ -1,6 +1,6 @@
 // Clusters of a tile: from the engine's owned clusters (indices into a tile+halo Alerts) to the
 // Cluster every output is built from.
-import { daysToIso } from '../tiles/dates.ts';
+import { daysToIso, isoToDays } from '../tiles/dates.ts';
 import { pixelAreaHa, pixelToLonLat } from '../tiles/grid.ts';
 import type { OwnedCluster } from '../meanshift/engine.ts';
 import { outlineArea, type Point } from './geometry.ts';
@@ -49,9 +49,19 @@ export function buildCluster(tile: TileAddress, alerts: Alerts, cluster: OwnedCl
     alert_area_ha: members.length * pixelHa,
     min_date: daysToIso(minDays),
     max_date: daysToIso(maxDays),
+    duration_days: maxDays - minDays,
     areas: '', // set by runTile in a run with areas of interest
     alerts: tuples,
   };
+}
+
+/**
+ * Days from a cluster's first to its last alert date: a span, not a count of days, so an event seen
+ * on one date lasts 0 days and one seen on two consecutive days lasts 1. Also how readers fill the
+ * column in result files written before it existed.
+ */
+export function durationDays(minDate: string, maxDate: string): number {
+  return isoToDays(maxDate) - isoToDays(minDate);
 }
 
 /** All owned clusters' records: largest first, then by position (j, i) for a stable order. */

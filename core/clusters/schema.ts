@@ -44,6 +44,7 @@ export const COLUMNS = [
   { name: 'alert_area_ha', part: 'cluster', type: 'DOUBLE', decimals: 2, doc: 'count × pixel ground area, hectares' },
   { name: 'min_date', part: 'cluster', type: 'STRING', view: 4, doc: 'YYYY-MM-DD' },
   { name: 'max_date', part: 'cluster', type: 'STRING', view: 5 },
+  { name: 'duration_days', part: 'cluster', type: 'INT32', view: 5.1, doc: 'max_date − min_date in days: 0 when every member has one date (core/clusters/records.ts)' },
   { name: 'areas', part: 'cluster', type: 'STRING', doc: 'areas of interest holding its members, a JSON array of names ("" in a run without --aoi)' },
   { name: 'alerts', part: 'members', type: 'STRING', doc: 'the members, [row, col, "YYYY-MM-DD"], row-major' },
 ] as const satisfies readonly ColumnSpec[];

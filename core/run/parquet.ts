@@ -15,6 +15,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
 import { bboxOf, hullPolygon } from '../clusters/geometry.ts';
+import { durationDays } from '../clusters/records.ts';
 import { columnSpec, STORED_COLUMNS } from '../clusters/schema.ts';
 import type { Cluster, StoredCluster } from '../clusters/types.ts';
 import { summarizeClusters } from './manifest.ts';
@@ -183,7 +184,21 @@ export async function readClustersAndMembers(bytes: Uint8Array): Promise<{ rows:
   const hasMembers = parquetMetadata(bytes).schema.some((e) => e.name === 'member_row');
   const members = hasMembers ? rows.map((r) => zipMembers(r.member_row, r.member_col, r.member_date)) : null;
   for (const r of rows) for (const name of MEMBER_COLUMNS) delete r[name];
-  return { rows: rows as unknown as ClustersFileRow[], members };
+  return { rows: rows.map(withDuration) as unknown as ClustersFileRow[], members };
+}
+
+/**
+ * A row of a file written before `duration_days` existed gets it from its dates, as buildCluster
+ * computes it, placed after `max_date` as in the schema; a row that has it is kept as stored.
+ */
+function withDuration(row: Record<string, unknown>): Record<string, unknown> {
+  if ('duration_days' in row) return row;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    out[key] = value;
+    if (key === 'max_date') out.duration_days = durationDays(String(row.min_date), String(value));
+  }
+  return out;
 }
 
 function zipMembers(rows: unknown, cols: unknown, dates: unknown): [number, number, string][] {

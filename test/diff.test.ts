@@ -7,7 +7,7 @@ import { diffRuns, exportDiff, summaryText, type DiffInput } from '../core/resul
 import { withRowIds } from '../core/results/table.ts';
 import type { RunSpec } from '../core/run/params.ts';
 import type { AlertTuple } from '../core/clusters/types.ts';
-import { recordFromMembers } from './results-fixtures.ts';
+import { daysBetween, recordFromMembers } from './results-fixtures.ts';
 
 const TILE = { z: 12, x: 1362, y: 2083 };
 const SPEC: RunSpec = {
@@ -86,6 +86,21 @@ describe('diff of two runs', () => {
     expect(new Set(geo.features.map((f: { id: string }) => f.id)).size).toBe(12);
     expect(exportDiff(diff, 'table')).toContain('6 rows');
     expect((exportDiff(diff, 'parquet') as Uint8Array).byteLength).toBeGreaterThan(100);
+  });
+  it("every row shows its event's duration: the span of its members' dates, in csv and the table", () => {
+    const csv = parse(exportDiff(diff, 'csv') as string, { columns: true }) as Record<string, string>[];
+    csv.forEach((r, k) => {
+      const dates = diff.rows[k].alerts.map((a) => a[2]).sort();
+      expect(Number(r.duration_days)).toBe(daysBetween(dates[0], dates.at(-1)!));
+    });
+    // The grown clearing now runs from its old alerts to its new ones; the gone one was one date.
+    expect(byCount(Agrown.length).duration_days).toBe(daysBetween('2020-06-01', '2021-01-03'));
+    expect(diff.rows.find((r) => r.status === 'gone')!.duration_days).toBe(0);
+    const [header, ...lines] = (exportDiff(diff, 'table') as string).split('\n');
+    const col = header.trim().split(/\s+/).indexOf('duration_days');
+    expect(col).toBeGreaterThan(0);
+    const grownLine = lines.find((l) => l.trim().split(/\s+/)[3] === String(Agrown.length))!;
+    expect(grownLine.trim().split(/\s+/)[col]).toBe(String(daysBetween('2020-06-01', '2021-01-03')));
   });
 });
 

@@ -226,7 +226,7 @@ export function exportDiff(diff: RunDiff, format: Format): string | Uint8Array {
   const rows = diff.rows;
   switch (checkFormat(format)) {
     case 'table':
-      return toTableText(rows, { columns: ['status', 'row_id', 'old_row_id', 'count', 'delta_count', 'area_ha', 'delta_area_ha', 'min_date', 'max_date', 'latitude', 'longitude', 'areas'], noun: 'rows' });
+      return toTableText(rows, { columns: ['status', 'row_id', 'old_row_id', 'count', 'delta_count', 'area_ha', 'delta_area_ha', 'min_date', 'max_date', 'duration_days', 'latitude', 'longitude', 'areas'], noun: 'rows' });
     case 'csv':
       if (rows.length === 0) return columns.join(',') + '\n';
       return aq.from(project(rows, columns)).toCSV();

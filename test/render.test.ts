@@ -4,11 +4,13 @@ import { gladDecoder } from '../core/tiles/decode.ts';
 import { isoToDays } from '../core/tiles/dates.ts';
 import { dayColor, MARKER, rampColor, type Rgb } from '../core/results/render/colors.ts';
 import {
-  PANEL_PX, renderClusterPicture, renderClustersPicture, renderTilePicture, TILE_SCALE, type Picture,
+  BAR_PX, clusterTitle, PANEL_PX, panelTitle, renderClusterPicture, renderClustersPicture, renderTilePicture, TILE_SCALE, type Picture,
 } from '../core/results/render/pictures.ts';
 import { syntheticTilePng } from '../local/synthetic.ts';
 import { withRowIds } from '../core/results/table.ts';
-import { FIXTURE_TILES, fixtureRecords } from './results-fixtures.ts';
+import { mulberry32 } from '../local/synthetic.ts';
+import { blob, daysBetween, FIXTURE_TILES, fixtureRecords, recordFromMembers } from './results-fixtures.ts';
+import type { AlertTuple } from '../core/clusters/types.ts';
 
 /** Decodes a picture's PNG and returns a pixel reader. */
 function decode(picture: Picture) {
@@ -108,5 +110,80 @@ describe('several clusters', () => {
       // Marker k lies in panel k.
       expect(Math.floor((m.x - 8) / (PANEL_PX + 8))).toBe(k);
     });
+  });
+});
+
+/** First and last member date of some alerts, and the days between them (by Date). */
+function memberSpan(alerts: readonly AlertTuple[]) {
+  const dates = alerts.map((a) => a[2]).sort();
+  return { first: dates[0], last: dates[dates.length - 1], days: daysBetween(dates[0], dates[dates.length - 1]) };
+}
+
+describe('duration in the pictures', () => {
+  const rand = mulberry32(21);
+  // One date, about half a year, about three years: on one sheet, each bar a different length.
+  const events = withRowIds([
+    recordFromMembers(FIXTURE_TILES[0], blob(60, 60, 4, '2018-03-03', 1, rand)),
+    recordFromMembers(FIXTURE_TILES[0], blob(150, 60, 5, '2017-05-01', 180, rand)),
+    recordFromMembers(FIXTURE_TILES[1], blob(80, 180, 5, '2016-01-10', 1100, rand)),
+  ]);
+
+  it("titles give each cluster's first and last alert and the days between them", () => {
+    for (const r of [...events, ...rows]) {
+      const { first, last, days } = memberSpan(r.alerts);
+      for (const title of [clusterTitle(r), panelTitle(r)]) expect(title).toContain(`${first} → ${last} · ${days} day${days === 1 ? '' : 's'}`);
+    }
+    expect(memberSpan(events[0].alerts).days).toBe(0);
+  });
+
+  it('the title band, and only it, changes with the duration', () => {
+    const r = events[1];
+    const a = decode(renderClusterPicture(r));
+    const b = decode(renderClusterPicture({ ...r, duration_days: r.duration_days + 300 }));
+    // The panel starts at the first row of its light grey background (its top-left corner is never an alert).
+    let top = 0;
+    while (a.at(9, top).join() !== '242,242,242') top++;
+    let titleDiff = 0;
+    let panelDiff = 0;
+    for (let y = 0; y < a.png.height; y++) {
+      for (let x = 0; x < a.png.width; x++) {
+        if (a.at(x, y).join() === b.at(x, y).join()) continue;
+        if (y < top) titleDiff++; else panelDiff++;
+      }
+    }
+    expect(titleDiff).toBeGreaterThan(10);
+    expect(panelDiff).toBe(0);
+  });
+
+  it("draws each cluster's bar from its first to its last alert on the sheet's date scale", () => {
+    const picture = renderClustersPicture(events);
+    const { at } = decode(picture);
+    expect(picture.tracks).toHaveLength(events.length);
+    const spans = events.map((e) => memberSpan(e.alerts));
+    const sheetFirst = spans.map((s) => s.first).sort()[0];
+    const sheetDays = daysBetween(sheetFirst, spans.map((s) => s.last).sort().at(-1)!);
+    const widths: number[] = [];
+    picture.tracks!.forEach((track, k) => {
+      const y = track.y + BAR_PX / 2;
+      // Bar pixels: anything on the track row that is not the grey track itself.
+      const bar: number[] = [];
+      for (let x = track.x; x < track.x + track.width; x++) if (at(x, y).join() !== '228,228,228') bar.push(x);
+      expect(bar.length).toBeGreaterThan(0);
+      expect(bar.at(-1)! - bar[0] + 1).toBe(bar.length); // one piece
+      const want0 = track.x + (daysBetween(sheetFirst, spans[k].first) / sheetDays) * track.width;
+      const want1 = track.x + (daysBetween(sheetFirst, spans[k].last) / sheetDays) * track.width;
+      expect(Math.abs(bar[0] - want0)).toBeLessThanOrEqual(1);
+      expect(Math.abs(bar.at(-1)! + 1 - Math.max(want1, want0 + 2))).toBeLessThanOrEqual(1);
+      // Its ends take the colours of its first and last alert on the sheet's scale.
+      const scale = { first: 0, last: sheetDays };
+      const near = (p: Rgb, q: Rgb) => p.every((v, c) => Math.abs(v - q[c]) <= 12);
+      expect(near(at(bar[0], y), dayColor(daysBetween(sheetFirst, spans[k].first), scale))).toBe(true);
+      expect(near(at(bar.at(-1)!, y), dayColor(daysBetween(sheetFirst, spans[k].last), scale))).toBe(true);
+      widths.push(bar.length);
+    });
+    // Longer events, longer bars; a one-date event is a 2 px tick.
+    expect(widths[0]).toBe(2);
+    expect(widths[0]).toBeLessThan(widths[1]);
+    expect(widths[1]).toBeLessThan(widths[2]);
   });
 });

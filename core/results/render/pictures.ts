@@ -1,7 +1,8 @@
 // PNG pictures of the old notebook viewer, drawn with @napi-rs/canvas (text needs a real font):
 //  - a tile's input alerts coloured by date;
 //  - one cluster's alerts coloured by date, its centre marked, titled with count, area, pixel, z/x/y, dates;
-//  - several clusters side by side in one row, each titled with count, area, point and dates.
+//  - several clusters side by side in one row, each titled with count, area, point and dates, with a
+//    bar under each panel from its first to its last alert on the sheet's shared date scale (its duration).
 // Every picture returns where it drew its centre markers, so tests (and callers) can find them.
 import { Canvas, GlobalFonts, type SKRSContext2D } from '@napi-rs/canvas';
 import { daysToIso, isoToDays } from '../../tiles/dates.ts';
@@ -17,6 +18,8 @@ export interface Picture {
   height: number;
   /** Canvas pixel of each centre marker drawn. */
   markers: { x: number; y: number }[];
+  /** Several clusters: each panel's date track (left edge, top, width in canvas px), on which its bar is drawn. */
+  tracks?: { x: number; y: number; width: number }[];
 }
 
 // DejaVu (fonts-dejavu-core) when present, so pictures look the same everywhere; else the default font.
@@ -29,6 +32,9 @@ const MARGIN = 8;
 export const PANEL_PX = 320;
 /** Tiles are drawn at 2 canvas pixels per tile pixel. */
 export const TILE_SCALE = 2;
+/** Height of a duration bar under a panel; its track is drawn in TRACK colour where the bar is not. */
+export const BAR_PX = 8;
+const TRACK = '#e4e4e4';
 
 function titleHeight(lines: number): number {
   return MARGIN + lines * LINE_PX + MARGIN / 2;
@@ -53,8 +59,8 @@ function drawMarker(ctx: SKRSContext2D, x: number, y: number, radius: number): v
   ctx.fill();
 }
 
-function toPicture(canvas: Canvas, markers: Picture['markers']): Picture {
-  return { png: canvas.toBuffer('image/png'), width: canvas.width, height: canvas.height, markers };
+function toPicture(canvas: Canvas, markers: Picture['markers'], tracks?: Picture['tracks']): Picture {
+  return { png: canvas.toBuffer('image/png'), width: canvas.width, height: canvas.height, markers, ...(tracks ? { tracks } : {}) };
 }
 
 function newCanvas(width: number, height: number) {
@@ -169,25 +175,53 @@ function drawClusterPanel(ctx: SKRSContext2D, record: Cluster, span: DaySpan, x:
   return marker;
 }
 
+/**
+ * A cluster's duration bar: a track of `width` px standing for the span's days, and on it the
+ * cluster's first → last alert, each canvas column coloured by the day it stands for (so the bar
+ * shades from its first to its last alert's colour). A one-date event is still drawn 2 px wide.
+ */
+function drawDurationBar(ctx: SKRSContext2D, record: Cluster, span: DaySpan, x: number, y: number, width: number): void {
+  ctx.fillStyle = TRACK;
+  ctx.fillRect(x, y, width, BAR_PX);
+  const days = Math.max(1, span.last - span.first);
+  const toX = (day: number) => x + ((day - span.first) / days) * width;
+  const [first, last] = [isoToDays(record.min_date), isoToDays(record.max_date)];
+  let [x0, x1] = [toX(first), toX(last)];
+  if (x1 - x0 < 2) {
+    x0 = Math.min(Math.round(x0), x + width - 2);
+    x1 = x0 + 2;
+  }
+  for (let px = Math.floor(x0); px < Math.ceil(x1); px++) {
+    const day = span.first + ((px + 0.5 - x) / width) * days;
+    ctx.fillStyle = css(dayColor(Math.min(last, Math.max(first, day)), span));
+    ctx.fillRect(px, y, 1, BAR_PX);
+  }
+}
+
 const fmt = (v: number, digits: number) => v.toFixed(digits);
 
+/** The dates line of a title: first → last alert and the days between them. */
+export function datesLine(record: Cluster): string {
+  return `${record.min_date} → ${record.max_date} · ${record.duration_days} day${record.duration_days === 1 ? '' : 's'}`;
+}
+
 /** Title of the single-cluster picture (as the old `ClusterViewer.cluster`). */
-function clusterTitle(record: Cluster & { row_id?: number }): string[] {
+export function clusterTitle(record: Cluster & { row_id?: number }): string[] {
   const id = record.row_id === undefined ? '' : `#${record.row_id} · `;
   return [
     `${id}count ${record.count} · area ${fmt(record.area, 1)} px² (${fmt(record.area_ha, 2)} ha)`,
     `pixel i/j ${record.i}/${record.j} · z/x/y ${record.z}/${record.x}/${record.y}`,
-    `${record.min_date} → ${record.max_date}`,
+    datesLine(record),
   ];
 }
 
-/** Title of a panel of the several-clusters picture (count, area, point, dates). */
-function panelTitle(record: Cluster & { row_id?: number }): string[] {
+/** Title of a panel of the several-clusters picture (count, area, point, dates and duration). */
+export function panelTitle(record: Cluster & { row_id?: number }): string[] {
   const id = record.row_id === undefined ? '' : `#${record.row_id} · `;
   return [
     `${id}count ${record.count} · area ${fmt(record.area, 1)} px²`,
     `point ${fmt(record.longitude, 5)}, ${fmt(record.latitude, 5)}`,
-    `${record.min_date} → ${record.max_date}`,
+    datesLine(record),
   ];
 }
 
@@ -216,14 +250,21 @@ export function renderClustersPicture(records: readonly (Cluster & { row_id?: nu
   }
   const span = recordsSpan(records);
   const top = titleHeight(3);
-  const footer = LINE_PX + MARGIN;
+  const barTop = top + PANEL_PX + MARGIN;
+  const footer = 2 * LINE_PX + MARGIN;
   const width = records.length * (PANEL_PX + MARGIN) + MARGIN;
-  const { canvas, ctx } = newCanvas(width, top + PANEL_PX + footer + MARGIN);
+  const { canvas, ctx } = newCanvas(width, barTop + BAR_PX + footer + MARGIN);
+  const tracks: NonNullable<Picture['tracks']> = [];
   const markers = records.map((record, k) => {
     const x = MARGIN + k * (PANEL_PX + MARGIN);
     drawTitle(ctx, panelTitle(record), x, 0);
+    drawDurationBar(ctx, record, span, x, barTop, PANEL_PX);
+    tracks.push({ x, y: barTop, width: PANEL_PX });
     return drawClusterPanel(ctx, record, span, x, top);
   });
-  drawTitle(ctx, [`colour: ${daysToIso(span.first)} (dark purple) → ${daysToIso(span.last)} (yellow)`], MARGIN, top + PANEL_PX);
-  return toPicture(canvas, markers);
+  drawTitle(ctx, [
+    `colour: ${daysToIso(span.first)} (dark purple) → ${daysToIso(span.last)} (yellow)`,
+    'bar: first → last alert on that scale (its duration)',
+  ], MARGIN, barTop + BAR_PX);
+  return toPicture(canvas, markers, tracks);
 }

@@ -14,7 +14,8 @@ import { fileTileSource } from '../core/store/tile-sources.ts';
 import { writeSyntheticMosaic } from '../local/synthetic.ts';
 import { withRowIds } from '../core/results/table.ts';
 import { tilesInBounds } from '../core/tiles/grid.ts';
-import { FIXTURE_RUN_ID, fixtureRecords } from './results-fixtures.ts';
+import { daysBetween, FIXTURE_RUN_ID, FIXTURE_TILES, fixtureRecords, recordFromMembers } from './results-fixtures.ts';
+import type { AlertTuple } from '../core/clusters/types.ts';
 
 const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const records = fixtureRecords(9);
@@ -136,6 +137,102 @@ describe('HTML report of a run without clusters', () => {
     expect(await p.locator('#count-shown').textContent()).toBe('0');
     expect(await p.locator('.notes').textContent()).toContain('input alert tiles not drawn');
     await p.close();
+  });
+});
+
+describe('the date filter selects events (first → last alert overlapping from–to)', () => {
+  // Events whose answer differs between an overlap filter and one on a single date: one spanning the
+  // whole filter with no alert inside it, ones touching its ends, ones a day outside, one inside.
+  const EVENTS: Record<string, string[]> = {
+    across: ['2016-01-01', '2019-12-31'],
+    inside: ['2018-04-01', '2018-04-20', '2018-04-10'],
+    dayBefore: ['2017-01-01', '2018-02-28'],
+    endsOnFrom: ['2017-01-01', '2018-03-01'],
+    startsOnTo: ['2018-06-30', '2019-05-01'],
+    dayAfter: ['2018-07-01', '2018-09-01'],
+    oneDate: ['2015-05-05'],
+  };
+  /** A 3×3 block per event (dates cycled over its pixels), in the fixture tiles. */
+  const events = Object.values(EVENTS).map((dates, k) => {
+    const alerts: AlertTuple[] = [];
+    for (let p = 0; p < 9; p++) alerts.push([30 + 25 * k + Math.floor(p / 3), 40 + (p % 3), dates[p % dates.length]]);
+    return recordFromMembers(FIXTURE_TILES[k % FIXTURE_TILES.length], alerts);
+  });
+  const eventRows = withRowIds(events);
+  /** The row ids an overlap filter keeps, from the members' own dates (empty bound: open). */
+  const expectedIds = (from: string, to: string) => eventRows
+    .filter((r) => {
+      const dates = r.alerts.map((a) => a[2]).sort();
+      return (!from || daysBetween(from, dates.at(-1)!) >= 0) && (!to || daysBetween(dates[0], to) >= 0);
+    })
+    .map((r) => r.row_id)
+    .sort((a, b) => a - b);
+  let p: Page;
+
+  beforeAll(async () => {
+    const eventsFile = join(dir, 'events.html');
+    writeFileSync(eventsFile, await buildRunReport({ runId: FIXTURE_RUN_ID, records: events, dates }));
+    p = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await p.goto(pathToFileURL(eventsFile).href);
+    await p.waitForSelector('path.cluster-centre');
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  const shownIds = async (selector: string) =>
+    (await p.locator(selector).evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-row'))))).sort((a, b) => a - b);
+
+  it('shows, for each range, exactly the events overlapping it, on the map and in the table', async () => {
+    const ranges: [string, string][] = [
+      ['2018-03-01', '2018-06-30'], // the edge cases above
+      ['2017-05-01', '2017-05-02'], // inside long events only: none of them has an alert then
+      ['2018-07-01', ''], // open end
+      ['', '2015-05-05'], // open start, ending on the one-date event
+      ['2020-01-01', '2020-12-31'], // after everything
+    ];
+    const seen = new Set<string>();
+    for (const [from, to] of ranges) {
+      await p.fill('#from', from);
+      await p.fill('#to', to);
+      await p.dispatchEvent('#to', 'change');
+      const want = expectedIds(from, to);
+      seen.add(want.join());
+      expect(await shownIds('path.cluster-centre')).toEqual(want);
+      expect(await shownIds('#clusters tbody tr')).toEqual(want);
+      expect(await p.locator('#count-shown').textContent()).toBe(String(want.length));
+    }
+    // The ranges give different answers, and the first one the edge cases predict by name.
+    expect(seen.size).toBe(ranges.length);
+    const byName = (name: string) => {
+      const e = events[Object.keys(EVENTS).indexOf(name)];
+      return eventRows.find((r) => r.x === e.x && r.y === e.y && r.row === e.row)!.row_id;
+    };
+    expect(expectedIds('2018-03-01', '2018-06-30')).toEqual(['across', 'inside', 'endsOnFrom', 'startsOnTo'].map(byName).sort((a, b) => a - b));
+    await p.click('#reset');
+    expect(await shownIds('path.cluster-centre')).toEqual(eventRows.map((r) => r.row_id));
+  });
+
+  it("gives each event's duration in the table and in its details", async () => {
+    await p.click('#reset');
+    const header = await p.locator('#clusters thead th').allTextContents();
+    const col = header.findIndex((h) => h.trim() === 'days');
+    expect(col).toBeGreaterThan(0);
+    const spanOf = (id: number) => {
+      const dates = eventRows[id].alerts.map((a) => a[2]).sort();
+      return daysBetween(dates[0], dates.at(-1)!);
+    };
+    for (const tr of await p.locator('#clusters tbody tr').all()) {
+      const id = Number(await tr.getAttribute('data-row'));
+      expect(Number(await tr.locator('td').nth(col).textContent())).toBe(spanOf(id));
+    }
+    const longest = eventRows.reduce((a, b) => (spanOf(b.row_id) > spanOf(a.row_id) ? b : a));
+    await p.locator(`path.cluster-centre[data-row="${longest.row_id}"]`).click();
+    expect(Number(await p.locator('#details [data-field="duration_days"]').textContent())).toBe(spanOf(longest.row_id));
+    // Sorting by it orders the events by their span.
+    await p.locator('#clusters th[data-key="duration_days"]').click();
+    const days = (await p.locator(`#clusters tbody tr td:nth-child(${col + 1})`).allTextContents()).map(Number);
+    expect(days).toEqual(eventRows.map((r) => spanOf(r.row_id)).sort((a, b) => b - a));
   });
 });
 

@@ -102,6 +102,7 @@ export function buildReportHtml(input: ReportInput): string {
       <label>from <input type="date" id="from" value="${first}"></label>
       <label>to <input type="date" id="to" value="${last}"></label>
       <button id="reset" type="button">all dates</button>
+      <div class="hint">shows the events (first → last alert) active at some date in from–to, both included</div>
       <div class="legend"><span>${first}</span><span class="ramp" id="ramp"></span><span>${last}</span></div>
       <div class="hint">centre colour: first alert date · circle size: hull area · outlines: convex hulls</div>
     </section>

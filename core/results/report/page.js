@@ -36,7 +36,7 @@
       radius: radius(c), color: '#ffffff', weight: 1, fillColor: c.color, fillOpacity: 0.9, className: 'cluster-centre',
     });
     centre.on('click', function () { select(c.row_id, false); });
-    centre.bindTooltip('#' + c.row_id + ' · ' + c.count + ' alerts · ' + c.area_ha.toFixed(2) + ' ha' + (c.status ? ' · ' + c.status + ' (' + (c.delta_count >= 0 ? '+' : '') + c.delta_count + ' alerts, ' + (c.delta_area_ha >= 0 ? '+' : '') + c.delta_area_ha.toFixed(2) + ' ha)' : ''));
+    centre.bindTooltip('#' + c.row_id + ' · ' + c.count + ' alerts · ' + c.area_ha.toFixed(2) + ' ha · ' + c.min_date + ' → ' + c.max_date + ' (' + c.duration_days + ' days)' + (c.status ? ' · ' + c.status + ' (' + (c.delta_count >= 0 ? '+' : '') + c.delta_count + ' alerts, ' + (c.delta_area_ha >= 0 ? '+' : '') + c.delta_area_ha.toFixed(2) + ' ha)' : ''));
     layers[c.row_id] = { hull: hull, centre: centre, shown: false };
   });
 
@@ -61,7 +61,7 @@
   // ---- table
   var COLUMNS = [
     ['row_id', 'row', 0], ['count', 'count', 0], ['area', 'area px²', 1], ['area_ha', 'ha', 2],
-    ['min_date', 'first', null], ['max_date', 'last', null], ['latitude', 'lat', 5], ['longitude', 'lon', 5],
+    ['min_date', 'first', null], ['max_date', 'last', null], ['duration_days', 'days', 0], ['latitude', 'lat', 5], ['longitude', 'lon', 5],
   ];
   var sortKey = 'area_ha';
   var sortDesc = true;
@@ -83,6 +83,9 @@
     if (tr) select(Number(tr.getAttribute('data-row')), true);
   });
 
+  // A cluster is an event from its first to its last alert: shown when that span overlaps the
+  // filter's [from, to] (both days included), so an event that began before `from` and still had
+  // alerts after it is shown. ISO dates compare as strings.
   function visible(c) {
     var from = document.getElementById('from').value;
     var to = document.getElementById('to').value;
@@ -110,7 +113,7 @@
   // ---- details of one cluster
   var DETAIL = [
     ['row_id', 'row id'], ['count', 'count'], ['area', 'area (px²)'], ['area_ha', 'area (ha)'], ['alert_area_ha', 'alert area (ha)'],
-    ['min_date', 'first alert'], ['max_date', 'last alert'], ['latitude', 'latitude'], ['longitude', 'longitude'],
+    ['min_date', 'first alert'], ['max_date', 'last alert'], ['duration_days', 'duration (days)'], ['latitude', 'latitude'], ['longitude', 'longitude'],
     ['tile', 'z/x/y'], ['pixel', 'pixel i/j'],
   ];
   function select(id, pan) {

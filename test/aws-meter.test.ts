@@ -90,7 +90,8 @@ describe('the AWS request counter, on a 64-tile run of the local stack', () => {
   });
 
   it('Lambda: billed ms ≥ the loop’s own timing of the consumer handler; the cost adds up', () => {
-    expect(figures.aws.total.lambda.consumer.billed_ms).toBeGreaterThanOrEqual(Math.floor(figures.consumer_ms_per_tile * 64) - 1);
+    // consumer_ms_per_tile is rounded to 0.1 ms: up to 0.05 ms a tile too high.
+    expect(figures.aws.total.lambda.consumer.billed_ms).toBeGreaterThanOrEqual(Math.floor((figures.consumer_ms_per_tile - 0.05) * 64) - 1);
     const cost = costOf(figures.aws.total);
     expect(cost.s3_put).toBeCloseTo(count(figures.aws.total, 's3:PutObject') * PRICES.s3_put, 12);
     expect(cost.total).toBeCloseTo(cost.lambda + cost.sqs + cost.s3_put + cost.s3_get + cost.dynamodb, 12);

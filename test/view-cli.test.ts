@@ -185,7 +185,7 @@ describe('npm run fetch: results flags', () => {
       expect(readFileSync(file, 'utf8')).toBe(await service.export(args[1] as 'csv', { full: args.includes('--full'), hull: args.includes('concave') ? 'concave' : undefined }));
     }
     expect(readdirSync(outDir)).toHaveLength(4); // no temporary file left behind
-  });
+  }, 180_000); // twelve CLI processes: 43 s alone on a loaded machine
 
   it('fails with one line on bad input', async () => {
     const cases: [string[], RegExp][] = [

@@ -124,7 +124,8 @@ interface CaseResult {
   maxRssMb: number;
   reference?: { ms: number; agreement: number; maxCentreDistance: number };
   /** runTile with the halo (neighbour PNGs decoded too, margin doubling): median ms, clusters, final margins. */
-  halo?: { ms: number; clusters: number; alerts: number; margin: number; maxRssMb: number };
+  /** runTile (tile + halo): median ms, and its ratio to the tile alone timed in the same loop. */
+  halo?: { ms: number; ratio: number; clusters: number; alerts: number; margin: number; maxRssMb: number };
   error?: string;
 }
 
@@ -195,14 +196,17 @@ async function runCase(algorithm: Algorithm | 'baseline', density: number, budge
       return { ms: performance.now() - t0, clusters: r.nb_clusters };
     };
     await timeOnce(); // warm-up, fills the PNG cache
-    const times: number[] = [];
+    // Interleaved with the tile alone, so that the ratio of the two sees the same machine load.
+    const times: number[] = [], alone: number[] = [];
     let clusters = 0;
-    for (let r = 0; r < Math.min(runs, 5); r++) {
+    for (let r = 0; r < Math.max(3, Math.min(runs, 7)); r++) {
       const t = await timeOnce();
       times.push(t.ms);
       clusters = t.clusters;
+      alone.push(once().ms);
     }
-    result.halo = { ms: median(times), clusters, alerts, margin, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+    const ms = median(times);
+    result.halo = { ms, ratio: ms / median(alone), clusters, alerts, margin, maxRssMb: process.resourceUsage().maxRSS / 1024 };
   }
   return result;
 }
@@ -227,8 +231,8 @@ const pad = (s: string, n: number) => s.padStart(n);
 const fmtMs = (ms: number) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
 
 function printTable(results: CaseResult[], baseline: Map<number, CaseResult>): void {
-  const head = ['algorithm', 'density', 'alerts', 'clusters', 'runs', 'median', 'cpu', 'min', '(decode)', 'µs/alert', 'peak RSS', 'over base', 'reference', 'speed-up', 'agreement', 'centre err', '+halo', 'halo alerts', 'RSS +halo'];
-  const widths = [10, 8, 7, 9, 5, 9, 9, 9, 9, 9, 9, 10, 10, 9, 10, 11, 9, 15, 10];
+  const head = ['algorithm', 'density', 'alerts', 'clusters', 'runs', 'median', 'cpu', 'min', '(decode)', 'µs/alert', 'peak RSS', 'over base', 'reference', 'speed-up', 'agreement', 'centre err', '+halo', '× alone', 'halo alerts', 'RSS +halo'];
+  const widths = [10, 8, 7, 9, 5, 9, 9, 9, 9, 9, 9, 10, 10, 9, 10, 11, 9, 8, 15, 10];
   console.log(head.map((h, i) => (i === 0 ? h.padEnd(widths[i]) : pad(h, widths[i]))).join(' '));
   for (const r of results) {
     if (r.error) {
@@ -254,6 +258,7 @@ function printTable(results: CaseResult[], baseline: Map<number, CaseResult>): v
       r.reference ? r.reference.agreement.toFixed(4) : '-',
       r.reference ? `${r.reference.maxCentreDistance.toFixed(3)} px` : '-',
       r.halo ? fmtMs(r.halo.ms) : '-',
+      r.halo ? `${r.halo.ratio.toFixed(2)}×` : '-',
       r.halo ? `${r.halo.alerts} @${r.halo.margin}px` : '-',
       r.halo ? `${r.halo.maxRssMb.toFixed(0)} MB` : '-',
     ];
@@ -345,7 +350,7 @@ async function main(): Promise<void> {
   if (!opts.json) {
     console.log(`glad-clusters bench: synthetic tile ${TILE.z}/${TILE.x}/${TILE.y} (seed ${SEED}), width 5, min_count 25, iterations 25;`);
     console.log(`time = decode PNG + clusterAlerts (tile alone, no halo), median wall time of the runs after a warm-up (cpu = median CPU time\n  of the process, steadier on a busy machine); one child process per case.`);
-    console.log(`+halo = runTile (decode the tile and its 8 neighbours, cluster with the halo, build records), median of up to 5 runs;\n  halo alerts = alerts in the last pass @ its margin (the margin doubles while clusters may be cut); RSS +halo = peak after it.`);
+    console.log(`+halo = runTile (decode the tile and its 8 neighbours, cluster with the halo, build records), median of 3–7 runs,\n  each followed by one run of the tile alone: × alone = the ratio of the two medians (goal ≤ 2.5×);\n  halo alerts = alerts in the last pass @ its margin (the margin doubles while clusters may be cut); RSS +halo = peak after it.`);
     console.log(`peak RSS = process.resourceUsage().maxRSS of that child; "over base" subtracts a child that only decodes the tile.`);
     console.log(`load average at start: ${load.toFixed(2)} on ${(await import('node:os')).availableParallelism()} cores${load > 1 ? ' (the machine is busy: times are inflated)' : ''}.\n`);
   }

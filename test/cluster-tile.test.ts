@@ -121,7 +121,8 @@ describe('clusterAlerts dispatch and parameters', () => {
 
   it('asks for a halo that covers the kernel reach (none for blurring), within the maximum', () => {
     expect(initialHaloMargin({ ...standard, algorithm: 'blurring' })).toBe(0);
-    expect(initialHaloMargin(standard)).toBe(64);
+    // standard climbs only the halo alerts near clusters it may own: a wide first halo is cheap.
+    expect(initialHaloMargin(standard)).toBe(128);
     expect(initialHaloMargin({ ...standard, width: 2 })).toBeGreaterThanOrEqual(4 * 2);
     expect(initialHaloMargin({ ...standard, width: 100 })).toBe(MAX_HALO_MARGIN);
     expect(initialHaloMargin({ ...standard, algorithm: 'flat' })).toBeGreaterThanOrEqual(2 * 5);

@@ -209,6 +209,49 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     expect(straddling).toBeGreaterThan(0);
   });
 
+  /** Alerts from pixel lists (days and confidence irrelevant to `standard`). */
+  const fromPixels = (px: Array<[number, number]>): Alerts => ({
+    length: px.length,
+    col: Int32Array.from(px, ([c]) => c),
+    row: Int32Array.from(px, ([, r]) => r),
+    days: new Uint16Array(px.length).fill(1),
+    confidence: new Uint8Array(px.length).fill(2),
+  });
+
+  it('standard: a road from a clearing far into the next tiles; the climbed closure follows it and the union stays exact', () => {
+    // Only halo alerts near clusters a tile may own are climbed (core/meanshift/standard-halo.ts):
+    // the closure must walk along the road, round after round, into the neighbours.
+    const px: Array<[number, number]> = [];
+    for (let r = -12; r <= 12; r++) for (let c = -12; c <= 12; c++) if (c * c + r * r <= 144) px.push([236 + c, 300 + r]);
+    for (let c = 249; c <= 700; c++) for (let r = 299; r <= 301; r++) if ((c + r) % 5 !== 0) px.push([c, r]);
+    // and a sparse, scattered field along the road's other side
+    for (let k = 0; k < 400; k++) px.push([250 + ((k * 97) % 450), 320 + ((k * 61) % 40)]);
+    const unique = [...new Map(px.map((p) => [`${p[0]},${p[1]}`, p])).values()];
+    const alerts = fromPixels(unique);
+    for (const params of [standard, { ...standard, width: 3, min_count: 5 }]) {
+      const whole = wholeRegion(alerts, params);
+      const { found, margins, incompleteAtMax } = tileByTile(alerts, params, 3);
+      expectSameClusters(alerts, whole, found);
+      expect(incompleteAtMax).toBe(0);
+      expect(whole.length).toBeGreaterThan(0);
+      console.log(`standard road w=${params.width}: ${whole.length} clusters (largest ${Math.max(...whole.map((w) => w.members.length))}); margins used ${JSON.stringify(margins)}`);
+    }
+  });
+
+  it('standard: a clearing almost all in the halo, and one centred right on a tile edge', () => {
+    const px: Array<[number, number]> = [];
+    // centred at (262, 128): 6 px into the east neighbour, a sliver in tile (0, 1)
+    for (let r = -15; r <= 15; r++) for (let c = -15; c <= 15; c++) if (c * c + r * r <= 225) px.push([262 + c, 128 + r]);
+    // centred on the edge between rows 255 and 256 of the middle column
+    for (let r = -10; r <= 10; r++) for (let c = -10; c <= 10; c++) if (c * c + r * r <= 100 && (c + 2 * r) % 7 !== 0) px.push([384 + c, 255.5 + r + 0.5]);
+    const alerts = fromPixels(px);
+    const whole = wholeRegion(alerts, standard);
+    const { found, incompleteAtMax } = tileByTile(alerts, standard, 3);
+    expectSameClusters(alerts, whole, found);
+    expect(incompleteAtMax).toBe(0);
+    expect(whole.length).toBe(2);
+  });
+
   // `flat`: exact too. The check (core/meanshift/flat-halo.ts) follows scikit-learn's chain of
   // near-duplicate suppression up the ranks and the nearest-centre labels; see docs/clustering.md.
   const flat: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: 'flat' };

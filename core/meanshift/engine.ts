@@ -40,10 +40,16 @@ const ALGORITHM_TABLE: Record<Algorithm, ClusterTile> = {
 /** Widest halo (px): the second ring of neighbour tiles. */
 export const MAX_HALO_MARGIN = 512;
 
-/** The first halo tried: kernel reach plus room for a typical clearing (64 px at width 5). */
+/**
+ * The first halo of `standard`, in widths (128 px at width 5): it climbs only the halo alerts near
+ * clusters the tile may own (standard-halo.ts), so a wide halo costs little more than the lattice.
+ */
+const STANDARD_FIRST_MARGIN = 25.6;
+
+/** The first halo tried: for `flat`, kernel reach plus room for a typical clearing (64 px at width 5). */
 export function initialHaloMargin(params: ClusterParams): number {
   if (params.algorithm === 'blurring') return 0;
-  const wanted = params.algorithm === 'standard' ? 12.8 * params.width : 12 * params.width;
+  const wanted = params.algorithm === 'standard' ? STANDARD_FIRST_MARGIN * params.width : 12 * params.width;
   return Math.min(MAX_HALO_MARGIN, Math.max(16, Math.ceil(wanted / 16) * 16));
 }
 

@@ -74,8 +74,12 @@ export function decodePng(png: Uint8Array): RgbaImage {
   for (const { x0, y0, dx, dy, w, h } of passes) {
     const rows = unfilter(raw, offset, rowBytes(w), h, Math.max(1, bits >> 3));
     offset += h * (rowBytes(w) + 1);
-    for (let j = 0; j < h; j++) {
-      for (let i = 0; i < w; i++) pixel(rows, j * rowBytes(w), i, 4 * ((y0 + j * dy) * width + x0 + i * dx));
+    // 8-bit RGBA, not interlaced (what most tile servers send): the rows are the pixels.
+    if (type === 6 && !interlaced) out.set(rows);
+    else {
+      for (let j = 0; j < h; j++) {
+        for (let i = 0; i < w; i++) pixel(rows, j * rowBytes(w), i, 4 * ((y0 + j * dy) * width + x0 + i * dx));
+      }
     }
   }
   return { width, height, data: out };
@@ -85,27 +89,25 @@ export function decodePng(png: Uint8Array): RgbaImage {
 function unfilter(raw: Uint8Array, offset: number, rowBytes: number, height: number, bpp: number): Uint8Array {
   if (raw.length < offset + height * (rowBytes + 1)) throw new Error('image data too short');
   const out = new Uint8Array(height * rowBytes);
-  for (let y = 0; y < height; y++) {
-    const filter = raw[offset];
-    const src = offset + 1;
+  // One loop per filter (a, b, c: the bytes left, above, above-left; 0 outside the image).
+  for (let y = 0, src = offset + 1; y < height; y++, src += rowBytes + 1) {
+    const filter = raw[src - 1];
     const row = y * rowBytes;
     const up = row - rowBytes;
-    for (let i = 0; i < rowBytes; i++) {
-      const a = i >= bpp ? out[row + i - bpp] : 0;
-      const b = y > 0 ? out[up + i] : 0;
-      let v = raw[src + i];
-      if (filter === 1) v += a;
-      else if (filter === 2) v += b;
-      else if (filter === 3) v += (a + b) >> 1;
-      else if (filter === 4) {
+    if (filter === 0 || (filter === 2 && y === 0)) out.set(raw.subarray(src, src + rowBytes), row);
+    else if (filter === 1) for (let i = 0; i < rowBytes; i++) out[row + i] = raw[src + i] + (i >= bpp ? out[row + i - bpp] : 0);
+    else if (filter === 2) for (let i = 0; i < rowBytes; i++) out[row + i] = raw[src + i] + out[up + i];
+    else if (filter === 3) {
+      for (let i = 0; i < rowBytes; i++) out[row + i] = raw[src + i] + (((i >= bpp ? out[row + i - bpp] : 0) + (y > 0 ? out[up + i] : 0)) >> 1);
+    } else if (filter === 4) {
+      for (let i = 0; i < rowBytes; i++) {
+        const a = i >= bpp ? out[row + i - bpp] : 0;
+        const b = y > 0 ? out[up + i] : 0;
         const c = i >= bpp && y > 0 ? out[up + i - bpp] : 0;
-        const p = a + b - c;
-        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-        v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      } else if (filter !== 0) throw new Error(`unknown row filter ${filter}`);
-      out[row + i] = v;
-    }
-    offset += rowBytes + 1;
+        const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
+        out[row + i] = raw[src + i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+      }
+    } else throw new Error(`unknown row filter ${filter}`);
   }
   return out;
 }

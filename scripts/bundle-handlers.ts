@@ -1,41 +1,65 @@
 // node scripts/bundle-handlers.ts [OUT_DIR]
-// The Lambda handlers (functions/*.ts) in the form SST deploys them: each bundled into ONE ES module
-// with every dependency inside (AWS SDK included), minified, for Node 22, with the createRequire
-// banner SST adds for CommonJS dependencies. SST bundles with esbuild; esbuild is not installed in
-// this repository, so this uses rolldown (vite's bundler, in node_modules) with the same settings.
+// The Lambda handlers (functions/*.ts) in the form SST deploys them: each bundled by esbuild into ONE
+// ES module with every dependency inside (AWS SDK included), with the options of SST's Node runtime
+// (sst/sst pkg/runtime/node/build.go: platform node, format esm, target esnext, mainFields
+// module,main, keepNames, `sharp` and `pg-native` external, its createRequire/__filename/__dirname
+// banner; minified, `nodejs.minify` defaulting to true; no source map when deployed).
 // Prints each bundle's size and its cold start: a fresh `node` process, from process start to the
 // handler imported and ready (performance.now() at that point; the runtime's own start is not in it).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { isBuiltin } from 'node:module';
 import { basename, join, resolve } from 'node:path';
-import { build } from 'rolldown';
+import { build } from 'esbuild';
 import { runCli } from '../local/cli-options.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-/** What SST's esbuild build puts first: `require` for bundled CommonJS code inside an ES module. */
-const BANNER = "import { createRequire as __sstCreateRequire } from 'node:module'; const require = __sstCreateRequire(import.meta.url);";
+/** SST's banner: `require`, `__filename` and `__dirname` for bundled CommonJS code inside an ES module. */
+const BANNER = [
+  "import { createRequire as topLevelCreateRequire } from 'module';",
+  'const require = topLevelCreateRequire(import.meta.url);',
+  'import { fileURLToPath as topLevelFileUrlToPath, URL as topLevelURL } from "url"',
+  'const __filename = topLevelFileUrlToPath(import.meta.url)',
+  'const __dirname = topLevelFileUrlToPath(new topLevelURL(".", import.meta.url))',
+].join('\n');
 
 export interface HandlerBundle {
   name: string;
   file: string;
   bytes: number;
+  /** What the bundle still imports at run time (esbuild's metafile): Node's built-in modules only, if packaged right. */
+  externals: string[];
 }
 
-/** Bundles every functions/*.ts into outDir/NAME.mjs. */
-export async function bundleHandlers(outDir: string): Promise<HandlerBundle[]> {
-  const entries = readdirSync(join(ROOT, 'functions')).filter((f) => f.endsWith('.ts')).sort();
+/** The handlers' source files: functions/*.ts. */
+const HANDLERS = () => readdirSync(join(ROOT, 'functions')).filter((f) => f.endsWith('.ts')).sort().map((f) => join(ROOT, 'functions', f));
+
+/** Bundles each entry (default: every handler) into outDir/NAME.mjs; esbuild's errors and warnings throw. */
+export async function bundleHandlers(outDir: string, entries: string[] = HANDLERS()): Promise<HandlerBundle[]> {
   const out: HandlerBundle[] = [];
   for (const entry of entries) {
     const name = basename(entry, '.ts');
-    await build({
-      input: join(ROOT, 'functions', entry),
-      platform: 'node',
-      logLevel: 'silent',
-      output: { file: join(outDir, `${name}.mjs`), format: 'esm', minify: true, banner: BANNER, codeSplitting: false },
-    });
     const file = join(outDir, `${name}.mjs`);
-    out.push({ name, file, bytes: statSync(file).size });
+    const result = await build({
+      entryPoints: [entry],
+      outfile: file,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'esnext',
+      mainFields: ['module', 'main'],
+      keepNames: true,
+      minify: true,
+      external: ['sharp', 'pg-native'],
+      banner: { js: BANNER },
+      metafile: true,
+      logLevel: 'silent',
+    });
+    if (result.warnings.length > 0) throw new Error(`${entry}: esbuild warning: ${result.warnings[0].text}`);
+    const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports);
+    const externals = [...new Set(imports.filter((i) => i.external).map((i) => i.path))].sort();
+    out.push({ name, file, bytes: statSync(file).size, externals });
   }
   return out;
 }
@@ -55,6 +79,8 @@ async function main(): Promise<void> {
   for (const b of bundles) {
     const starts = Array.from({ length: 5 }, () => coldStartMs(b.file)).sort((p, q) => p - q);
     console.log(`${b.name.padEnd(11)} ${(b.bytes / 1024).toFixed(0).padStart(6)} KB  cold start to ready: median ${starts[2].toFixed(0)} ms (5 fresh processes, ${starts[0].toFixed(0)}–${starts[4].toFixed(0)} ms)  ${b.file}`);
+    const packages = b.externals.filter((p) => !isBuiltin(p));
+    if (packages.length > 0) console.log(`  imported at run time, not bundled: ${packages.join(', ')}`);
   }
 }
 

@@ -1,12 +1,14 @@
-// The Lambda handlers as SST deploys them (scripts/bundle-handlers.ts: one minified ES module per
-// handler, every dependency inside), run in a FRESH node process that imports only the bundle — no
-// .ts loader, no node_modules next to it — on one SQS message each against the emulators. A
-// packaging mistake (a .ts import left in, the WebAssembly bytes not bundled, a native module)
-// fails here and not on AWS. The consumer's result must equal runTile on the same tiles.
-import { execFile } from 'node:child_process';
+// The Lambda handlers as SST deploys them (scripts/bundle-handlers.ts: esbuild with SST's options, one
+// minified ES module per handler, every dependency inside), run in a FRESH node process that imports
+// only the bundle — no .ts loader, no node_modules next to it — on one SQS message each against the
+// emulators. A packaging mistake (a .ts import left in, the WebAssembly bytes not bundled, a native
+// module) fails here and not on AWS: test/bundle-mistakes/ holds one of each, and each fails. The
+// consumer's result must equal runTile on the same tiles.
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -51,18 +53,14 @@ afterAll(async () => {
  * Asynchronously: the emulators answer the child from this process's event loop.
  */
 async function invokeBundled(name: string, event: unknown): Promise<{ readyMs: number; response: unknown }> {
-  const bundle = bundles.find((b) => b.name === name)!;
-  // Alone in a directory of its own, like the unzipped Lambda package: nothing to resolve beside it.
-  const dir = mkdtempSync(join(work, `${name}-`));
-  const file = join(dir, 'index.mjs');
-  copyFileSync(bundle.file, file);
+  const file = isolated(bundles.find((b) => b.name === name)!);
   const driver =
     `const m = await import(${JSON.stringify(pathToFileURL(file).href)});` +
     'const readyMs = performance.now();' +
     'const response = await m.handler(JSON.parse(process.env.EVENT), {});' +
     'process.stdout.write(JSON.stringify({ readyMs, response }));';
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', driver], {
-    cwd: dir,
+    cwd: join(file, '..'),
     encoding: 'utf8',
     env: {
       PATH: process.env.PATH,
@@ -71,6 +69,13 @@ async function invokeBundled(name: string, event: unknown): Promise<{ readyMs: n
     },
   });
   return JSON.parse(stdout) as { readyMs: number; response: unknown };
+}
+
+/** A copy of the bundle alone in a directory of its own, like the unzipped Lambda package: nothing to resolve beside it. */
+function isolated(bundle: HandlerBundle): string {
+  const dir = mkdtempSync(join(work, `${bundle.name}-`));
+  copyFileSync(bundle.file, join(dir, 'index.mjs'));
+  return join(dir, 'index.mjs');
 }
 
 const sqsEvent = (body: string) => ({
@@ -100,6 +105,29 @@ describe('bundled handlers (the SST deployment form)', () => {
     for (const b of bundles) {
       expect(b.bytes).toBeGreaterThan(10_000);
       expect(b.bytes).toBeLessThan(8 * 1024 * 1024);
+      // What a bundle imports at run time is Node's own (no package, no .ts file, no native addon).
+      expect(b.externals.filter((p) => !isBuiltin(p))).toEqual([]);
+    }
+  });
+
+  describe('a packaging mistake fails here, not on AWS (test/bundle-mistakes/, each fine unbundled)', () => {
+    const mistake = (name: string) => join(import.meta.dirname, 'bundle-mistakes', `${name}.ts`);
+    const importAlone = (bundle: HandlerBundle) =>
+      execFileSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(isolated(bundle)).href)})`], { stdio: 'pipe', cwd: work });
+
+    it('a native module does not bundle', async () => {
+      await expect(bundleHandlers(join(work, 'mistakes'), [mistake('native-module')])).rejects.toThrow(/No loader is configured for "\.node" files/);
+    });
+
+    for (const [name, error] of [
+      ['wasm-file', /ENOENT[^\n]*empty\.wasm/],
+      ['ts-import', /ERR_MODULE_NOT_FOUND[^\n]*wasm-file\.ts|Cannot find module[^\n]*wasm-file\.ts/],
+    ] as const) {
+      it(`${name}: bundles, works from the source tree, fails alone`, async () => {
+        expect(await (await import(mistake(name))).handler()).toBe(0);
+        const [bundle] = await bundleHandlers(join(work, 'mistakes'), [mistake(name)]);
+        expect(() => importAlone(bundle)).toThrow(error);
+      });
     }
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseTileRequest, REQUEST_DEFAULTS, tileRequestSchema } from '../core/run/request.ts';
+import { parseTileRequest, REQUEST_DEFAULTS } from '../core/run/request.ts';
+import { validateRunParams } from '../core/run/params.ts';
 
 const base = { z: 12, x: 1355, y: 2045, start_date: '2016-06-01', end_date: '2016-12-01' };
 
@@ -52,8 +53,24 @@ describe('parseTileRequest', () => {
     });
   }
 
-  it('exports the schema for reuse', () => {
-    expect(tileRequestSchema.safeParse(base).success).toBe(true);
-    expect(tileRequestSchema.safeParse({ ...base, width: -1 }).success).toBe(false);
+  it('shares its field rules with the run parameters (zod there): same problems, same lines', () => {
+    const run = { z: 12, region: { kind: 'tile', x: 1355, y: 2045 }, tiles_url: 'https://h/{z}/{x}/{y}.png' };
+    const shared = ['impossible date', 'date as number', 'end before start', 'zero width', 'min_count 0', 'fractional iterations', 'unknown algorithm', 'unknown key'];
+    const fieldCases = bad.filter(([name]) => shared.includes(name));
+    expect(fieldCases).toHaveLength(shared.length);
+    for (const [, input, message] of fieldCases) {
+      const { z: _z, x: _x, y: _y, ...fields } = input as Record<string, unknown>;
+      expect(() => validateRunParams({ ...run, ...fields })).toThrow(message);
+    }
+    expect(() => validateRunParams({ ...run, confidence: 'medium' })).toThrow('confidence: "medium" is not one of low, high, highest');
+    expect(() => parseTileRequest({ ...base, confidence: 'medium' })).toThrow('confidence: "medium" is not one of low, high, highest');
+  });
+
+  it('keeps an optional field absent and refuses a confidence the dataset lacks', () => {
+    expect('confidence' in parseTileRequest(base)).toBe(false);
+    expect(parseTileRequest({ ...base, dataset: 'integrated', confidence: 'highest' }).confidence).toBe('highest');
+    expect(() => parseTileRequest({ ...base, confidence: 'highest' })).toThrow(/^confidence: /);
+    expect(() => parseTileRequest({ ...base, dataset: 'modis' })).toThrow(/^dataset: unknown dataset "modis" \(known: glad-l, /);
+    expect(() => parseTileRequest({ ...base, width: null })).toThrow('width: must be in 0.5..256');
   });
 });

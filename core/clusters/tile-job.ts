@@ -1,6 +1,5 @@
 // The one-tile job: read and decode a tile plus the halo it needs from its neighbours, cluster,
 // and build the tile's records. The pipeline's consumer and `npm run tile` both call runTile.
-import { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN } from '../meanshift/engine.ts';
 import { dayRange } from '../tiles/dates.ts';
 import { gladDecoder, sliceAlerts, allocAlerts } from '../tiles/decode.ts';
 import { datasetDecoder, datasetOfSpec } from '../tiles/datasets.ts';
@@ -11,7 +10,7 @@ import { TILE_SIZE, tileKey, validateTile } from '../tiles/grid.ts';
 import type { AlertDecoder, AlertSource, Alerts, DayRange, TileAddress, TileSource } from '../tiles/types.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
 import type { TileResult } from './types.ts';
-import { areaNames, areasAtPixels, type AoiSpec } from '../tiles/areas.ts';
+import type { AoiSpec } from '../tiles/areas.ts';
 
 /** What runTile needs from the clustering engine (core/meanshift/engine.ts implements it). */
 export interface ClusterEngine {
@@ -43,9 +42,12 @@ interface TileJobSpec extends ClusterParams {
   aoi?: AoiSpec;
 }
 
+/** The areas module (turf inside, ~80 ms to load): imported by a tile job that has areas only. */
+type Areas = typeof import('../tiles/areas.ts');
+
 /** The alerts (tile pixels, halo included) whose centre lies in an area of interest. */
-function keepInAreas(alerts: Alerts, aoi: AoiSpec, tile: TileAddress, margin: number): Alerts {
-  const inAreas = areasAtPixels(aoi, tile, margin);
+function keepInAreas(areas: Areas, alerts: Alerts, aoi: AoiSpec, tile: TileAddress, margin: number): Alerts {
+  const inAreas = areas.areasAtPixels(aoi, tile, margin);
   const out = allocAlerts(alerts.length);
   let n = 0;
   for (let k = 0; k < alerts.length; k++) {
@@ -62,16 +64,13 @@ function keepInAreas(alerts: Alerts, aoi: AoiSpec, tile: TileAddress, margin: nu
 export interface RunTileOptions {
   /** Decodes tile images (default: the spec's dataset's decoder, at its minimum confidence). */
   decoder?: AlertDecoder;
-  /** The clustering engine (default: core/meanshift/engine.ts; tests pass a stand-in). */
+  /** The clustering engine (default: core/meanshift/engine.ts, imported when a tile has alerts; tests pass a stand-in). */
   engine?: ClusterEngine;
   /** Called for problems that do not fail the tile (e.g. a corrupt neighbour, read as missing). */
   onWarning?: (message: string) => void;
   /** Called once per clustering pass with the halo margin used (lets tests and logs see retries). */
   onPass?: (pass: { margin: number; alerts: number; complete: boolean }) => void;
 }
-
-/** The real mean-shift engine. */
-const defaultEngine: ClusterEngine = { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN };
 
 /** Margin used after a pass that said "incomplete" with margin 0 (0 cannot be doubled). */
 const FIRST_NONZERO_MARGIN = 16;
@@ -212,7 +211,8 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
 
   const read = await cache.get(tile, false);
   // With areas of interest, only in-area alerts (the tile's and the halo's) are clustered.
-  const own = read && spec.aoi ? keepInAreas(read, spec.aoi, tile, 0) : read;
+  const areas = spec.aoi ? await import('../tiles/areas.ts') : undefined;
+  const own = read && spec.aoi && areas ? keepInAreas(areas, read, spec.aoi, tile, 0) : read;
   // The request echoed in `npm run tile`'s fixed key order (a RunSpec's region and tiles_url stay out).
   const result: TileResult = {
     z: tile.z,
@@ -229,22 +229,23 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
   };
   if (!own || own.length === 0) return result;
 
-  const clusterEngine = options.engine ?? defaultEngine;
+  // The real engine is imported only now: a tile without alerts (the common case) never loads it.
+  const clusterEngine: ClusterEngine = options.engine ?? (await import('../meanshift/engine.ts'));
   const max = clusterEngine.MAX_HALO_MARGIN;
   let margin = Math.min(clusterEngine.initialHaloMargin(params), max);
   for (;;) {
     const gathered = margin > 0 ? await gatherHalo(tile, own, margin, cache) : own;
-    const alerts = spec.aoi && margin > 0 ? keepInAreas(gathered, spec.aoi, tile, margin) : gathered;
+    const alerts = spec.aoi && areas && margin > 0 ? keepInAreas(areas, gathered, spec.aoi, tile, margin) : gathered;
     const origin = tileOrigin(tile, max);
     const { clusters, complete } = clusterEngine.clusterAlerts(alerts, params, margin, origin);
     options.onPass?.({ margin, alerts: alerts.length, complete });
     if (complete || margin >= max) {
       if (!complete) options.onWarning?.(`tile ${tileKey(tile)}: clusters may be cut at the maximum halo of ${max} px`);
       result.clusters = buildClusters(tile, alerts, clusters);
-      if (spec.aoi) {
+      if (spec.aoi && areas) {
         const aoi = spec.aoi;
-        const inAreas = areasAtPixels(aoi, tile, margin);
-        for (const c of result.clusters) c.areas = areaNames(aoi, c.alerts.flatMap(([row, col]) => inAreas(col, row)));
+        const inAreas = areas.areasAtPixels(aoi, tile, margin);
+        for (const c of result.clusters) c.areas = areas.areaNames(aoi, c.alerts.flatMap(([row, col]) => inAreas(col, row)));
       }
       result.nb_clusters = result.clusters.length;
       return result;

@@ -2,8 +2,8 @@
 // back at SQS (that would retry forever): `parseTileMessage` says where its error record should go.
 import { z } from 'zod';
 import { MAX_KEY_LENGTH } from './keys.ts';
-import { formatZodError, tileFields, checkTileRange } from './request.ts';
-import { isRunId, parseRunSpec, runId as computeRunId, runTiles, tileInRun } from './params.ts';
+import { tileFields, tileRangeProblem } from './request.ts';
+import { addProblem, formatZodError, isRunId, parseRunSpec, runId as computeRunId, runTiles, tileInRun, zodFields } from './params.ts';
 import type { RunSpec } from './params.ts';
 import type { TileAddress } from '../tiles/types.ts';
 
@@ -39,7 +39,7 @@ interface TileMessage {
   params: RunSpec;
 }
 
-const tileSchema = z.strictObject(tileFields).superRefine(checkTileRange);
+const tileSchema = z.strictObject(zodFields(tileFields)).superRefine((v, ctx) => addProblem(ctx, [], tileRangeProblem(v)));
 
 const messageShape = z.strictObject({
   v: z.literal(MESSAGE_VERSION, { error: `must be ${MESSAGE_VERSION}` }),

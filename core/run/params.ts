@@ -3,9 +3,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { validateTemplate } from '../tiles/tile-url.ts';
-import { CONFIDENCE_NAMES, confidenceLevel, DATASET_NAMES, DEFAULT_DATASET, datasetByName, datasetOfSpec } from '../tiles/datasets.ts';
+import { confidenceLevel, DEFAULT_DATASET, datasetByName, datasetOfSpec } from '../tiles/datasets.ts';
 import type { ConfidenceName, DatasetName } from '../tiles/datasets.ts';
-import { checkDateOrder, clusterParamFields, dateFields, formatZodError } from './request.ts';
+import { clusterParamFields, dateFields, dateOrderProblem, datasetFields, REQUEST_DEFAULTS, type Field } from './request.ts';
 import { crossesAntimeridian, eachTileInBounds, indexInBounds, lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, validateTypedTileBounds, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
 import type { TileBounds } from '../tiles/grid.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
@@ -86,6 +86,36 @@ export function isRunId(value: unknown): value is string {
   return typeof value === 'string' && RUN_ID_PATTERN.test(value);
 }
 
+type ZodFields<F> = { [K in keyof F]: F[K] extends Field<infer T> ? (F[K] extends { optional: true } ? z.ZodOptional<z.ZodType<T>> : z.ZodType<T>) : never };
+
+/**
+ * Request fields (core/run/request.ts) as zod schemas: the same rule, the same message; a field
+ * named in `defaults` takes that value when absent, an optional one stays absent.
+ */
+export function zodFields<F extends Record<string, Field<unknown>>>(fields: F, defaults: Record<string, unknown> = {}): ZodFields<F> {
+  const out: Record<string, z.ZodType> = {};
+  for (const [key, field] of Object.entries(fields)) {
+    const schema = z.custom((v) => field.is(v), { error: (issue) => field.problem(issue.input) });
+    out[key] = field.optional ? schema.optional() : key in defaults ? schema.default(defaults[key]) : schema;
+  }
+  return out as ZodFields<F>;
+}
+
+/** Adds `message` (if any) as an issue at `path`. */
+export function addProblem(ctx: z.RefinementCtx, path: string[], message: string | undefined): void {
+  if (message !== undefined) ctx.addIssue({ code: 'custom', path, message });
+}
+
+/** One line naming the first problem of a failed parse, e.g. `width: must be in 0.5..256`. */
+export function formatZodError(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid request';
+  if (issue.code === 'unrecognized_keys') return `unknown key(s): ${issue.keys.join(', ')}`;
+  if (issue.path.length === 0 && issue.code === 'invalid_type') return `request: must be a JSON object`;
+  const where = issue.path.join('.');
+  return where ? `${where}: ${issue.message}` : issue.message;
+}
+
 const finite = (what: string) => z.number({ error: `must be ${what}` }).finite(`must be ${what}`);
 const index = z.number({ error: 'must be an integer >= 0' }).int('must be an integer >= 0').min(0, 'must be an integer >= 0');
 
@@ -152,10 +182,12 @@ const rasterRef = z.strictObject({
   etag: z.string().max(200).refine(noControl, 'must not contain control characters').optional(),
 });
 
+const datasetSchemas = zodFields(datasetFields);
+
 const sourceFields = {
-  dataset: z.enum(DATASET_NAMES, { error: (i) => `unknown dataset "${String(i.input)}" (known: ${DATASET_NAMES.join(', ')})` }).optional(),
+  dataset: datasetSchemas.dataset.optional(),
   version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be a release name such as v20240115').optional(),
-  confidence: z.enum(CONFIDENCE_NAMES, { error: (i) => `"${String(i.input)}" is not one of ${CONFIDENCE_NAMES.join(', ')}` }).optional(),
+  confidence: datasetSchemas.confidence,
   tiles_url: tilesUrl.optional(),
   rasters: z.array(rasterRef).min(1, 'must name at least one raster').max(MAX_RASTERS, `at most ${MAX_RASTERS} rasters`).optional(),
 };
@@ -191,12 +223,12 @@ const runParamsSchema = z
       .min(0, ZOOM_MESSAGE)
       .max(MAX_ZOOM, ZOOM_MESSAGE),
     region: regionSchema,
-    ...dateFields,
-    ...clusterParamFields,
+    ...zodFields(dateFields, REQUEST_DEFAULTS),
+    ...zodFields(clusterParamFields, REQUEST_DEFAULTS),
     ...sourceFields,
   })
   .superRefine((v, ctx) => {
-    checkDateOrder(v, ctx);
+    addProblem(ctx, ['end_date'], dateOrderProblem(v));
     if (v.dataset !== undefined) checkSources(v, ctx);
     else checkSources(v, ctx, datasetByName(DEFAULT_DATASET));
   });
@@ -218,18 +250,14 @@ const aoiSchema = z.strictObject({
 /** Schema of a RunSpec (as carried by messages and stored in the ledger). */
 const runSpecSchema = z
   .strictObject({
-    start_date: dateFields.start_date.unwrap(),
-    end_date: dateFields.end_date.unwrap(),
-    width: clusterParamFields.width.unwrap(),
-    min_count: clusterParamFields.min_count.unwrap(),
-    iterations: clusterParamFields.iterations.unwrap(),
-    algorithm: clusterParamFields.algorithm.unwrap(),
+    ...zodFields(dateFields),
+    ...zodFields(clusterParamFields),
     region: boundsSchema,
     ...sourceFields,
     aoi: aoiSchema.optional(),
   })
   .superRefine((v, ctx) => {
-    checkDateOrder(v, ctx);
+    addProblem(ctx, ['end_date'], dateOrderProblem(v));
     checkSources(v, ctx);
     try {
       validateTileBounds(v.region);

@@ -1,10 +1,12 @@
-// Validation of tile requests (CLI argument, queue message): zod schemas + a one-line error.
-import { z } from 'zod';
+// Validation of tile requests (`npm run tile`'s argument). Each field is a rule: a type guard and
+// the one line that says what is wrong with a value. No zod here: `npm run tile` loads this file on
+// every call and zod's ~90 modules cost ~0.1 s to load (docs/measurements.md, "Start-up"); the run
+// parameters and queue messages wrap these same rules in zod schemas (`zodFields`, core/run/params.ts).
 import { isIsoDate, isoToDays } from '../tiles/dates.ts';
 import { MAX_ZOOM } from '../tiles/grid.ts';
-import { ALGORITHMS } from '../meanshift/types.ts';
+import { ALGORITHMS, type Algorithm } from '../meanshift/types.ts';
 import type { TileRequest } from '../clusters/types.ts';
-import { CONFIDENCE_NAMES, confidenceLevel, DATASET_NAMES, DEFAULT_DATASET, datasetByName } from '../tiles/datasets.ts';
+import { CONFIDENCE_NAMES, confidenceLevel, DATASET_NAMES, DEFAULT_DATASET, datasetByName, type ConfidenceName, type DatasetName } from '../tiles/datasets.ts';
 
 /** Defaults filled into a request. Dates default to "everything" (the old CLI always passed them). */
 export const REQUEST_DEFAULTS = {
@@ -16,28 +18,39 @@ export const REQUEST_DEFAULTS = {
   algorithm: 'standard',
 } as const;
 
-/** "required" for an absent field, otherwise `fallback`. */
-const missingOr = (fallback: string) => (issue: { input: unknown }) =>
-  issue.input === undefined ? 'required' : fallback;
+/** One field's rule: which values are valid, and the one-line problem of any other (`undefined`: the field is absent). */
+export interface Field<T> {
+  is(value: unknown): value is T;
+  problem(value: unknown): string;
+  /** Absent is valid too (and stays absent). */
+  optional?: true;
+}
 
-const integer = (what: string) => z.number({ error: missingOr(`must be ${what}`) }).int(`must be ${what}`);
+/** The field, or nothing. */
+const optional = <T>(field: Field<T>): Field<T> => ({ ...field, optional: true });
 
-/** Tile address fields; x/y ranges depend on z, checked by `checkTileRange`. */
+/** An integer in min..max: "required" when absent, "must be an integer" when not one, else `outOfRange`. */
+function integer(min: number, max: number, outOfRange: string): Field<number> {
+  return {
+    is: (v): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
+    problem: (v) => (v === undefined ? 'required' : Number.isInteger(v) ? outOfRange : 'must be an integer'),
+  };
+}
+
+/** Tile address fields; x/y ranges depend on z, checked by `tileRangeProblem`. */
 export const tileFields = {
-  z: integer('an integer').min(0, `must be in 0..${MAX_ZOOM}`).max(MAX_ZOOM, `must be in 0..${MAX_ZOOM}`),
-  x: integer('an integer').min(0, 'must be >= 0'),
-  y: integer('an integer').min(0, 'must be >= 0'),
+  z: integer(0, MAX_ZOOM, `must be in 0..${MAX_ZOOM}`),
+  x: integer(0, Infinity, 'must be >= 0'),
+  y: integer(0, Infinity, 'must be >= 0'),
 };
 
-const isoDate = z
-  .string({ error: missingOr('must be a YYYY-MM-DD string') })
-  .refine(isIsoDate, { error: (i) => `"${String(i.input)}" is not a valid YYYY-MM-DD date` });
-
-/** Date range fields (start inclusive, end exclusive), with defaults. */
-export const dateFields = {
-  start_date: isoDate.default(REQUEST_DEFAULTS.start_date),
-  end_date: isoDate.default(REQUEST_DEFAULTS.end_date),
+const isoDate: Field<string> = {
+  is: isIsoDate,
+  problem: (v) => (typeof v === 'string' ? `"${v}" is not a valid YYYY-MM-DD date` : v === undefined ? 'required' : 'must be a YYYY-MM-DD string'),
 };
+
+/** Date range fields (start inclusive, end exclusive); defaults in REQUEST_DEFAULTS. */
+export const dateFields = { start_date: isoDate, end_date: isoDate };
 
 /**
  * The range of every clustering parameter (docs/clustering.md, "Parameter ranges"). Outside it the
@@ -53,89 +66,94 @@ export const PARAM_BOUNDS = {
   iterations: { min: 1, max: 1000 },
 } as const;
 
-const inRange = (key: keyof typeof PARAM_BOUNDS, isInteger: boolean) => {
+/** A number (an integer if `isInteger`) within PARAM_BOUNDS[key], one message for every problem. */
+function inRange(key: keyof typeof PARAM_BOUNDS, isInteger: boolean): Field<number> {
   const { min, max } = PARAM_BOUNDS[key];
   const message = isInteger ? `must be an integer in ${min}..${max}` : `must be in ${min}..${max}`;
-  const number = z.number({ error: message });
-  return (isInteger ? number.int(message) : number).min(min, message).max(max, message);
-};
+  return {
+    is: (v): v is number => typeof v === 'number' && (isInteger ? Number.isInteger(v) : Number.isFinite(v)) && v >= min && v <= max,
+    problem: () => message,
+  };
+}
 
-/** Clustering parameter fields, with defaults. */
+/** One of `values`; `problem` words the refusal. */
+function oneOf<T extends string>(values: readonly T[], problem: (v: unknown) => string): Field<T> {
+  return { is: (v): v is T => values.includes(v as T), problem };
+}
+
+/** Clustering parameter fields; defaults in REQUEST_DEFAULTS. */
 export const clusterParamFields = {
-  width: inRange('width', false).default(REQUEST_DEFAULTS.width),
-  min_count: inRange('min_count', true).default(REQUEST_DEFAULTS.min_count),
-  iterations: inRange('iterations', true).default(REQUEST_DEFAULTS.iterations),
-  algorithm: z
-    .enum(ALGORITHMS, { error: (i) => `"${String(i.input)}" is not one of ${ALGORITHMS.join(', ')}` })
-    .default(REQUEST_DEFAULTS.algorithm),
+  width: inRange('width', false),
+  min_count: inRange('min_count', true),
+  iterations: inRange('iterations', true),
+  algorithm: oneOf<Algorithm>(ALGORITHMS, (v) => `"${String(v)}" is not one of ${ALGORITHMS.join(', ')}`),
 };
 
-/** Adds an issue unless x and y are inside the grid of zoom z. */
-export function checkTileRange(v: { z: number; x: number; y: number }, ctx: z.RefinementCtx): void {
-  if (!Number.isInteger(v.z)) return; // already reported by the field schema
+/** The dataset and minimum confidence (tile requests default to the default dataset and every alert). */
+export const datasetFields = {
+  dataset: oneOf<DatasetName>(DATASET_NAMES, (v) => `unknown dataset "${String(v)}" (known: ${DATASET_NAMES.join(', ')})`),
+  confidence: optional(oneOf<ConfidenceName>(CONFIDENCE_NAMES, (v) => `"${String(v)}" is not one of ${CONFIDENCE_NAMES.join(', ')}`)),
+};
+
+/** The problem when x or y is outside the grid of zoom z (undefined when inside). */
+export function tileRangeProblem(v: { z: number; x: number; y: number }): string | undefined {
+  if (!Number.isInteger(v.z)) return undefined; // already reported by the field
   const max = 2 ** v.z - 1;
   for (const key of ['x', 'y'] as const) {
-    if (v[key] > max) ctx.addIssue({ code: 'custom', path: [], message: `${key}=${v[key]} is out of range 0..${max} at z=${v.z}` });
+    if (v[key] > max) return `${key}=${v[key]} is out of range 0..${max} at z=${v.z}`;
   }
+  return undefined;
 }
 
-/** Adds an issue unless end_date is after start_date. */
-export function checkDateOrder(v: { start_date: string; end_date: string }, ctx: z.RefinementCtx): void {
-  if (!isIsoDate(v.start_date) || !isIsoDate(v.end_date)) return; // already reported
-  if (isoToDays(v.end_date) <= isoToDays(v.start_date)) {
-    ctx.addIssue({ code: 'custom', path: ['end_date'], message: `must be after start_date (${v.start_date})` });
-  }
+/** The problem (of end_date) when end_date is not after start_date (undefined when it is). */
+export function dateOrderProblem(v: { start_date: string; end_date: string }): string | undefined {
+  if (!isIsoDate(v.start_date) || !isIsoDate(v.end_date)) return undefined; // already reported
+  return isoToDays(v.end_date) <= isoToDays(v.start_date) ? `must be after start_date (${v.start_date})` : undefined;
 }
 
-/** The dataset and minimum confidence of a tile request (defaults: the default dataset, every alert). */
-const datasetFields = {
-  dataset: z
-    .enum(DATASET_NAMES, { error: (i) => `unknown dataset "${String(i.input)}" (known: ${DATASET_NAMES.join(', ')})` })
-    .default(DEFAULT_DATASET),
-  confidence: z.enum(CONFIDENCE_NAMES, { error: (i) => `"${String(i.input)}" is not one of ${CONFIDENCE_NAMES.join(', ')}` }).optional(),
-};
+const requestFields = { ...tileFields, ...dateFields, ...clusterParamFields, ...datasetFields };
+const requestDefaults: Record<string, unknown> = { ...REQUEST_DEFAULTS, dataset: DEFAULT_DATASET };
 
-/** A full tile request; unknown keys are rejected. */
-export const tileRequestSchema = z
-  .strictObject({ ...tileFields, ...dateFields, ...clusterParamFields, ...datasetFields })
-  .superRefine((v, ctx) => {
-    checkTileRange(v, ctx);
-    checkDateOrder(v, ctx);
-    if (v.confidence === undefined) return;
-    try {
-      confidenceLevel(datasetByName(v.dataset), v.confidence);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', path: ['confidence'], message: (error as Error).message });
-    }
-  });
-
-/** One line naming the first problem of a failed parse, e.g. `width: must be in 0.5..256`. */
-export function formatZodError(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (!issue) return 'invalid request';
-  if (issue.code === 'unrecognized_keys') return `unknown key(s): ${issue.keys.join(', ')}`;
-  if (issue.path.length === 0 && issue.code === 'invalid_type') return `request: must be a JSON object`;
-  const where = issue.path.join('.');
-  return where ? `${where}: ${issue.message}` : issue.message;
-}
-
-/** Validates a tile request and fills defaults; throws an Error with one line naming the problem. */
+/**
+ * Validates a tile request and fills defaults; throws an Error with one line naming the first
+ * problem (fields in order, then unknown keys, then how fields fit together), e.g. `width: must be in 0.5..256`.
+ */
 export function parseTileRequest(input: unknown): TileRequest {
-  const result = tileRequestSchema.safeParse(input);
-  if (!result.success) throw new Error(formatZodError(result.error));
-  const v = result.data;
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new Error('request: must be a JSON object');
+  const raw = input as Record<string, unknown>;
+  const v: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(requestFields)) {
+    const value = raw[key] === undefined ? requestDefaults[key] : raw[key];
+    if (value === undefined && field.optional) continue;
+    if (!field.is(value)) throw new Error(`${key}: ${field.problem(value)}`);
+    v[key] = value;
+  }
+  const unknown = Object.keys(raw).filter((key) => !Object.hasOwn(requestFields, key));
+  if (unknown.length > 0) throw new Error(`unknown key(s): ${unknown.join(', ')}`);
+  const r = v as unknown as TileRequest & { dataset: DatasetName };
+  const outside = tileRangeProblem(r);
+  if (outside) throw new Error(outside);
+  const order = dateOrderProblem(r);
+  if (order) throw new Error(`end_date: ${order}`);
+  if (r.confidence !== undefined) {
+    try {
+      confidenceLevel(datasetByName(r.dataset), r.confidence);
+    } catch (error) {
+      throw new Error(`confidence: ${(error as Error).message}`);
+    }
+  }
   // Fixed key order: the CLI echoes the request in this order.
   return {
-    z: v.z,
-    x: v.x,
-    y: v.y,
-    start_date: v.start_date,
-    end_date: v.end_date,
-    width: v.width,
-    min_count: v.min_count,
-    iterations: v.iterations,
-    algorithm: v.algorithm,
-    dataset: v.dataset,
-    ...(v.confidence !== undefined ? { confidence: v.confidence } : {}),
+    z: r.z,
+    x: r.x,
+    y: r.y,
+    start_date: r.start_date,
+    end_date: r.end_date,
+    width: r.width,
+    min_count: r.min_count,
+    iterations: r.iterations,
+    algorithm: r.algorithm,
+    dataset: r.dataset,
+    ...(r.confidence !== undefined ? { confidence: r.confidence } : {}),
   };
 }

@@ -2,7 +2,7 @@
 //
 // GLAD encoding, per pixel: days since 2015-01-01 = 255*R + G (255, as the old tiles were encoded,
 // not 256); confidence = floor(B / 100); a pixel is an alert when days > 0. Alpha is ignored.
-import { PNG } from 'pngjs';
+import { decodePng, encodePng } from './png.ts';
 import { TILE_SIZE, tileKey } from './grid.ts';
 import type { AlertDecoder, Alerts, DayRange, TileAddress } from './types.ts';
 
@@ -60,8 +60,8 @@ function checkHeader(image: Uint8Array, where: string): void {
   const height = view.getUint32(20);
   if (width !== TILE_SIZE || height !== TILE_SIZE) throw new Error(`${where}: image is ${width}x${height}, expected ${TILE_SIZE}x${TILE_SIZE}`);
   const depth = image[24];
-  // pngjs rescales non-8-bit samples (16-bit -> 8-bit, 1/2/4-bit grey -> 0..255), which would
-  // silently change R/G/B and thus days: refuse rather than return wrong dates. Palette images
+  // Rescaling non-8-bit samples (16-bit -> 8-bit, 1/2/4-bit grey -> 0..255) would silently change
+  // R/G/B and thus days: refuse rather than return wrong dates. Palette images
   // (any depth) are fine: their indices are looked up into 8-bit colours.
   if (image[25] !== PALETTE && depth !== 8) throw new Error(`${where}: ${depth}-bit PNG is not supported (GLAD tiles are 8-bit RGB(A))`);
 }
@@ -72,17 +72,13 @@ export function readRgba(image: Uint8Array, tile: TileAddress): Buffer {
   checkHeader(image, where);
   let png;
   try {
-    const buf = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
-    png = PNG.sync.read(buf);
+    png = decodePng(image);
   } catch (err) {
     throw new Error(`${where}: not a PNG or corrupt/truncated (${(err as Error).message})`);
   }
   // Checked from the header already; kept as a guard on what the decoder actually produced.
   if (png.width !== TILE_SIZE || png.height !== TILE_SIZE) {
     throw new Error(`${where}: image is ${png.width}x${png.height}, expected ${TILE_SIZE}x${TILE_SIZE}`);
-  }
-  if (!png.palette && png.depth !== 8) {
-    throw new Error(`${where}: ${png.depth}-bit PNG is not supported (GLAD tiles are 8-bit RGB(A))`);
   }
   return png.data;
 }
@@ -126,8 +122,7 @@ export const ALL_DAYS: DayRange = { startDays: 1, endDays: MAX_GLAD_DAYS + 1 };
  * Throws on an alert outside the tile, days outside 1..MAX_GLAD_DAYS or confidence > 2.
  */
 export function encodeGladTile(alerts: Alerts): Uint8Array {
-  const png = new PNG({ width: TILE_SIZE, height: TILE_SIZE });
-  png.data.fill(0);
+  const png = { width: TILE_SIZE, height: TILE_SIZE, data: Buffer.alloc(4 * TILE_SIZE * TILE_SIZE) };
   for (let k = 0; k < alerts.length; k++) {
     const col = alerts.col[k];
     const row = alerts.row[k];
@@ -144,5 +139,5 @@ export function encodeGladTile(alerts: Alerts): Uint8Array {
     png.data[o + 2] = conf * 100 + 50;
     png.data[o + 3] = 255;
   }
-  return new Uint8Array(PNG.sync.write(png, { colorType: 6 }));
+  return encodePng(png);
 }

@@ -193,8 +193,6 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
       const { found, margins, incompleteAtMax, neighboursRead } = tileByTile(alerts, standard, tiles);
       const { straddling, corners } = expectSameClusters(alerts, whole, found);
       expect(incompleteAtMax).toBe(0);
-      // Sparse tiles read only the neighbours they need, and the union is still exact.
-      if (density < 5000) expect(Math.min(...neighboursRead)).toBeLessThan(8);
       // The mosaic really exercises the halo: clusters across edges and corners, some retries.
       expect(straddling).toBeGreaterThan(0);
       console.log(`standard d=${density}: ${alerts.length} alerts, ${whole.length} clusters, ${straddling} across edges, ${corners} across corners; margins used ${JSON.stringify(margins)}; neighbours read ${JSON.stringify(neighboursRead)}`);
@@ -252,11 +250,13 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     const alerts = fromPixels(unique);
     for (const params of [standard, { ...standard, width: 3, min_count: 5 }]) {
       const whole = wholeRegion(alerts, params);
-      const { found, margins, incompleteAtMax } = tileByTile(alerts, params, 3);
+      const { found, margins, incompleteAtMax, neighboursRead } = tileByTile(alerts, params, 3);
       expectSameClusters(alerts, whole, found);
       expect(incompleteAtMax).toBe(0);
       expect(whole.length).toBeGreaterThan(0);
-      console.log(`standard road w=${params.width}: ${whole.length} clusters (largest ${Math.max(...whole.map((w) => w.members.length))}); margins used ${JSON.stringify(margins)}`);
+      // Tiles with clean edges read only the neighbours they need (empty tiles read none).
+      expect(neighboursRead.filter((k) => k > 0 && k < 8).length).toBeGreaterThan(0);
+      console.log(`standard road w=${params.width}: ${whole.length} clusters (largest ${Math.max(...whole.map((w) => w.members.length))}); margins used ${JSON.stringify(margins)}; neighbours read ${JSON.stringify(neighboursRead)}`);
     }
   });
 

@@ -51,8 +51,10 @@ interface StandardMemo {
   modeX: Float64Array;
   modeY: Float64Array;
   box: Float64Array; // pathMinX, pathMinY, pathMaxX, pathMaxY per alert
-  /** The climb read only given areas (its result is the whole region's). */
-  exact: Uint8Array;
+  /** The missing areas each climb read (BEYOND_MARGIN included). */
+  reads: Int32Array;
+  /** The neighbours given in that pass. */
+  loaded: number;
 }
 
 export function clusterStandard(alerts: Alerts, params: ClusterParams, box: TileBox): TileClustering {
@@ -72,17 +74,18 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
   const readsMissing = (i: number) =>
     missingIn(climb.pathMinX[i] - reach, climb.pathMinY[i] - reach, climb.pathMaxX[i] + reach, climb.pathMaxY[i] + reach, loaded, margin);
 
-  // The tile's alerts come first (runTile gathers them so); climbs that read no missing area in
-  // the previous pass are the same now (the alerts they saw are unchanged): reuse them.
+  // The tile's alerts come first (runTile gathers them so). A climb of the previous pass that read
+  // nothing beyond the margin and no neighbour given since saw the same alerts: reuse it.
   let nTile = 0;
   while (nTile < n && tileDistance(alerts.col[nTile], alerts.row[nTile]) === 0) nTile++;
   const climbed = new Uint8Array(n);
   const previous = box.memo.standard as StandardMemo | undefined;
   const reusable = previous !== undefined && previous.col.length === nTile && previous.col.every((c, i) => c === alerts.col[i] && previous.row[i] === alerts.row[i]);
+  const changed = BEYOND_MARGIN | (reusable ? loaded & ~previous.loaded : 0);
   let pending: number[] = [];
   for (let i = 0; i < n; i++) {
     if (tileDistance(alerts.col[i], alerts.row[i]) !== 0) continue;
-    if (reusable && i < nTile && previous.exact[i] === 1) {
+    if (reusable && i < nTile && (previous.reads[i] & changed) === 0) {
       climb.modeX[i] = previous.modeX[i];
       climb.modeY[i] = previous.modeY[i];
       climb.pathMinX[i] = previous.box[4 * i];
@@ -99,6 +102,7 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
   let subset = new Int32Array(0);
   let labels: Int32Array = new Int32Array(0);
   let centres: Array<{ x: number; y: number }> = [];
+  let candidate = new Uint8Array(0);
   for (;;) {
     for (const i of pending) {
       climbed[i] = 1;
@@ -119,7 +123,7 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     const linked = linkModes(mx, my, m, width / 2);
     labels = linked.labels;
     centres = meanOfModes(mx, my, labels, linked.count);
-    const candidate = new Uint8Array(linked.count);
+    candidate = new Uint8Array(linked.count);
     for (let l = 0; l < linked.count; l++) candidate[l] = tileDistance(centres[l].x, centres[l].y) <= near ? 1 : 0;
     // Next round: the unclimbed neighbours of candidates' members not yet expanded.
     const next: number[] = [];
@@ -149,11 +153,12 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     modeX: climb.modeX.slice(0, nTile),
     modeY: climb.modeY.slice(0, nTile),
     box: new Float64Array(4 * nTile),
-    exact: new Uint8Array(nTile),
+    reads: new Int32Array(nTile),
+    loaded,
   };
   for (let i = 0; i < nTile; i++) {
     memo.box.set([climb.pathMinX[i], climb.pathMinY[i], climb.pathMaxX[i], climb.pathMaxY[i]], 4 * i);
-    memo.exact[i] = climbed[i] === 1 && readsMissing(i) === 0 ? 1 : 0;
+    memo.reads[i] = climbed[i] === 1 ? readsMissing(i) : BEYOND_MARGIN;
   }
   box.memo.standard = memo;
 
@@ -170,17 +175,20 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     }
   }
 
-  /** The missing areas that make the kept clusters uncertain (0: complete). */
-  const needs = (kept: Iterable<number[]>): number => {
+  /**
+   * The missing areas that make the clusters the tile may own uncertain (0: complete): every
+   * candidate, kept or not — one cut by a missing neighbour may look too small or off the tile.
+   */
+  const needs = (): number => {
     let mask = 0;
     const keptModes: number[] = [];
-    for (const members of kept) {
-      for (const i of members) {
-        // A touched member, or one whose closure reaches areas not seen (alerts there could join).
-        const c = alerts.col[i], r = alerts.row[i];
-        mask |= readsMissing(i) | missingIn(c - closure, r - closure, c + closure, r + closure, loaded, margin);
-        keptModes.push(i);
-      }
+    for (let k = 0; k < subset.length; k++) {
+      if (candidate[labels[k]] === 0) continue;
+      // A touched member, or one whose closure reaches areas not seen (alerts there could join).
+      const i = subset[k];
+      const c = alerts.col[i], r = alerts.row[i];
+      mask |= readsMissing(i) | missingIn(c - closure, r - closure, c + closure, r + closure, loaded, margin);
+      keptModes.push(i);
     }
     if (keptModes.length === 0) return mask;
     // Touched alerts nearly linked to a kept cluster: bucket the kept modes by cell.
@@ -210,5 +218,5 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     }
     return mask;
   };
-  return { partition: { labels: allLabels, centres: allCentres }, complete: (kept) => needs(kept) === 0, needs };
+  return { partition: { labels: allLabels, centres: allCentres }, complete: () => needs() === 0, needs };
 }

@@ -87,8 +87,8 @@ describe('clusterAlerts complete flag', () => {
   });
 
   it('is true with no alerts and with no owned cluster', () => {
-    expect(clusterAlerts(alertsOf([]), standard, 0)).toEqual({ clusters: [], complete: true });
-    expect(clusterAlerts(alertsOf(disc(300, 128, 6)), standard, 64)).toEqual({ clusters: [], complete: true });
+    expect(clusterAlerts(alertsOf([]), standard, 0)).toEqual({ clusters: [], complete: true, needs: 0 });
+    expect(clusterAlerts(alertsOf(disc(300, 128, 6)), standard, 64)).toEqual({ clusters: [], complete: true, needs: 0 });
   });
 });
 

@@ -5,7 +5,8 @@
 // (`flat` computes in the global pixel frame and gives exact label ties to the stronger centre,
 // so its whole-region run does the same: see wholeRegion.)
 import { describe, expect, it } from 'vitest';
-import { MAX_HALO_MARGIN, clusterAlerts, initialHaloMargin } from '../core/meanshift/engine.ts';
+import { MAX_HALO_MARGIN, clusterAlerts, initialHaloMargin, readsNeighboursOnDemand } from '../core/meanshift/engine.ts';
+import { NEIGHBOURS_ALL } from '../core/meanshift/types.ts';
 import { flatMeanShift } from '../core/meanshift/flat.ts';
 import { breakTiesByRank } from '../core/meanshift/flat-halo.ts';
 import { climbLattice, linkModes, meanOfModes } from '../core/meanshift/standard.ts';
@@ -94,16 +95,26 @@ function tileByTile(
 ) {
   const found: Found[] = [];
   const margins: number[] = [];
+  /** Neighbours read per tile (8 = all; `standard` on a sparse tile reads them on demand, as runTile). */
+  const neighboursRead: number[] = [];
   let incompleteAtMax = 0;
+  const cellBit = (c: number, r: number) => 1 << (((r < 0 ? -1 : r >= T ? 1 : 0) + 1) * 3 + ((c < 0 ? -1 : c >= T ? 1 : 0) + 1));
   for (let ty = 0; ty < tiles; ty++) {
     for (let tx = 0; tx < tiles; tx++) {
       let margin = firstMargin;
+      const onDemand = readsNeighboursOnDemand(params);
+      let loaded = onDemand ? NEIGHBOURS_ALL & cellBit(0, 0) : NEIGHBOURS_ALL;
+      const memo = {};
       for (;;) {
-        // The tile's alerts and its neighbours' within the margin, in tile coordinates.
+        // The tile's alerts first, then its neighbours' within the margin, in tile coordinates.
         const pick: number[] = [];
-        for (let i = 0; i < alerts.length; i++) {
-          const c = alerts.col[i] - tx * T, r = alerts.row[i] - ty * T;
-          if (c >= -margin && c < T + margin && r >= -margin && r < T + margin) pick.push(i);
+        for (let pass = 0; pass < 2; pass++) {
+          for (let i = 0; i < alerts.length; i++) {
+            const c = alerts.col[i] - tx * T, r = alerts.row[i] - ty * T;
+            const inTile = c >= 0 && c < T && r >= 0 && r < T;
+            if (inTile !== (pass === 0)) continue;
+            if (c >= -margin && c < T + margin && r >= -margin && r < T + margin && (margin > T || (loaded & cellBit(c, r)) !== 0)) pick.push(i);
+          }
         }
         const local: Alerts = {
           length: pick.length,
@@ -113,20 +124,29 @@ function tileByTile(
           confidence: Uint8Array.from(pick, (i) => alerts.confidence[i]),
         };
         const tileOrigin = { col: origin.col + tx * T, row: origin.row + ty * T };
-        const { clusters, complete } = clusterAlerts(local, params, margin, tileOrigin);
+        const { clusters, complete, needs } = clusterAlerts(local, params, margin, tileOrigin, { loaded, memo });
+        const missing = needs & NEIGHBOURS_ALL & ~loaded;
+        if (!complete && missing !== 0 && margin <= T) {
+          loaded |= missing;
+          continue;
+        }
         if (complete || margin >= maxMargin) {
           if (!complete) incompleteAtMax++;
           margins.push(margin);
+          let read = -1;
+          for (let m = loaded; m !== 0; m &= m - 1) read++;
+          neighboursRead.push(margin > T ? 8 : read);
           for (const c of clusters) {
             found.push({ members: Array.from(c.members, (k) => pick[k]).sort((a, b) => a - b), col: c.col + tx * T, row: c.row + ty * T });
           }
           break;
         }
         margin = Math.min(maxMargin, margin > 0 ? 2 * margin : 16);
+        loaded = NEIGHBOURS_ALL;
       }
     }
   }
-  return { found, margins, incompleteAtMax };
+  return { found, margins, incompleteAtMax, neighboursRead };
 }
 
 /** How many tiles a cluster's members fall in (2 = straddles an edge, ≥3 = around a corner). */
@@ -170,12 +190,12 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     it(`standard, ${tiles}×${tiles} tiles, density ${density}, seed ${seed}`, () => {
       const alerts = regionAlerts(seed, density, tiles);
       const whole = wholeRegion(alerts, standard);
-      const { found, margins, incompleteAtMax } = tileByTile(alerts, standard, tiles);
+      const { found, margins, incompleteAtMax, neighboursRead } = tileByTile(alerts, standard, tiles);
       const { straddling, corners } = expectSameClusters(alerts, whole, found);
       expect(incompleteAtMax).toBe(0);
       // The mosaic really exercises the halo: clusters across edges and corners, some retries.
       expect(straddling).toBeGreaterThan(0);
-      console.log(`standard d=${density}: ${alerts.length} alerts, ${whole.length} clusters, ${straddling} across edges, ${corners} across corners; margins used ${JSON.stringify(margins)}`);
+      console.log(`standard d=${density}: ${alerts.length} alerts, ${whole.length} clusters, ${straddling} across edges, ${corners} across corners; margins used ${JSON.stringify(margins)}; neighbours read ${JSON.stringify(neighboursRead)}`);
     }, 300_000);
   }
 
@@ -230,11 +250,13 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     const alerts = fromPixels(unique);
     for (const params of [standard, { ...standard, width: 3, min_count: 5 }]) {
       const whole = wholeRegion(alerts, params);
-      const { found, margins, incompleteAtMax } = tileByTile(alerts, params, 3);
+      const { found, margins, incompleteAtMax, neighboursRead } = tileByTile(alerts, params, 3);
       expectSameClusters(alerts, whole, found);
       expect(incompleteAtMax).toBe(0);
       expect(whole.length).toBeGreaterThan(0);
-      console.log(`standard road w=${params.width}: ${whole.length} clusters (largest ${Math.max(...whole.map((w) => w.members.length))}); margins used ${JSON.stringify(margins)}`);
+      // Tiles with clean edges read only the neighbours they need (empty tiles read none).
+      expect(neighboursRead.filter((k) => k > 0 && k < 8).length).toBeGreaterThan(0);
+      console.log(`standard road w=${params.width}: ${whole.length} clusters (largest ${Math.max(...whole.map((w) => w.members.length))}); margins used ${JSON.stringify(margins)}; neighbours read ${JSON.stringify(neighboursRead)}`);
     }
   });
 

@@ -1,5 +1,7 @@
 // The one-tile job: read and decode a tile plus the halo it needs from its neighbours, cluster,
 // and build the tile's records. The pipeline's consumer and `npm run tile` both call runTile.
+import type { HaloPass } from '../meanshift/engine.ts';
+import { NEIGHBOURS_ALL } from '../meanshift/types.ts';
 import { dayRange } from '../tiles/dates.ts';
 import { gladDecoder, sliceAlerts, allocAlerts } from '../tiles/decode.ts';
 import { datasetDecoder, datasetOfSpec } from '../tiles/datasets.ts';
@@ -20,9 +22,12 @@ export interface ClusterEngine {
     params: ClusterParams,
     haloMargin: number,
     origin?: { col: number; row: number },
-  ): { clusters: OwnedCluster[]; complete: boolean };
+    pass?: HaloPass,
+  ): { clusters: OwnedCluster[]; complete: boolean; needs?: number };
   initialHaloMargin(params: ClusterParams): number;
   MAX_HALO_MARGIN: number;
+  /** Whether the algorithm says which neighbours it needs (they are then read on demand). */
+  readsNeighboursOnDemand?(params: ClusterParams): boolean;
 }
 
 /**
@@ -69,7 +74,18 @@ export interface RunTileOptions {
   /** Called for problems that do not fail the tile (e.g. a corrupt neighbour, read as missing). */
   onWarning?: (message: string) => void;
   /** Called once per clustering pass with the halo margin used (lets tests and logs see retries). */
-  onPass?: (pass: { margin: number; alerts: number; complete: boolean }) => void;
+  onPass?: (pass: { margin: number; alerts: number; complete: boolean; neighbours: number }) => void;
+}
+
+/** Tiles with at least this many alerts read all their neighbours up front. */
+const EAGER_NEIGHBOURS = 5000;
+/** Only the tile itself (bit 4 of a neighbour mask). */
+const SELF_ONLY = 1 << 4;
+
+function popCount(mask: number): number {
+  let k = 0;
+  for (let m = mask; m !== 0; m &= m - 1) k++;
+  return k;
 }
 
 /** Margin used after a pass that said "incomplete" with margin 0 (0 cannot be doubled). */
@@ -125,7 +141,7 @@ class TileCache {
 }
 
 /** The tile's alerts plus neighbour alerts within `margin` px of the tile, in tile pixel coordinates. */
-async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, cache: TileCache): Promise<Alerts> {
+async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, cache: TileCache, loaded = NEIGHBOURS_ALL): Promise<Alerts> {
   const ring = Math.ceil(margin / TILE_SIZE);
   const columns = 2 ** tile.z;
   const parts: { alerts: Alerts; dx: number; dy: number }[] = [];
@@ -137,6 +153,7 @@ async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, cache:
       const nx = (((tile.x + dx) % columns) + columns) % columns;
       const ny = tile.y + dy;
       if ((dx === 0 && dy === 0) || ny < 0 || ny >= columns) continue;
+      if (ring === 1 && (loaded & (1 << ((dy + 1) * 3 + (dx + 1)))) === 0) continue; // not (yet) needed
       reads.push(
         cache.get({ z: tile.z, x: nx, y: ny }, true).then((alerts) => {
           if (alerts && alerts.length > 0) parts.push({ alerts, dx, dy });
@@ -233,12 +250,22 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
   const clusterEngine: ClusterEngine = options.engine ?? (await import('../meanshift/engine.ts'));
   const max = clusterEngine.MAX_HALO_MARGIN;
   let margin = Math.min(clusterEngine.initialHaloMargin(params), max);
+  // A sparse tile's neighbours are read only when the algorithm says it needs them (a dense tile
+  // needs them all: reading them first saves a pass).
+  const onDemand = clusterEngine.readsNeighboursOnDemand?.(params) === true && own.length < EAGER_NEIGHBOURS;
+  let loaded = onDemand ? SELF_ONLY : NEIGHBOURS_ALL;
+  const memo: Record<string, unknown> = {};
   for (;;) {
-    const gathered = margin > 0 ? await gatherHalo(tile, own, margin, cache) : own;
+    const gathered = margin > 0 ? await gatherHalo(tile, own, margin, cache, loaded) : own;
     const alerts = spec.aoi && areas && margin > 0 ? keepInAreas(areas, gathered, spec.aoi, tile, margin) : gathered;
     const origin = tileOrigin(tile, max);
-    const { clusters, complete } = clusterEngine.clusterAlerts(alerts, params, margin, origin);
-    options.onPass?.({ margin, alerts: alerts.length, complete });
+    const { clusters, complete, needs = NEIGHBOURS_ALL & ~loaded } = clusterEngine.clusterAlerts(alerts, params, margin, origin, { loaded, memo });
+    options.onPass?.({ margin, alerts: alerts.length, complete, neighbours: popCount(loaded) - 1 });
+    const missing = needs & NEIGHBOURS_ALL & ~loaded;
+    if (!complete && missing !== 0 && margin <= TILE_SIZE) {
+      loaded |= missing; // same margin, the neighbours asked for
+      continue;
+    }
     if (complete || margin >= max) {
       if (!complete) options.onWarning?.(`tile ${tileKey(tile)}: clusters may be cut at the maximum halo of ${max} px`);
       result.clusters = buildClusters(tile, alerts, clusters);
@@ -251,5 +278,6 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
       return result;
     }
     margin = Math.min(max, margin > 0 ? 2 * margin : FIRST_NONZERO_MARGIN);
+    loaded = NEIGHBOURS_ALL;
   }
 }

@@ -11,6 +11,7 @@ import { clusterFlat } from './flat-halo.ts';
 import { clusterStandard } from './standard-halo.ts';
 import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
+import { BEYOND_MARGIN, NEIGHBOURS_ALL } from './types.ts';
 import type { Algorithm, ClusterParams, ClusterTile, Partition, TileBox } from './types.ts';
 
 /** One owned cluster: members are indices into the alerts passed in; (col, row) its centre. */
@@ -22,8 +23,18 @@ export interface OwnedCluster {
 
 interface TileClusters {
   clusters: OwnedCluster[];
-  /** false: an owned cluster may be cut by the halo's outer edge; retry with a wider margin. */
+  /** false: an owned cluster may be cut by the halo's outer edge or a missing neighbour; retry. */
   complete: boolean;
+  /** When not complete: the neighbours to add (bits as HaloPass.loaded), or BEYOND_MARGIN: widen the margin. */
+  needs: number;
+}
+
+/** One pass of a tile: which neighbours are given, and the algorithm's state between passes. */
+export interface HaloPass {
+  /** Bit (dy + 1)·3 + (dx + 1) per neighbour given (default NEIGHBOURS_ALL). */
+  loaded?: number;
+  /** The same object for every pass of one tile. */
+  memo?: Record<string, unknown>;
 }
 
 /** The algorithms, one signature each. */
@@ -53,6 +64,11 @@ export function initialHaloMargin(params: ClusterParams): number {
   return Math.min(MAX_HALO_MARGIN, Math.max(16, Math.ceil(wanted / 16) * 16));
 }
 
+/** `standard` says which neighbours it needs (standard-halo.ts); the others need them all. */
+export function readsNeighboursOnDemand(params: ClusterParams): boolean {
+  return params.algorithm === 'standard';
+}
+
 /** Whether a centre (tile pixel coordinates) belongs to this tile. */
 function owns(col: number, row: number): boolean {
   const i = Math.round(col), j = Math.round(row);
@@ -60,8 +76,8 @@ function owns(col: number, row: number): boolean {
 }
 
 /** The box of a tile with a halo of `margin` px, its pixel (0, 0) at `origin` in the global pixel grid. */
-export function tileBox(margin: number, origin: { col: number; row: number } = { col: 0, row: 0 }): TileBox {
-  return { margin, origin, owns };
+export function tileBox(margin: number, origin: { col: number; row: number } = { col: 0, row: 0 }, loaded = NEIGHBOURS_ALL, memo: Record<string, unknown> = {}): TileBox {
+  return { margin, origin, owns, loaded, memo };
 }
 
 /** Labels of the clusters kept for this tile (owned, ≥ min_count), and each label's members. */
@@ -86,16 +102,26 @@ function ownedClusters(labels: Int32Array, centres: Partition['centres'], minCou
  * the coordinate frame, so every tile computes in the one global frame to agree with its
  * neighbours on borderline decisions (a point exactly one width away, equal means).
  */
-export function clusterAlerts(alerts: Alerts, params: ClusterParams, haloMargin: number, origin = { col: 0, row: 0 }): TileClusters {
+export function clusterAlerts(
+  alerts: Alerts,
+  params: ClusterParams,
+  haloMargin: number,
+  origin = { col: 0, row: 0 },
+  pass: HaloPass = {},
+): TileClusters {
   if (!(haloMargin >= 0)) throw new Error(`haloMargin=${haloMargin} must be ≥ 0`);
-  if (alerts.length === 0) return { clusters: [], complete: true };
+  if (alerts.length === 0) return { clusters: [], complete: true, needs: 0 };
   const cluster = Object.hasOwn(ALGORITHM_TABLE, params.algorithm) ? ALGORITHM_TABLE[params.algorithm] : undefined;
   if (!cluster) throw new Error(`unknown algorithm ${String(params.algorithm)}`);
-  const { partition, complete } = cluster(alerts, params, tileBox(haloMargin, origin));
+  const loaded = pass.loaded ?? NEIGHBOURS_ALL;
+  const { partition, complete, needs } = cluster(alerts, params, tileBox(haloMargin, origin, loaded, pass.memo ?? {}));
   const { centres } = partition;
   const kept = ownedClusters(partition.labels, centres, params.min_count);
+  const done = complete(kept.values());
   return {
     clusters: [...kept].map(([l, m]) => ({ members: Int32Array.from(m), col: centres[l].x, row: centres[l].y })),
-    complete: complete(kept.values()),
+    complete: done,
+    // Without a finer answer from the algorithm: every neighbour not given, then a wider margin.
+    needs: done ? 0 : needs ? needs(kept.values()) : (NEIGHBOURS_ALL & ~loaded) || BEYOND_MARGIN,
   };
 }

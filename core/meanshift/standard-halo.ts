@@ -2,32 +2,64 @@
 //
 // Only the alerts that can end in a cluster the tile may own are climbed: the tile's own alerts,
 // then, round by round, every alert within CLOSURE of a climbed alert whose cluster may be owned
-// (its centre or one of its modes near the tile), until no such alert is left unclimbed. The other
-// halo alerts still count in the density (every window sees them) but are not climbed: their
-// modes belong to the neighbours' clusters. An alert is "touched" when the kernel window of some
-// point of its trajectory reaches past the halo edge (its mode may differ from the whole-region
-// one). The result is complete when no kept cluster has a touched member or a member within CLOSURE
-// of the halo edge, and no touched alert ends within width/2 + width of a kept cluster's mode.
-// See docs/clustering.md ("Why the union equals the region clustered at once").
+// (its centre near the tile), until no such alert is left unclimbed. The other halo alerts still
+// count in the density (every window sees them) but are not climbed: their modes belong to the
+// neighbours' clusters.
+//
+// Neighbours may be missing (runTile reads them on demand): an alert is "touched" when the kernel
+// window of some point of its trajectory reaches a MISSING area — a neighbour not given, or beyond
+// the margin — so its mode may differ from the whole-region one. The result is complete when no
+// kept cluster has a touched member or a member whose closure reaches a missing area, and no
+// touched alert ends within width/2 + width of a kept cluster's mode; else `needs` says which
+// neighbours (or a wider margin) would settle it. See docs/clustering.md.
 import { latticeClimber, linkModes, meanOfModes } from './standard.ts';
 import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
+import { BEYOND_MARGIN } from './types.ts';
 import type { ClusterParams, TileBox, TileClustering } from './types.ts';
 
-/** Distance (px) from a point to the outer edge of the halo region [-margin, 255 + margin]². */
-function edgeDistance(col: number, row: number, margin: number): number {
-  const lo = -margin, hi = TILE_SIZE - 1 + margin;
-  return Math.min(col - lo, hi - col, row - lo, hi - row);
+const LAST = TILE_SIZE - 1;
+
+/** Chebyshev distance (px) from a point to the tile [0, 255]²; 0 inside. */
+function tileDistance(col: number, row: number): number {
+  return Math.max(0, -col, col - LAST, -row, row - LAST);
 }
 
-/** Distance (px, Chebyshev) from a point to the tile [0, 255]²; 0 inside. */
-function tileDistance(col: number, row: number): number {
-  return Math.max(0, -col, col - (TILE_SIZE - 1), -row, row - (TILE_SIZE - 1));
+/**
+ * The missing areas a box [x0, x1] × [y0, y1] (tile pixel coordinates) reaches: bits of the
+ * neighbours not loaded that it overlaps, plus BEYOND_MARGIN when it reaches past the margin.
+ */
+function missingIn(x0: number, y0: number, x1: number, y1: number, loaded: number, margin: number): number {
+  let mask = 0;
+  if (x0 < -margin || y0 < -margin || x1 > LAST + margin || y1 > LAST + margin) mask |= BEYOND_MARGIN;
+  if ((loaded & 0x1ff) === 0x1ff) return mask;
+  for (let dy = -1; dy <= 1; dy++) {
+    if (dy < 0 ? y0 >= 0 : dy > 0 ? y1 <= LAST : y1 < 0 || y0 > LAST) continue;
+    for (let dx = -1; dx <= 1; dx++) {
+      if (dx < 0 ? x0 >= 0 : dx > 0 ? x1 <= LAST : x1 < 0 || x0 > LAST) continue;
+      const bit = 1 << ((dy + 1) * 3 + (dx + 1));
+      if ((loaded & bit) === 0) mask |= bit;
+    }
+  }
+  return mask;
+}
+
+/** What a pass keeps for the next pass of the same tile: the tile alerts' climbs. */
+interface StandardMemo {
+  col: Int32Array;
+  row: Int32Array;
+  modeX: Float64Array;
+  modeY: Float64Array;
+  box: Float64Array; // pathMinX, pathMinY, pathMaxX, pathMaxY per alert
+  /** The missing areas each climb read (BEYOND_MARGIN included). */
+  reads: Int32Array;
+  /** The neighbours given in that pass. */
+  loaded: number;
 }
 
 export function clusterStandard(alerts: Alerts, params: ClusterParams, box: TileBox): TileClustering {
   const n = alerts.length;
-  const { margin } = box;
+  const { margin, loaded } = box;
   const width = params.width;
   const climber = latticeClimber(alerts, width);
   const climb = climber.climb;
@@ -38,53 +70,103 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
   // A cluster may be owned when its centre lies within this of the tile (members still to be
   // found are halo alerts, which move it outwards; a width of slack for the rest).
   const near = width;
+  /** The missing areas the windows of alert i's trajectory read. */
+  const readsMissing = (i: number) =>
+    missingIn(climb.pathMinX[i] - reach, climb.pathMinY[i] - reach, climb.pathMaxX[i] + reach, climb.pathMaxY[i] + reach, loaded, margin);
 
+  // The tile's alerts come first (runTile gathers them so). A climb of the previous pass that read
+  // nothing beyond the margin and no neighbour given since saw the same alerts: reuse it.
+  let nTile = 0;
+  while (nTile < n && tileDistance(alerts.col[nTile], alerts.row[nTile]) === 0) nTile++;
   const climbed = new Uint8Array(n);
-  const expanded = new Uint8Array(n);
+  const previous = box.memo.standard as StandardMemo | undefined;
+  const reusable = previous !== undefined && previous.col.length === nTile && previous.col.every((c, i) => c === alerts.col[i] && previous.row[i] === alerts.row[i]);
+  const changed = BEYOND_MARGIN | (reusable ? loaded & ~previous.loaded : 0);
   let pending: number[] = [];
   for (let i = 0; i < n; i++) {
-    if (tileDistance(alerts.col[i], alerts.row[i]) === 0) pending.push(i);
+    if (tileDistance(alerts.col[i], alerts.row[i]) !== 0) continue;
+    if (reusable && i < nTile && (previous.reads[i] & changed) === 0) {
+      climb.modeX[i] = previous.modeX[i];
+      climb.modeY[i] = previous.modeY[i];
+      climb.pathMinX[i] = previous.box[4 * i];
+      climb.pathMinY[i] = previous.box[4 * i + 1];
+      climb.pathMaxX[i] = previous.box[4 * i + 2];
+      climb.pathMaxY[i] = previous.box[4 * i + 3];
+      climbed[i] = 1;
+    } else {
+      pending.push(i);
+    }
   }
-  let subset: Int32Array = new Int32Array(0);
+
+  const expanded = new Uint8Array(n);
+  let subset = new Int32Array(0);
   let labels: Int32Array = new Int32Array(0);
   let centres: Array<{ x: number; y: number }> = [];
+  let candidate = new Uint8Array(0);
   for (;;) {
     for (const i of pending) {
       climbed[i] = 1;
       climber.climbAlert(i);
     }
-    // Clusters among the climbed alerts (sorted by index: the result does not depend on the rounds).
-    subset = Int32Array.from({ length: n }, (_, i) => i).filter((i) => climbed[i] === 1);
-    const mx = new Float64Array(subset.length), my = new Float64Array(subset.length);
-    subset.forEach((i, k) => ((mx[k] = climb.modeX[i]), (my[k] = climb.modeY[i])));
-    const linked = linkModes(mx, my, subset.length, width / 2);
+    // Clusters among the climbed alerts (in index order: the result does not depend on the rounds).
+    let m = 0;
+    for (let i = 0; i < n; i++) m += climbed[i];
+    subset = new Int32Array(m);
+    const mx = new Float64Array(m), my = new Float64Array(m);
+    for (let i = 0, k = 0; i < n; i++) {
+      if (climbed[i] === 0) continue;
+      subset[k] = i;
+      mx[k] = climb.modeX[i];
+      my[k] = climb.modeY[i];
+      k++;
+    }
+    const linked = linkModes(mx, my, m, width / 2);
     labels = linked.labels;
     centres = meanOfModes(mx, my, labels, linked.count);
-    const candidate = new Uint8Array(linked.count);
-    centres.forEach((c, l) => (candidate[l] = tileDistance(c.x, c.y) <= near ? 1 : 0));
+    candidate = new Uint8Array(linked.count);
+    for (let l = 0; l < linked.count; l++) candidate[l] = tileDistance(centres[l].x, centres[l].y) <= near ? 1 : 0;
     // Next round: the unclimbed neighbours of candidates' members not yet expanded.
-    const next = new Set<number>();
-    for (let k = 0; k < subset.length; k++) {
+    const next: number[] = [];
+    const add = (j: number) => {
+      if (climbed[j] === 0) {
+        climbed[j] = 2; // queued
+        next.push(j);
+      }
+    };
+    for (let k = 0; k < m; k++) {
       const i = subset[k];
       if (candidate[labels[k]] === 0 || expanded[i] === 1) continue;
       expanded[i] = 1;
       // Well inside the tile, the box holds only tile alerts: all climbed already.
       const c = alerts.col[i], r = alerts.row[i];
-      if (c >= closure && r >= closure && c + closure < TILE_SIZE && r + closure < TILE_SIZE) continue;
-      climber.alertsNear(alerts.col[i], alerts.row[i], closure, (j) => {
-        if (climbed[j] === 0) next.add(j);
-      });
+      if (c >= closure && r >= closure && c + closure <= LAST && r + closure <= LAST) continue;
+      climber.alertsNear(c, r, closure, add);
     }
-    if (next.size === 0) break;
-    pending = [...next].sort((a, b) => a - b);
+    if (next.length === 0) break;
+    pending = next.sort((a, b) => a - b);
   }
+
+  // For the next pass: the tile alerts' climbs, and which read only given areas.
+  const memo: StandardMemo = {
+    col: alerts.col.slice(0, nTile),
+    row: alerts.row.slice(0, nTile),
+    modeX: climb.modeX.slice(0, nTile),
+    modeY: climb.modeY.slice(0, nTile),
+    box: new Float64Array(4 * nTile),
+    reads: new Int32Array(nTile),
+    loaded,
+  };
+  for (let i = 0; i < nTile; i++) {
+    memo.box.set([climb.pathMinX[i], climb.pathMinY[i], climb.pathMaxX[i], climb.pathMaxY[i]], 4 * i);
+    memo.reads[i] = climbed[i] === 1 ? readsMissing(i) : BEYOND_MARGIN;
+  }
+  box.memo.standard = memo;
 
   // Every alert gets a label: the climbed ones their cluster's, the others one each (a halo
   // alert alone, centred on itself: outside the tile, so never owned).
   const allLabels = new Int32Array(n);
   const allCentres = centres.slice();
-  let k = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0, k = 0; i < n; i++) {
     if (climbed[i] === 1) {
       allLabels[i] = labels[k++];
     } else {
@@ -93,19 +175,22 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     }
   }
 
-  const complete = (kept: Iterable<number[]>): boolean => {
-    const touched = (i: number) =>
-      climbed[i] === 1 &&
-      Math.min(edgeDistance(climb.pathMinX[i], climb.pathMinY[i], margin), edgeDistance(climb.pathMaxX[i], climb.pathMaxY[i], margin)) < reach;
+  /**
+   * The missing areas that make the clusters the tile may own uncertain (0: complete): every
+   * candidate, kept or not — one cut by a missing neighbour may look too small or off the tile.
+   */
+  const needs = (): number => {
+    let mask = 0;
     const keptModes: number[] = [];
-    for (const members of kept) {
-      for (const i of members) {
-        // A member whose closure reaches past the halo edge may have unseen alerts joining it.
-        if (touched(i) || edgeDistance(alerts.col[i], alerts.row[i], margin) <= closure) return false;
-        keptModes.push(i);
-      }
+    for (let k = 0; k < subset.length; k++) {
+      if (candidate[labels[k]] === 0) continue;
+      // A touched member, or one whose closure reaches areas not seen (alerts there could join).
+      const i = subset[k];
+      const c = alerts.col[i], r = alerts.row[i];
+      mask |= readsMissing(i) | missingIn(c - closure, r - closure, c + closure, r + closure, loaded, margin);
+      keptModes.push(i);
     }
-    if (keptModes.length === 0) return true;
+    if (keptModes.length === 0) return mask;
     // Touched alerts nearly linked to a kept cluster: bucket the kept modes by cell.
     const link = width / 2 + width;
     const cells = new Map<string, number[]>();
@@ -117,17 +202,21 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
       else cells.set(cell, [i]);
     }
     for (const i of subset) {
-      if (!touched(i)) continue;
+      const touched = readsMissing(i);
+      if (touched === 0 || (mask | touched) === mask) continue;
       const cx = Math.floor(climb.modeX[i] / link), cy = Math.floor(climb.modeY[i] / link);
-      for (let oy = -1; oy <= 1; oy++) {
+      search: for (let oy = -1; oy <= 1; oy++) {
         for (let ox = -1; ox <= 1; ox++) {
           for (const j of cells.get(`${cx + ox},${cy + oy}`) ?? []) {
-            if (Math.hypot(climb.modeX[i] - climb.modeX[j], climb.modeY[i] - climb.modeY[j]) < link) return false;
+            if (Math.hypot(climb.modeX[i] - climb.modeX[j], climb.modeY[i] - climb.modeY[j]) < link) {
+              mask |= touched;
+              break search;
+            }
           }
         }
       }
     }
-    return true;
+    return mask;
   };
-  return { partition: { labels: allLabels, centres: allCentres }, complete };
+  return { partition: { labels: allLabels, centres: allCentres }, complete: () => needs() === 0, needs };
 }

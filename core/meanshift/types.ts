@@ -41,7 +41,20 @@ export interface TileBox {
   origin: { col: number; row: number };
   /** Whether the tile owns a cluster centred at (col, row): the engine's ownership rule. */
   owns(col: number, row: number): boolean;
+  /**
+   * Which of the 8 neighbours' alerts (within the margin) are given: bit (dy + 1)·3 + (dx + 1) for
+   * the neighbour at (dx, dy); NEIGHBOURS_ALL when all are. An algorithm that cannot work with some
+   * missing treats them as empty; `standard` reports which it needs (TileClustering.needs).
+   */
+  loaded: number;
+  /** State an algorithm keeps between the passes of one tile (runTile passes the same object). */
+  memo: Record<string, unknown>;
 }
+
+/** Every neighbour given (bits 0..8; bit 4, the tile itself, always set). */
+export const NEIGHBOURS_ALL = 0x1ff;
+/** Not a neighbour: "the result may depend on alerts beyond the margin" (widen it). */
+export const BEYOND_MARGIN = 1 << 9;
 
 /** One algorithm's clustering of a tile plus halo. */
 export interface TileClustering {
@@ -52,6 +65,11 @@ export interface TileClustering {
    * whole region would give, whatever lies beyond the halo. false: retry with a wider margin.
    */
   complete(kept: Iterable<number[]>): boolean;
+  /**
+   * When not complete: which neighbours (bits as TileBox.loaded) not given would settle it, plus
+   * BEYOND_MARGIN when alerts beyond the margin matter. Absent: every neighbour, then the margin.
+   */
+  needs?(kept: Iterable<number[]>): number;
 }
 
 /** The one signature of every algorithm in the engine's table. */

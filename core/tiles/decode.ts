@@ -83,30 +83,29 @@ export function readRgba(image: Uint8Array, tile: TileAddress): Buffer {
   return png.data;
 }
 
+/** Scratch of gladDecoder: the alert pixels of one tile (decoding is synchronous, so one buffer serves all). */
+const HITS = new Int32Array(TILE_SIZE * TILE_SIZE);
+
 /** The GLAD decoder: alerts with startDays ≤ days < endDays, in row-major order (row, then col). */
 export const gladDecoder: AlertDecoder = {
   decode(image: Uint8Array, range: DayRange, tile: TileAddress): Alerts {
     const rgba = readRgba(image, tile);
     const { startDays, endDays } = range;
     const pixels = TILE_SIZE * TILE_SIZE;
-    // First pass counts so the typed arrays are allocated once at the exact size.
+    // One pass collects the alert pixels, so the typed arrays are allocated once at the exact size.
+    const hits = HITS;
     let n = 0;
     for (let p = 0; p < pixels; p++) {
       const days = 255 * rgba[4 * p] + rgba[4 * p + 1];
-      if (days > 0 && days >= startDays && days < endDays) n++;
+      if (days > 0 && days >= startDays && days < endDays) hits[n++] = p;
     }
     const out = allocAlerts(n);
-    let k = 0;
-    for (let p = 0; p < pixels; p++) {
-      const o = 4 * p;
-      const days = 255 * rgba[o] + rgba[o + 1];
-      if (days > 0 && days >= startDays && days < endDays) {
-        out.col[k] = p % TILE_SIZE;
-        out.row[k] = (p / TILE_SIZE) | 0;
-        out.days[k] = days;
-        out.confidence[k] = Math.floor(rgba[o + 2] / 100);
-        k++;
-      }
+    for (let k = 0; k < n; k++) {
+      const p = hits[k];
+      out.col[k] = p % TILE_SIZE;
+      out.row[k] = (p / TILE_SIZE) | 0;
+      out.days[k] = 255 * rgba[4 * p] + rgba[4 * p + 1];
+      out.confidence[k] = Math.floor(rgba[4 * p + 2] / 100);
     }
     out.length = n;
     return out;

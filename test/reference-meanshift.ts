@@ -8,17 +8,18 @@
 // than ORACLE_STOP = 1e-6 px (at most ORACLE_MAX_STEPS = 10⁶ steps, which throws: never reached).
 // Grouping is brute-force single linkage of modes closer than width/2; centre = mean of the modes.
 //
-// Distances: the issue's design card names `ml-distance` (`squaredEuclidean(p, q)`); that package
-// is not installed in this repository, so `squaredEuclidean` below is a plain transcription of it
-// over [x, y] pairs (step lengths, candidate lists, linkage); the kernel sum writes the same
-// squared distance inline. Either way it is different arithmetic from the fast code, which never
-// forms a distance (it sums separable per-axis weights from a table, through pixel models).
+// Distances come from `ml-distance` (`distance.squaredEuclidean`, over [x, y] pairs: step lengths,
+// candidate lists, linkage); the kernel sum writes the same squared distance inline. Either way it
+// is different arithmetic from the fast code, which never forms a distance (it sums separable
+// per-axis weights from a table, through pixel models).
 //
 // Speed without truncating: only the alerts within NEAR = 10 widths of the position are summed,
 // and every step CHECKS that the ones left out cannot matter: each weighs < exp(−50) ≈ 2·10⁻²², so
 // their total is < (count left out)·2·10⁻²², and the step asserts that this is below 10⁻¹⁷ of the
 // weight summed — under the rounding of a double, i.e. the sum is the untruncated one to machine
 // precision. When the bound does not hold, that step sums every alert.
+
+import { distance } from 'ml-distance';
 
 /** The oracle stops a climb at the first step shorter than this (px). */
 export const ORACLE_STOP = 1e-6;
@@ -27,12 +28,8 @@ const ORACLE_MAX_STEPS = 1_000_000;
 /** Alerts beyond NEAR widths are left out of a step only when provably negligible. */
 const NEAR = 10;
 
-/** Squared Euclidean distance of two points (ml-distance's `squaredEuclidean`, transcribed). */
-export function squaredEuclidean(p: readonly number[], q: readonly number[]): number {
-  let d = 0;
-  for (let k = 0; k < p.length; k++) d += (p[k] - q[k]) * (p[k] - q[k]);
-  return d;
-}
+/** Squared Euclidean distance of two points (ml-distance). */
+export const squaredEuclidean = (p: readonly number[], q: readonly number[]): number => distance.squaredEuclidean(p as number[], q as number[]);
 
 export interface ReferenceResult {
   modeX: Float64Array;

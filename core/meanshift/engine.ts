@@ -9,6 +9,7 @@
 import { blurringMeanShift } from './blurring.ts';
 import { clusterFlat } from './flat-halo.ts';
 import { clusterStandard } from './standard-halo.ts';
+import { clusterStandardSpaceTime } from './standard-spacetime-halo.ts';
 import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
 import type { Algorithm, ClusterParams, ClusterTile, Partition, TileBox } from './types.ts';
@@ -34,6 +35,16 @@ const ALGORITHM_TABLE: Record<Algorithm, ClusterTile> = {
     partition: blurringMeanShift({ length: alerts.length, x: Float64Array.from(alerts.col), y: Float64Array.from(alerts.row) }, params.width, params.iterations),
     complete: () => true,
   }),
+  flat: clusterFlat,
+};
+
+/**
+ * With `time_width` (space–time clusters, clearing events): standard's space–time variant; flat
+ * takes the time coordinate itself (flat-halo.ts); blurring has no time kernel.
+ */
+const SPACE_TIME_TABLE: Record<Algorithm, ClusterTile | undefined> = {
+  standard: clusterStandardSpaceTime,
+  blurring: undefined,
   flat: clusterFlat,
 };
 
@@ -83,8 +94,11 @@ function ownedClusters(labels: Int32Array, centres: Partition['centres'], minCou
 export function clusterAlerts(alerts: Alerts, params: ClusterParams, haloMargin: number, origin = { col: 0, row: 0 }): TileClusters {
   if (!(haloMargin >= 0)) throw new Error(`haloMargin=${haloMargin} must be ≥ 0`);
   if (alerts.length === 0) return { clusters: [], complete: true };
-  const cluster = Object.hasOwn(ALGORITHM_TABLE, params.algorithm) ? ALGORITHM_TABLE[params.algorithm] : undefined;
-  if (!cluster) throw new Error(`unknown algorithm ${String(params.algorithm)}`);
+  const spaceTime = params.time_width !== undefined;
+  if (spaceTime && !(params.time_width! > 0 && Number.isFinite(params.time_width))) throw new Error(`time_width=${params.time_width} must be a positive number of days`);
+  const table = spaceTime ? SPACE_TIME_TABLE : ALGORITHM_TABLE;
+  const cluster = Object.hasOwn(table, params.algorithm) ? table[params.algorithm] : undefined;
+  if (!cluster) throw new Error(Object.hasOwn(table, params.algorithm) ? `time_width: ${params.algorithm} has no time kernel (use standard or flat)` : `unknown algorithm ${String(params.algorithm)}`);
   const { partition, complete } = cluster(alerts, params, tileBox(haloMargin, origin));
   const { centres } = partition;
   const kept = ownedClusters(partition.labels, centres, params.min_count);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { validateTemplate } from '../tiles/tile-url.ts';
 import { CONFIDENCE_NAMES, confidenceLevel, DATASET_NAMES, DEFAULT_DATASET, datasetByName, datasetOfSpec } from '../tiles/datasets.ts';
 import type { ConfidenceName, DatasetName } from '../tiles/datasets.ts';
-import { checkDateOrder, clusterParamFields, dateFields, formatZodError } from './request.ts';
+import { checkDateOrder, checkTimeWidth, clusterParamFields, dateFields, formatZodError } from './request.ts';
 import { crossesAntimeridian, eachTileInBounds, indexInBounds, lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, validateTypedTileBounds, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
 import type { TileBounds } from '../tiles/grid.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
@@ -197,6 +197,7 @@ const runParamsSchema = z
   })
   .superRefine((v, ctx) => {
     checkDateOrder(v, ctx);
+    checkTimeWidth(v, ctx);
     if (v.dataset !== undefined) checkSources(v, ctx);
     else checkSources(v, ctx, datasetByName(DEFAULT_DATASET));
   });
@@ -224,12 +225,14 @@ const runSpecSchema = z
     min_count: clusterParamFields.min_count.unwrap(),
     iterations: clusterParamFields.iterations.unwrap(),
     algorithm: clusterParamFields.algorithm.unwrap(),
+    time_width: clusterParamFields.time_width,
     region: boundsSchema,
     ...sourceFields,
     aoi: aoiSchema.optional(),
   })
   .superRefine((v, ctx) => {
     checkDateOrder(v, ctx);
+    checkTimeWidth(v, ctx);
     checkSources(v, ctx);
     try {
       validateTileBounds(v.region);
@@ -259,6 +262,7 @@ export function validateRunParams(input: unknown): RunSpec {
     dataset: params.dataset ?? DEFAULT_DATASET,
   };
   // Optional fields only when set: an absent field stays out of the run id's JSON.
+  if (params.time_width !== undefined) spec.time_width = params.time_width;
   if (params.version !== undefined) spec.version = params.version;
   if (params.confidence !== undefined) spec.confidence = params.confidence;
   if (params.tiles_url !== undefined) spec.tiles_url = params.tiles_url;

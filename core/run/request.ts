@@ -51,6 +51,8 @@ export const PARAM_BOUNDS = {
   min_count: { min: 1, max: 1_000_000 },
   /** Passes of the mean shift: standard converges in ~25, blurring in fewer. */
   iterations: { min: 1, max: 1000 },
+  /** Time scale of space–time clustering, days (optional): one day to ten years. */
+  time_width: { min: 1, max: 3650 },
 } as const;
 
 const inRange = (key: keyof typeof PARAM_BOUNDS, isInteger: boolean) => {
@@ -68,7 +70,16 @@ export const clusterParamFields = {
   algorithm: z
     .enum(ALGORITHMS, { error: (i) => `"${String(i.input)}" is not one of ${ALGORITHMS.join(', ')}` })
     .default(REQUEST_DEFAULTS.algorithm),
+  /** Absent: space only (today's clusters, today's run ids). */
+  time_width: inRange('time_width', true).optional(),
 };
+
+/** Adds an issue when time_width is given to `blurring`, which has no time kernel. */
+export function checkTimeWidth(v: { algorithm: string; time_width?: number }, ctx: z.RefinementCtx): void {
+  if (v.time_width !== undefined && v.algorithm === 'blurring') {
+    ctx.addIssue({ code: 'custom', path: ['time_width'], message: 'blurring has no time kernel: use standard or flat' });
+  }
+}
 
 /** Adds an issue unless x and y are inside the grid of zoom z. */
 export function checkTileRange(v: { z: number; x: number; y: number }, ctx: z.RefinementCtx): void {
@@ -101,6 +112,7 @@ export const tileRequestSchema = z
   .superRefine((v, ctx) => {
     checkTileRange(v, ctx);
     checkDateOrder(v, ctx);
+    checkTimeWidth(v, ctx);
     if (v.confidence === undefined) return;
     try {
       confidenceLevel(datasetByName(v.dataset), v.confidence);
@@ -135,6 +147,7 @@ export function parseTileRequest(input: unknown): TileRequest {
     min_count: v.min_count,
     iterations: v.iterations,
     algorithm: v.algorithm,
+    ...(v.time_width !== undefined ? { time_width: v.time_width } : {}),
     dataset: v.dataset,
     ...(v.confidence !== undefined ? { confidence: v.confidence } : {}),
   };

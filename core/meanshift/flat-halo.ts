@@ -23,7 +23,8 @@
 // Space–time (`time_width`): points carry t = day·width/time_width and every distance is taken in
 // (x, y, t). The halo cuts space only (every date of the tile's range is read), so edge distances
 // stay spatial; a spatial distance never exceeds the space–time one, so each bound above still
-// holds (REACH is measured in space–time, which only widens the band).
+// holds. The band is made of spatial trips (REACH in x, y); the alerts beyond the box are kept off
+// owned centres by their space–time REACH + width, checked on its own.
 import { flatMeanShiftTraced } from './flat.ts';
 import type { FlatTrace } from './flat.ts';
 import { SklearnKdTree } from './sklearn-kdtree.ts';
@@ -106,12 +107,17 @@ function checkFlatHalo(
   const pt = points.t ?? new Float64Array(n);
   const centreT = (l: number) => candidates[centreRank[l]].z;
 
-  let reach = 0;
-  for (let s = 0; s < n; s++) reach = Math.max(reach, trace.reach[s]);
-  const band = width + 2 * reach;
+  let reach = 0, spaceReach = 0;
+  for (let s = 0; s < n; s++) {
+    reach = Math.max(reach, trace.reach[s]);
+    spaceReach = Math.max(spaceReach, trace.spaceReach[s]);
+  }
+  // Unknown candidates end within the spatial REACH of an unseen start or of a window at the edge.
+  const band = width + 2 * spaceReach;
   const result = (complete: boolean, reason: string, ties = 0): FlatHaloCheck => ({ complete, reason, band, ties });
-  // The band may hold unknown candidates: it must not reach what the tile owns.
-  if (band >= ownedDepth) return result(false, 'the band reaches the tile');
+  // The band may hold unknown candidates: it must not reach what the tile owns. An alert beyond
+  // the box has a kept centre within its (space–time) REACH + width: owned ones must be farther.
+  if (band >= ownedDepth || width + reach >= ownedDepth) return result(false, 'the band reaches the tile');
 
   // 1. Exact candidates: deeper than the band, and (implied, checked anyway) only exact seeds.
   const exact = new Uint8Array(candidates.length);
@@ -183,9 +189,23 @@ function checkFlatHalo(
       });
     } else if (certainIds.length > 0) {
       // Labelled with an undecided centre: its true centre might be its nearest certain one.
-      // The nearest certain centre (spatially, from the tree) bounds the space–time nearest too.
-      const near = certainIds[tree.nearest(px, py)];
-      const best = d2To(i, centres[near].x, centres[near].y, centreT(near));
+      let best: number;
+      if (!points.t) {
+        const near = certainIds[tree.nearest(px, py)];
+        best = d2To(i, centres[near].x, centres[near].y, 0);
+      } else {
+        // Space–time: the spatially nearest certain centre may be years away; search outward
+        // until a centre lies within the radius searched (then it is the nearest).
+        const near = certainIds[tree.nearest(px, py)];
+        best = d2To(i, centres[near].x, centres[near].y, centreT(near));
+        for (let r = width; ; r *= 2) {
+          // Every centre within r in space is seen: if the best lies within r, it is the nearest.
+          certain.forNear(px, py, r, (k) => {
+            best = Math.min(best, d2To(i, centres[k].x, centres[k].y, centreT(k)));
+          });
+          if (best <= r * r) break;
+        }
+      }
       let owned = false;
       ownedCertain.forNear(px, py, radius(best), (k) => {
         if (d2To(i, centres[k].x, centres[k].y, centreT(k)) <= best) owned = true;

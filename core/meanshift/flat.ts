@@ -41,6 +41,8 @@ export interface FlatTrace {
   pathMaxY: Float64Array;
   /** Per seed: farthest distance (with t) from its start of any trajectory position (the final mean included). */
   reach: Float64Array;
+  /** Per seed: the same in space only (x, y): equal to `reach` for spatial points. */
+  spaceReach: Float64Array;
   /** Candidates in rank order: sorted by (intensity, x, y) descending. */
   candidates: Candidate[];
   /** Per candidate rank: its index in `centres` when kept, else -1. */
@@ -60,6 +62,7 @@ export function flatMeanShiftTraced(points: Points, width: number): Partition & 
     pathMaxX: new Float64Array(n),
     pathMaxY: new Float64Array(n),
     reach: new Float64Array(n),
+    spaceReach: new Float64Array(n),
     candidates: [],
     keptAs: new Int32Array(0),
     centreRank: new Int32Array(0),
@@ -99,7 +102,7 @@ function climbAllSeeds(points: Points, grid: PointGrid, bandwidth: number, trace
     const sx = points.x[s], sy = points.y[s], sz = ts[s];
     let mx = sx, my = sy, mz = sz;
     let within = 0;
-    let minX = sx, minY = sy, maxX = sx, maxY = sy, reach2 = 0;
+    let minX = sx, minY = sy, maxX = sx, maxY = sy, reach2 = 0, spaceReach2 = 0;
     for (let completed = 0; ; completed++) {
       if (mx < minX) minX = mx;
       if (mx > maxX) maxX = mx;
@@ -113,8 +116,10 @@ function climbAllSeeds(points: Points, grid: PointGrid, bandwidth: number, trace
       mx = nx;
       my = ny;
       mz = nz;
-      const gone2 = (mx - sx) * (mx - sx) + (my - sy) * (my - sy) + (mz - sz) * (mz - sz);
+      const spaceGone2 = (mx - sx) * (mx - sx) + (my - sy) * (my - sy);
+      const gone2 = spaceGone2 + (mz - sz) * (mz - sz);
       if (gone2 > reach2) reach2 = gone2;
+      if (spaceGone2 > spaceReach2) spaceReach2 = spaceGone2;
       if (Math.sqrt(dx * dx + dy * dy + dz * dz) < stopThresh || completed === MAX_ITER) break;
     }
     trace.pathMinX[s] = minX;
@@ -122,6 +127,7 @@ function climbAllSeeds(points: Points, grid: PointGrid, bandwidth: number, trace
     trace.pathMaxX[s] = maxX;
     trace.pathMaxY[s] = maxY;
     trace.reach[s] = Math.sqrt(reach2);
+    trace.spaceReach[s] = Math.sqrt(spaceReach2);
     if (within === 0) continue;
     // +0 folds -0 into 0: Python's tuple keys treat them as equal.
     const key = `${mx + 0},${my + 0},${mz + 0}`;

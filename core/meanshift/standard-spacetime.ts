@@ -70,11 +70,13 @@ interface Index {
   pre: Int32Array;
   col: Int32Array;
   day: Int32Array;
+  /** day·sub: the alert's time in lattice units. */
+  unit: Int32Array;
   minDay: number;
   maxDay: number;
 }
 
-function indexAlerts(pts: SpaceTimeLattice): Index {
+function indexAlerts(pts: SpaceTimeLattice, sub: number): Index {
   const n = pts.length;
   let minC = Infinity, minR = Infinity, maxC = -Infinity, maxR = -Infinity, minDay = Infinity, maxDay = -Infinity;
   for (let i = 0; i < n; i++) {
@@ -103,7 +105,7 @@ function indexAlerts(pts: SpaceTimeLattice): Index {
     col[slot] = pts.col[i];
     day[slot] = pts.days[i];
   }
-  return { minC, minR, maxC, maxR, stride, pre, col, day, minDay, maxDay };
+  return { minC, minR, maxC, maxR, stride, pre, col, day, unit: day.map((d) => d * sub), minDay, maxDay };
 }
 
 /**
@@ -142,8 +144,8 @@ const MODEL = 19;
  * relative to the node; per row, sums over the row's alerts, then over rows.
  */
 function buildModel(ix: Index, kn: Kernel, c: number, r: number, d0: number, models: Float64Array, m: number): void {
-  const { minC, minR, maxC, maxR, stride, pre, col, day } = ix;
-  const { R, RT, a, sub, su, w, wt } = kn;
+  const { minC, minR, maxC, maxR, stride, pre, col, unit } = ix;
+  const { R, RT, a, w, wt, su } = kn;
   const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
   const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
   let S0 = 0, Su = 0, Sv = 0, Se = 0;
@@ -155,7 +157,7 @@ function buildModel(ix: Index, kn: Kernel, c: number, r: number, d0: number, mod
     if (q0 === q1) continue;
     let r0 = 0, ru = 0, re = 0, ruu = 0, rue = 0, ree = 0, ruuu = 0, ruue = 0, ruee = 0, reee = 0;
     for (let p = q0; p < q1; p++) {
-      const de = day[p] * sub - d0;
+      const de = unit[p] - d0;
       if (de < -RT || de > RT) continue;
       const u = col[p] - c, e = de * su;
       const q = w[u + R] * wt[de + RT];
@@ -232,18 +234,20 @@ function buildModel(ix: Index, kn: Kernel, c: number, r: number, d0: number, mod
  * the node's window. Writes m(y) − node (x, y, t) and Dm(y) (xx, xy, xt, yy, yt, tt) to out[0..8];
  * false when no alert is within reach. Used only to polish a mode.
  */
-function exactAt(ix: Index, kn: Kernel, c: number, r: number, d0: number, fx: number, fy: number, ft: number, out: Float64Array): boolean {
+function exactAt(ix: Index, kn: Kernel, scratch: Scratch, c: number, r: number, d0: number, fx: number, fy: number, ft: number, out: Float64Array): boolean {
   const { minC, minR, maxC, maxR, stride, pre, col, day, minDay, maxDay } = ix;
   const { R, RT, a, sub, su } = kn;
-  const wx = new Float64Array(2 * R + 1), wy = new Float64Array(2 * R + 1);
+  const { wx, wy, wt } = scratch;
   for (let k = 0; k <= 2 * R; k++) {
     wx[k] = Math.exp(-a * (k - R - fx) ** 2);
     wy[k] = Math.exp(-a * (k - R - fy) ** 2);
   }
-  // Time weights only for the days the alerts span.
+  // Time weights for the units the alerts span: exp(−a(e·su − ft)²) = kn.wt[e]·g^e·exp(−a·ft²)
+  // with g = exp(2a·su·ft), by products outward from e = 0 (relative error ~1e-13: no exps per unit).
   const eA = Math.max(-RT, minDay * sub - d0), eB = Math.min(RT, maxDay * sub - d0);
-  const wt = new Float64Array(Math.max(0, eB - eA + 1));
-  for (let e = eA; e <= eB; e++) wt[e - eA] = Math.exp(-a * (e * su - ft) ** 2);
+  const g = Math.exp(2 * a * su * ft), h = Math.exp(-a * ft * ft);
+  for (let e = 0, p = h; e <= eB; e++, p *= g) if (e >= eA) wt[e + RT] = kn.wt[e + RT] * p;
+  for (let e = -1, p = h / g; e >= eA; e--, p /= g) if (e <= eB) wt[e + RT] = kn.wt[e + RT] * p;
   const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
   const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
   let S0 = 0, Su = 0, Sv = 0, Se = 0, Suu = 0, Suv = 0, Sue = 0, Svv = 0, Sve = 0, See = 0;
@@ -254,7 +258,7 @@ function exactAt(ix: Index, kn: Kernel, c: number, r: number, d0: number, fx: nu
       const de = day[p] * sub - d0;
       if (de < eA || de > eB) continue;
       const u = col[p] - c, e = de * su;
-      const q = wv * wx[u + R] * wt[de - eA];
+      const q = wv * wx[u + R] * wt[de + RT];
       S0 += q;
       Su += q * u;
       Sv += q * v;
@@ -281,23 +285,30 @@ function exactAt(ix: Index, kn: Kernel, c: number, r: number, d0: number, fx: nu
   return true;
 }
 
+/** Scratch tables of exactAt: per-axis weights for a fractional offset. */
+interface Scratch {
+  wx: Float64Array;
+  wy: Float64Array;
+  wt: Float64Array;
+}
+
 /**
- * Solves A·δ = g for the symmetric A (a11, a12, a13, a22, a23, a33) by Cholesky into out[0..2];
- * false when A is not positive definite (log f not locally concave).
+ * Solves A·δ = g for the symmetric A (a11, a12, a13, a22, a23, a33) by LDLᵀ into out[0..2];
+ * false when A is not positive definite (a pivot ≤ 0: log f not locally concave).
  */
 function solveSpd(a11: number, a12: number, a13: number, a22: number, a23: number, a33: number, g1: number, g2: number, g3: number, out: Float64Array): boolean {
   if (!(a11 > 0)) return false;
-  const l11 = Math.sqrt(a11), l21 = a12 / l11, l31 = a13 / l11;
-  const d2 = a22 - l21 * l21;
+  const l21 = a12 / a11, l31 = a13 / a11;
+  const d2 = a22 - l21 * a12;
   if (!(d2 > 0)) return false;
-  const l22 = Math.sqrt(d2), l32 = (a23 - l31 * l21) / l22;
-  const d3 = a33 - l31 * l31 - l32 * l32;
+  const l32 = (a23 - l31 * a12) / d2;
+  const d3 = a33 - l31 * a13 - l32 * l32 * d2;
   if (!(d3 > 0)) return false;
-  const l33 = Math.sqrt(d3);
-  const y1 = g1 / l11, y2 = (g2 - l21 * y1) / l22, y3 = (g3 - l31 * y1 - l32 * y2) / l33;
-  out[2] = y3 / l33;
-  out[1] = (y2 - l32 * out[2]) / l22;
-  out[0] = (y1 - l21 * out[1] - l31 * out[2]) / l11;
+  const y2 = g2 - l21 * g1, y3 = g3 - l31 * g1 - l32 * y2;
+  const x3 = y3 / d3, x2 = y2 / d2 - l32 * x3;
+  out[2] = x3;
+  out[1] = x2;
+  out[0] = g1 / a11 - l21 * x2 - l31 * x3;
   return true;
 }
 
@@ -329,17 +340,19 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
     scale: s,
   };
   if (n === 0) return out;
-  const ix = indexAlerts(pts);
+  const ix = indexAlerts(pts, sub);
   const { minC, minR, maxC, maxR } = ix;
   // Time nodes every `step` units (at most 1 px of τ), indexed k = kMin..kMax.
   const step = Math.max(1, Math.floor((timeWidth * sub) / width));
   const kMin = Math.floor((ix.minDay * sub) / step), kMax = Math.ceil((ix.maxDay * sub) / step);
-  const nK = kMax - kMin + 1;
   const boxW = maxC - minC + 1;
-  const slot = new Map<number, number>();
-  let models = new Float64Array(MODEL * Math.max(1024, 2 * n));
+  // Node models, built on demand: model j belongs to time node nodeK[j] of its pixel; a pixel's
+  // models form a list (head per pixel, next per model): a trajectory meets few per pixel.
+  const head = new Int32Array(boxW * (maxR - minR + 1)).fill(-1);
+  let nodeK = new Int32Array(Math.max(1024, 2 * n)), next = new Int32Array(nodeK.length), polishedOf = new Int32Array(nodeK.length);
+  const scratch: Scratch = { wx: new Float64Array(2 * kn.R + 1), wy: new Float64Array(2 * kn.R + 1), wt: new Float64Array(2 * kn.RT + 1) };
+  let models = new Float64Array(MODEL * nodeK.length);
   let built = 0;
-  const polishedAt = new Map<number, number>();
   const polished: number[] = [];
   const exact = new Float64Array(9);
   const delta = new Float64Array(3);
@@ -359,7 +372,7 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
       const px = Math.round(ox), py = Math.round(oy);
       const cc = c + px, rr = r + py;
       if (cc < minC || cc > maxC || rr < minR || rr > maxR) break;
-      if (!exactAt(ix, kn, cc, rr, d0, ox - px, oy - py, ot, exact)) break;
+      if (!exactAt(ix, kn, scratch, cc, rr, d0, ox - px, oy - py, ot, exact)) break;
       const gx = px + exact[0] - ox, gy = py + exact[1] - oy, gt = exact[2] - ot;
       if (!solveSpd(1 - exact[3], -exact[4], -exact[5], 1 - exact[6], -exact[7], 1 - exact[8], gx, gy, gt, delta)) break;
       ox += delta[0];
@@ -375,6 +388,7 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
   const stall2 = STALL_STEP * STALL_STEP;
   const trust = TRUST * width, trust2 = trust * trust;
   const crawl2 = CRAWL_STEP * CRAWL_STEP;
+  const perSu = 1 / su, perStep = 1 / step;
   let totalSteps = 0;
 
   for (let i = 0; i < n; i++) {
@@ -386,20 +400,26 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
     for (;;) {
       const c = Math.min(maxC, Math.max(minC, sx + Math.round(dx)));
       const r = Math.min(maxR, Math.max(minR, sy + Math.round(dy)));
-      const k = Math.min(kMax, Math.max(kMin, Math.round((sd * sub + dt / su) / step)));
-      const node = ((r - minR) * boxW + (c - minC)) * nK + (k - kMin);
-      let m = slot.get(node);
-      if (m === undefined) {
-        m = built * MODEL;
-        if (m + MODEL > models.length) {
-          const grown = new Float64Array(2 * models.length);
-          grown.set(models);
-          models = grown;
+      const k = Math.min(kMax, Math.max(kMin, Math.round((sd * sub + dt * perSu) * perStep)));
+      const pixel = (r - minR) * boxW + (c - minC);
+      let j = head[pixel];
+      while (j >= 0 && nodeK[j] !== k) j = next[j];
+      if (j < 0) {
+        j = built++;
+        if (j === nodeK.length) {
+          const grow = <A extends Int32Array | Float64Array>(from: A, to: A) => (to.set(from), to);
+          nodeK = grow(nodeK, new Int32Array(2 * j));
+          next = grow(next, new Int32Array(2 * j));
+          polishedOf = grow(polishedOf, new Int32Array(2 * j));
+          models = grow(models, new Float64Array(2 * models.length));
         }
-        buildModel(ix, kn, c, r, k * step, models, m);
-        slot.set(node, m);
-        built++;
+        nodeK[j] = k;
+        next[j] = head[pixel];
+        head[pixel] = j;
+        polishedOf[j] = -1;
+        buildModel(ix, kn, c, r, k * step, models, j * MODEL);
       }
+      const m = j * MODEL;
       if (models[m] !== models[m]) break; // NaN: no alert within reach (safety)
       // z = y − node; m(y) = node + (m(c) − c) + Dm·z + ½D²m[z, z].
       const ox = c - sx, oy = r - sy, ot = (k * step - sd * sub) * su;
@@ -431,10 +451,9 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
         const ux = delta[0], uy = delta[1], ut = delta[2];
         const u2 = ux * ux + uy * uy + ut * ut;
         if (u2 < handoff2) {
-          let p = polishedAt.get(node);
-          if (p === undefined) {
-            p = polished.length;
-            polishedAt.set(node, p);
+          let p = polishedOf[j];
+          if (p < 0) {
+            p = polishedOf[j] = polished.length;
             polished.push(...polish(c, r, k, m));
           }
           const px = ox + polished[p], py = oy + polished[p + 1], pt = ot + polished[p + 2];

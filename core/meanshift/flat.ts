@@ -130,7 +130,7 @@ function climbAllSeeds(points: Points, grid: PointGrid, bandwidth: number, trace
     trace.spaceReach[s] = Math.sqrt(spaceReach2);
     if (within === 0) continue;
     // +0 folds -0 into 0: Python's tuple keys treat them as equal.
-    const key = `${mx + 0},${my + 0},${mz + 0}`;
+    const key = points.t ? `${mx + 0},${my + 0},${mz + 0}` : `${mx + 0},${my + 0}`;
     let c = byMean.get(key);
     if (c) c.intensity = within;
     else byMean.set(key, (c = { x: mx + 0, y: my + 0, z: mz + 0, intensity: within, rank: -1 }));
@@ -244,6 +244,8 @@ class PointGrid {
   readonly xs: Float64Array;
   readonly ys: Float64Array;
   readonly ts: Float64Array;
+  /** Whether the points have t (else the spatial loop, t being 0 everywhere). */
+  readonly hasT: boolean;
   private readonly acc = { count: 0, x: 0, y: 0, z: 0 };
 
   constructor(points: Points, cellSize: number) {
@@ -277,6 +279,7 @@ class PointGrid {
     this.xs = new Float64Array(n);
     this.ys = new Float64Array(n);
     this.ts = new Float64Array(n);
+    this.hasT = points.t !== undefined;
     for (let i = 0; i < n; i++) {
       const slot = fill[cellOf[i]]++;
       this.xs[slot] = points.x[i];
@@ -302,6 +305,18 @@ class PointGrid {
     for (let cy = cy0; cy <= cy1; cy++) {
       // Cells of one grid row are contiguous in slot order: scan them as one run.
       const from = cellStart[cy * cols + cx0], to = cellStart[cy * cols + cx1 + 1];
+      if (!this.hasT) {
+        // Spatial points: the same loop without t (a quarter faster; t would add exact zeros).
+        for (let k = from; k < to; k++) {
+          const dx = qx - xs[k], dy = qy - ys[k];
+          if (dx * dx + dy * dy <= r2) {
+            count++;
+            sx += xs[k];
+            sy += ys[k];
+          }
+        }
+        continue;
+      }
       for (let k = from; k < to; k++) {
         const dx = qx - xs[k], dy = qy - ys[k], dz = qz - ts[k];
         if (dx * dx + dy * dy + dz * dz <= r2) {

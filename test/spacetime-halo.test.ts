@@ -73,3 +73,29 @@ describe('halo with time_width: union of owned tile events = the region at once'
     }, 600_000);
   }
 });
+
+// Opt-in: SPACETIME_CAMPAIGN=N npx vitest run test/spacetime-halo.test.ts -t campaign — N random 3×3
+// mosaics (standard and flat by turns, widths 2.5–8, time_width 7–1000 days, min_count 5–25,
+// 500–30,000 alerts per tile, from a 16 px halo or the initial one).
+const campaign = Number(process.env.SPACETIME_CAMPAIGN ?? 0);
+describe.skipIf(!(campaign > 0))('halo with time_width: campaign', () => {
+  for (let k = 0; k < campaign; k++) {
+    const algorithm = k % 2 ? 'flat' : 'standard';
+    const params: ClusterParams = {
+      width: [2.5, 3, 4, 5, 6.5, 8][k % 6],
+      min_count: [5, 10, 25][k % 3],
+      iterations: 25,
+      algorithm,
+      time_width: [7, 30, 90, 365, 1000][k % 5],
+    };
+    const density = [500, 1000, 3000, 10000, 30000][(k * 3) % 5];
+    it(`#${k} ${algorithm} width ${params.width} time_width ${params.time_width} min_count ${params.min_count}, ${density}/tile`, () => {
+      const alerts = regionAlerts(4000 + k, density, 3, 150 + 7 * k, 250 + 3 * k);
+      const whole = wholeRegion(alerts, params);
+      const { found, margins, incompleteAtMax } = tileByTile(alerts, params, 3, k % 4 < 2 ? 16 : initialHaloMargin(params));
+      const { straddling } = expectSameClusters(alerts, whole, found);
+      expect(incompleteAtMax).toBe(0);
+      console.log(`campaign #${k}: ${alerts.length} alerts, ${whole.length} events, ${straddling} across edges; margins ${JSON.stringify(margins)}`);
+    }, 900_000);
+  }
+});

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { clusterAlerts } from '../core/meanshift/engine.ts';
 import { flatMeanShift } from '../core/meanshift/flat.ts';
-import { standardSpaceTime } from '../core/meanshift/standard-spacetime.ts';
+import { climbSpaceTime, standardSpaceTime } from '../core/meanshift/standard-spacetime.ts';
 import type { ClusterParams, Partition, Points } from '../core/meanshift/types.ts';
 import { parseTileRequest } from '../core/run/request.ts';
 import { canonicalJson, parseRunSpec, runId, validateRunParams } from '../core/run/params.ts';
@@ -193,6 +193,19 @@ describe('standard space–time equals the exact oracle', () => {
     for (const [mine, theirs] of pairs) {
       expect(other.centres[theirs].x - dx).toBeCloseTo(base.centres[mine].x, 9);
       expect(other.centres[theirs].y - dy).toBeCloseTo(base.centres[mine].y, 9);
+    }
+  });
+
+  it('keeps at most its cap of node models, with the same result beyond it (models are rebuilt, not kept)', () => {
+    const a = syntheticTile({ seed: 6, z: 12, x: 900, y: 950, density: 1500 });
+    const kept = climbSpaceTime(a, 5, 90);
+    for (const cap of [1, 200]) {
+      const capped = climbSpaceTime(a, 5, 90, cap);
+      expect(capped.evaluations).toBeGreaterThan(kept.evaluations); // rebuilt past the cap
+      expect(Array.from(capped.modeX)).toEqual(Array.from(kept.modeX));
+      expect(Array.from(capped.modeY)).toEqual(Array.from(kept.modeY));
+      expect(Array.from(capped.modeT)).toEqual(Array.from(kept.modeT));
+      expect(capped.steps).toBe(kept.steps);
     }
   });
 

@@ -30,6 +30,12 @@ const POLISH_ITERATIONS = 6;
 const POLISH_STOP = 1e-7;
 /** Safety bound on steps per trajectory (bounded cost whatever the input). */
 export const MAX_STEPS = 20000;
+/**
+ * Node models kept per alert (plus a constant): beyond, a model is rebuilt in a scratch slot at
+ * each use instead of kept. A model depends on its node only, so results are the same, and memory
+ * stays bounded whatever the input (measured: 1.5–1.9 models per alert on the bench tiles).
+ */
+const MODELS_PER_ALERT = 4;
 /** Kernel truncation: the window's half-side in kernel widths, per axis (px, px, τ). */
 const TRUNCATION = 5;
 
@@ -69,7 +75,6 @@ interface Index {
   stride: number;
   pre: Int32Array;
   col: Int32Array;
-  day: Int32Array;
   /** day·sub: the alert's time in lattice units. */
   unit: Int32Array;
   minDay: number;
@@ -105,7 +110,7 @@ function indexAlerts(pts: SpaceTimeLattice, sub: number): Index {
     col[slot] = pts.col[i];
     day[slot] = pts.days[i];
   }
-  return { minC, minR, maxC, maxR, stride, pre, col, day, unit: day.map((d) => d * sub), minDay, maxDay };
+  return { minC, minR, maxC, maxR, stride, pre, col, unit: day.map((d) => d * sub), minDay, maxDay };
 }
 
 /**
@@ -235,7 +240,7 @@ function buildModel(ix: Index, kn: Kernel, c: number, r: number, d0: number, mod
  * false when no alert is within reach. Used only to polish a mode.
  */
 function exactAt(ix: Index, kn: Kernel, scratch: Scratch, c: number, r: number, d0: number, fx: number, fy: number, ft: number, out: Float64Array): boolean {
-  const { minC, minR, maxC, maxR, stride, pre, col, day, minDay, maxDay } = ix;
+  const { minC, minR, maxC, maxR, stride, pre, col, unit, minDay, maxDay } = ix;
   const { R, RT, a, sub, su } = kn;
   const { wx, wy, wt } = scratch;
   for (let k = 0; k <= 2 * R; k++) {
@@ -255,7 +260,7 @@ function exactAt(ix: Index, kn: Kernel, scratch: Scratch, c: number, r: number, 
     const base = (j - minR) * stride;
     const v = j - r, wv = wy[v + R];
     for (let p = pre[base + cA], q1 = pre[base + cB + 1]; p < q1; p++) {
-      const de = day[p] * sub - d0;
+      const de = unit[p] - d0;
       if (de < eA || de > eB) continue;
       const u = col[p] - c, e = de * su;
       const q = wv * wx[u + R] * wt[de + RT];
@@ -318,7 +323,7 @@ function solveSpd(a11: number, a12: number, a13: number, a22: number, a23: numbe
  * concave, handed to the exactly polished mode of the end node when the Newton step is below
  * HANDOFF, crawls lengthened on nearly flat tops, MAX_STEPS as a safety bound.
  */
-export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: number): SpaceTimeClimb {
+export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: number, modelCap = MODELS_PER_ALERT * pts.length + 65536): SpaceTimeClimb {
   if (!(width > 0)) throw new Error(`width=${width} must be > 0`);
   if (!(timeWidth > 0)) throw new Error(`time_width=${timeWidth} must be > 0`);
   const n = pts.length;
@@ -349,11 +354,14 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
   // Node models, built on demand: model j belongs to time node nodeK[j] of its pixel; a pixel's
   // models form a list (head per pixel, next per model): a trajectory meets few per pixel.
   const head = new Int32Array(boxW * (maxR - minR + 1)).fill(-1);
-  let nodeK = new Int32Array(Math.max(1024, 2 * n)), next = new Int32Array(nodeK.length), polishedOf = new Int32Array(nodeK.length);
+  // Slot `cap` is the scratch slot (a model rebuilt at each use once `cap` models are kept).
+  const cap = Math.max(1, modelCap);
+  let nodeK = new Int32Array(Math.min(cap, Math.max(1024, 2 * n)) + 1), next = new Int32Array(nodeK.length), polishedOf = new Int32Array(nodeK.length);
   const scratch: Scratch = { wx: new Float64Array(2 * kn.R + 1), wy: new Float64Array(2 * kn.R + 1), wt: new Float64Array(2 * kn.RT + 1) };
   let models = new Float64Array(MODEL * nodeK.length);
-  let built = 0;
-  const polished: number[] = [];
+  let built = 0, evaluations = 0;
+  // Polished modes, 3 numbers each; the first 3 are the scratch slot's.
+  const polished: number[] = [NaN, NaN, NaN];
   const exact = new Float64Array(9);
   const delta = new Float64Array(3);
 
@@ -405,19 +413,28 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
       let j = head[pixel];
       while (j >= 0 && nodeK[j] !== k) j = next[j];
       if (j < 0) {
-        j = built++;
-        if (j === nodeK.length) {
-          const grow = <A extends Int32Array | Float64Array>(from: A, to: A) => (to.set(from), to);
-          nodeK = grow(nodeK, new Int32Array(2 * j));
-          next = grow(next, new Int32Array(2 * j));
-          polishedOf = grow(polishedOf, new Int32Array(2 * j));
-          models = grow(models, new Float64Array(2 * models.length));
+        if (built < cap) {
+          j = built++;
+          if (j === nodeK.length - 1) {
+            // Grow (the last slot is the scratch one: moved up, it is rebuilt anyway).
+            const size = Math.min(cap, 2 * j) + 1;
+            const grow = <A extends Int32Array | Float64Array>(from: A, to: A) => (to.set(from.subarray(0, to.length)), to);
+            nodeK = grow(nodeK, new Int32Array(size));
+            next = grow(next, new Int32Array(size));
+            polishedOf = grow(polishedOf, new Int32Array(size));
+            models = grow(models, new Float64Array(MODEL * size));
+          }
+          nodeK[j] = k;
+          next[j] = head[pixel];
+          head[pixel] = j;
+          polishedOf[j] = -1;
+        } else {
+          j = nodeK.length - 1;
+          polishedOf[j] = 0;
+          polished[0] = NaN;
         }
-        nodeK[j] = k;
-        next[j] = head[pixel];
-        head[pixel] = j;
-        polishedOf[j] = -1;
         buildModel(ix, kn, c, r, k * step, models, j * MODEL);
+        evaluations++;
       }
       const m = j * MODEL;
       if (models[m] !== models[m]) break; // NaN: no alert within reach (safety)
@@ -455,6 +472,8 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
           if (p < 0) {
             p = polishedOf[j] = polished.length;
             polished.push(...polish(c, r, k, m));
+          } else if (p === 0 && polished[0] !== polished[0]) {
+            [polished[0], polished[1], polished[2]] = polish(c, r, k, m); // the scratch slot's node
           }
           const px = ox + polished[p], py = oy + polished[p + 1], pt = ot + polished[p + 2];
           const ex = px - dx - ux, ey = py - dy - uy, et = pt - dt - ut;
@@ -509,8 +528,8 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
     out.pathMaxY[i] = sy + hiY;
   }
   out.steps = totalSteps;
-  out.evaluations = built;
-  out.polished = polished.length / 3;
+  out.evaluations = evaluations;
+  out.polished = polished.length / 3 - 1;
   return out;
 }
 

@@ -240,21 +240,26 @@ function buildModel(ix: Index, kn: Kernel, c: number, r: number, d0: number, mod
  * false when no alert is within reach. Used only to polish a mode.
  */
 function exactAt(ix: Index, kn: Kernel, scratch: Scratch, c: number, r: number, d0: number, fx: number, fy: number, ft: number, out: Float64Array): boolean {
-  const { minC, minR, maxC, maxR, stride, pre, col, unit, minDay, maxDay } = ix;
-  const { R, RT, a, sub, su } = kn;
+  const { minC, minR, maxC, maxR, stride, pre, col, unit } = ix;
+  const { R, RT, a, su } = kn;
   const { wx, wy, wt } = scratch;
-  for (let k = 0; k <= 2 * R; k++) {
-    wx[k] = Math.exp(-a * (k - R - fx) ** 2);
-    wy[k] = Math.exp(-a * (k - R - fy) ** 2);
-  }
-  // Time weights for the units the alerts span: exp(−a(e·su − ft)²) = kn.wt[e]·g^e·exp(−a·ft²)
-  // with g = exp(2a·su·ft), by products outward from e = 0 (relative error ~1e-13: no exps per unit).
-  const eA = Math.max(-RT, minDay * sub - d0), eB = Math.min(RT, maxDay * sub - d0);
-  const g = Math.exp(2 * a * su * ft), h = Math.exp(-a * ft * ft);
-  for (let e = 0, p = h; e <= eB; e++, p *= g) if (e >= eA) wt[e + RT] = kn.wt[e + RT] * p;
-  for (let e = -1, p = h / g; e >= eA; e--, p /= g) if (e <= eB) wt[e + RT] = kn.wt[e + RT] * p;
   const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
   const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
+  // The units the window's alerts span (a first pass): weights are needed there only.
+  let eA = RT + 1, eB = -RT - 1;
+  for (let j = jA; j <= jB; j++) {
+    const base = (j - minR) * stride;
+    for (let p = pre[base + cA], q1 = pre[base + cB + 1]; p < q1; p++) {
+      const de = unit[p] - d0;
+      if (de < eA && de >= -RT) eA = de;
+      if (de > eB && de <= RT) eB = de;
+    }
+  }
+  // exp(−a(k − f)²) = w[k]·g^k·exp(−a·f²) with g = exp(2a·f): each axis's weights for a fractional
+  // offset are products outward from k = 0 of its fixed table (relative error ~1e-13, no exp per k).
+  offsetWeights(kn.w, R, Math.exp(2 * a * fx), Math.exp(-a * fx * fx), -R, R, wx);
+  offsetWeights(kn.w, R, Math.exp(2 * a * fy), Math.exp(-a * fy * fy), -R, R, wy);
+  offsetWeights(kn.wt, RT, Math.exp(2 * a * su * ft), Math.exp(-a * ft * ft), eA, eB, wt);
   let S0 = 0, Su = 0, Sv = 0, Se = 0, Suu = 0, Suv = 0, Sue = 0, Svv = 0, Sve = 0, See = 0;
   for (let j = jA; j <= jB; j++) {
     const base = (j - minR) * stride;
@@ -288,6 +293,12 @@ function exactAt(ix: Index, kn: Kernel, scratch: Scratch, c: number, r: number, 
   out[7] = 2 * a * (Sve / S0 - my * mt);
   out[8] = 2 * a * (See / S0 - mt * mt);
   return true;
+}
+
+/** out[k + half] = table[k + half]·g^k·h for k = lo..hi (by products outward from k = 0). */
+function offsetWeights(table: Float64Array, half: number, g: number, h: number, lo: number, hi: number, out: Float64Array): void {
+  for (let k = 0, p = h; k <= hi; k++, p *= g) if (k >= lo) out[k + half] = table[k + half] * p;
+  for (let k = -1, p = h / g; k >= lo; k--, p /= g) if (k <= hi) out[k + half] = table[k + half] * p;
 }
 
 /** Scratch tables of exactAt: per-axis weights for a fractional offset. */

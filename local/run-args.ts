@@ -21,6 +21,7 @@ export interface RunOptions {
   minCount?: string;
   iterations?: string;
   algorithm?: string;
+  timeWidth?: string;
   tilesUrl?: string;
   dataset?: string;
   confidence?: string;
@@ -42,6 +43,7 @@ export function addRunOptions(command: Command): Command {
     .option('--min-count <n>', 'minimum alerts in a cluster')
     .option('--iterations <n>', 'passes of the blurring algorithm')
     .option('--algorithm <name>', 'standard | blurring | flat')
+    .option('--time-width <days>', 'cluster in space and time: time scale in days, 1..3650 (default: space only; standard and flat)')
     .option('--dataset <name>', `alert dataset: ${DATASET_NAMES.join(' | ')} (default ${DEFAULT_DATASET}; see docs/tiles.md)`)
     .option('--confidence <level>', `minimum confidence: ${CONFIDENCE_NAMES.join(' | ')} (default: every alert)`)
     .option('--raster <path|url>', 'date_conf GeoTIFF/COG to read instead of tiles (repeatable; path, http(s)://, s3://)', (value: string, previous: string[] = []) => [...previous, value])
@@ -129,6 +131,7 @@ export function runRequestOf(options: RunOptions, region: Region | null): RunReq
     min_count: number('--min-count', options.minCount),
     iterations: number('--iterations', options.iterations),
     algorithm: options.algorithm,
+    time_width: number('--time-width', options.timeWidth),
     dataset: options.dataset,
     confidence: options.confidence,
     tiles_url: options.tilesUrl,

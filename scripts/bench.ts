@@ -12,6 +12,8 @@
 // system's published figures, labelled as quotes; and the alert sources side by side: one z12 tile
 // rendered from a local COG (a GLAD-L data-lake-like EPSG:4326 raster at 0.00025°, window read +
 // render) against decoding the same alerts as a PNG tile (`--sources-only` runs just that; goal ≤ 2×).
+// `standard+time` is standard in space and time (time_width, default 90 days: clearing events),
+// run at the same densities; the bench prints its time over the spatial one (goal ≤ 3×).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -98,6 +100,12 @@ const OLD_FIGURES: Array<[number, number, number]> = [
   [11235, 247, 44],
 ];
 const PYTHON = '/usr/bin/python3';
+/** Space–time standard, benched next to the spatial one (issue 10 §2: goal ≤ 3× its time). */
+const SPACE_TIME = 'standard+time';
+type BenchAlgorithm = Algorithm | typeof SPACE_TIME;
+const BENCH_ALGORITHMS: BenchAlgorithm[] = ['standard', SPACE_TIME, 'blurring', 'flat'];
+/** Goal of the space–time ratio, at these densities. */
+const SPACE_TIME_GOAL = 3;
 /** The old numpy blurring is O(iterations·n²) in Python loops: run it only up to this many alerts. */
 const NUMPY_MAX_ALERTS = 4000;
 
@@ -111,7 +119,7 @@ function peerSeconds(script: string, request: object): { seconds: number } | { e
 }
 
 interface CaseResult {
-  algorithm: Algorithm | 'baseline';
+  algorithm: BenchAlgorithm | 'baseline';
   density: number;
   alerts: number;
   clusters: number;
@@ -126,6 +134,8 @@ interface CaseResult {
   /** runTile with the halo (neighbour PNGs decoded too, margin doubling): median ms, clusters, final margins. */
   /** runTile (tile + halo): median ms, and its ratio to the tile alone timed in the same loop. */
   halo?: { ms: number; ratio: number; clusters: number; alerts: number; margin: number; maxRssMb: number };
+  /** standard+time only: medians of alternating spatial / space–time runs in the same process. */
+  paired?: { spatialMs: number; spaceTimeMs: number; spatialCpuMs: number; spaceTimeCpuMs: number; runs: number };
   error?: string;
 }
 
@@ -135,15 +145,16 @@ const median = (xs: number[]) => {
 };
 
 /** One case, in this (child) process. */
-async function runCase(algorithm: Algorithm | 'baseline', density: number, budgetS: number): Promise<CaseResult> {
+async function runCase(algorithm: BenchAlgorithm | 'baseline', density: number, budgetS: number, timeWidth: number): Promise<CaseResult> {
   const png = syntheticTilePng({ ...TILE, seed: SEED, density });
-  const params: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: algorithm === 'baseline' ? 'standard' : algorithm };
-  const once = () => {
+  const base: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: algorithm === 'baseline' || algorithm === SPACE_TIME ? 'standard' : algorithm };
+  const params: ClusterParams = algorithm === SPACE_TIME ? { ...base, time_width: timeWidth } : base;
+  const once = (run = params) => {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const alerts = gladDecoder.decode(png, ALL_DAYS, TILE);
     const t1 = performance.now();
-    const clusters = algorithm === 'baseline' ? [] : clusterAlerts(alerts, params, 0).clusters;
+    const clusters = algorithm === 'baseline' ? [] : clusterAlerts(alerts, run, 0).clusters;
     const cpu = process.cpuUsage(cpu0);
     return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, decodeMs: t1 - t0, alerts: alerts.length, clusters: clusters.length };
   };
@@ -169,6 +180,17 @@ async function runCase(algorithm: Algorithm | 'baseline', density: number, budge
     decodeMs: median(decodes),
     maxRssMb: process.resourceUsage().maxRSS / 1024,
   };
+  if (algorithm === SPACE_TIME) {
+    // Paired with the spatial run, alternating in this process: the ratio then survives a busy machine.
+    const space: number[] = [], spaceCpu: number[] = [], time: number[] = [], timeCpu: number[] = [];
+    once(base); // warm-up of the spatial code
+    const pairs = Math.max(3, runs);
+    for (let r = 0; r < pairs; r++) {
+      const a = once(base), b = once(params);
+      space.push(a.ms), spaceCpu.push(a.cpuMs), time.push(b.ms), timeCpu.push(b.cpuMs);
+    }
+    result.paired = { spatialMs: median(space), spaceTimeMs: median(time), spatialCpuMs: median(spaceCpu), spaceTimeCpuMs: median(timeCpu), runs: pairs };
+  }
   if (algorithm === 'standard' && last.alerts <= 3500) {
     const alerts = gladDecoder.decode(png, ALL_DAYS, TILE);
     const pts = { length: alerts.length, x: Float64Array.from(alerts.col), y: Float64Array.from(alerts.row) };
@@ -178,7 +200,7 @@ async function runCase(algorithm: Algorithm | 'baseline', density: number, budge
     const cmp = compareClusterings(standardMeanShift(pts, params.width), ref, params.min_count);
     result.reference = { ms, agreement: cmp.agreement, maxCentreDistance: cmp.maxCentreDistance };
   }
-  if (algorithm === 'standard' || algorithm === 'flat') {
+  if (algorithm === 'standard' || algorithm === SPACE_TIME || algorithm === 'flat') {
     // The production path: the tile and its 8 neighbours (same synthetic world) as PNG bytes.
     const pngs = new Map<string, Uint8Array>();
     const source = {
@@ -212,9 +234,9 @@ async function runCase(algorithm: Algorithm | 'baseline', density: number, budge
 }
 
 /** Runs one case in a fresh child process (clean heap, own peak RSS). */
-function spawnCase(algorithm: Algorithm | 'baseline', density: number, budgetS: number): CaseResult {
+function spawnCase(algorithm: BenchAlgorithm | 'baseline', density: number, budgetS: number, timeWidth: number): CaseResult {
   try {
-    const out = execFileSync(process.execPath, [import.meta.filename, '--case', algorithm, String(density), String(budgetS)], {
+    const out = execFileSync(process.execPath, [import.meta.filename, '--case', algorithm, String(density), String(budgetS), String(timeWidth)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       maxBuffer: 1 << 20,
@@ -232,7 +254,7 @@ const fmtMs = (ms: number) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms 
 
 function printTable(results: CaseResult[], baseline: Map<number, CaseResult>): void {
   const head = ['algorithm', 'density', 'alerts', 'clusters', 'runs', 'median', 'cpu', 'min', '(decode)', 'µs/alert', 'peak RSS', 'over base', 'reference', 'speed-up', 'agreement', 'centre err', '+halo', '× alone', 'halo alerts', 'RSS +halo'];
-  const widths = [10, 8, 7, 9, 5, 9, 9, 9, 9, 9, 9, 10, 10, 9, 10, 11, 9, 8, 15, 10];
+  const widths = [13, 8, 7, 9, 5, 9, 9, 9, 9, 9, 9, 10, 10, 9, 10, 11, 9, 8, 15, 10];
   console.log(head.map((h, i) => (i === 0 ? h.padEnd(widths[i]) : pad(h, widths[i]))).join(' '));
   for (const r of results) {
     if (r.error) {
@@ -263,6 +285,37 @@ function printTable(results: CaseResult[], baseline: Map<number, CaseResult>): v
       r.halo ? `${r.halo.maxRssMb.toFixed(0)} MB` : '-',
     ];
     console.log(cells.map((c, i) => (i === 0 ? c : pad(c, widths[i]))).join(' '));
+  }
+}
+
+/**
+ * Space–time standard over spatial standard per density: the paired medians (alternating runs in
+ * one process, decode + clusterAlerts), and +halo against the spatial case's when it ran.
+ */
+function spaceTimeRatios(results: CaseResult[]) {
+  return results
+    .filter((r) => r.algorithm === SPACE_TIME && !r.error && r.paired)
+    .map((st) => {
+      const p = st.paired!;
+      const sp = results.find((r) => r.algorithm === 'standard' && r.density === st.density && !r.error);
+      return {
+        density: st.density, alerts: st.alerts, runs: p.runs, spatialMs: p.spatialMs, spaceTimeMs: p.spaceTimeMs,
+        wall: p.spaceTimeMs / p.spatialMs, cpu: p.spaceTimeCpuMs / p.spatialCpuMs,
+        halo: st.halo && sp?.halo ? st.halo.ms / sp.halo.ms : undefined,
+      };
+    });
+}
+
+function printSpaceTime(results: CaseResult[], timeWidth: number): void {
+  const ratios = spaceTimeRatios(results);
+  if (ratios.length === 0) return;
+  console.log(`\nspace–time standard (time_width ${timeWidth} days) over spatial standard, same tile and alerts, decode + clusterAlerts,\n  medians of alternating runs in one process (goal ≤ ${SPACE_TIME_GOAL}× at 3,000 and 30,000 alerts):`);
+  for (const r of ratios) {
+    const verdict = r.wall <= SPACE_TIME_GOAL ? 'within the goal' : 'OVER the goal';
+    console.log(
+      `  ${String(r.alerts).padStart(6)} alerts (${r.runs} pairs): ${fmtMs(r.spaceTimeMs).padStart(8)} vs ${fmtMs(r.spatialMs).padStart(8)} → ${r.wall.toFixed(2)}× wall, ` +
+        `${r.cpu.toFixed(2)}× cpu${r.halo !== undefined ? `, ${r.halo.toFixed(2)}× with the halo` : ''}: ${verdict}`,
+    );
   }
 }
 
@@ -321,12 +374,16 @@ const list = (name: string, allowed?: readonly string[]) => (value: string) => {
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--case') {
-    const [algorithm, density, budget] = process.argv.slice(3);
-    process.stdout.write(JSON.stringify(await runCase(algorithm as Algorithm, Number(density), Number(budget))));
+    const [algorithm, density, budget, timeWidth] = process.argv.slice(3);
+    process.stdout.write(JSON.stringify(await runCase(algorithm as BenchAlgorithm, Number(density), Number(budget), Number(timeWidth))));
     return;
   }
   const opts = cliCommand('bench')
-    .option('--algorithms <list>', 'comma-separated algorithms', list('--algorithms', ALGORITHMS), [...ALGORITHMS])
+    .option('--algorithms <list>', `comma-separated algorithms (${SPACE_TIME}: standard with --time-width)`, list('--algorithms', BENCH_ALGORITHMS), [...BENCH_ALGORITHMS])
+    .option('--time-width <days>', `time_width of ${SPACE_TIME}`, (v) => {
+      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 3650) throw new InvalidArgumentError(`--time-width must be an integer in 1..3650, got "${v}"`);
+      return Number(v);
+    }, 90)
     .option('--densities <list>', 'comma-separated synthetic alerts per tile', list('--densities'), ['1000', '3000', '10000', '30000'])
     .option('--budget <seconds>', 'timed seconds per case (sets the number of runs, 1..9)', (v) => {
       if (!(Number(v) > 0)) throw new InvalidArgumentError(`--budget must be a positive number, got "${v}"`);
@@ -336,7 +393,7 @@ async function main(): Promise<void> {
     .option('--sources-only', 'only the alert sources: one z12 tile from a local COG vs a PNG decode')
     .option('--no-peers', 'do not run scikit-learn and the old numpy blurring (print the quoted figures)')
     .parse()
-    .opts<{ algorithms: Algorithm[]; densities: string[]; budget: number; json?: boolean; sourcesOnly?: boolean; peers: boolean }>();
+    .opts<{ algorithms: BenchAlgorithm[]; densities: string[]; budget: number; timeWidth: number; json?: boolean; sourcesOnly?: boolean; peers: boolean }>();
   if (opts.sourcesOnly) {
     const r = await benchSources();
     if (opts.json) console.log(JSON.stringify({ sources: r }, null, 2));
@@ -355,22 +412,23 @@ async function main(): Promise<void> {
     console.log(`load average at start: ${load.toFixed(2)} on ${(await import('node:os')).availableParallelism()} cores${load > 1 ? ' (the machine is busy: times are inflated)' : ''}.\n`);
   }
   const baseline = new Map<number, CaseResult>();
-  for (const d of densities) baseline.set(d, spawnCase('baseline', d, 1));
+  for (const d of densities) baseline.set(d, spawnCase('baseline', d, 1, opts.timeWidth));
   const results: CaseResult[] = [];
   for (const algorithm of opts.algorithms) {
     for (const d of densities) {
-      const r = spawnCase(algorithm, d, opts.budget);
+      const r = spawnCase(algorithm, d, opts.budget, opts.timeWidth);
       results.push(r);
       if (!opts.json) process.stderr.write(`  ${algorithm} ${d}: ${r.error ? 'failed' : fmtMs(r.medianMs)}\n`);
     }
   }
   const sources = await benchSources();
   if (opts.json) {
-    console.log(JSON.stringify({ loadAverage: load, baseline: [...baseline.values()], results, sources }, null, 2));
+    console.log(JSON.stringify({ loadAverage: load, loadAverageEnd: loadavg()[0], baseline: [...baseline.values()], results, spaceTime: spaceTimeRatios(results), sources }, null, 2));
     return;
   }
   console.log('');
   printTable(results, baseline);
+  printSpaceTime(results, opts.timeWidth);
   // The peers run where /usr/bin/python3 has scikit-learn (and numpy).
   const peers = opts.peers && spawnSync(PYTHON, ['-c', 'import sklearn, numpy'], { stdio: 'ignore' }).status === 0;
   printOldComparison(results, densities, peers);

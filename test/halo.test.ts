@@ -5,46 +5,16 @@
 // (`flat` computes in the global pixel frame and gives exact label ties to the stronger centre,
 // so its whole-region run does the same: see wholeRegion.)
 import { describe, expect, it } from 'vitest';
-import { MAX_HALO_MARGIN, clusterAlerts, initialHaloMargin, readsNeighboursOnDemand } from '../core/meanshift/engine.ts';
-import { NEIGHBOURS_ALL } from '../core/meanshift/types.ts';
+import { MAX_HALO_MARGIN, initialHaloMargin } from '../core/meanshift/engine.ts';
 import { flatMeanShift } from '../core/meanshift/flat.ts';
 import { breakTiesByRank } from '../core/meanshift/flat-halo.ts';
 import { climbLattice, linkModes, meanOfModes } from '../core/meanshift/standard.ts';
 import { encodeGladTile } from '../core/tiles/decode.ts';
-import { renderWindow, syntheticTile } from '../local/synthetic.ts';
+import { syntheticTile } from '../local/synthetic.ts';
 import { runTile, tileOrigin } from '../core/clusters/tile-job.ts';
 import type { Alerts, TileAddress } from '../core/tiles/types.ts';
 import type { ClusterParams } from '../core/meanshift/types.ts';
-
-const T = 256;
-
-/** The alerts of a tiles×tiles region of the synthetic world, in region pixel coordinates. */
-function regionAlerts(seed: number, density: number, tiles: number, ax = 300, ay = 500): Alerts {
-  const c = renderWindow({ z: 12, seed, density }, ax * T, ay * T, tiles * T, tiles * T);
-  const idx: number[] = [];
-  for (let i = 0; i < c.days.length; i++) if (c.days[i] > 0) idx.push(i);
-  const w = tiles * T;
-  return {
-    length: idx.length,
-    col: Int32Array.from(idx, (i) => i % w),
-    row: Int32Array.from(idx, (i) => Math.floor(i / w)),
-    days: Uint16Array.from(idx, (i) => c.days[i]),
-    confidence: Uint8Array.from(idx, (i) => c.confidence[i]),
-  };
-}
-
-interface Found {
-  members: number[]; // region alert indices, ascending
-  col: number; // region coordinates
-  row: number;
-}
-
-/** The region's pixel (0, 0) in the global pixel grid (regionAlerts' default anchor tile 300, 500). */
-interface Origin {
-  col: number;
-  row: number;
-}
-const ANCHOR: Origin = { col: 300 * T, row: 500 * T };
+import { ANCHOR, T, expectSameClusters, regionAlerts, tileByTile, type Found, type Origin } from './mosaic.ts';
 
 /** How many whole-region `flat` labels the rank rule for exact ties changed (last wholeRegion call). */
 let tieRelabels = 0;
@@ -84,101 +54,6 @@ function wholeRegion(alerts: Alerts, params: ClusterParams, origin: Origin = ANC
     .map(([l, members]) => ({ members, col: centres[l].x, row: centres[l].y }));
 }
 
-/** Every tile with its halo, margin doubling as runTile does; owned clusters mapped back to the region. */
-function tileByTile(
-  alerts: Alerts,
-  params: ClusterParams,
-  tiles: number,
-  firstMargin = initialHaloMargin(params),
-  origin: Origin = ANCHOR,
-  maxMargin = MAX_HALO_MARGIN,
-) {
-  const found: Found[] = [];
-  const margins: number[] = [];
-  /** Neighbours read per tile (8 = all; `standard` on a sparse tile reads them on demand, as runTile). */
-  const neighboursRead: number[] = [];
-  let incompleteAtMax = 0;
-  const cellBit = (c: number, r: number) => 1 << (((r < 0 ? -1 : r >= T ? 1 : 0) + 1) * 3 + ((c < 0 ? -1 : c >= T ? 1 : 0) + 1));
-  for (let ty = 0; ty < tiles; ty++) {
-    for (let tx = 0; tx < tiles; tx++) {
-      let margin = firstMargin;
-      const onDemand = readsNeighboursOnDemand(params);
-      let loaded = onDemand ? NEIGHBOURS_ALL & cellBit(0, 0) : NEIGHBOURS_ALL;
-      const memo = {};
-      for (;;) {
-        // The tile's alerts first, then its neighbours' within the margin, in tile coordinates.
-        const pick: number[] = [];
-        for (let pass = 0; pass < 2; pass++) {
-          for (let i = 0; i < alerts.length; i++) {
-            const c = alerts.col[i] - tx * T, r = alerts.row[i] - ty * T;
-            const inTile = c >= 0 && c < T && r >= 0 && r < T;
-            if (inTile !== (pass === 0)) continue;
-            if (c >= -margin && c < T + margin && r >= -margin && r < T + margin && (margin > T || (loaded & cellBit(c, r)) !== 0)) pick.push(i);
-          }
-        }
-        const local: Alerts = {
-          length: pick.length,
-          col: Int32Array.from(pick, (i) => alerts.col[i] - tx * T),
-          row: Int32Array.from(pick, (i) => alerts.row[i] - ty * T),
-          days: Uint16Array.from(pick, (i) => alerts.days[i]),
-          confidence: Uint8Array.from(pick, (i) => alerts.confidence[i]),
-        };
-        const tileOrigin = { col: origin.col + tx * T, row: origin.row + ty * T };
-        const { clusters, complete, needs } = clusterAlerts(local, params, margin, tileOrigin, { loaded, memo });
-        const missing = needs & NEIGHBOURS_ALL & ~loaded;
-        if (!complete && missing !== 0 && margin <= T) {
-          loaded |= missing;
-          continue;
-        }
-        if (complete || margin >= maxMargin) {
-          if (!complete) incompleteAtMax++;
-          margins.push(margin);
-          let read = -1;
-          for (let m = loaded; m !== 0; m &= m - 1) read++;
-          neighboursRead.push(margin > T ? 8 : read);
-          for (const c of clusters) {
-            found.push({ members: Array.from(c.members, (k) => pick[k]).sort((a, b) => a - b), col: c.col + tx * T, row: c.row + ty * T });
-          }
-          break;
-        }
-        margin = Math.min(maxMargin, margin > 0 ? 2 * margin : 16);
-        loaded = NEIGHBOURS_ALL;
-      }
-    }
-  }
-  return { found, margins, incompleteAtMax, neighboursRead };
-}
-
-/** How many tiles a cluster's members fall in (2 = straddles an edge, ≥3 = around a corner). */
-function tilesSpanned(alerts: Alerts, members: number[]): number {
-  return new Set(members.map((i) => `${Math.floor(alerts.col[i] / T)},${Math.floor(alerts.row[i] / T)}`)).size;
-}
-
-function expectSameClusters(alerts: Alerts, whole: Found[], union: Found[]) {
-  const key = (f: Found) => f.members.join(',');
-  const wholeByKey = new Map(whole.map((f) => [key(f), f]));
-  const seen = new Set<string>();
-  for (const f of union) {
-    const k = key(f);
-    expect(seen.has(k), `cluster of ${f.members.length} reported twice`).toBe(false);
-    seen.add(k);
-    const w = wholeByKey.get(k);
-    expect(w, `tile cluster at (${f.col.toFixed(1)}, ${f.row.toFixed(1)}) with ${f.members.length} members is not a whole-region cluster`).toBeDefined();
-    expect(Math.abs(w!.col - f.col)).toBeLessThan(1e-6);
-    expect(Math.abs(w!.row - f.row)).toBeLessThan(1e-6);
-  }
-  for (const w of whole) {
-    expect(seen.has(key(w)), `whole-region cluster at (${w.col.toFixed(1)}, ${w.row.toFixed(1)}) (${w.members.length} alerts) missing from the tiles`).toBe(true);
-  }
-  expect(union.length).toBe(whole.length);
-  // Every alert is in at most one reported cluster.
-  const all = union.flatMap((f) => f.members);
-  expect(new Set(all).size).toBe(all.length);
-  return {
-    straddling: whole.filter((w) => tilesSpanned(alerts, w.members) >= 2).length,
-    corners: whole.filter((w) => tilesSpanned(alerts, w.members) >= 3).length,
-  };
-}
 
 describe('halo: union of owned tile clusters = clustering the region at once', () => {
   const standard: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: 'standard' };

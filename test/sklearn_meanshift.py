@@ -1,6 +1,7 @@
 """Peer for test/flat.test.ts: scikit-learn's MeanShift on points read from stdin.
 
 stdin:  {"x": [...], "y": [...], "bandwidth": 5}   (x = col, y = row; sklearn gets columns (x, y))
+        optional "t": [...], a third column (space-time flat: day * width / time_width)
 stdout: {"labels": [...], "centres": [[x, y], ...]} (floats printed with repr: exact round trip)
 With {"x": [...], "y": [...], "kdtree": true} instead: {"order": [...]}, the point layout of
 sklearn's KDTree(leaf_size=30) (what NearestNeighbors builds), to check its tie-breaking copy.
@@ -23,7 +24,8 @@ except ImportError as e:  # pragma: no cover
 
 
 def answer(req):
-    X = np.column_stack([np.asarray(req["x"], dtype=float), np.asarray(req["y"], dtype=float)])
+    columns = [req["x"], req["y"]] + ([req["t"]] if "t" in req else [])
+    X = np.column_stack([np.asarray(c, dtype=float) for c in columns])
     if req.get("kdtree"):
         return {"order": KDTree(X, leaf_size=30).get_arrays()[1].tolist()}
     t0 = time.perf_counter()

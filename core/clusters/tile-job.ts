@@ -223,7 +223,7 @@ export function tileOrigin(tile: TileAddress, maxMargin: number): { col: number;
 export async function runTile(tile: TileAddress, spec: TileJobSpec, source: TileSource | AlertSource, options: RunTileOptions = {}): Promise<TileResult> {
   validateTile(tile);
   const range = dayRange(spec);
-  const params: ClusterParams = { width: spec.width, min_count: spec.min_count, iterations: spec.iterations, algorithm: spec.algorithm };
+  const params: ClusterParams = { width: spec.width, min_count: spec.min_count, iterations: spec.iterations, algorithm: spec.algorithm, ...(spec.time_width !== undefined ? { time_width: spec.time_width } : {}) };
   const cache = new TileCache(source, options.decoder ?? decoderOf(spec), range, options.onWarning ?? (() => {}));
 
   const read = await cache.get(tile, false);

@@ -9,6 +9,7 @@
 import { blurringMeanShift } from './blurring.ts';
 import { clusterFlat } from './flat-halo.ts';
 import { clusterStandard } from './standard-halo.ts';
+import { clusterStandardSpaceTime } from './standard-spacetime-halo.ts';
 import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
 import { BEYOND_MARGIN, NEIGHBOURS_ALL } from './types.ts';
@@ -48,6 +49,16 @@ const ALGORITHM_TABLE: Record<Algorithm, ClusterTile> = {
   flat: clusterFlat,
 };
 
+/**
+ * With `time_width` (space–time clusters, clearing events): standard's space–time variant; flat
+ * takes the time coordinate itself (flat-halo.ts); blurring has no time kernel.
+ */
+const SPACE_TIME_TABLE: Record<Algorithm, ClusterTile | undefined> = {
+  standard: clusterStandardSpaceTime,
+  blurring: undefined,
+  flat: clusterFlat,
+};
+
 /** Widest halo (px): the second ring of neighbour tiles. */
 export const MAX_HALO_MARGIN = 512;
 
@@ -66,7 +77,7 @@ export function initialHaloMargin(params: ClusterParams): number {
 
 /** `standard` says which neighbours it needs (standard-halo.ts); the others need them all. */
 export function readsNeighboursOnDemand(params: ClusterParams): boolean {
-  return params.algorithm === 'standard';
+  return params.algorithm === 'standard' && params.time_width === undefined;
 }
 
 /** Whether a centre (tile pixel coordinates) belongs to this tile. */
@@ -111,8 +122,11 @@ export function clusterAlerts(
 ): TileClusters {
   if (!(haloMargin >= 0)) throw new Error(`haloMargin=${haloMargin} must be ≥ 0`);
   if (alerts.length === 0) return { clusters: [], complete: true, needs: 0 };
-  const cluster = Object.hasOwn(ALGORITHM_TABLE, params.algorithm) ? ALGORITHM_TABLE[params.algorithm] : undefined;
-  if (!cluster) throw new Error(`unknown algorithm ${String(params.algorithm)}`);
+  const spaceTime = params.time_width !== undefined;
+  if (spaceTime && !(params.time_width! > 0 && Number.isFinite(params.time_width))) throw new Error(`time_width=${params.time_width} must be a positive number of days`);
+  const table = spaceTime ? SPACE_TIME_TABLE : ALGORITHM_TABLE;
+  const cluster = Object.hasOwn(table, params.algorithm) ? table[params.algorithm] : undefined;
+  if (!cluster) throw new Error(Object.hasOwn(table, params.algorithm) ? `time_width: ${params.algorithm} has no time kernel (use standard or flat)` : `unknown algorithm ${String(params.algorithm)}`);
   const loaded = pass.loaded ?? NEIGHBOURS_ALL;
   const { partition, complete, needs } = cluster(alerts, params, tileBox(haloMargin, origin, loaded, pass.memo ?? {}));
   const { centres } = partition;

@@ -19,6 +19,12 @@
 // and every alert whose nearest certain centre is owned is certain. Alerts beyond the box cannot
 // join an owned centre: such an alert has a kept centre within REACH + width (its own candidate,
 // or the kept one that removed it), and an owned certain centre is deeper than that.
+//
+// Space–time (`time_width`): points carry t = day·width/time_width and every distance is taken in
+// (x, y, t). The halo cuts space only (every date of the tile's range is read), so edge distances
+// stay spatial; a spatial distance never exceeds the space–time one, so each bound above still
+// holds. The band is made of spatial trips (REACH in x, y); the alerts beyond the box are kept off
+// owned centres by their space–time REACH + width, checked on its own.
 import { flatMeanShiftTraced } from './flat.ts';
 import type { FlatTrace } from './flat.ts';
 import { SklearnKdTree } from './sklearn-kdtree.ts';
@@ -51,15 +57,18 @@ export function clusterFlat(alerts: Alerts, params: ClusterParams, box: TileBox)
   const order = Int32Array.from({ length: alerts.length }, (_, i) => i).sort(
     (p, q) => alerts.row[p] - alerts.row[q] || alerts.col[p] - alerts.col[q] || p - q,
   );
-  const sorted = {
+  const sorted: Points = {
     length: alerts.length,
     x: Float64Array.from(order, (i) => alerts.col[i] + origin.col),
     y: Float64Array.from(order, (i) => alerts.row[i] + origin.row),
   };
+  // Space–time: days scaled so that time_width days weigh like `width` px.
+  if (params.time_width !== undefined) sorted.t = Float64Array.from(order, (i) => alerts.days[i] * (params.width / params.time_width!));
   const byRank = flatMeanShiftTraced(sorted, params.width);
   // Exact ties go to the stronger centre, not to sklearn's KD-tree pick (which depends on the
   // halo's extent): the same alert then gets the same centre in every tile that sees both.
-  breakTiesByRank(sorted, byRank, params.width);
+  // (Space–time labels are given that way already, see flat.ts.)
+  if (!sorted.t) breakTiesByRank(sorted, byRank, params.width);
   const halo = { x0: origin.col - margin, y0: origin.row - margin, x1: origin.col + TILE_SIZE - 1 + margin, y1: origin.row + TILE_SIZE - 1 + margin };
   const check = checkFlatHalo(sorted, byRank, byRank.trace, params.width, halo, (x, y) => box.owns(x - origin.col, y - origin.row), margin - 0.5);
   const labels = new Int32Array(alerts.length);
@@ -95,13 +104,20 @@ function checkFlatHalo(
   const n = points.length;
   const { candidates, seedCandidate, centreRank } = trace;
   const w2 = width * width;
+  const pt = points.t ?? new Float64Array(n);
+  const centreT = (l: number) => candidates[centreRank[l]].z;
 
-  let reach = 0;
-  for (let s = 0; s < n; s++) reach = Math.max(reach, trace.reach[s]);
-  const band = width + 2 * reach;
+  let reach = 0, spaceReach = 0;
+  for (let s = 0; s < n; s++) {
+    reach = Math.max(reach, trace.reach[s]);
+    spaceReach = Math.max(spaceReach, trace.spaceReach[s]);
+  }
+  // Unknown candidates end within the spatial REACH of an unseen start or of a window at the edge.
+  const band = width + 2 * spaceReach;
   const result = (complete: boolean, reason: string, ties = 0): FlatHaloCheck => ({ complete, reason, band, ties });
-  // The band may hold unknown candidates: it must not reach what the tile owns.
-  if (band >= ownedDepth) return result(false, 'the band reaches the tile');
+  // The band may hold unknown candidates: it must not reach what the tile owns. An alert beyond
+  // the box has a kept centre within its (space–time) REACH + width: owned ones must be farther.
+  if (band >= ownedDepth || width + reach >= ownedDepth) return result(false, 'the band reaches the tile');
 
   // 1. Exact candidates: deeper than the band, and (implied, checked anyway) only exact seeds.
   const exact = new Uint8Array(candidates.length);
@@ -121,8 +137,8 @@ function checkFlatHalo(
     if (exact[r]) {
       let removed = false, open = edge(c.x, c.y) <= band + width;
       seen.forNear(c.x, c.y, width, (k) => {
-        const dx = candidates[k].x - c.x, dy = candidates[k].y - c.y;
-        if (dx * dx + dy * dy > w2) return; // same test as the suppression itself
+        const dx = candidates[k].x - c.x, dy = candidates[k].y - c.y, dz = candidates[k].z - c.z;
+        if (dx * dx + dy * dy + dz * dz > w2) return; // same test as the suppression itself
         if (state[k] === KEPT) removed = true;
         else if (state[k] === UNKNOWN) open = true;
       });
@@ -154,30 +170,45 @@ function checkFlatHalo(
     Float64Array.from(certainIds, (l) => centres[l].x),
     Float64Array.from(certainIds, (l) => centres[l].y),
   );
-  const d2To = (i: number, x: number, y: number) => sq(points.x[i] - x) + sq(points.y[i] - y);
+  const d2To = (i: number, x: number, y: number, t: number) => sq(points.x[i] - x) + sq(points.y[i] - y) + sq(pt[i] - t);
   let ties = 0;
   for (let i = 0; i < n; i++) {
     const l = labels[i];
     const px = points.x[i], py = points.y[i];
     if (state[centreRank[l]] === KEPT) {
       if (!owns(centres[l].x, centres[l].y)) continue; // truly nearest is l or an unknown one: never owned
-      const d2 = d2To(i, centres[l].x, centres[l].y), d = radius(d2);
+      const d2 = d2To(i, centres[l].x, centres[l].y, centreT(l)), d = radius(d2);
       if (edge(px, py) - band <= d) return result(false, 'an owned member is as near the band');
       let open = false;
       unknown.forNear(px, py, d, (k) => {
-        if (d2To(i, candidates[k].x, candidates[k].y) <= d2) open = true;
+        if (d2To(i, candidates[k].x, candidates[k].y, candidates[k].z) <= d2) open = true;
       });
       if (open) return result(false, 'an owned member is as near an undecided candidate');
       certain.forNear(px, py, d, (k) => {
-        if (k !== l && d2To(i, centres[k].x, centres[k].y) === d2) ties++;
+        if (k !== l && d2To(i, centres[k].x, centres[k].y, centreT(k)) === d2) ties++;
       });
     } else if (certainIds.length > 0) {
       // Labelled with an undecided centre: its true centre might be its nearest certain one.
-      const near = certainIds[tree.nearest(px, py)];
-      const best = d2To(i, centres[near].x, centres[near].y);
+      let best: number;
+      if (!points.t) {
+        const near = certainIds[tree.nearest(px, py)];
+        best = d2To(i, centres[near].x, centres[near].y, 0);
+      } else {
+        // Space–time: the spatially nearest certain centre may be years away; search outward
+        // until a centre lies within the radius searched (then it is the nearest).
+        const near = certainIds[tree.nearest(px, py)];
+        best = d2To(i, centres[near].x, centres[near].y, centreT(near));
+        for (let r = width; ; r *= 2) {
+          // Every centre within r in space is seen: if the best lies within r, it is the nearest.
+          certain.forNear(px, py, r, (k) => {
+            best = Math.min(best, d2To(i, centres[k].x, centres[k].y, centreT(k)));
+          });
+          if (best <= r * r) break;
+        }
+      }
       let owned = false;
       ownedCertain.forNear(px, py, radius(best), (k) => {
-        if (d2To(i, centres[k].x, centres[k].y) <= best) owned = true;
+        if (d2To(i, centres[k].x, centres[k].y, centreT(k)) <= best) owned = true;
       });
       if (owned) return result(false, 'an alert of an undecided centre may belong to an owned one');
     }

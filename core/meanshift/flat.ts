@@ -12,7 +12,10 @@
 //      KD tree breaks them (see sklearn-kdtree.ts).
 //
 // Points are (x, y) = (col, row), the column order sklearn receives, so the coordinate
-// tie-break in step 3 compares x first. For integer pixel coordinates every mean is an exact
+// tie-break in step 3 compares x first. Space–time points have a third coordinate t (scaled
+// days, sklearn's third column): distances, means and the tie-break then include it, and points
+// go to their nearest kept centre with exact ties to the higher-ranked one (the tile rule of
+// flat-halo.ts; sklearn's KD tree would pick by layout). For integer pixel coordinates every mean is an exact
 // sum divided by a count, so the means are bit-identical to numpy's whatever the summation order.
 import { SklearnKdTree } from './sklearn-kdtree.ts';
 import type { Partition, Points } from './types.ts';
@@ -36,8 +39,10 @@ export interface FlatTrace {
   pathMinY: Float64Array;
   pathMaxX: Float64Array;
   pathMaxY: Float64Array;
-  /** Per seed: farthest distance from its start of any trajectory position (the final mean included). */
+  /** Per seed: farthest distance (with t) from its start of any trajectory position (the final mean included). */
   reach: Float64Array;
+  /** Per seed: the same in space only (x, y): equal to `reach` for spatial points. */
+  spaceReach: Float64Array;
   /** Candidates in rank order: sorted by (intensity, x, y) descending. */
   candidates: Candidate[];
   /** Per candidate rank: its index in `centres` when kept, else -1. */
@@ -57,6 +62,7 @@ export function flatMeanShiftTraced(points: Points, width: number): Partition & 
     pathMaxX: new Float64Array(n),
     pathMaxY: new Float64Array(n),
     reach: new Float64Array(n),
+    spaceReach: new Float64Array(n),
     candidates: [],
     keptAs: new Int32Array(0),
     centreRank: new Int32Array(0),
@@ -71,12 +77,15 @@ export function flatMeanShiftTraced(points: Points, width: number): Partition & 
   trace.candidates = candidates;
   trace.keptAs = keptAs;
   trace.centreRank = centreRank;
-  return { labels: nearestCentreLabels(points, kept), centres: kept, trace };
+  const labels = points.t ? nearestCentreLabelsByRank(points, trace, width) : nearestCentreLabels(points, kept);
+  return { labels, centres: kept, trace };
 }
 
 interface Candidate {
   x: number;
   y: number;
+  /** Third coordinate (0 for spatial points). */
+  z: number;
   intensity: number;
   /** Position in the (intensity, x, y) descending order, set after sorting. */
   rank: number;
@@ -88,38 +97,43 @@ function climbAllSeeds(points: Points, grid: PointGrid, bandwidth: number, trace
   const r2 = bandwidth * bandwidth;
   // Keyed by the exact final mean; a Map keeps first-insertion order, values are overwritten.
   const byMean = new Map<string, Candidate>();
+  const ts = points.t ?? new Float64Array(points.length);
   for (let s = 0; s < points.length; s++) {
-    const sx = points.x[s], sy = points.y[s];
-    let mx = sx, my = sy;
+    const sx = points.x[s], sy = points.y[s], sz = ts[s];
+    let mx = sx, my = sy, mz = sz;
     let within = 0;
-    let minX = sx, minY = sy, maxX = sx, maxY = sy, reach2 = 0;
+    let minX = sx, minY = sy, maxX = sx, maxY = sy, reach2 = 0, spaceReach2 = 0;
     for (let completed = 0; ; completed++) {
       if (mx < minX) minX = mx;
       if (mx > maxX) maxX = mx;
       if (my < minY) minY = my;
       if (my > maxY) maxY = my;
-      const sum = grid.sumWithin(mx, my, r2);
+      const sum = grid.sumWithin(mx, my, mz, r2);
       within = sum.count;
       if (within === 0) break; // cannot happen for data seeds, kept for sklearn parity
-      const nx = sum.x / within, ny = sum.y / within;
-      const dx = nx - mx, dy = ny - my;
+      const nx = sum.x / within, ny = sum.y / within, nz = sum.z / within;
+      const dx = nx - mx, dy = ny - my, dz = nz - mz;
       mx = nx;
       my = ny;
-      const gone2 = (mx - sx) * (mx - sx) + (my - sy) * (my - sy);
+      mz = nz;
+      const spaceGone2 = (mx - sx) * (mx - sx) + (my - sy) * (my - sy);
+      const gone2 = spaceGone2 + (mz - sz) * (mz - sz);
       if (gone2 > reach2) reach2 = gone2;
-      if (Math.sqrt(dx * dx + dy * dy) < stopThresh || completed === MAX_ITER) break;
+      if (spaceGone2 > spaceReach2) spaceReach2 = spaceGone2;
+      if (Math.sqrt(dx * dx + dy * dy + dz * dz) < stopThresh || completed === MAX_ITER) break;
     }
     trace.pathMinX[s] = minX;
     trace.pathMinY[s] = minY;
     trace.pathMaxX[s] = maxX;
     trace.pathMaxY[s] = maxY;
     trace.reach[s] = Math.sqrt(reach2);
+    trace.spaceReach[s] = Math.sqrt(spaceReach2);
     if (within === 0) continue;
     // +0 folds -0 into 0: Python's tuple keys treat them as equal.
-    const key = `${mx + 0},${my + 0}`;
+    const key = points.t ? `${mx + 0},${my + 0},${mz + 0}` : `${mx + 0},${my + 0}`;
     let c = byMean.get(key);
     if (c) c.intensity = within;
-    else byMean.set(key, (c = { x: mx + 0, y: my + 0, intensity: within, rank: -1 }));
+    else byMean.set(key, (c = { x: mx + 0, y: my + 0, z: mz + 0, intensity: within, rank: -1 }));
     seedOf[s] = c;
   }
   return [...byMean.values()];
@@ -127,11 +141,12 @@ function climbAllSeeds(points: Points, grid: PointGrid, bandwidth: number, trace
 
 /** Step 3: densest first; drop candidates within the bandwidth of an already kept centre. */
 function suppressNearDuplicates(candidates: Candidate[], bandwidth: number) {
-  candidates.sort((a, b) => b.intensity - a.intensity || b.x - a.x || b.y - a.y);
+  candidates.sort((a, b) => b.intensity - a.intensity || b.x - a.x || b.y - a.y || b.z - a.z);
   const r2 = bandwidth * bandwidth;
   const kept: Array<{ x: number; y: number }> = [];
   const keptAs = new Int32Array(candidates.length).fill(-1);
   const centreRank: number[] = [];
+  const keptZ: number[] = [];
   // Kept centres in a hash grid of cell size = bandwidth: a conflicting one is in the 3x3 cells around.
   const cells = new Map<string, number[]>();
   for (let r = 0; r < candidates.length; r++) {
@@ -141,8 +156,8 @@ function suppressNearDuplicates(candidates: Candidate[], bandwidth: number) {
     for (let gy = cy - 1; gy <= cy + 1 && !duplicate; gy++) {
       for (let gx = cx - 1; gx <= cx + 1 && !duplicate; gx++) {
         for (const k of cells.get(`${gx},${gy}`) ?? []) {
-          const dx = kept[k].x - c.x, dy = kept[k].y - c.y;
-          if (dx * dx + dy * dy <= r2) {
+          const dx = kept[k].x - c.x, dy = kept[k].y - c.y, dz = keptZ[k] - c.z;
+          if (dx * dx + dy * dy + dz * dz <= r2) {
             duplicate = true;
             break;
           }
@@ -157,6 +172,7 @@ function suppressNearDuplicates(candidates: Candidate[], bandwidth: number) {
     keptAs[r] = kept.length;
     centreRank.push(r);
     kept.push({ x: c.x, y: c.y });
+    keptZ.push(c.z);
   }
   return { kept, keptAs, centreRank: Int32Array.from(centreRank) };
 }
@@ -173,6 +189,47 @@ function nearestCentreLabels(points: Points, centres: Array<{ x: number; y: numb
 }
 
 /**
+ * Step 4 for space–time points: the nearest kept centre in (x, y, t), exact ties to the
+ * higher-ranked one. A point's own candidate lies within its trajectory's reach, and that candidate
+ * is kept or was dropped for a kept one within the bandwidth: so its nearest centre is within
+ * reach + bandwidth, and only the centres of those cells are searched.
+ */
+function nearestCentreLabelsByRank(points: Points, trace: FlatTrace, bandwidth: number): Int32Array {
+  const { candidates, centreRank } = trace;
+  const t = points.t!;
+  const cells = new Map<string, number[]>();
+  for (let l = 0; l < centreRank.length; l++) {
+    const c = candidates[centreRank[l]];
+    const key = `${Math.floor(c.x / bandwidth)},${Math.floor(c.y / bandwidth)}`;
+    const list = cells.get(key);
+    if (list) list.push(l);
+    else cells.set(key, [l]);
+  }
+  const labels = new Int32Array(points.length);
+  for (let i = 0; i < points.length; i++) {
+    const r = trace.reach[i] + bandwidth * (1 + 1e-9) + 1e-9;
+    const gx0 = Math.floor((points.x[i] - r) / bandwidth), gx1 = Math.floor((points.x[i] + r) / bandwidth);
+    const gy0 = Math.floor((points.y[i] - r) / bandwidth), gy1 = Math.floor((points.y[i] + r) / bandwidth);
+    let best = -1, bestD2 = Infinity;
+    for (let gy = gy0; gy <= gy1; gy++) {
+      for (let gx = gx0; gx <= gx1; gx++) {
+        for (const l of cells.get(`${gx},${gy}`) ?? []) {
+          const c = candidates[centreRank[l]];
+          const d2 = (points.x[i] - c.x) ** 2 + (points.y[i] - c.y) ** 2 + (t[i] - c.z) ** 2;
+          if (d2 < bestD2 || (d2 === bestD2 && l < best)) {
+            best = l;
+            bestD2 = d2;
+          }
+        }
+      }
+    }
+    if (best < 0) throw new Error(`flat mean shift: no centre within reach of point ${i}`);
+    labels[i] = best;
+  }
+  return labels;
+}
+
+/**
  * Fixed points bucketed in a uniform grid, coordinates copied in cell order so the hot scans
  * read memory sequentially.
  */
@@ -183,10 +240,13 @@ class PointGrid {
   readonly cols: number;
   readonly rows: number;
   readonly cellStart: Int32Array;
-  /** x and y of each slot (slots are in cell order). */
+  /** x, y and t of each slot (slots are in cell order; t is 0 for spatial points). */
   readonly xs: Float64Array;
   readonly ys: Float64Array;
-  private readonly acc = { count: 0, x: 0, y: 0 };
+  readonly ts: Float64Array;
+  /** Whether the points have t (else the spatial loop, t being 0 everywhere). */
+  readonly hasT: boolean;
+  private readonly acc = { count: 0, x: 0, y: 0, z: 0 };
 
   constructor(points: Points, cellSize: number) {
     const n = points.length;
@@ -218,35 +278,52 @@ class PointGrid {
     const fill = cellStart.slice(0, cells);
     this.xs = new Float64Array(n);
     this.ys = new Float64Array(n);
+    this.ts = new Float64Array(n);
+    this.hasT = points.t !== undefined;
     for (let i = 0; i < n; i++) {
       const slot = fill[cellOf[i]]++;
       this.xs[slot] = points.x[i];
       this.ys[slot] = points.y[i];
+      if (points.t) this.ts[slot] = points.t[i];
     }
     this.cellStart = cellStart;
   }
 
   /**
-   * Count and coordinate sums of the points with (qx-x)² + (qy-y)² <= r2 — sklearn's KD-tree test
-   * (squared distance against radius², same operation order). Returns a reused object.
+   * Count and coordinate sums of the points with (qx-x)² + (qy-y)² (+ (qz-t)²) <= r2 — sklearn's
+   * KD-tree test (squared distance against radius², same operation order; for spatial points the
+   * added 0 changes nothing). Returns a reused object.
    */
-  sumWithin(qx: number, qy: number, r2: number): { count: number; x: number; y: number } {
+  sumWithin(qx: number, qy: number, qz: number, r2: number): { count: number; x: number; y: number; z: number } {
     const r = Math.sqrt(r2) * (1 + 1e-12); // cell range only; the exact test is below
-    const { cellSize, minCx, minCy, cols, rows, cellStart, xs, ys } = this;
+    const { cellSize, minCx, minCy, cols, rows, cellStart, xs, ys, ts } = this;
     const cx0 = Math.max(0, Math.floor((qx - r) / cellSize) - minCx);
     const cx1 = Math.min(cols - 1, Math.floor((qx + r) / cellSize) - minCx);
     const cy0 = Math.max(0, Math.floor((qy - r) / cellSize) - minCy);
     const cy1 = Math.min(rows - 1, Math.floor((qy + r) / cellSize) - minCy);
-    let count = 0, sx = 0, sy = 0;
+    let count = 0, sx = 0, sy = 0, sz = 0;
     for (let cy = cy0; cy <= cy1; cy++) {
       // Cells of one grid row are contiguous in slot order: scan them as one run.
       const from = cellStart[cy * cols + cx0], to = cellStart[cy * cols + cx1 + 1];
+      if (!this.hasT) {
+        // Spatial points: the same loop without t (a quarter faster; t would add exact zeros).
+        for (let k = from; k < to; k++) {
+          const dx = qx - xs[k], dy = qy - ys[k];
+          if (dx * dx + dy * dy <= r2) {
+            count++;
+            sx += xs[k];
+            sy += ys[k];
+          }
+        }
+        continue;
+      }
       for (let k = from; k < to; k++) {
-        const dx = qx - xs[k], dy = qy - ys[k];
-        if (dx * dx + dy * dy <= r2) {
+        const dx = qx - xs[k], dy = qy - ys[k], dz = qz - ts[k];
+        if (dx * dx + dy * dy + dz * dz <= r2) {
           count++;
           sx += xs[k];
           sy += ys[k];
+          sz += ts[k];
         }
       }
     }
@@ -254,6 +331,7 @@ class PointGrid {
     acc.count = count;
     acc.x = sx;
     acc.y = sy;
+    acc.z = sz;
     return acc;
   }
 }

@@ -7,6 +7,11 @@ export interface Points {
   length: number;
   x: Float64Array;
   y: Float64Array;
+  /**
+   * A third coordinate, in px like x and y (space–time `flat`: day·width/time_width); absent: 0.
+   * Distances are then Euclidean in (x, y, t); centres stay spatial.
+   */
+  t?: Float64Array;
 }
 
 /**
@@ -31,6 +36,13 @@ export interface ClusterParams {
   /** Passes of `blurring`; ignored by the other algorithms. */
   iterations: number;
   algorithm: Algorithm;
+  /**
+   * Time scale in days (absent: space only, today's clustering). When set, the kernel also weighs
+   * the days between alerts: `standard` K = exp(−d²/(2·width²) − Δt²/(2·time_width²)), `flat` a
+   * ball of radius width in (x, y, day·width/time_width); a cluster is a clearing event.
+   * `blurring` refuses it.
+   */
+  time_width?: number;
 }
 
 /** The tile being clustered and its halo, in tile pixel coordinates. */

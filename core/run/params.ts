@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { validateTemplate } from '../tiles/tile-url.ts';
 import { confidenceLevel, DEFAULT_DATASET, datasetByName, datasetOfSpec } from '../tiles/datasets.ts';
 import type { ConfidenceName, DatasetName } from '../tiles/datasets.ts';
-import { clusterParamFields, dateFields, dateOrderProblem, datasetFields, REQUEST_DEFAULTS, type Field } from './request.ts';
+import { clusterParamFields, dateFields, dateOrderProblem, datasetFields, REQUEST_DEFAULTS, timeWidthProblem, type Field } from './request.ts';
 import { crossesAntimeridian, eachTileInBounds, indexInBounds, lonLatBoxToTileBounds, lonLatToTile, tileCount, tilesInBounds, validateTileBounds, validateTypedTileBounds, MAX_LATITUDE, MAX_ZOOM } from '../tiles/grid.ts';
 import type { TileBounds } from '../tiles/grid.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
@@ -229,6 +229,7 @@ const runParamsSchema = z
   })
   .superRefine((v, ctx) => {
     addProblem(ctx, ['end_date'], dateOrderProblem(v));
+    addProblem(ctx, ['time_width'], timeWidthProblem(v));
     if (v.dataset !== undefined) checkSources(v, ctx);
     else checkSources(v, ctx, datasetByName(DEFAULT_DATASET));
   });
@@ -258,6 +259,7 @@ const runSpecSchema = z
   })
   .superRefine((v, ctx) => {
     addProblem(ctx, ['end_date'], dateOrderProblem(v));
+    addProblem(ctx, ['time_width'], timeWidthProblem(v));
     checkSources(v, ctx);
     try {
       validateTileBounds(v.region);
@@ -287,6 +289,7 @@ export function validateRunParams(input: unknown): RunSpec {
     dataset: params.dataset ?? DEFAULT_DATASET,
   };
   // Optional fields only when set: an absent field stays out of the run id's JSON.
+  if (params.time_width !== undefined) spec.time_width = params.time_width;
   if (params.version !== undefined) spec.version = params.version;
   if (params.confidence !== undefined) spec.confidence = params.confidence;
   if (params.tiles_url !== undefined) spec.tiles_url = params.tiles_url;

@@ -64,6 +64,8 @@ export const PARAM_BOUNDS = {
   min_count: { min: 1, max: 1_000_000 },
   /** Passes of the mean shift: standard converges in ~25, blurring in fewer. */
   iterations: { min: 1, max: 1000 },
+  /** Time scale of space–time clustering, days (optional): one day to ten years. */
+  time_width: { min: 1, max: 3650 },
 } as const;
 
 /** A number (an integer if `isInteger`) within PARAM_BOUNDS[key], one message for every problem. */
@@ -87,7 +89,14 @@ export const clusterParamFields = {
   min_count: inRange('min_count', true),
   iterations: inRange('iterations', true),
   algorithm: oneOf<Algorithm>(ALGORITHMS, (v) => `"${String(v)}" is not one of ${ALGORITHMS.join(', ')}`),
+  /** Absent: space only (today's clusters, today's run ids). */
+  time_width: optional(inRange('time_width', true)),
 };
+
+/** The problem (of time_width) when it is given to `blurring`, which has no time kernel. */
+export function timeWidthProblem(v: { algorithm: string; time_width?: number }): string | undefined {
+  return v.time_width !== undefined && v.algorithm === 'blurring' ? 'blurring has no time kernel: use standard or flat' : undefined;
+}
 
 /** The dataset and minimum confidence (tile requests default to the default dataset and every alert). */
 export const datasetFields = {
@@ -135,6 +144,8 @@ export function parseTileRequest(input: unknown): TileRequest {
   if (outside) throw new Error(outside);
   const order = dateOrderProblem(r);
   if (order) throw new Error(`end_date: ${order}`);
+  const timeWidth = timeWidthProblem(r);
+  if (timeWidth) throw new Error(`time_width: ${timeWidth}`);
   if (r.confidence !== undefined) {
     try {
       confidenceLevel(datasetByName(r.dataset), r.confidence);
@@ -153,6 +164,7 @@ export function parseTileRequest(input: unknown): TileRequest {
     min_count: r.min_count,
     iterations: r.iterations,
     algorithm: r.algorithm,
+    ...(r.time_width !== undefined ? { time_width: r.time_width } : {}),
     dataset: r.dataset,
     ...(r.confidence !== undefined ? { confidence: r.confidence } : {}),
   };

@@ -13,6 +13,7 @@ export interface WatchEvent {
   min_count?: string;
   iterations?: string;
   algorithm?: string;
+  time_width?: string;
   dataset?: string;
   confidence?: string;
   /** A mirror of the dataset's tiles (absent: the dataset's own address). */
@@ -40,6 +41,7 @@ export function watchRunRequest(event: WatchEvent, geojson: unknown, now: Date) 
     min_count: num(event.min_count),
     iterations: num(event.iterations),
     algorithm: event.algorithm || undefined,
+    time_width: num(event.time_width),
     dataset: event.dataset || undefined,
     confidence: event.confidence || undefined,
     tiles_url: event.tiles_url || undefined,

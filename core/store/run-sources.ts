@@ -33,6 +33,8 @@ export interface RunRequest {
   min_count?: number;
   iterations?: number;
   algorithm?: string;
+  /** Days; absent: space only. */
+  time_width?: number;
   dataset?: string;
   confidence?: string;
   /** Tile address; absent: $TILES_URL, else the dataset's own (ignored with rasters). */
@@ -62,8 +64,8 @@ export interface PreparedRun {
 
 /** The pure part of the request (no I/O), as validateRunParams takes it. */
 function paramsOf(request: RunRequest, region: Region, source: { tiles_url?: string; rasters?: RasterRef[]; version?: string }) {
-  const { z, start_date, end_date, width, min_count, iterations, algorithm, dataset, confidence } = request;
-  return { z, region, start_date, end_date, width, min_count, iterations, algorithm, dataset, confidence, ...source };
+  const { z, start_date, end_date, width, min_count, iterations, algorithm, time_width, dataset, confidence } = request;
+  return { z, region, start_date, end_date, width, min_count, iterations, algorithm, time_width, dataset, confidence, ...source };
 }
 
 const isLocal = (location: string) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(location) || /^file:\/\//i.test(location);

@@ -178,4 +178,11 @@ describe('region forms', () => {
     expect(() => regionOfInput({} as never)).toThrow(/give exactly one region/);
     expect(() => specOfInput({ ...base, xy: [1362, 2083], start_date: '2020-13-01' })).toThrow(/start_date/);
   });
+
+  it('carry time_width into the spec (an events run is another run than the spatial one)', () => {
+    const base = { z: 12, tiles_url: 'file:///t/{z}/{x}/{y}.png', xy: [1362, 2083] as [number, number] };
+    expect(specOfInput({ ...base, time_width: 90 }).time_width).toBe(90);
+    expect(specOfInput(base).time_width).toBeUndefined();
+    expect(() => specOfInput({ ...base, time_width: 0 })).toThrow(/time_width/);
+  });
 });

@@ -115,11 +115,11 @@ export function regionOfInput(input: RegionInput): Region {
 
 /** The validated RunSpec of region + parameters (defaults filled); one-line error otherwise. */
 export function specOfInput(input: RegionInput & ServiceParams): RunSpec {
-  const { z = 12, start_date, end_date, width, min_count, iterations, algorithm, dataset, confidence, tiles_url } = input;
+  const { z = 12, start_date, end_date, width, min_count, iterations, algorithm, time_width, dataset, confidence, tiles_url } = input;
   if (input.rasters) throw new Error('rasters must be opened first: use `await ClusterService.prepare(input)`');
   const url = tiles_url ?? defaultTilesUrl(process.env, datasetByName(dataset ?? DEFAULT_DATASET).tilesUrl);
   return validateRunParams({
-    z, region: regionOfInput(input), start_date, end_date, width, min_count, iterations, algorithm, dataset, confidence,
+    z, region: regionOfInput(input), start_date, end_date, width, min_count, iterations, algorithm, time_width, dataset, confidence,
     tiles_url: url,
   });
 }
@@ -127,10 +127,10 @@ export function specOfInput(input: RegionInput & ServiceParams): RunSpec {
 /** The run request of region (optional with rasters) + parameters, for prepareRun. */
 function requestOfInput(input: Partial<RegionInput> & ServiceParams): RunRequest {
   const hasRegion = ['tileBounds', 'bounds', 'lonlat', 'xy'].some((k) => k in input);
-  const { z = 12, start_date, end_date, width, min_count, iterations, algorithm, dataset, confidence, tiles_url, rasters } = input;
+  const { z = 12, start_date, end_date, width, min_count, iterations, algorithm, time_width, dataset, confidence, tiles_url, rasters } = input;
   return {
     z, region: hasRegion ? regionOfInput(input as RegionInput) : null,
-    start_date, end_date, width, min_count, iterations, algorithm, dataset, confidence, tiles_url, rasters,
+    start_date, end_date, width, min_count, iterations, algorithm, time_width, dataset, confidence, tiles_url, rasters,
   };
 }
 

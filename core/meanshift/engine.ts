@@ -71,7 +71,9 @@ const STANDARD_FIRST_MARGIN = 25.6;
 /** The first halo tried: for `flat`, kernel reach plus room for a typical clearing (64 px at width 5). */
 export function initialHaloMargin(params: ClusterParams): number {
   if (params.algorithm === 'blurring') return 0;
-  const wanted = params.algorithm === 'standard' ? STANDARD_FIRST_MARGIN * params.width : 12 * params.width;
+  // Space–time `standard` climbs its whole halo (standard-spacetime-halo.ts): kernel reach plus room for a clearing.
+  const perWidth = params.algorithm !== 'standard' ? 12 : params.time_width === undefined ? STANDARD_FIRST_MARGIN : 12.8;
+  const wanted = perWidth * params.width;
   return Math.min(MAX_HALO_MARGIN, Math.max(16, Math.ceil(wanted / 16) * 16));
 }
 

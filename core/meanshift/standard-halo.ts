@@ -137,10 +137,13 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
       const i = subset[k];
       if (candidate[labels[k]] === 0 || expanded[i] === 1) continue;
       expanded[i] = 1;
-      // Well inside the tile, the box holds only tile alerts: all climbed already.
+      // Only the part of the box outside the tile can hold unclimbed alerts (the tile's are all climbed).
       const c = alerts.col[i], r = alerts.row[i];
-      if (c >= closure && r >= closure && c + closure <= LAST && r + closure <= LAST) continue;
-      climber.alertsNear(c, r, closure, add);
+      const c0 = c - closure, c1 = c + closure, r0 = r - closure, r1 = r + closure;
+      if (r0 < 0) climber.alertsIn(c0, c1, r0, -1, add);
+      if (r1 > LAST) climber.alertsIn(c0, c1, LAST + 1, r1, add);
+      if (c0 < 0) climber.alertsIn(c0, -1, Math.max(r0, 0), Math.min(r1, LAST), add);
+      if (c1 > LAST) climber.alertsIn(LAST + 1, c1, Math.max(r0, 0), Math.min(r1, LAST), add);
     }
     if (next.length === 0) break;
     pending = next.sort((a, b) => a - b);
@@ -179,7 +182,9 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
    * The missing areas that make the clusters the tile may own uncertain (0: complete): every
    * candidate, kept or not — one cut by a missing neighbour may look too small or off the tile.
    */
-  const needs = (): number => {
+  let needed: number | undefined;
+  const needs = (): number => (needed ??= missingAreas());
+  const missingAreas = (): number => {
     let mask = 0;
     const keptModes: number[] = [];
     for (let k = 0; k < subset.length; k++) {

@@ -398,8 +398,8 @@ export interface LatticeClimber {
   /** The results: entries of alert i are valid once climbAlert(i) ran. */
   readonly climb: Climb;
   climbAlert(i: number): void;
-  /** Calls visit(j) for every alert j with |col_j − col| ≤ half and |row_j − row| ≤ half. */
-  alertsNear(col: number, row: number, half: number, visit: (j: number) => void): void;
+  /** Calls visit(j) for every alert j with col0 ≤ col_j ≤ col1 and row0 ≤ row_j ≤ row1. */
+  alertsIn(col0: number, col1: number, row0: number, row1: number, visit: (j: number) => void): void;
 }
 
 export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
@@ -419,7 +419,7 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
     // A step reads the window of a pixel centre within 0.5 px of the position.
     reach: kernel.R + 0.5,
   };
-  if (n === 0) return { climb: out, climbAlert: () => {}, alertsNear: () => {} };
+  if (n === 0) return { climb: out, climbAlert: () => {}, alertsIn: () => {} };
   const ix = indexLattice(pts);
   const { minC, minR, maxC, maxR } = ix;
   // Pixel models, built on demand: slot[pixel] indexes MODEL-sized records in `models`.
@@ -561,17 +561,17 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
     out.polished = polished.length / 2;
   }
 
-  function alertsNear(col: number, row: number, half: number, visit: (j: number) => void): void {
+  function alertsIn(col0: number, col1: number, row0: number, row1: number, visit: (j: number) => void): void {
     const { stride, pre, order } = ix;
-    const c0 = Math.max(col - half, minC) - minC, c1 = Math.min(col + half, maxC) - minC;
+    const c0 = Math.max(col0, minC) - minC, c1 = Math.min(col1, maxC) - minC;
     if (c0 > c1) return;
-    for (let r = Math.max(row - half, minR); r <= Math.min(row + half, maxR); r++) {
+    for (let r = Math.max(row0, minR); r <= Math.min(row1, maxR); r++) {
       const base = (r - minR) * stride;
       for (let p = pre[base + c0]; p < pre[base + c1 + 1]; p++) visit(order[p]);
     }
   }
 
-  return { climb: out, climbAlert, alertsNear };
+  return { climb: out, climbAlert, alertsIn };
 }
 
 /** Every alert climbs to its mode (see latticeClimber). */

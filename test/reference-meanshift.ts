@@ -94,13 +94,22 @@ export function referenceStandard(xs: ArrayLike<number>, ys: ArrayLike<number>, 
     modeX[i] = x;
     modeY[i] = y;
   }
-  // Single linkage by brute force: union every pair closer than width/2.
+  const { labels, centres } = linkBruteForce(Array.from({ length: n }, (_, i) => [modeX[i], modeY[i]]), width);
+  return { modeX, modeY, labels, centres, steps };
+}
+
+/**
+ * Single linkage by brute force: union every pair of modes closer than width/2 (any dimension);
+ * labels in order of first appearance; centre = the mean of the modes' first two coordinates.
+ */
+export function linkBruteForce(modes: number[][], width: number): { labels: Int32Array; centres: Array<{ x: number; y: number }> } {
+  const n = modes.length;
   const parent = Int32Array.from({ length: n }, (_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
   const link2 = (width / 2) * (width / 2);
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
-      if (squaredEuclidean([modeX[i], modeY[i]], [modeX[j], modeY[j]]) < link2) {
+      if (squaredEuclidean(modes[i], modes[j]) < link2) {
         const a = find(i), b = find(j);
         if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
       }
@@ -116,11 +125,11 @@ export function referenceStandard(xs: ArrayLike<number>, ys: ArrayLike<number>, 
   const centres = Array.from({ length: labelOf.size }, () => ({ x: 0, y: 0, m: 0 }));
   for (let i = 0; i < n; i++) {
     const c = centres[labels[i]];
-    c.x += modeX[i];
-    c.y += modeY[i];
+    c.x += modes[i][0];
+    c.y += modes[i][1];
     c.m++;
   }
-  return { modeX, modeY, labels, centres: centres.map((c) => ({ x: c.x / c.m, y: c.y / c.m })), steps };
+  return { labels, centres: centres.map((c) => ({ x: c.x / c.m, y: c.y / c.m })) };
 }
 
 export interface Clustering {

@@ -14,6 +14,7 @@
 // are summed, and each step checks that the ones left out (each < e⁻⁵⁰) total < 1e-17 of the sum,
 // else it sums them all.
 import { distance } from 'ml-distance';
+import { linkBruteForce } from './reference-meanshift.ts';
 
 const STOP = 1e-6;
 const MAX_STEPS = 1_000_000;
@@ -76,30 +77,6 @@ export function referenceSpaceTime(cols: ArrayLike<number>, rows: ArrayLike<numb
     steps[i] = s;
     [modeX[i], modeY[i], modeT[i]] = y;
   }
-  const parent = Int32Array.from({ length: n }, (_, i) => i);
-  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
-  const link2 = (width / 2) ** 2;
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      if (distance.squaredEuclidean([modeX[i], modeY[i], modeT[i]], [modeX[j], modeY[j], modeT[j]]) < link2) {
-        const a = find(i), b = find(j);
-        if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
-      }
-    }
-  }
-  const labels = new Int32Array(n);
-  const labelOf = new Map<number, number>();
-  for (let i = 0; i < n; i++) {
-    const r = find(i);
-    if (!labelOf.has(r)) labelOf.set(r, labelOf.size);
-    labels[i] = labelOf.get(r)!;
-  }
-  const centres = Array.from({ length: labelOf.size }, () => ({ x: 0, y: 0, m: 0 }));
-  for (let i = 0; i < n; i++) {
-    const c = centres[labels[i]];
-    c.x += modeX[i];
-    c.y += modeY[i];
-    c.m++;
-  }
-  return { modeX, modeY, modeT, labels, centres: centres.map((c) => ({ x: c.x / c.m, y: c.y / c.m })), steps };
+  const { labels, centres } = linkBruteForce(Array.from({ length: n }, (_, i) => [modeX[i], modeY[i], modeT[i]]), width);
+  return { modeX, modeY, modeT, labels, centres, steps };
 }

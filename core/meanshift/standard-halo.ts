@@ -17,6 +17,7 @@ import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
 import { BEYOND_MARGIN } from './types.ts';
 import type { ClusterParams, TileBox, TileClustering } from './types.ts';
+import type { Climb } from './standard.ts';
 
 const LAST = TILE_SIZE - 1;
 
@@ -44,17 +45,23 @@ function missingIn(x0: number, y0: number, x1: number, y1: number, loaded: numbe
   return mask;
 }
 
-/** What a pass keeps for the next pass of the same tile: the tile alerts' climbs. */
+/** What a pass keeps for the next pass of the same tile: its climbs (the tile's alerts come first). */
 interface StandardMemo {
   col: Int32Array;
   row: Int32Array;
-  modeX: Float64Array;
-  modeY: Float64Array;
-  box: Float64Array; // pathMinX, pathMinY, pathMaxX, pathMaxY per alert
-  /** The missing areas each climb read (BEYOND_MARGIN included). */
-  reads: Int32Array;
+  nTile: number;
+  climb: Climb;
+  climbed: Uint8Array;
   /** The neighbours given in that pass. */
   loaded: number;
+  /** The missing areas (BEYOND_MARGIN included) the windows of a climb read then. */
+  reads(i: number): number;
+}
+
+/** Whether the first nTile alerts are the previous pass's tile alerts, in the same order. */
+function sameTileAlerts(previous: StandardMemo, alerts: Alerts, nTile: number): boolean {
+  for (let i = 0; i < nTile; i++) if (previous.col[i] !== alerts.col[i] || previous.row[i] !== alerts.row[i]) return false;
+  return true;
 }
 
 export function clusterStandard(alerts: Alerts, params: ClusterParams, box: TileBox): TileClustering {
@@ -80,18 +87,19 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
   while (nTile < n && tileDistance(alerts.col[nTile], alerts.row[nTile]) === 0) nTile++;
   const climbed = new Uint8Array(n);
   const previous = box.memo.standard as StandardMemo | undefined;
-  const reusable = previous !== undefined && previous.col.length === nTile && previous.col.every((c, i) => c === alerts.col[i] && previous.row[i] === alerts.row[i]);
+  const reusable = previous !== undefined && previous.nTile === nTile && sameTileAlerts(previous, alerts, nTile);
   const changed = BEYOND_MARGIN | (reusable ? loaded & ~previous.loaded : 0);
   let pending: number[] = [];
   for (let i = 0; i < n; i++) {
     if (tileDistance(alerts.col[i], alerts.row[i]) !== 0) continue;
-    if (reusable && i < nTile && (previous.reads[i] & changed) === 0) {
-      climb.modeX[i] = previous.modeX[i];
-      climb.modeY[i] = previous.modeY[i];
-      climb.pathMinX[i] = previous.box[4 * i];
-      climb.pathMinY[i] = previous.box[4 * i + 1];
-      climb.pathMaxX[i] = previous.box[4 * i + 2];
-      climb.pathMaxY[i] = previous.box[4 * i + 3];
+    if (reusable && i < nTile && previous.climbed[i] === 1 && (previous.reads(i) & changed) === 0) {
+      const was = previous.climb;
+      climb.modeX[i] = was.modeX[i];
+      climb.modeY[i] = was.modeY[i];
+      climb.pathMinX[i] = was.pathMinX[i];
+      climb.pathMinY[i] = was.pathMinY[i];
+      climb.pathMaxX[i] = was.pathMaxX[i];
+      climb.pathMaxY[i] = was.pathMaxY[i];
       climbed[i] = 1;
     } else {
       pending.push(i);
@@ -125,6 +133,7 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     centres = meanOfModes(mx, my, labels, linked.count);
     candidate = new Uint8Array(linked.count);
     for (let l = 0; l < linked.count; l++) candidate[l] = tileDistance(centres[l].x, centres[l].y) <= near ? 1 : 0;
+    if (m === n) break; // every alert climbed: nothing left to add
     // Next round: the unclimbed neighbours of candidates' members not yet expanded.
     const next: number[] = [];
     const add = (j: number) => {
@@ -149,20 +158,8 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     pending = next.sort((a, b) => a - b);
   }
 
-  // For the next pass: the tile alerts' climbs, and which read only given areas.
-  const memo: StandardMemo = {
-    col: alerts.col.slice(0, nTile),
-    row: alerts.row.slice(0, nTile),
-    modeX: climb.modeX.slice(0, nTile),
-    modeY: climb.modeY.slice(0, nTile),
-    box: new Float64Array(4 * nTile),
-    reads: new Int32Array(nTile),
-    loaded,
-  };
-  for (let i = 0; i < nTile; i++) {
-    memo.box.set([climb.pathMinX[i], climb.pathMinY[i], climb.pathMaxX[i], climb.pathMaxY[i]], 4 * i);
-    memo.reads[i] = climbed[i] === 1 ? readsMissing(i) : BEYOND_MARGIN;
-  }
+  // For the next pass: this pass's climbs, and what each read that was missing (asked then).
+  const memo: StandardMemo = { col: alerts.col, row: alerts.row, nTile, climb, climbed, loaded, reads: readsMissing };
   box.memo.standard = memo;
 
   // Every alert gets a label: the climbed ones their cluster's, the others one each (a halo

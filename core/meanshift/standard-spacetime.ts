@@ -17,17 +17,11 @@
 // frame), models relative to their node, windows summed in one canonical order (row, column, day):
 // the same alert among the same alerts follows bit-identical steps in a tile and in the whole
 // region, whatever the order of the alerts — what makes the halo union exact.
-import { meanOfModes } from './standard.ts';
 
-/** Same constants and meaning as standard.ts (px in the scaled space). */
-const HANDOFF = 0.1;
-const MODEL_STOP = 1e-4;
-const TRUST = 0.2;
-const CRAWL_STEP = 0.01;
-const CRAWL_BOOST = 32;
-const STALL_STEP = 1e-6;
-const POLISH_ITERATIONS = 6;
-const POLISH_STOP = 1e-7;
+// The stopping constants are standard.ts's, in px of the scaled space.
+import { CRAWL_BOOST, CRAWL_STEP, HANDOFF, meanOfModes, MODEL_STOP, POLISH_ITERATIONS, POLISH_STOP, STALL_STEP, TRUNCATION, TRUST } from './standard.ts';
+import type { Climb } from './standard.ts';
+
 /** Safety bound on steps per trajectory (bounded cost whatever the input). */
 export const MAX_STEPS = 20000;
 /**
@@ -36,8 +30,6 @@ export const MAX_STEPS = 20000;
  * stays bounded whatever the input (measured: 1.5–1.9 models per alert on the bench tiles).
  */
 const MODELS_PER_ALERT = 4;
-/** Kernel truncation: the window's half-side in kernel widths, per axis (px, px, τ). */
-const TRUNCATION = 5;
 
 /** Alerts on the lattice: integer pixel and day (Alerts fits). */
 export interface SpaceTimeLattice {
@@ -48,20 +40,8 @@ export interface SpaceTimeLattice {
 }
 
 /** Where every climb ended (x, y px; t in τ px = day·width/T) and its trajectory's spatial box. */
-export interface SpaceTimeClimb {
-  modeX: Float64Array;
-  modeY: Float64Array;
+export interface SpaceTimeClimb extends Climb {
   modeT: Float64Array;
-  pathMinX: Float64Array;
-  pathMinY: Float64Array;
-  pathMaxX: Float64Array;
-  pathMaxY: Float64Array;
-  steps: number;
-  /** Node models built (one window pass each): the cost driver. */
-  evaluations: number;
-  polished: number;
-  /** Half-side of the spatial window, px: a step only sees alerts within this of the position. */
-  reach: number;
   /** px of τ per day: width / time_width. */
   scale: number;
 }

@@ -22,24 +22,24 @@ import type { Partition, Points } from './types.ts';
  * is handed to the exactly evaluated mode next to its pixel, if that lies within this of the
  * model's estimate.
  */
-const HANDOFF = 0.1;
+export const HANDOFF = 0.1;
 /** Else a climb stops where log-density is concave and the model's Newton step is below this (px). */
-const MODEL_STOP = 1e-4;
+export const MODEL_STOP = 1e-4;
 /** Newton jumps are taken only when shorter than TRUST·width px (else the plain mean-shift step). */
-const TRUST = 0.2;
+export const TRUST = 0.2;
 /** Where log-density is concave but the Newton step is longer than the trust region, a plain step below this (px) is a crawl. */
-const CRAWL_STEP = 0.01;
+export const CRAWL_STEP = 0.01;
 /** Where log-density is not concave and the plain step is below CRAWL_STEP, steps are this many times longer. */
-const CRAWL_BOOST = 32;
+export const CRAWL_BOOST = 32;
 /** Where log-density is not concave, a climb stops only when its plain step is shorter than this (px): the flow has stalled. */
 export const STALL_STEP = 1e-6;
 /** Polishing a mode: exact Newton iterations, at most this many, until a step is below POLISH_STOP px. */
-const POLISH_ITERATIONS = 6;
-const POLISH_STOP = 1e-7;
+export const POLISH_ITERATIONS = 6;
+export const POLISH_STOP = 1e-7;
 /** Safety bound on steps per trajectory (never reached on the test tiles; see docs/clustering.md). */
 export const MAX_STEPS = 20000;
 /** Kernel truncation: the window's half-side in kernel widths. */
-const TRUNCATION = 5;
+export const TRUNCATION = 5;
 
 /** Integer alert coordinates (col = x, row = y), struct-of-arrays. */
 interface Lattice {
@@ -49,7 +49,7 @@ interface Lattice {
 }
 
 /** Where every alert's climb ended, and the box its whole trajectory stayed in (for the halo check). */
-interface Climb {
+export interface Climb {
   modeX: Float64Array;
   modeY: Float64Array;
   pathMinX: Float64Array;

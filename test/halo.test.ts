@@ -14,7 +14,7 @@ import { syntheticTile } from '../local/synthetic.ts';
 import { runTile, tileOrigin } from '../core/clusters/tile-job.ts';
 import type { Alerts, TileAddress } from '../core/tiles/types.ts';
 import type { ClusterParams } from '../core/meanshift/types.ts';
-import { ANCHOR, T, expectSameClusters, regionAlerts, tileByTile, type Found, type Origin } from './mosaic.ts';
+import { ANCHOR, T, expectSameClusters, keptClusters, regionAlerts, tileByTile, type Found, type Origin } from './mosaic.ts';
 
 /** How many whole-region `flat` labels the rank rule for exact ties changed (last wholeRegion call). */
 let tieRelabels = 0;
@@ -43,15 +43,7 @@ function wholeRegion(alerts: Alerts, params: ClusterParams, origin: Origin = ANC
     labels = p.labels;
     centres = p.centres.map((c) => ({ x: c.x - origin.col, y: c.y - origin.row }));
   }
-  const groups = new Map<number, number[]>();
-  for (let i = 0; i < alerts.length; i++) {
-    const g = groups.get(labels[i]);
-    if (g) g.push(i);
-    else groups.set(labels[i], [i]);
-  }
-  return [...groups]
-    .filter(([, m]) => m.length >= params.min_count)
-    .map(([l, members]) => ({ members, col: centres[l].x, row: centres[l].y }));
+  return keptClusters(labels, centres, params.min_count);
 }
 
 

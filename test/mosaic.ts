@@ -101,6 +101,17 @@ export function tileByTile(
   return { found, margins, incompleteAtMax, neighboursRead };
 }
 
+/** The clusters of a labelling with at least minCount members (alert indices ascending), as Found. */
+export function keptClusters(labels: Int32Array, centres: Array<{ x: number; y: number }>, minCount: number): Found[] {
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    const g = groups.get(labels[i]);
+    if (g) g.push(i);
+    else groups.set(labels[i], [i]);
+  }
+  return [...groups].filter(([, m]) => m.length >= minCount).map(([l, members]) => ({ members, col: centres[l].x, row: centres[l].y }));
+}
+
 /** How many tiles a cluster's members fall in (2 = straddles an edge, ≥3 = around a corner). */
 export function tilesSpanned(alerts: Alerts, members: number[]): number {
   return new Set(members.map((i) => `${Math.floor(alerts.col[i] / T)},${Math.floor(alerts.row[i] / T)}`)).size;

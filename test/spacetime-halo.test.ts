@@ -9,7 +9,7 @@ import { flatMeanShift } from '../core/meanshift/flat.ts';
 import { standardSpaceTime } from '../core/meanshift/standard-spacetime.ts';
 import type { Alerts } from '../core/tiles/types.ts';
 import type { ClusterParams } from '../core/meanshift/types.ts';
-import { ANCHOR, expectSameClusters, regionAlerts, tileByTile, type Found, type Origin } from './mosaic.ts';
+import { ANCHOR, expectSameClusters, keptClusters, regionAlerts, tileByTile, type Found, type Origin } from './mosaic.ts';
 
 /** The region's events at once: standard space–time, or flat on (x, y, τ) in the global frame. */
 function wholeRegion(alerts: Alerts, params: ClusterParams, origin: Origin = ANCHOR): Found[] {
@@ -29,13 +29,7 @@ function wholeRegion(alerts: Alerts, params: ClusterParams, origin: Origin = ANC
     labels = p.labels;
     centres = p.centres.map((c) => ({ x: c.x - origin.col, y: c.y - origin.row }));
   }
-  const groups = new Map<number, number[]>();
-  for (let i = 0; i < alerts.length; i++) {
-    const g = groups.get(labels[i]);
-    if (g) g.push(i);
-    else groups.set(labels[i], [i]);
-  }
-  return [...groups].filter(([, m]) => m.length >= params.min_count).map(([l, members]) => ({ members, col: centres[l].x, row: centres[l].y }));
+  return keptClusters(labels, centres, params.min_count);
 }
 
 /** Pairs of events whose centres lie within two widths: one place, several events. */

@@ -17,7 +17,7 @@ import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
 import { BEYOND_MARGIN } from './types.ts';
 import type { ClusterParams, TileBox, TileClustering } from './types.ts';
-import type { Climb } from './standard.ts';
+import type { Climb, LatticeClimber } from './standard.ts';
 
 const LAST = TILE_SIZE - 1;
 
@@ -62,6 +62,85 @@ interface StandardMemo {
 function sameTileAlerts(previous: StandardMemo, alerts: Alerts, nTile: number): boolean {
   for (let i = 0; i < nTile; i++) if (previous.col[i] !== alerts.col[i] || previous.row[i] !== alerts.row[i]) return false;
   return true;
+}
+
+/**
+ * The unclimbed alerts outside the tile within `closure` px (Chebyshev, start pixels) of a seed,
+ * each once, marked queued (2) in `climbed`. Seeds near one another share most of their boxes: past a few, one pass over a dilated
+ * mask of the seeds costs less than visiting each box's alerts (at 30,000 alerts a tile, boxes
+ * visited 9.1M alerts to find 21,752). `via` forces one way (tests).
+ */
+export function unclimbedNear(
+  seeds: number[],
+  alerts: Alerts,
+  closure: number,
+  climbed: Uint8Array,
+  climber: LatticeClimber,
+  via: 'cheaper' | 'boxes' | 'mask' = 'cheaper',
+): number[] {
+  const found: number[] = [];
+  if (seeds.length === 0) return found;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const i of seeds) {
+    const c = alerts.col[i], r = alerts.row[i];
+    if (c < x0) x0 = c;
+    if (c > x1) x1 = c;
+    if (r < y0) y0 = r;
+    if (r > y1) y1 = r;
+  }
+  x0 -= closure, y0 -= closure, x1 += closure, y1 += closure;
+  const w = x1 - x0 + 1, h = y1 - y0 + 1;
+  const side = 2 * closure + 1;
+  // Pixels read: each seed's box, or the mask (built, dilated along rows, then columns) and its box once.
+  if (via === 'boxes' || (via === 'cheaper' && seeds.length * side * side <= 4 * w * h)) {
+    const add = (j: number) => {
+      if (climbed[j] === 0) {
+        climbed[j] = 2;
+        found.push(j);
+      }
+    };
+    for (const i of seeds) outsideTile(climber, alerts.col[i] - closure, alerts.row[i] - closure, alerts.col[i] + closure, alerts.row[i] + closure, add);
+    return found;
+  }
+  const seed = new Uint8Array(w * h);
+  for (const i of seeds) seed[(alerts.row[i] - y0) * w + (alerts.col[i] - x0)] = 1;
+  const rows = dilate(seed, w, h, 1, w, closure);
+  const mask = dilate(rows, h, w, w, 1, closure);
+  outsideTile(climber, x0, y0, x1, y1, (j) => {
+    if (climbed[j] === 0 && mask[(alerts.row[j] - y0) * w + (alerts.col[j] - x0)] === 1) {
+      climbed[j] = 2;
+      found.push(j);
+    }
+  });
+  return found;
+}
+
+/** Calls visit(j) for each alert in [x0, x1] × [y0, y1] outside the tile, once. */
+function outsideTile(climber: LatticeClimber, x0: number, y0: number, x1: number, y1: number, visit: (j: number) => void): void {
+  if (y0 < 0) climber.alertsIn(x0, x1, y0, Math.min(y1, -1), visit);
+  if (y1 > LAST) climber.alertsIn(x0, x1, Math.max(y0, LAST + 1), y1, visit);
+  const r0 = Math.max(y0, 0), r1 = Math.min(y1, LAST);
+  if (r0 > r1) return;
+  if (x0 < 0) climber.alertsIn(x0, Math.min(x1, -1), r0, r1, visit);
+  if (x1 > LAST) climber.alertsIn(Math.max(x0, LAST + 1), x1, r0, r1, visit);
+}
+
+/**
+ * 1-D dilation by `radius` of a grid of `lines` lines of `len` cells (cell k of line l at
+ * l·lineStep + k·step): out = 1 where some cell within radius along the line is set.
+ */
+function dilate(grid: Uint8Array, lines: number, len: number, lineStep: number, step: number, radius: number): Uint8Array {
+  const out = new Uint8Array(grid.length);
+  for (let l = 0; l < lines; l++) {
+    const base = l * lineStep;
+    let last = -Infinity; // the last set cell at or before k + radius
+    for (let k = 0; k < len + radius; k++) {
+      if (k < len && grid[base + k * step] === 1) last = k;
+      const at = k - radius;
+      if (at >= 0 && at - last <= radius) out[base + at * step] = 1;
+    }
+  }
+  return out;
 }
 
 export function clusterStandard(alerts: Alerts, params: ClusterParams, box: TileBox): TileClustering {
@@ -134,26 +213,17 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     candidate = new Uint8Array(linked.count);
     for (let l = 0; l < linked.count; l++) candidate[l] = tileDistance(centres[l].x, centres[l].y) <= near ? 1 : 0;
     if (m === n) break; // every alert climbed: nothing left to add
-    // Next round: the unclimbed neighbours of candidates' members not yet expanded.
-    const next: number[] = [];
-    const add = (j: number) => {
-      if (climbed[j] === 0) {
-        climbed[j] = 2; // queued
-        next.push(j);
-      }
-    };
+    // Next round: the unclimbed alerts within CLOSURE of candidates' members not yet expanded.
+    const seeds: number[] = [];
     for (let k = 0; k < m; k++) {
       const i = subset[k];
       if (candidate[labels[k]] === 0 || expanded[i] === 1) continue;
       expanded[i] = 1;
       // Only the part of the box outside the tile can hold unclimbed alerts (the tile's are all climbed).
       const c = alerts.col[i], r = alerts.row[i];
-      const c0 = c - closure, c1 = c + closure, r0 = r - closure, r1 = r + closure;
-      if (r0 < 0) climber.alertsIn(c0, c1, r0, -1, add);
-      if (r1 > LAST) climber.alertsIn(c0, c1, LAST + 1, r1, add);
-      if (c0 < 0) climber.alertsIn(c0, -1, Math.max(r0, 0), Math.min(r1, LAST), add);
-      if (c1 > LAST) climber.alertsIn(LAST + 1, c1, Math.max(r0, 0), Math.min(r1, LAST), add);
+      if (c - closure < 0 || r - closure < 0 || c + closure > LAST || r + closure > LAST) seeds.push(i);
     }
+    const next = unclimbedNear(seeds, alerts, closure, climbed, climber);
     if (next.length === 0) break;
     pending = next.sort((a, b) => a - b);
   }

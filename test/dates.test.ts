@@ -19,6 +19,15 @@ describe('dates', () => {
     for (let d = 0; d <= last; d++) expect(isoToDays(daysToIso(d))).toBe(d);
   });
 
+  it('gives the same date on a second call (the memo) as on the first, and still refuses fractions', () => {
+    const first = Array.from({ length: 400 }, (_, k) => daysToIso(k * 17 - 300));
+    const again = Array.from({ length: 400 }, (_, k) => daysToIso(k * 17 - 300));
+    expect(again).toEqual(first);
+    expect(first[0]).toBe('2014-03-07');
+    expect(() => daysToIso(17.5)).toThrow('days=17.5');
+    expect(() => daysToIso(Number.NaN)).toThrow('days=NaN');
+  });
+
   it('handles dates before the epoch', () => {
     expect(isoToDays('2014-12-31')).toBe(-1);
     expect(daysToIso(-1)).toBe('2014-12-31');

@@ -45,11 +45,11 @@ describe('unclimbedNear: the alerts a closure round adds', () => {
         const expected = bruteForce(seeds, alerts, closure, climbed);
         expect(expected.length).toBeGreaterThan(0);
         const before = climbed.slice();
-        const found = unclimbedNear(seeds, alerts, closure, climbed, latticeClimber(alerts, 5), via);
+        const found = unclimbedNear(seeds, alerts, closure, climbed, latticeClimber(alerts, 5), n / 512 / 512, via);
         expect([...found].sort((a, b) => a - b)).toEqual(expected);
         for (let j = 0; j < n; j++) expect(climbed[j]).toBe(expected.includes(j) ? 2 : before[j]);
         // A second call finds nothing new: they are queued.
-        expect(unclimbedNear(seeds, alerts, closure, climbed, latticeClimber(alerts, 5), via)).toEqual([]);
+        expect(unclimbedNear(seeds, alerts, closure, climbed, latticeClimber(alerts, 5), n / 512 / 512, via)).toEqual([]);
       });
     }
   }

@@ -20,6 +20,9 @@ import type { ClusterParams, TileBox, TileClustering } from './types.ts';
 import type { Climb, LatticeClimber } from './standard.ts';
 
 const LAST = TILE_SIZE - 1;
+/** Keys of the cells missingAreas buckets modes in: column + CELL_OFFSET + (row + CELL_OFFSET)·CELL_ROW. */
+const CELL_OFFSET = 1 << 20;
+const CELL_ROW = 1 << 22;
 
 /** Chebyshev distance (px) from a point to the tile [0, 255]²; 0 inside. */
 function tileDistance(col: number, row: number): number {
@@ -68,7 +71,8 @@ function sameTileAlerts(previous: StandardMemo, alerts: Alerts, nTile: number): 
  * The unclimbed alerts outside the tile within `closure` px (Chebyshev, start pixels) of a seed,
  * each once, marked queued (2) in `climbed`. Seeds near one another share most of their boxes: past a few, one pass over a dilated
  * mask of the seeds costs less than visiting each box's alerts (at 30,000 alerts a tile, boxes
- * visited 9.1M alerts to find 21,752). `via` forces one way (tests).
+ * visited 9.1M alerts to find 21,752). `density`: alerts per px² around the tile; `via` forces one
+ * way (tests).
  */
 export function unclimbedNear(
   seeds: number[],
@@ -76,6 +80,7 @@ export function unclimbedNear(
   closure: number,
   climbed: Uint8Array,
   climber: LatticeClimber,
+  density: number,
   via: 'cheaper' | 'boxes' | 'mask' = 'cheaper',
 ): number[] {
   const found: number[] = [];
@@ -91,8 +96,11 @@ export function unclimbedNear(
   x0 -= closure, y0 -= closure, x1 += closure, y1 += closure;
   const w = x1 - x0 + 1, h = y1 - y0 + 1;
   const side = 2 * closure + 1;
-  // Pixels read: each seed's box, or the mask (built, dilated along rows, then columns) and its box once.
-  if (via === 'boxes' || (via === 'cheaper' && seeds.length * side * side <= 4 * w * h)) {
+  // Work: the alerts in each seed's box, or the mask's pixels (built, dilated along rows, then
+  // columns) and the alerts in its box once.
+  const boxesWork = 2 * seeds.length * side * side * density;
+  const maskWork = (3 + density) * w * h;
+  if (via === 'boxes' || (via === 'cheaper' && boxesWork <= maskWork)) {
     const add = (j: number) => {
       if (climbed[j] === 0) {
         climbed[j] = 2;
@@ -162,6 +170,15 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
 
   // The tile's alerts come first (runTile gathers them so). A climb of the previous pass that read
   // nothing beyond the margin and no neighbour given since saw the same alerts: reuse it.
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const c = alerts.col[i], r = alerts.row[i];
+    if (c < x0) x0 = c;
+    if (c > x1) x1 = c;
+    if (r < y0) y0 = r;
+    if (r > y1) y1 = r;
+  }
+  const density = n / ((x1 - x0 + 1) * (y1 - y0 + 1));
   let nTile = 0;
   while (nTile < n && tileDistance(alerts.col[nTile], alerts.row[nTile]) === 0) nTile++;
   const climbed = new Uint8Array(n);
@@ -223,7 +240,7 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
       const c = alerts.col[i], r = alerts.row[i];
       if (c - closure < 0 || r - closure < 0 || c + closure > LAST || r + closure > LAST) seeds.push(i);
     }
-    const next = unclimbedNear(seeds, alerts, closure, climbed, climber);
+    const next = unclimbedNear(seeds, alerts, closure, climbed, climber, density);
     if (next.length === 0) break;
     pending = next.sort((a, b) => a - b);
   }
@@ -265,10 +282,11 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     if (keptModes.length === 0) return mask;
     // Touched alerts nearly linked to a kept cluster: bucket the kept modes by cell.
     const link = width / 2 + width;
-    const cells = new Map<string, number[]>();
-    const key = (x: number, y: number) => `${Math.floor(x / link)},${Math.floor(y / link)}`;
+    const cells = new Map<number, number[]>();
+    // Cells of side `link` as one number (modes lie within a few tiles of this one).
+    const key = (cx: number, cy: number) => (cy + CELL_OFFSET) * CELL_ROW + (cx + CELL_OFFSET);
     for (const i of keptModes) {
-      const cell = key(climb.modeX[i], climb.modeY[i]);
+      const cell = key(Math.floor(climb.modeX[i] / link), Math.floor(climb.modeY[i] / link));
       const list = cells.get(cell);
       if (list) list.push(i);
       else cells.set(cell, [i]);
@@ -279,7 +297,7 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
       const cx = Math.floor(climb.modeX[i] / link), cy = Math.floor(climb.modeY[i] / link);
       search: for (let oy = -1; oy <= 1; oy++) {
         for (let ox = -1; ox <= 1; ox++) {
-          for (const j of cells.get(`${cx + ox},${cy + oy}`) ?? []) {
+          for (const j of cells.get(key(cx + ox, cy + oy)) ?? []) {
             if (Math.hypot(climb.modeX[i] - climb.modeX[j], climb.modeY[i] - climb.modeY[j]) < link) {
               mask |= touched;
               break search;

@@ -68,8 +68,9 @@ export interface Climb {
 
 /**
  * Row-major index of the alerts over their bounding box. The alerts of row r, cols c0..c1 (box
- * coordinates) are sortedCol[pre[r·stride + c0] .. pre[r·stride + c1 + 1]); the same row's runs of
- * consecutive alerts starting in c0..c1 are runs runPre[r·stride + c0] .. runPre[r·stride + c1 + 1].
+ * coordinates) are sortedCol[pre[r·stride + c0] .. pre[r·stride + c1 + 1]); runOf[p] is the run of
+ * horizontally consecutive alerts that slot p belongs to, so the runs meeting those columns are
+ * runOf[first slot] .. runOf[last slot] (only `pre` is as large as the box).
  */
 interface LatticeIndex {
   minC: number;
@@ -81,7 +82,7 @@ interface LatticeIndex {
   sortedCol: Int32Array;
   /** The alert (index into the points) of each sorted slot. */
   order: Int32Array;
-  runPre: Int32Array;
+  runOf: Int32Array;
   /** Absolute first and last column of each run. */
   runFirst: Int32Array;
   runLast: Int32Array;
@@ -121,25 +122,26 @@ function indexLattice(pts: Lattice): LatticeIndex {
     order[slot] = i;
   }
   // Runs of horizontally consecutive alerts, row by row.
-  const runPre = new Int32Array(rows * stride);
-  const first: number[] = [], last: number[] = [];
+  const runOf = new Int32Array(n);
+  const first = new Int32Array(n), last = new Int32Array(n);
+  let runs = 0;
   for (let r = 0; r < rows; r++) {
-    const end = pre[r * stride + stride - 1];
-    for (let p = pre[r * stride]; p < end; p++) {
+    const start = pre[r * stride], end = pre[r * stride + stride - 1];
+    for (let p = start; p < end; p++) {
       const c = sortedCol[p];
-      if (p > pre[r * stride] && sortedCol[p - 1] >= c - 1) {
-        last[last.length - 1] = c;
+      if (p > start && sortedCol[p - 1] >= c - 1) {
+        last[runs - 1] = c;
       } else {
-        first.push(c);
-        last.push(c);
-        runPre[r * stride + (c - minC) + 1]++;
+        first[runs] = c;
+        last[runs] = c;
+        runs++;
       }
+      runOf[p] = runs - 1;
     }
   }
-  for (let k = 1; k < runPre.length; k++) runPre[k] += runPre[k - 1];
   return {
-    minC, minR, maxC, maxR, stride, pre, sortedCol, order, runPre,
-    runFirst: Int32Array.from(first), runLast: Int32Array.from(last), duplicates,
+    minC, minR, maxC, maxR, stride, pre, sortedCol, order, runOf,
+    runFirst: first.subarray(0, runs), runLast: last.subarray(0, runs), duplicates,
   };
 }
 
@@ -178,7 +180,7 @@ const MODEL = 9;
  * pixel's model to models[m .. m + MODEL) (NaN in models[m] when no alert is within reach).
  */
 function buildModel(ix: LatticeIndex, kernel: Kernel, c: number, r: number, models: Float64Array, m: number): void {
-  const { minC, minR, maxC, maxR, stride, pre, sortedCol, runPre, runFirst, runLast, duplicates } = ix;
+  const { minC, minR, maxC, maxR, stride, pre, sortedCol, runOf, runFirst, runLast, duplicates } = ix;
   const { R, a, w, P0, P1, P2, P3 } = kernel;
   const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
   const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
@@ -189,10 +191,8 @@ function buildModel(ix: LatticeIndex, kernel: Kernel, c: number, r: number, mode
     const q0 = pre[base + cA], q1 = pre[base + cB + 1];
     if (q0 === q1) continue;
     let rs = 0, rsx = 0, rsxx = 0, rsxxx = 0;
-    // Runs starting in the window, plus the run that enters it from the left.
-    let r0 = runPre[base + cA];
-    const r1 = runPre[base + cB + 1];
-    if (r0 > runPre[base] && runLast[r0 - 1] >= firstCol) r0--;
+    // The runs of the window's first and last alerts, and those between.
+    const r0 = runOf[q0], r1 = runOf[q1 - 1] + 1;
     if (!duplicates && 2 * (r1 - r0) < q1 - q0) {
       for (let q = r0; q < r1; q++) {
         const u = Math.max(runFirst[q], firstCol) - off;
@@ -283,7 +283,7 @@ function scratchTables(R: number): Scratch {
  * One window pass plus 2·(2R+1) exponentials: used only to polish a mode (see climbLattice).
  */
 function exactAt(ix: LatticeIndex, kernel: Kernel, t: Scratch, c: number, r: number, fx: number, fy: number, out: Float64Array): boolean {
-  const { minC, minR, maxC, maxR, stride, pre, sortedCol, runPre, runFirst, runLast, duplicates } = ix;
+  const { minC, minR, maxC, maxR, stride, pre, sortedCol, runOf, runFirst, runLast, duplicates } = ix;
   const { R, a } = kernel;
   const { wx, wy, Q0, Q1, Q2 } = t;
   const nk = 2 * R + 1;
@@ -304,9 +304,7 @@ function exactAt(ix: LatticeIndex, kernel: Kernel, t: Scratch, c: number, r: num
     const q0 = pre[base + cA], q1 = pre[base + cB + 1];
     if (q0 === q1) continue;
     let rs = 0, rsx = 0, rsxx = 0;
-    let r0 = runPre[base + cA];
-    const r1 = runPre[base + cB + 1];
-    if (r0 > runPre[base] && runLast[r0 - 1] >= firstCol) r0--;
+    const r0 = runOf[q0], r1 = runOf[q1 - 1] + 1;
     if (!duplicates && 2 * (r1 - r0) < q1 - q0) {
       for (let q = r0; q < r1; q++) {
         const u = Math.max(runFirst[q], firstCol) - off;
@@ -422,9 +420,10 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
   if (n === 0) return { climb: out, climbAlert: () => {}, alertsIn: () => {} };
   const ix = indexLattice(pts);
   const { minC, minR, maxC, maxR } = ix;
-  // Pixel models, built on demand: slot[pixel] indexes MODEL-sized records in `models`.
+  // Pixel models, built on demand: slot[pixel] − 1 indexes MODEL-sized records in `models` (0: not
+  // built; no fill pass over the box, which is mostly never visited).
   const boxW = maxC - minC + 1;
-  const slot = new Int32Array(boxW * (maxR - minR + 1)).fill(-1);
+  const slot = new Int32Array(boxW * (maxR - minR + 1));
   const state = { models: new Float64Array(MODEL * Math.max(1024, n)), built: 0 };
   // Polished modes, one per pixel where a Newton-stopped climb ended: offset from that pixel (NaN: none).
   const polishedAt = new Map<number, number>();
@@ -452,7 +451,7 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
     // The nearest pixel centre, kept inside the alerts' bounding box (positions are means of alerts).
     const c = Math.min(maxC, Math.max(minC, sx + rx)), r = Math.min(maxR, Math.max(minR, sy + ry));
     const pixel = (r - minR) * boxW + (c - minC);
-    let m = slot[pixel];
+    let m = slot[pixel] - 1;
     if (m < 0) {
       m = built * MODEL;
       if (m + MODEL > models.length) {
@@ -461,7 +460,7 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
         models = grown;
       }
       buildModel(ix, kernel, c, r, models, m);
-      slot[pixel] = m;
+      slot[pixel] = m + 1;
       built++;
     }
     if (models[m] !== models[m]) break; // NaN: no alert within reach of this pixel (safety)
@@ -596,6 +595,9 @@ function union(parent: Int32Array, i: number, j: number): void {
   if (a !== b) parent[a < b ? b : a] = a < b ? a : b;
 }
 
+/** Grids of mode cells up to this many cells are counted in arrays (a 512 px halo at width 5: 84,000). */
+const DENSE_CELLS = 1 << 20;
+
 /**
  * Connected components of the graph "mode i — mode j when their distance < link": deterministic and
  * independent of the order of the modes. Labels are 0..k-1 in order of each component's first mode.
@@ -620,10 +622,21 @@ export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, l
     if (cy[i] > maxCy) maxCy = cy[i];
   }
   const cols = maxCx - minCx + 1, rows = maxCy - minCy + 1;
-  // Cells are stored sparsely: sort modes by cell key, then walk the occupied cells.
+  // Modes sorted by cell (row-major), then by index: a counting sort when the grid is small enough
+  // to count in, else a comparison sort.
   const key = new Float64Array(n);
   for (let i = 0; i < n; i++) key[i] = (cy[i] - minCy) * cols + (cx[i] - minCx);
-  const order = Int32Array.from({ length: n }, (_, i) => i).sort((p, q) => key[p] - key[q] || p - q);
+  const dense = cols * rows <= DENSE_CELLS;
+  let order: Int32Array;
+  if (dense) {
+    const start = new Int32Array(cols * rows + 1);
+    for (let i = 0; i < n; i++) start[key[i] + 1]++;
+    for (let c = 1; c <= cols * rows; c++) start[c] += start[c - 1];
+    order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[start[key[i]]++] = i;
+  } else {
+    order = Int32Array.from({ length: n }, (_, i) => i).sort((p, q) => key[p] - key[q] || p - q);
+  }
   const cellKeys: number[] = [];
   const cellStart: number[] = [];
   for (let k = 0; k < n; k++) {
@@ -635,9 +648,12 @@ export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, l
   cellStart.push(n);
   const nCells = cellKeys.length;
   const boxes = new Float64Array(4 * nCells);
-  const cellIndex = new Map<number, number>();
+  // The cell number of a key, plus one (0: empty): an array over the grid when small, else a map.
+  const denseIndex = dense ? new Int32Array(cols * rows) : undefined;
+  const sparseIndex = dense ? undefined : new Map<number, number>();
   for (let c = 0; c < nCells; c++) {
-    cellIndex.set(cellKeys[c], c);
+    if (denseIndex) denseIndex[cellKeys[c]] = c + 1;
+    else sparseIndex!.set(cellKeys[c], c + 1);
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     const first = order[cellStart[c]];
     for (let k = cellStart[c]; k < cellStart[c + 1]; k++) {
@@ -648,7 +664,10 @@ export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, l
       if (modeY[i] < y0) y0 = modeY[i];
       if (modeY[i] > y1) y1 = modeY[i];
     }
-    boxes.set([x0, y0, x1, y1], 4 * c);
+    boxes[4 * c] = x0;
+    boxes[4 * c + 1] = y0;
+    boxes[4 * c + 2] = x1;
+    boxes[4 * c + 3] = y1;
   }
   const link2 = link * link;
   for (let c = 0; c < nCells; c++) {
@@ -659,8 +678,8 @@ export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, l
         if (oy === 0 && ox <= 0) continue;
         const nx = gx + ox, ny = gy + oy;
         if (nx < 0 || nx >= cols || ny >= rows) continue;
-        const d = cellIndex.get(ny * cols + nx);
-        if (d === undefined) continue;
+        const d = (denseIndex ? denseIndex[ny * cols + nx] : (sparseIndex!.get(ny * cols + nx) ?? 0)) - 1;
+        if (d < 0) continue;
         const ra = order[cellStart[c]], rb = order[cellStart[d]];
         if (find(parent, ra) === find(parent, rb)) continue;
         // Closest approach of the two cells' bounding boxes.

@@ -83,19 +83,32 @@ export function readRgba(image: Uint8Array, tile: TileAddress): Buffer {
   return png.data;
 }
 
-/** Scratch of gladDecoder: the alert pixels of one tile (decoding is synchronous, so one buffer serves all). */
+/** Scratch of the decoders: pixel indices of one tile (decoding is synchronous, so one buffer serves all). */
 const HITS = new Int32Array(TILE_SIZE * TILE_SIZE);
+
+/**
+ * The pixels of a tile's RGBA that are not all zero (R = G = B = A = 0 is no alert in every
+ * encoding), as indices in a shared scratch array, pixels[0..count): most pixels are empty, and one
+ * 32-bit read tells.
+ */
+export function nonEmptyPixels(rgba: Uint8Array): { pixels: Int32Array; count: number } {
+  const size = TILE_SIZE * TILE_SIZE;
+  const words = rgba.byteOffset % 4 === 0 ? new Uint32Array(rgba.buffer, rgba.byteOffset, size) : new Uint32Array(rgba.slice(0, 4 * size).buffer);
+  let count = 0;
+  for (let p = 0; p < size; p++) if (words[p] !== 0) HITS[count++] = p;
+  return { pixels: HITS, count };
+}
 
 /** The GLAD decoder: alerts with startDays ≤ days < endDays, in row-major order (row, then col). */
 export const gladDecoder: AlertDecoder = {
   decode(image: Uint8Array, range: DayRange, tile: TileAddress): Alerts {
     const rgba = readRgba(image, tile);
     const { startDays, endDays } = range;
-    const pixels = TILE_SIZE * TILE_SIZE;
-    // One pass collects the alert pixels, so the typed arrays are allocated once at the exact size.
-    const hits = HITS;
+    // The alert pixels first, so the typed arrays are allocated once at the exact size.
+    const { pixels: hits, count } = nonEmptyPixels(rgba);
     let n = 0;
-    for (let p = 0; p < pixels; p++) {
+    for (let k = 0; k < count; k++) {
+      const p = hits[k];
       const days = 255 * rgba[4 * p] + rgba[4 * p + 1];
       if (days > 0 && days >= startDays && days < endDays) hits[n++] = p;
     }

@@ -68,27 +68,31 @@ export function decodePng(png: Uint8Array): RgbaImage {
   // Inflating more than the image holds is refused (a small body could otherwise expand without bound).
   const expected = passes.reduce((sum, p) => sum + p.h * (rowBytes(p.w) + 1), 0);
   const raw = inflateSync(Buffer.concat(data), { maxOutputLength: Math.max(1, expected) });
-  const out = Buffer.alloc(width * height * 4);
+  // Every pixel is written below (the passes of an interlaced image cover each once): no zero fill.
+  const out = Buffer.allocUnsafe(width * height * 4);
   const pixel = pixelWriter(type, depth, palette, transparency, out);
   let offset = 0;
   for (const { x0, y0, dx, dy, w, h } of passes) {
-    const rows = unfilter(raw, offset, rowBytes(w), h, Math.max(1, bits >> 3));
-    offset += h * (rowBytes(w) + 1);
+    const bytes = rowBytes(w);
     // 8-bit RGBA, not interlaced (what most tile servers send): the rows are the pixels.
-    if (type === 6 && !interlaced) out.set(rows);
+    if (type === 6 && !interlaced) unfilter(raw, offset, bytes, h, 4, out);
     else {
+      const rows = unfilter(raw, offset, bytes, h, Math.max(1, bits >> 3));
       for (let j = 0; j < h; j++) {
-        for (let i = 0; i < w; i++) pixel(rows, j * rowBytes(w), i, 4 * ((y0 + j * dy) * width + x0 + i * dx));
+        for (let i = 0; i < w; i++) pixel(rows, j * bytes, i, 4 * ((y0 + j * dy) * width + x0 + i * dx));
       }
     }
+    offset += h * (bytes + 1);
   }
   return { width, height, data: out };
 }
 
-/** Undoes the PNG row filters of `height` rows of `rowBytes` bytes (each after its filter byte) from raw[offset]. */
-function unfilter(raw: Uint8Array, offset: number, rowBytes: number, height: number, bpp: number): Uint8Array {
+/**
+ * Undoes the PNG row filters of `height` rows of `rowBytes` bytes (each after its filter byte) from
+ * raw[offset], into `out` (default: a new array).
+ */
+function unfilter(raw: Uint8Array, offset: number, rowBytes: number, height: number, bpp: number, out = new Uint8Array(height * rowBytes)): Uint8Array {
   if (raw.length < offset + height * (rowBytes + 1)) throw new Error('image data too short');
-  const out = new Uint8Array(height * rowBytes);
   // One loop per filter (a, b, c: the bytes left, above, above-left; 0 outside the image).
   for (let y = 0, src = offset + 1; y < height; y++, src += rowBytes + 1) {
     const filter = raw[src - 1];

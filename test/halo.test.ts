@@ -79,11 +79,13 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
   it('standard from a 16 px halo: the completeness check forces retries and the union stays exact', () => {
     const alerts = regionAlerts(15, 3000, 3, 1200, 340);
     const whole = wholeRegion(alerts, standard);
-    const { found, margins, incompleteAtMax } = tileByTile(alerts, standard, 3, 16);
-    expectSameClusters(alerts, whole, found);
-    expect(incompleteAtMax).toBe(0);
-    expect(margins.some((m) => m > 16)).toBe(true);
-    console.log(`standard from 16 px: margins used ${JSON.stringify(margins)}`);
+    for (const firstRead of ['engine', 'tile only'] as const) {
+      const { found, margins, incompleteAtMax } = tileByTile(alerts, standard, 3, 16, ANCHOR, MAX_HALO_MARGIN, firstRead);
+      expectSameClusters(alerts, whole, found);
+      expect(incompleteAtMax).toBe(0);
+      expect(margins.some((m) => m > 16)).toBe(true);
+      console.log(`standard from 16 px, ${firstRead}: margins used ${JSON.stringify(margins)}`);
+    }
   });
 
   it('standard, smaller width and min_count (many small clusters near edges)', () => {
@@ -117,13 +119,17 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
     const alerts = fromPixels(unique);
     for (const params of [standard, { ...standard, width: 3, min_count: 5 }]) {
       const whole = wholeRegion(alerts, params);
-      const { found, margins, incompleteAtMax, neighboursRead } = tileByTile(alerts, params, 3);
-      expectSameClusters(alerts, whole, found);
-      expect(incompleteAtMax).toBe(0);
-      expect(whole.length).toBeGreaterThan(0);
-      // Tiles with clean edges read only the neighbours they need (empty tiles read none).
-      expect(neighboursRead.filter((k) => k > 0 && k < 8).length).toBeGreaterThan(0);
-      console.log(`standard road w=${params.width}: ${whole.length} clusters (largest ${Math.max(...whole.map((w) => w.members.length))}); margins used ${JSON.stringify(margins)}; neighbours read ${JSON.stringify(neighboursRead)}`);
+      // From the neighbours the tile's alerts reach (as runTile), and from the tile alone: every
+      // neighbour then comes through `needs`.
+      for (const firstRead of ['engine', 'tile only'] as const) {
+        const { found, margins, incompleteAtMax, neighboursRead } = tileByTile(alerts, params, 3, initialHaloMargin(params), ANCHOR, MAX_HALO_MARGIN, firstRead);
+        expectSameClusters(alerts, whole, found);
+        expect(incompleteAtMax).toBe(0);
+        expect(whole.length).toBeGreaterThan(0);
+        // Tiles with clean edges read only the neighbours they need (empty tiles read none).
+        expect(neighboursRead.filter((k) => k > 0 && k < 8).length).toBeGreaterThan(0);
+        console.log(`standard road w=${params.width}, ${firstRead}: ${whole.length} clusters (largest ${Math.max(...whole.map((w) => w.members.length))}); margins used ${JSON.stringify(margins)}; neighbours read ${JSON.stringify(neighboursRead)}`);
+      }
     }
   });
 
@@ -328,7 +334,7 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
       };
       const alerts = regionAlerts(2000 + k, [1000, 3000, 10000, 30000, 500][k % 5], 3, 100 + 3 * k, 200 + 5 * k);
       const whole = wholeRegion(alerts, params);
-      const { found, incompleteAtMax } = tileByTile(alerts, params, 3, k % 2 ? 16 : initialHaloMargin(params));
+      const { found, incompleteAtMax } = tileByTile(alerts, params, 3, k % 2 ? 16 : initialHaloMargin(params), ANCHOR, MAX_HALO_MARGIN, k % 3 === 2 ? 'tile only' : 'engine');
       expectSameClusters(alerts, whole, found);
       expect(incompleteAtMax).toBe(0);
     }

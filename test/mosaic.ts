@@ -2,7 +2,7 @@
 // the synthetic world, clustered tile by tile with the halo (margin doubling as runTile does), and
 // the comparison with the region clustered at once.
 import { expect } from 'vitest';
-import { MAX_HALO_MARGIN, clusterAlerts, initialHaloMargin, readsNeighboursOnDemand } from '../core/meanshift/engine.ts';
+import { MAX_HALO_MARGIN, clusterAlerts, firstNeighbours, initialHaloMargin } from '../core/meanshift/engine.ts';
 import { NEIGHBOURS_ALL } from '../core/meanshift/types.ts';
 import { renderWindow } from '../local/synthetic.ts';
 import type { Alerts } from '../core/tiles/types.ts';
@@ -38,6 +38,17 @@ export interface Origin {
 }
 export const ANCHOR: Origin = { col: 300 * T, row: 500 * T };
 
+/** The alerts at these indices (region coordinates). */
+function alertsAt(alerts: Alerts, at: number[]): Alerts {
+  return {
+    length: at.length,
+    col: Int32Array.from(at, (i) => alerts.col[i]),
+    row: Int32Array.from(at, (i) => alerts.row[i]),
+    days: Uint16Array.from(at, (i) => alerts.days[i]),
+    confidence: Uint8Array.from(at, (i) => alerts.confidence[i]),
+  };
+}
+
 /** Every tile with its halo, margin doubling as runTile does; owned clusters mapped back to the region. */
 export function tileByTile(
   alerts: Alerts,
@@ -46,17 +57,25 @@ export function tileByTile(
   firstMargin = initialHaloMargin(params),
   origin: Origin = ANCHOR,
   maxMargin = MAX_HALO_MARGIN,
+  /** 'engine': the neighbours the engine names first (as runTile); 'tile only': from the tile alone, then as asked. */
+  firstRead: 'engine' | 'tile only' = 'engine',
 ) {
   const found: Found[] = [];
   const margins: number[] = [];
-  /** Neighbours read per tile (8 = all; `standard` on a sparse tile reads them on demand, as runTile). */
+  /** Neighbours read per tile (8 = all; `standard` reads those it names, as runTile). */
   const neighboursRead: number[] = [];
   let incompleteAtMax = 0;
   const cellBit = (c: number, r: number) => 1 << (((r < 0 ? -1 : r >= T ? 1 : 0) + 1) * 3 + ((c < 0 ? -1 : c >= T ? 1 : 0) + 1));
   for (let ty = 0; ty < tiles; ty++) {
     for (let tx = 0; tx < tiles; tx++) {
       let margin = firstMargin;
-      let loaded = readsNeighboursOnDemand(params) ? cellBit(0, 0) : NEIGHBOURS_ALL;
+      const own: number[] = [];
+      for (let i = 0; i < alerts.length; i++) {
+        const c = alerts.col[i] - tx * T, r = alerts.row[i] - ty * T;
+        if (c >= 0 && c < T && r >= 0 && r < T) own.push(i);
+      }
+      const first = firstNeighbours({ ...alertsAt(alerts, own), col: Int32Array.from(own, (i) => alerts.col[i] - tx * T), row: Int32Array.from(own, (i) => alerts.row[i] - ty * T) }, params);
+      let loaded = firstRead === 'tile only' && first !== NEIGHBOURS_ALL ? cellBit(0, 0) : first;
       const memo = {};
       for (;;) {
         // The tile's alerts first, then its neighbours' (those read) within the margin, in tile coordinates.
@@ -69,11 +88,9 @@ export function tileByTile(
           }
         }
         const local: Alerts = {
-          length: pick.length,
+          ...alertsAt(alerts, pick),
           col: Int32Array.from(pick, (i) => alerts.col[i] - tx * T),
           row: Int32Array.from(pick, (i) => alerts.row[i] - ty * T),
-          days: Uint16Array.from(pick, (i) => alerts.days[i]),
-          confidence: Uint8Array.from(pick, (i) => alerts.confidence[i]),
         };
         const tileOrigin = { col: origin.col + tx * T, row: origin.row + ty * T };
         const { clusters, complete, needs } = clusterAlerts(local, params, margin, tileOrigin, { loaded, memo });

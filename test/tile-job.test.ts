@@ -85,6 +85,24 @@ describe('runTile', () => {
     expect(warnings.join()).toContain('maximum halo of 64 px');
   });
 
+  it('standard reads first the neighbours its alerts\' windows reach, and is complete in one pass when they suffice', async () => {
+    const w = new World();
+    // A clearing in the middle of tile 100 (nothing within reach of an edge) and one 3 px from tile 200's west edge.
+    for (let c = 0; c < 10; c++) for (let r = 0; r < 10; r++) w.set(100 * 256 + 120 + c, 50 * 256 + 120 + r, '2016-05-01');
+    for (let c = 0; c < 10; c++) for (let r = 0; r < 10; r++) w.set(200 * 256 + 3 + c, 50 * 256 + 120 + r, '2016-05-01');
+    const passes: Array<{ neighbours: number; complete: boolean }> = [];
+    const middle = await job(100, 50, {}, w, { onPass: (p) => passes.push(p) });
+    expect(middle.nb_clusters).toBe(1);
+    expect(w.reads).toEqual(['12/100/50']);
+    expect(passes).toMatchObject([{ neighbours: 0, complete: true }]);
+    w.reads.length = 0;
+    passes.length = 0;
+    const west = await job(200, 50, {}, w, { onPass: (p) => passes.push(p) });
+    expect(west.nb_clusters).toBe(1);
+    expect(w.reads.sort()).toEqual(['12/199/50', '12/200/50']);
+    expect(passes).toMatchObject([{ neighbours: 1, complete: true }]);
+  });
+
   it('blurring (margin 0) reads no neighbours', async () => {
     const w = new World();
     for (let gx = 100 * 256; gx < 100 * 256 + 10; gx++) w.set(gx, 50 * 256, '2016-03-03');

@@ -26,8 +26,8 @@ export interface ClusterEngine {
   ): { clusters: OwnedCluster[]; complete: boolean; needs?: number };
   initialHaloMargin(params: ClusterParams): number;
   MAX_HALO_MARGIN: number;
-  /** Whether the algorithm says which neighbours it needs (they are then read on demand). */
-  readsNeighboursOnDemand?(params: ClusterParams): boolean;
+  /** The neighbours to read before the first pass (bit 4: the tile; absent: all); the engine asks for more in `needs`. */
+  firstNeighbours?(alerts: Alerts, params: ClusterParams): number;
 }
 
 /**
@@ -76,11 +76,6 @@ export interface RunTileOptions {
   /** Called once per clustering pass with the halo margin used (lets tests and logs see retries). */
   onPass?: (pass: { margin: number; alerts: number; complete: boolean; neighbours: number }) => void;
 }
-
-/** Tiles with at least this many alerts read all their neighbours up front. */
-const EAGER_NEIGHBOURS = 5000;
-/** Only the tile itself (bit 4 of a neighbour mask). */
-const SELF_ONLY = 1 << 4;
 
 function popCount(mask: number): number {
   let k = 0;
@@ -250,10 +245,9 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
   const clusterEngine: ClusterEngine = options.engine ?? (await import('../meanshift/engine.ts'));
   const max = clusterEngine.MAX_HALO_MARGIN;
   let margin = Math.min(clusterEngine.initialHaloMargin(params), max);
-  // A sparse tile's neighbours are read only when the algorithm says it needs them (a dense tile
-  // needs them all: reading them first saves a pass).
-  const onDemand = clusterEngine.readsNeighboursOnDemand?.(params) === true && own.length < EAGER_NEIGHBOURS;
-  let loaded = onDemand ? SELF_ONLY : NEIGHBOURS_ALL;
+  // Neighbours are read when the algorithm says it needs them: first those it names from the tile's
+  // alerts, then those its passes ask for.
+  let loaded = clusterEngine.firstNeighbours?.(own, params) ?? NEIGHBOURS_ALL;
   const memo: Record<string, unknown> = {};
   for (;;) {
     const gathered = margin > 0 ? await gatherHalo(tile, own, margin, cache, loaded) : own;

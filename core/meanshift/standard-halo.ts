@@ -12,10 +12,10 @@
 // kept cluster has a touched member or a member whose closure reaches a missing area, and no
 // touched alert ends within width/2 + width of a kept cluster's mode; else `needs` says which
 // neighbours (or a wider margin) would settle it. See docs/clustering.md.
-import { latticeClimber, linkModes, meanOfModes } from './standard.ts';
+import { kernelReach, latticeClimber, linkModes, meanOfModes } from './standard.ts';
 import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
-import { BEYOND_MARGIN } from './types.ts';
+import { BEYOND_MARGIN, NEIGHBOURS_ALL } from './types.ts';
 import type { ClusterParams, TileBox, TileClustering } from './types.ts';
 import type { Climb, LatticeClimber } from './standard.ts';
 
@@ -44,6 +44,26 @@ function missingIn(x0: number, y0: number, x1: number, y1: number, loaded: numbe
       const bit = 1 << ((dy + 1) * 3 + (dx + 1));
       if ((loaded & bit) === 0) mask |= bit;
     }
+  }
+  return mask;
+}
+
+/** Bit of the tile itself in a neighbour mask. */
+const SELF = 1 << 4;
+
+/**
+ * The neighbours the first pass reads (bit 4: the tile): those the kernel windows of the tile's own
+ * alerts reach where they start. A pass without one of them would almost always ask for it (a tile
+ * alert is nearly always a member of a cluster the tile may own, and its window reads there), so
+ * reading them first saves that pass; what the climbs reach beyond is asked for in `needs`.
+ */
+export function neighboursInReach(alerts: Alerts, width: number): number {
+  const reach = kernelReach(width);
+  let mask = SELF;
+  for (let i = 0; i < alerts.length && mask !== NEIGHBOURS_ALL; i++) {
+    const c = alerts.col[i], r = alerts.row[i];
+    if (tileDistance(c, r) !== 0) continue;
+    mask |= missingIn(c - reach, r - reach, c + reach, r + reach, SELF, Infinity);
   }
   return mask;
 }

@@ -156,8 +156,18 @@ interface Kernel {
   P3: Float64Array;
 }
 
+/** Half-side (px) of the square kernel window of a width: a step only sees alerts within it. */
+function kernelRadius(width: number): number {
+  return Math.max(1, Math.floor(TRUNCATION * width));
+}
+
+/** How far (px, Chebyshev) from a position the alerts a step sees can lie: the window of the nearest pixel centre. */
+export function kernelReach(width: number): number {
+  return kernelRadius(width) + 0.5;
+}
+
 function kernelTables(width: number): Kernel {
-  const R = Math.max(1, Math.floor(TRUNCATION * width));
+  const R = kernelRadius(width);
   const a = 1 / (2 * width * width);
   const nk = 2 * R + 1;
   const w = new Float64Array(nk);
@@ -414,8 +424,7 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
     steps: 0,
     evaluations: 0,
     polished: 0,
-    // A step reads the window of a pixel centre within 0.5 px of the position.
-    reach: kernel.R + 0.5,
+    reach: kernelReach(width),
   };
   if (n === 0) return { climb: out, climbAlert: () => {}, alertsIn: () => {} };
   const ix = indexLattice(pts);
@@ -595,7 +604,7 @@ function union(parent: Int32Array, i: number, j: number): void {
   if (a !== b) parent[a < b ? b : a] = a < b ? a : b;
 }
 
-/** Grids of mode cells up to this many cells are counted in arrays (a 512 px halo at width 5: 84,000). */
+/** Grids of mode cells up to this many cells may be counted in arrays (a 512 px halo at width 5: 84,000). */
 const DENSE_CELLS = 1 << 20;
 
 /**
@@ -626,7 +635,8 @@ export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, l
   // to count in, else a comparison sort.
   const key = new Float64Array(n);
   for (let i = 0; i < n; i++) key[i] = (cy[i] - minCy) * cols + (cx[i] - minCx);
-  const dense = cols * rows <= DENSE_CELLS;
+  // (Counting costs the grid's size: worth it when the modes are many for their grid.)
+  const dense = cols * rows <= Math.min(DENSE_CELLS, 8 * n);
   let order: Int32Array;
   if (dense) {
     const start = new Int32Array(cols * rows + 1);

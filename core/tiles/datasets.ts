@@ -15,7 +15,7 @@
 // - wri/gfw-datapump src/datapump/sync/sync.py: tile-cache max_zoom 12 (GLAD-L), 14 (GLAD-S2, RADD,
 //   integrated); data-lake grids 10/40000 (0.00025°, GLAD-L) and 10/100000 (0.0001°, the others;
 //   wri/gfw_pixetl grids/lat_lng_grid.py: resolution = width / cols).
-import { readRgba, allocAlerts, sliceAlerts, gladDecoder } from './decode.ts';
+import { readRgba, allocAlerts, gladDecoder } from './decode.ts';
 import { isoToDays } from './dates.ts';
 import { TILE_SIZE, tileKey } from './grid.ts';
 import type { AlertDecoder, Alerts, DayRange, TileAddress } from './types.ts';
@@ -184,6 +184,9 @@ function tileCacheConfidence(b: number, a: number, alphaConfidence: boolean): nu
   return Math.min(CONFIDENCE.high, Math.max(CONFIDENCE.low, Math.floor(b / 100)));
 }
 
+/** Scratch of decodeTileCache: the alert pixels of one tile (decoding is synchronous, so one buffer serves all). */
+const HITS = new Int32Array(TILE_SIZE * TILE_SIZE);
+
 /**
  * Decodes a GFW tile-cache PNG: an alert where day = 255·R + G > 0 and alpha > 0 (the dynamic
  * renderer hides filtered alerts by alpha only). Internal day = value + offset; alerts within
@@ -191,7 +194,9 @@ function tileCacheConfidence(b: number, a: number, alphaConfidence: boolean): nu
  */
 function decodeTileCache(rgba: Uint8Array, range: DayRange, tile: TileAddress, offset: number, alphaConfidence: boolean, minLevel: number): Alerts {
   const pixels = TILE_SIZE * TILE_SIZE;
-  const out = allocAlerts(pixels);
+  // One pass collects the alert pixels, so the typed arrays are allocated once at the exact size
+  // (not 65,536 alerts' worth per tile, a tile and 8 neighbours: 6.5 MB of garbage at start-up).
+  const hits = HITS;
   let n = 0;
   for (let p = 0; p < pixels; p++) {
     const o = 4 * p;
@@ -200,21 +205,20 @@ function decodeTileCache(rgba: Uint8Array, range: DayRange, tile: TileAddress, o
     const days = value + offset;
     if (days < 0 || days > MAX_DAYS) throw new Error(`tile ${tileKey(tile)}: pixel value ${value} is outside the dates this dataset can hold`);
     if (days < range.startDays || days >= range.endDays) continue;
-    const confidence = tileCacheConfidence(rgba[o + 2], rgba[o + 3], alphaConfidence);
-    if (confidence < minLevel) continue;
-    out.col[n] = p % TILE_SIZE;
-    out.row[n] = (p / TILE_SIZE) | 0;
-    out.days[n] = days;
-    out.confidence[n] = confidence;
-    n++;
+    if (tileCacheConfidence(rgba[o + 2], rgba[o + 3], alphaConfidence) < minLevel) continue;
+    hits[n++] = p;
   }
-  // One pass into a tile-sized buffer, then a copy at the exact size (the buffer is 1.3 MB, short-lived).
-  return copyAlerts(sliceAlerts(out, n));
-}
-
-/** A compact copy (so a trimmed view does not keep its big buffer alive). */
-function copyAlerts(a: Alerts): Alerts {
-  return { length: a.length, col: a.col.slice(), row: a.row.slice(), days: a.days.slice(), confidence: a.confidence.slice() };
+  const out = allocAlerts(n);
+  for (let k = 0; k < n; k++) {
+    const p = hits[k];
+    const o = 4 * p;
+    out.col[k] = p % TILE_SIZE;
+    out.row[k] = (p / TILE_SIZE) | 0;
+    out.days[k] = 255 * rgba[o] + rgba[o + 1] + offset;
+    out.confidence[k] = tileCacheConfidence(rgba[o + 2], rgba[o + 3], alphaConfidence);
+  }
+  out.length = n;
+  return out;
 }
 
 /** The alerts at or above a confidence level (a copy; all of them when minLevel ≤ 0). */

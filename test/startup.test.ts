@@ -27,6 +27,10 @@ beforeAll(async () => {
       "registerHooks({ load(url, context, next) { if (url.startsWith('file:')) process.stderr.write(`loaded ${url}\\n`); return next(url, context); } });\n",
   );
   await writeSyntheticMosaic(join(dir, 'tiles'), { z: 12, x0: 1354, y0: 2044, x1: 1356, y1: 2046, seed: 3, density: 3000 });
+  // The first start after a change (a fresh clone: every time) builds the bundle, loading esbuild
+  // from node_modules; the checks below are of the starts after it.
+  const first = start(root, JSON.stringify({ z: 12, x: 1, y: 1 }));
+  expect(first.status, first.stderr).toBe(0);
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -228,10 +228,8 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
   let centres: Array<{ x: number; y: number }> = [];
   let candidate = new Uint8Array(0);
   for (;;) {
-    for (const i of pending) {
-      climbed[i] = 1;
-      climber.climbAlert(i);
-    }
+    for (const i of pending) climbed[i] = 1;
+    climber.climbAlerts(pending);
     // Clusters among the climbed alerts (in index order: the result does not depend on the rounds).
     let m = 0;
     for (let i = 0; i < n; i++) m += climbed[i];

@@ -403,9 +403,10 @@ function polish(ix: LatticeIndex, kernel: Kernel, scratch: Scratch, exact: Float
  */
 /** Climbs alerts one at a time, on demand, sharing the pixel models between climbs. */
 export interface LatticeClimber {
-  /** The results: entries of alert i are valid once climbAlert(i) ran. */
+  /** The results: entries of alert i are valid once it was climbed. */
   readonly climb: Climb;
-  climbAlert(i: number): void;
+  /** Climbs each alert of the list (indices into the points). */
+  climbAlerts(list: ArrayLike<number>): void;
   /** Calls visit(j) for every alert j with col0 ≤ col_j ≤ col1 and row0 ≤ row_j ≤ row1. */
   alertsIn(col0: number, col1: number, row0: number, row1: number, visit: (j: number) => void): void;
 }
@@ -426,7 +427,7 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
     polished: 0,
     reach: kernelReach(width),
   };
-  if (n === 0) return { climb: out, climbAlert: () => {}, alertsIn: () => {} };
+  if (n === 0) return { climb: out, climbAlerts: () => {}, alertsIn: () => {} };
   const ix = indexLattice(pts);
   const { minC, minR, maxC, maxR } = ix;
   // Pixel models, built on demand: slot[pixel] − 1 indexes MODEL-sized records in `models` (0: not
@@ -446,123 +447,131 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
   const crawl2 = CRAWL_STEP * CRAWL_STEP;
 
 
-  function climbAlert(i: number): void {
-    // Hot-loop state in locals (not closure slots), written back when it changes.
+  /**
+   * Climbs the alerts of `list`, one after the other, in one call: a cold process runs its first
+   * tile mostly before the optimising compiler steps in, and a loop inside one call is compiled (on
+   * the stack) after a few alerts, where a call per alert waits for thousands of calls.
+   */
+  function climbAlerts(list: ArrayLike<number>): void {
+    // Hot-loop state in locals (not closure slots), written back at the end.
     let models = state.models;
     let built = state.built;
-  const sx = pts.col[i], sy = pts.row[i];
-  // Position relative to the start pixel (frame-independent arithmetic).
-  let dx = 0, dy = 0;
-  let loX = 0, hiX = 0, loY = 0, hiY = 0;
-  let steps = 0;
-  for (;;) {
-    const rx = Math.round(dx), ry = Math.round(dy);
-    // The nearest pixel centre, kept inside the alerts' bounding box (positions are means of alerts).
-    const c = Math.min(maxC, Math.max(minC, sx + rx)), r = Math.min(maxR, Math.max(minR, sy + ry));
-    const pixel = (r - minR) * boxW + (c - minC);
-    let m = slot[pixel] - 1;
-    if (m < 0) {
-      m = built * MODEL;
-      if (m + MODEL > models.length) {
-        const grown = new Float64Array(2 * models.length);
-        grown.set(models);
-        models = grown;
-      }
-      buildModel(ix, kernel, c, r, models, m);
-      slot[pixel] = m + 1;
-      built++;
-    }
-    if (models[m] !== models[m]) break; // NaN: no alert within reach of this pixel (safety)
-    // z = y − c in pixel units, then m(y) = c + (m(c) − c) + Dm·z + ½D²m[z, z].
-    const zx = dx - (c - sx), zy = dy - (r - sy);
-    const zxx = zx * zx, zxy = zx * zy, zyy = zy * zy;
-    const txxx = models[m + 5], txxy = models[m + 6], txyy = models[m + 7], tyyy = models[m + 8];
-    const nx = c - sx + models[m] + models[m + 2] * zx + models[m + 3] * zy + txxx * zxx + 2 * txxy * zxy + txyy * zyy;
-    const ny = r - sy + models[m + 1] + models[m + 3] * zx + models[m + 4] * zy + txxy * zxx + 2 * txyy * zxy + tyyy * zyy;
-    // g = m(y) − y, the plain mean-shift step; A = I − Dm(y) (symmetric): −A/width² is the Hessian
-    // of log f at y, so A positive definite ⇔ log f is locally concave (y is near a mode, not on a
-    // plateau, ridge or saddle). There the Newton step δ = A⁻¹g points at the fixed point of the
-    // linearised map: |δ| is the distance left to the mode, which |g| underestimates by 1/(1 − λ).
-    const gx = nx - dx, gy = ny - dy;
-    const a11 = 1 - (models[m + 2] + 2 * (txxx * zx + txxy * zy));
-    const a12 = -(models[m + 3] + 2 * (txxy * zx + txyy * zy));
-    const a22 = 1 - (models[m + 4] + 2 * (txyy * zx + tyyy * zy));
-    const det = a11 * a22 - a12 * a12;
-    steps++;
-    // The flow has stalled (the plain step is below STALL_STEP): stop, as the exact flow does.
-    let done = gx * gx + gy * gy < stall2;
-    if (done) {
-      dx = nx;
-      dy = ny;
-    } else if (a11 > 0 && det > 0) {
-      const ux = (a22 * gx - a12 * gy) / det, uy = (a11 * gy - a12 * gx) / det;
-      const u2 = ux * ux + uy * uy;
-      if (u2 < handoff2) {
-        // Within HANDOFF of the model's mode: hand the climb to the exact mode next to this
-        // pixel (polished once per pixel) when it agrees with the model's estimate.
-        let k = polishedAt.get(pixel);
-        if (k === undefined) {
-          k = polished.length;
-          polishedAt.set(pixel, k);
-          polished.push(...polish(ix, kernel, scratch, exact, models, c, r, m));
+    for (let t = 0; t < list.length; t++) {
+      const i = list[t];
+      const sx = pts.col[i], sy = pts.row[i];
+      // Position relative to the start pixel (frame-independent arithmetic).
+      let dx = 0, dy = 0;
+      let loX = 0, hiX = 0, loY = 0, hiY = 0;
+      let steps = 0;
+      for (;;) {
+        const rx = Math.round(dx), ry = Math.round(dy);
+        // The nearest pixel centre, kept inside the alerts' bounding box (positions are means of alerts).
+        const c = Math.min(maxC, Math.max(minC, sx + rx)), r = Math.min(maxR, Math.max(minR, sy + ry));
+        const pixel = (r - minR) * boxW + (c - minC);
+        let m = slot[pixel] - 1;
+        if (m < 0) {
+          m = built * MODEL;
+          if (m + MODEL > models.length) {
+            const grown = new Float64Array(2 * models.length);
+            grown.set(models);
+            models = grown;
+          }
+          buildModel(ix, kernel, c, r, models, m);
+          slot[pixel] = m + 1;
+          built++;
         }
-        const px = c - sx + polished[k], py = r - sy + polished[k + 1];
-        const ex = px - dx - ux, ey = py - dy - uy;
-        if (ex * ex + ey * ey < handoff2) {
-          dx = px;
-          dy = py;
-          // The polish read the windows of pixels up to 2 px from this one: the box (which the
-          // halo check holds against the kernel reach) covers them.
-          if (c - sx - 2 < loX) loX = c - sx - 2;
-          if (c - sx + 2 > hiX) hiX = c - sx + 2;
-          if (r - sy - 2 < loY) loY = r - sy - 2;
-          if (r - sy + 2 > hiY) hiY = r - sy + 2;
-          done = true;
+        if (models[m] !== models[m]) break; // NaN: no alert within reach of this pixel (safety)
+        // z = y − c in pixel units, then m(y) = c + (m(c) − c) + Dm·z + ½D²m[z, z].
+        const zx = dx - (c - sx), zy = dy - (r - sy);
+        const zxx = zx * zx, zxy = zx * zy, zyy = zy * zy;
+        const txxx = models[m + 5], txxy = models[m + 6], txyy = models[m + 7], tyyy = models[m + 8];
+        const nx = c - sx + models[m] + models[m + 2] * zx + models[m + 3] * zy + txxx * zxx + 2 * txxy * zxy + txyy * zyy;
+        const ny = r - sy + models[m + 1] + models[m + 3] * zx + models[m + 4] * zy + txxy * zxx + 2 * txyy * zxy + tyyy * zyy;
+        // g = m(y) − y, the plain mean-shift step; A = I − Dm(y) (symmetric): −A/width² is the Hessian
+        // of log f at y, so A positive definite ⇔ log f is locally concave (y is near a mode, not on a
+        // plateau, ridge or saddle). There the Newton step δ = A⁻¹g points at the fixed point of the
+        // linearised map: |δ| is the distance left to the mode, which |g| underestimates by 1/(1 − λ).
+        const gx = nx - dx, gy = ny - dy;
+        const a11 = 1 - (models[m + 2] + 2 * (txxx * zx + txxy * zy));
+        const a12 = -(models[m + 3] + 2 * (txxy * zx + txyy * zy));
+        const a22 = 1 - (models[m + 4] + 2 * (txyy * zx + tyyy * zy));
+        const det = a11 * a22 - a12 * a12;
+        steps++;
+        // The flow has stalled (the plain step is below STALL_STEP): stop, as the exact flow does.
+        let done = gx * gx + gy * gy < stall2;
+        if (done) {
+          dx = nx;
+          dy = ny;
+        } else if (a11 > 0 && det > 0) {
+          const ux = (a22 * gx - a12 * gy) / det, uy = (a11 * gy - a12 * gx) / det;
+          const u2 = ux * ux + uy * uy;
+          if (u2 < handoff2) {
+            // Within HANDOFF of the model's mode: hand the climb to the exact mode next to this
+            // pixel (polished once per pixel) when it agrees with the model's estimate.
+            let k = polishedAt.get(pixel);
+            if (k === undefined) {
+              k = polished.length;
+              polishedAt.set(pixel, k);
+              polished.push(...polish(ix, kernel, scratch, exact, models, c, r, m));
+            }
+            const px = c - sx + polished[k], py = r - sy + polished[k + 1];
+            const ex = px - dx - ux, ey = py - dy - uy;
+            if (ex * ex + ey * ey < handoff2) {
+              dx = px;
+              dy = py;
+              // The polish read the windows of pixels up to 2 px from this one: the box (which the
+              // halo check holds against the kernel reach) covers them.
+              if (c - sx - 2 < loX) loX = c - sx - 2;
+              if (c - sx + 2 > hiX) hiX = c - sx + 2;
+              if (r - sy - 2 < loY) loY = r - sy - 2;
+              if (r - sy + 2 > hiY) hiY = r - sy + 2;
+              done = true;
+            }
+          }
+          if (done) {
+            // handed to the polished mode
+          } else if (u2 <= trust2) {
+            // Newton: jump to the linearised fixed point (the model's own mode when |δ| is tiny).
+            dx += ux;
+            dy += uy;
+            done = u2 < modelStop2;
+          } else if (gx * gx + gy * gy < crawl2) {
+            // A crawl up a wide, nearly flat top (the flow would take thousands of steps): move
+            // TRUST·width along the Newton direction (an ascent direction of log f where it is concave).
+            const scale = trust / Math.sqrt(u2);
+            dx += ux * scale;
+            dy += uy * scale;
+          } else {
+            // Concave, the mode farther than the trust length: plain steps crawl at rate λ(Dm) ≈ 1 on
+            // a wide top; a stride of b plain steps follows the same gradient path (strideOf).
+            const b = strideOf(a11, a12, a22, gx * gx + gy * gy, trust);
+            dx += gx * b;
+            dy += gy * b;
+          }
+        } else {
+          const g2 = gx * gx + gy * gy;
+          // Not concave here: the plain step, the exact flow's, lengthened CRAWL_BOOST times (at most
+          // to TRUST·width) while it crawls across a nearly flat top, a discretisation of the same path.
+          // (Curvature-bounded strides here changed 2 of 3,002 members on the bench tile: near saddles
+          // and ridges the flow is ill-conditioned, so the plain step is kept.)
+          const b = g2 < crawl2 ? Math.min(CRAWL_BOOST, trust / Math.sqrt(g2)) : 1;
+          dx += gx * b;
+          dy += gy * b;
         }
+        if (dx < loX) loX = dx;
+        if (dx > hiX) hiX = dx;
+        if (dy < loY) loY = dy;
+        if (dy > hiY) hiY = dy;
+        if (done || steps >= MAX_STEPS) break;
       }
-      if (done) {
-        // handed to the polished mode
-      } else if (u2 <= trust2) {
-        // Newton: jump to the linearised fixed point (the model's own mode when |δ| is tiny).
-        dx += ux;
-        dy += uy;
-        done = u2 < modelStop2;
-      } else if (gx * gx + gy * gy < crawl2) {
-        // A crawl up a wide, nearly flat top (the flow would take thousands of steps): move
-        // TRUST·width along the Newton direction (an ascent direction of log f where it is concave).
-        const scale = trust / Math.sqrt(u2);
-        dx += ux * scale;
-        dy += uy * scale;
-      } else {
-        // Concave, the mode farther than the trust length: plain steps crawl at rate λ(Dm) ≈ 1 on
-        // a wide top; a stride of b plain steps follows the same gradient path (strideOf).
-        const b = strideOf(a11, a12, a22, gx * gx + gy * gy, trust);
-        dx += gx * b;
-        dy += gy * b;
-      }
-    } else {
-      const g2 = gx * gx + gy * gy;
-      // Not concave here: the plain step, the exact flow's, lengthened CRAWL_BOOST times (at most
-      // to TRUST·width) while it crawls across a nearly flat top, a discretisation of the same path.
-      // (Curvature-bounded strides here changed 2 of 3,002 members on the bench tile: near saddles
-      // and ridges the flow is ill-conditioned, so the plain step is kept.)
-      const b = g2 < crawl2 ? Math.min(CRAWL_BOOST, trust / Math.sqrt(g2)) : 1;
-      dx += gx * b;
-      dy += gy * b;
+      out.steps += steps;
+      out.modeX[i] = sx + dx;
+      out.modeY[i] = sy + dy;
+      out.pathMinX[i] = sx + loX;
+      out.pathMaxX[i] = sx + hiX;
+      out.pathMinY[i] = sy + loY;
+      out.pathMaxY[i] = sy + hiY;
     }
-    if (dx < loX) loX = dx;
-    if (dx > hiX) hiX = dx;
-    if (dy < loY) loY = dy;
-    if (dy > hiY) hiY = dy;
-    if (done || steps >= MAX_STEPS) break;
-  }
-  out.steps += steps;
-  out.modeX[i] = sx + dx;
-  out.modeY[i] = sy + dy;
-  out.pathMinX[i] = sx + loX;
-  out.pathMaxX[i] = sx + hiX;
-  out.pathMinY[i] = sy + loY;
-  out.pathMaxY[i] = sy + hiY;
     state.models = models;
     state.built = built;
     out.evaluations = built;
@@ -579,13 +588,13 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
     }
   }
 
-  return { climb: out, climbAlert, alertsIn };
+  return { climb: out, climbAlerts, alertsIn };
 }
 
 /** Every alert climbs to its mode (see latticeClimber). */
 export function climbLattice(pts: Lattice, width: number): Climb {
   const climber = latticeClimber(pts, width);
-  for (let i = 0; i < pts.length; i++) climber.climbAlert(i);
+  climber.climbAlerts(Int32Array.from({ length: pts.length }, (_, i) => i));
   return climber.climb;
 }
 

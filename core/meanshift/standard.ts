@@ -461,7 +461,9 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
       const sx = pts.col[i], sy = pts.row[i];
       // Position relative to the start pixel (frame-independent arithmetic).
       let dx = 0, dy = 0;
-      let loX = 0, hiX = 0, loY = 0, hiY = 0;
+      // The path's box; −0, a double from the first alert on (from 0, V8 speculates on small
+      // integers and drops the compiled loop at the first fractional box).
+      let loX = -0, hiX = -0, loY = -0, hiY = -0;
       let steps = 0;
       for (;;) {
         const rx = Math.round(dx), ry = Math.round(dy);

@@ -123,16 +123,43 @@ function kernelTables(width: number, timeWidth: number): Kernel {
 /** Floats per node model: m(c) − c (x, y, t), Dm (xx, xy, xt, yy, yt, tt), ½D²m (xxx, xxy, xxt, xyy, xyt, xtt, yyy, yyt, ytt, ttt). */
 const MODEL = 19;
 
+/** Floats per cached row sum: Σ q·(1, u, e, uu, ue, ee, uuu, uue, uee, eee) over one window row. */
+const ROW = 10;
+
 /**
- * One pass over the window of node (c, r, time d0 in units): writes its model to models[m .. m + MODEL)
- * (NaN in models[m] when no alert is within reach). Local coordinates u, v (px) and e (τ px)
- * relative to the node; per row, sums over the row's alerts, then over rows.
+ * Row sums of node windows, direct-mapped by (column c, time node, row j): the sums over the alerts
+ * of row j depend on (c, time node, j) only, not on the node's row, so the models of nodes above
+ * and below one another (trajectories crossing a clearing) share all but one of their rows. A hit
+ * returns the same numbers the loop would compute (same alerts, same order): models are
+ * bit-identical whatever was cached, only cheaper.
  */
-function buildModel(ix: Index, kn: Kernel, c: number, r: number, d0: number, models: Float64Array, m: number): void {
+interface RowCache {
+  /** Slot key (NaN: empty). */
+  key: Float64Array;
+  sums: Float64Array;
+  mask: number;
+}
+
+function rowCache(n: number): RowCache {
+  // ~4 slots per alert, 2¹²–2¹⁷ (at most 11.5 MB): on the bench tile at 30,000 alerts half the
+  // row passes are hits (61 % at most: 1.05 M distinct rows among 2.69 M read).
+  let size = 1 << 12;
+  while (size < 4 * n && size < 1 << 17) size *= 2;
+  return { key: new Float64Array(size).fill(NaN), sums: new Float64Array(ROW * size), mask: size - 1 };
+}
+
+/**
+ * One pass over the window of node (c, r, time node kk = d0/step; nK time nodes): writes its model
+ * to models[m .. m + MODEL) (NaN in models[m] when no alert is within reach). Local coordinates u, v
+ * (px) and e (τ px) relative to the node; per row, sums over the row's alerts (cached), then over rows.
+ */
+function buildModel(ix: Index, kn: Kernel, rc: RowCache, c: number, r: number, d0: number, kk: number, nK: number, models: Float64Array, m: number): void {
   const { minC, minR, maxC, maxR, stride, pre, col, unit } = ix;
   const { R, RT, a, w, wt, su } = kn;
+  const { key, sums, mask } = rc;
   const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
   const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
+  const key0 = (c - minC) * nK + kk, keyStride = (maxC - minC + 1) * nK;
   let S0 = 0, Su = 0, Sv = 0, Se = 0;
   let Suu = 0, Suv = 0, Sue = 0, Svv = 0, Sve = 0, See = 0;
   let Suuu = 0, Suuv = 0, Suue = 0, Suvv = 0, Suve = 0, Suee = 0, Svvv = 0, Svve = 0, Svee = 0, Seee = 0;
@@ -140,23 +167,51 @@ function buildModel(ix: Index, kn: Kernel, c: number, r: number, d0: number, mod
     const base = (j - minR) * stride;
     const q0 = pre[base + cA], q1 = pre[base + cB + 1];
     if (q0 === q1) continue;
-    let r0 = 0, ru = 0, re = 0, ruu = 0, rue = 0, ree = 0, ruuu = 0, ruue = 0, ruee = 0, reee = 0;
-    for (let p = q0; p < q1; p++) {
-      const de = unit[p] - d0;
-      if (de < -RT || de > RT) continue;
-      const u = col[p] - c, e = de * su;
-      const q = w[u + R] * wt[de + RT];
-      const qu = q * u, qe = q * e;
-      r0 += q;
-      ru += qu;
-      re += qe;
-      ruu += qu * u;
-      rue += qu * e;
-      ree += qe * e;
-      ruuu += qu * u * u;
-      ruue += qu * u * e;
-      ruee += qu * e * e;
-      reee += qe * e * e;
+    const rowKey = key0 + (j - minR) * keyStride;
+    const h = (Math.imul(rowKey | 0, 0x9e3779b1) ^ Math.imul((rowKey / 4294967296) | 0, 0x85ebca77)) & mask;
+    const o = ROW * h;
+    let r0, ru, re, ruu, rue, ree, ruuu, ruue, ruee, reee;
+    if (key[h] === rowKey) {
+      r0 = sums[o];
+      ru = sums[o + 1];
+      re = sums[o + 2];
+      ruu = sums[o + 3];
+      rue = sums[o + 4];
+      ree = sums[o + 5];
+      ruuu = sums[o + 6];
+      ruue = sums[o + 7];
+      ruee = sums[o + 8];
+      reee = sums[o + 9];
+    } else {
+      r0 = 0, ru = 0, re = 0, ruu = 0, rue = 0, ree = 0, ruuu = 0, ruue = 0, ruee = 0, reee = 0;
+      for (let p = q0; p < q1; p++) {
+        const de = unit[p] - d0;
+        if (de < -RT || de > RT) continue;
+        const u = col[p] - c, e = de * su;
+        const q = w[u + R] * wt[de + RT];
+        const qu = q * u, qe = q * e;
+        r0 += q;
+        ru += qu;
+        re += qe;
+        ruu += qu * u;
+        rue += qu * e;
+        ree += qe * e;
+        ruuu += qu * u * u;
+        ruue += qu * u * e;
+        ruee += qu * e * e;
+        reee += qe * e * e;
+      }
+      key[h] = rowKey;
+      sums[o] = r0;
+      sums[o + 1] = ru;
+      sums[o + 2] = re;
+      sums[o + 3] = ruu;
+      sums[o + 4] = rue;
+      sums[o + 5] = ree;
+      sums[o + 6] = ruuu;
+      sums[o + 7] = ruue;
+      sums[o + 8] = ruee;
+      sums[o + 9] = reee;
     }
     if (r0 === 0) continue;
     const v = j - r, wv = w[v + R];
@@ -348,6 +403,8 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
   // Slot `cap` is the scratch slot (a model rebuilt at each use once `cap` models are kept).
   const cap = Math.max(1, modelCap);
   let nodeK = new Int32Array(Math.min(cap, Math.max(1024, 2 * n)) + 1), next = new Int32Array(nodeK.length), polishedOf = new Int32Array(nodeK.length);
+  const rc = rowCache(n);
+  const nK = kMax - kMin + 1;
   const scratch: Scratch = { wx: new Float64Array(2 * kn.R + 1), wy: new Float64Array(2 * kn.R + 1), wt: new Float64Array(2 * kn.RT + 1) };
   let models = new Float64Array(MODEL * nodeK.length);
   let built = 0, evaluations = 0;
@@ -357,7 +414,7 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
   const delta = new Float64Array(3);
 
   /** The mode next to node (c, r, k): exact Newton from the model's estimate (NaN: not found). */
-  const polish = (c: number, r: number, k: number, m: number): [number, number, number] => {
+  const polish = (c: number, r: number, k: number, models: Float64Array, m: number): [number, number, number] => {
     const d0 = k * step;
     let ox = 0, oy = 0, ot = 0;
     if (solveSpd(1 - models[m + 3], -models[m + 4], -models[m + 5], 1 - models[m + 6], -models[m + 7], 1 - models[m + 8], models[m], models[m + 1], models[m + 2], delta)) {
@@ -424,7 +481,7 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
           polishedOf[j] = 0;
           polished[0] = NaN;
         }
-        buildModel(ix, kn, c, r, k * step, models, j * MODEL);
+        buildModel(ix, kn, rc, c, r, k * step, k - kMin, nK, models, j * MODEL);
         evaluations++;
       }
       const m = j * MODEL;
@@ -462,9 +519,9 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
           let p = polishedOf[j];
           if (p < 0) {
             p = polishedOf[j] = polished.length;
-            polished.push(...polish(c, r, k, m));
+            polished.push(...polish(c, r, k, models, m));
           } else if (p === 0 && polished[0] !== polished[0]) {
-            [polished[0], polished[1], polished[2]] = polish(c, r, k, m); // the scratch slot's node
+            [polished[0], polished[1], polished[2]] = polish(c, r, k, models, m); // the scratch slot's node
           }
           const px = ox + polished[p], py = oy + polished[p + 1], pt = ot + polished[p + 2];
           const ex = px - dx - ux, ey = py - dy - uy, et = pt - dt - ut;

@@ -12,7 +12,8 @@
 // floor(T/width) days when T ≥ width, else every 1/⌈width/T⌉ day (a day is then more than 1 px of τ,
 // and a quadratic model across a whole day would be poor). Time is counted in units of that
 // lattice's day fraction, so node-to-alert offsets are integers and the truncated kernel is
-// three fixed 1-D tables.
+// three fixed 1-D tables. A window's row sums depend on its column, time node and the row only,
+// so they are cached and shared by the nodes above and below (rowCache); alerts climb column by column.
 // Trajectories are computed relative to their start pixel (time is absolute, the same in every
 // frame), models relative to their node, windows summed in one canonical order (row, column, day):
 // the same alert among the same alerts follows bit-identical steps in a tile and in the whole
@@ -141,8 +142,8 @@ interface RowCache {
 }
 
 function rowCache(n: number): RowCache {
-  // ~4 slots per alert, 2¹²–2¹⁷ (at most 11.5 MB): on the bench tile at 30,000 alerts half the
-  // row passes are hits (61 % at most: 1.05 M distinct rows among 2.69 M read).
+  // ~4 slots per alert, 2¹²–2¹⁷ (at most 11.5 MB): on the bench tile at 30,000 alerts, climbing
+  // column by column, 1.10 M of the 2.69 M rows read are summed (1.05 M distinct rows).
   let size = 1 << 12;
   while (size < 4 * n && size < 1 << 17) size *= 2;
   return { key: new Float64Array(size).fill(NaN), sums: new Float64Array(ROW * size), mask: size - 1 };

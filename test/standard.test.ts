@@ -65,23 +65,26 @@ describe('linkModes (single linkage of modes closer than width/2)', () => {
     }
   });
 
-  it('equals brute force when the modes spread over a grid too large to count in (a map of cells instead)', () => {
-    const rand = mulberry32(9);
-    const xs: number[] = [], ys: number[] = [];
-    // Clumps 0–5,000 px apart: ~2,800² cells of side 2.5/√2 px, past the counting sort's limit.
-    for (let c = 0; c < 30; c++) {
-      const cx = rand() * 5000, cy = rand() * 5000, k = 1 + Math.floor(rand() * 8);
-      for (let m = 0; m < k; m++) {
-        xs.push(cx + (rand() - 0.5) * 6);
-        ys.push(cy + (rand() - 0.5) * 6);
+  // Clumps up to 5,000 px apart: ~2,800² cells of side 2.5/√2 px, past the counting sort's limit
+  // (packed numeric sort); up to 10⁶ px apart: past 2³¹ cells (comparison sort).
+  for (const spread of [5000, 1e6]) {
+    it(`equals brute force when the modes spread over a grid too large to count in (${spread} px: a map of cells)`, () => {
+      const rand = mulberry32(9);
+      const xs: number[] = [], ys: number[] = [];
+      for (let c = 0; c < 30; c++) {
+        const cx = rand() * spread, cy = rand() * spread, k = 1 + Math.floor(rand() * 8);
+        for (let m = 0; m < k; m++) {
+          xs.push(cx + (rand() - 0.5) * 6);
+          ys.push(cy + (rand() - 0.5) * 6);
+        }
       }
-    }
-    const x = Float64Array.from(xs), y = Float64Array.from(ys);
-    const got = linkModes(x, y, x.length, 2.5);
-    const want = bruteLinks(x, y, 2.5);
-    expect(Array.from(got.labels)).toEqual(Array.from(want));
-    expect(got.count).toBeGreaterThan(30);
-  });
+      const x = Float64Array.from(xs), y = Float64Array.from(ys);
+      const got = linkModes(x, y, x.length, 2.5);
+      const want = bruteLinks(x, y, 2.5);
+      expect(Array.from(got.labels)).toEqual(Array.from(want));
+      expect(got.count).toBeGreaterThan(30);
+    });
+  }
 
   it('links at distance just below the threshold, not at or above it', () => {
     const x = Float64Array.from([0, 2.4999, 10, 12.5]);

@@ -655,6 +655,13 @@ export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, l
     for (let c = 1; c <= cols * rows; c++) start[c] += start[c - 1];
     order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[start[key[i]]++] = i;
+  } else if (cols * rows <= 2 ** 31 && n < 2097152) {
+    // key·2²¹ + index stays below 2⁵³: one native numeric sort, no comparator.
+    const packed = new Float64Array(n);
+    for (let i = 0; i < n; i++) packed[i] = key[i] * 2097152 + i;
+    packed.sort();
+    order = new Int32Array(n);
+    for (let k = 0; k < n; k++) order[k] = packed[k] % 2097152;
   } else {
     order = Int32Array.from({ length: n }, (_, i) => i).sort((p, q) => key[p] - key[q] || p - q);
   }
@@ -669,12 +676,22 @@ export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, l
   cellStart.push(n);
   const nCells = cellKeys.length;
   const boxes = new Float64Array(4 * nCells);
-  // The cell number of a key, plus one (0: empty): an array over the grid when small, else a map.
+  // The cell number of a key, plus one (0: empty), in an array over the grid when it was counted.
   const denseIndex = dense ? new Int32Array(cols * rows) : undefined;
-  const sparseIndex = dense ? undefined : new Map<number, number>();
+  /** The cell of a key, or −1: from the grid array, else by binary search of the sorted keys. */
+  const cellOf = (k: number): number => {
+    if (denseIndex) return denseIndex[k] - 1;
+    let lo = 0, hi = nCells - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (cellKeys[mid] < k) lo = mid + 1;
+      else if (cellKeys[mid] > k) hi = mid - 1;
+      else return mid;
+    }
+    return -1;
+  };
   for (let c = 0; c < nCells; c++) {
     if (denseIndex) denseIndex[cellKeys[c]] = c + 1;
-    else sparseIndex!.set(cellKeys[c], c + 1);
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     const first = order[cellStart[c]];
     for (let k = cellStart[c]; k < cellStart[c + 1]; k++) {
@@ -699,7 +716,7 @@ export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, l
         if (oy === 0 && ox <= 0) continue;
         const nx = gx + ox, ny = gy + oy;
         if (nx < 0 || nx >= cols || ny >= rows) continue;
-        const d = (denseIndex ? denseIndex[ny * cols + nx] : (sparseIndex!.get(ny * cols + nx) ?? 0)) - 1;
+        const d = cellOf(ny * cols + nx);
         if (d < 0) continue;
         const ra = order[cellStart[c]], rb = order[cellStart[d]];
         if (find(parent, ra) === find(parent, rb)) continue;

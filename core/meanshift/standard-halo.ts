@@ -190,15 +190,8 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
 
   // The tile's alerts come first (runTile gathers them so). A climb of the previous pass that read
   // nothing beyond the margin and no neighbour given since saw the same alerts: reuse it.
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const c = alerts.col[i], r = alerts.row[i];
-    if (c < x0) x0 = c;
-    if (c > x1) x1 = c;
-    if (r < y0) y0 = r;
-    if (r > y1) y1 = r;
-  }
-  const density = n / ((x1 - x0 + 1) * (y1 - y0 + 1));
+  const { minC, minR, maxC, maxR } = climber.box;
+  const density = n / ((maxC - minC + 1) * (maxR - minR + 1));
   let nTile = 0;
   while (nTile < n && tileDistance(alerts.col[nTile], alerts.row[nTile]) === 0) nTile++;
   const climbed = new Uint8Array(n);

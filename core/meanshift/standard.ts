@@ -407,6 +407,8 @@ export interface LatticeClimber {
   readonly climb: Climb;
   /** Climbs each alert of the list (indices into the points). */
   climbAlerts(list: ArrayLike<number>): void;
+  /** The alerts' bounding box (inclusive; empty when there are none). */
+  readonly box: { minC: number; minR: number; maxC: number; maxR: number };
   /** Calls visit(j) for every alert j with col0 ≤ col_j ≤ col1 and row0 ≤ row_j ≤ row1. */
   alertsIn(col0: number, col1: number, row0: number, row1: number, visit: (j: number) => void): void;
 }
@@ -427,7 +429,7 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
     polished: 0,
     reach: kernelReach(width),
   };
-  if (n === 0) return { climb: out, climbAlerts: () => {}, alertsIn: () => {} };
+  if (n === 0) return { climb: out, climbAlerts: () => {}, box: { minC: 0, minR: 0, maxC: -1, maxR: -1 }, alertsIn: () => {} };
   const ix = indexLattice(pts);
   const { minC, minR, maxC, maxR } = ix;
   // Pixel models, built on demand: slot[pixel] − 1 indexes MODEL-sized records in `models` (0: not
@@ -590,7 +592,7 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
     }
   }
 
-  return { climb: out, climbAlerts, alertsIn };
+  return { climb: out, climbAlerts, box: { minC, minR, maxC, maxR }, alertsIn };
 }
 
 /** Every alert climbs to its mode (see latticeClimber). */

@@ -138,6 +138,9 @@ export function newCanvas(tile: TileAddress, halo = 0): TileCanvas {
   return { tile, halo, side, days: new Int32Array(side * side).fill(-1), confidence: new Uint8Array(side * side) };
 }
 
+/** The smallest date_conf value that can be an alert (confidence 1, see datasets.ts `dateConfDays`). */
+const MIN_ALERT = 20000;
+
 /** Earliest date and highest confidence where alerts meet (order-independent). */
 function merge(c: TileCanvas, k: number, days: number, confidence: number): void {
   const had = c.days[k];
@@ -169,16 +172,23 @@ export function renderWindow(c: TileCanvas, geo: RasterGeo, win: PixelWindow, va
     const g = Math.floor(crsYToGy(geo.crs, geo.originY + (win.j0 + j + 0.5) * geo.resY, n) - gyBase);
     rowOf[j] = g >= 0 && g < side ? g : -1;
   }
+  // Most pixels are not alerts (date_conf < 20000, mostly 0): one compare each. Rows without any
+  // alert are noted for pass B, which then skips them.
+  const rowHasAlert = new Uint8Array(height);
   for (let j = 0; j < height; j++) {
     const r = rowOf[j];
-    if (r < 0) continue;
+    const base = j * width;
+    let any = 0;
     for (let i = 0; i < width; i++) {
+      const v = values[base + i];
+      if (v < MIN_ALERT) continue;
+      any = 1;
       const col = colOf[i];
-      if (col < 0) continue;
-      const v = values[j * width + i];
+      if (r < 0 || col < 0) continue;
       const days = dateConfDays(v, offset);
       if (days >= 0) merge(c, r * side + col, days, dateConfConfidence(v));
     }
+    rowHasAlert[j] = any;
   }
   // Window column/row (or -1) under each canvas pixel's centre: pass B.
   const nativeCol = new Int32Array(side);
@@ -192,31 +202,40 @@ export function renderWindow(c: TileCanvas, geo: RasterGeo, win: PixelWindow, va
   }
   for (let r = 0; r < side; r++) {
     const j = nativeRow[r];
-    if (j < 0) continue;
+    if (j < 0 || rowHasAlert[j] === 0) continue;
+    const base = j * width;
     for (let col = 0; col < side; col++) {
       const i = nativeCol[col];
       if (i < 0) continue;
-      const v = values[j * width + i];
+      const v = values[base + i];
+      if (v < MIN_ALERT) continue;
       const days = dateConfDays(v, offset);
       if (days >= 0) merge(c, r * side + col, days, dateConfConfidence(v));
     }
   }
 }
 
+/** Canvas indices of the alerts `canvasAlerts` keeps (reused: the calls are synchronous). */
+let hits = new Int32Array(0);
+
 /** The canvas's alerts within `range` and at or above `minLevel`, row-major; col/row relative to the tile. */
 export function canvasAlerts(c: TileCanvas, range: DayRange, minLevel = 0): Alerts {
-  const keep = (k: number) => c.days[k] >= 0 && c.days[k] >= range.startDays && c.days[k] < range.endDays && c.confidence[k] >= minLevel;
+  const { days, confidence, side, halo } = c;
+  // One pass finds the kept pixels (few: most of a canvas has no alert), a second fills them in.
+  if (hits.length < days.length) hits = new Int32Array(days.length);
   let n = 0;
-  for (let k = 0; k < c.days.length; k++) if (keep(k)) n++;
+  for (let k = 0; k < days.length; k++) {
+    const d = days[k];
+    if (d >= 0 && d >= range.startDays && d < range.endDays && confidence[k] >= minLevel) hits[n++] = k;
+  }
   const out = allocAlerts(n);
-  let m = 0;
-  for (let k = 0; k < c.days.length; k++) {
-    if (!keep(k)) continue;
-    out.col[m] = (k % c.side) - c.halo;
-    out.row[m] = Math.floor(k / c.side) - c.halo;
-    out.days[m] = c.days[k];
-    out.confidence[m] = c.confidence[k];
-    m++;
+  for (let m = 0; m < n; m++) {
+    const k = hits[m];
+    const row = (k / side) | 0;
+    out.col[m] = k - row * side - halo;
+    out.row[m] = row - halo;
+    out.days[m] = days[k];
+    out.confidence[m] = confidence[k];
   }
   out.length = n;
   return out;

@@ -129,13 +129,15 @@ export interface TileCanvas {
   side: number;
   days: Int32Array;
   confidence: Uint8Array;
+  /** Indices of the pixels that hold an alert (days ≥ 0), in the order they got one. */
+  filled: number[];
 }
 
 export function newCanvas(tile: TileAddress, halo = 0): TileCanvas {
   validateTile(tile);
   validateHalo(halo);
   const side = TILE_SIZE + 2 * halo;
-  return { tile, halo, side, days: new Int32Array(side * side).fill(-1), confidence: new Uint8Array(side * side) };
+  return { tile, halo, side, days: new Int32Array(side * side).fill(-1), confidence: new Uint8Array(side * side), filled: [] };
 }
 
 /** The smallest date_conf value that can be an alert (confidence 1, see datasets.ts `dateConfDays`). */
@@ -144,6 +146,7 @@ const MIN_ALERT = 20000;
 /** Earliest date and highest confidence where alerts meet (order-independent). */
 function merge(c: TileCanvas, k: number, days: number, confidence: number): void {
   const had = c.days[k];
+  if (had < 0) c.filled.push(k);
   if (had < 0 || days < had) c.days[k] = days;
   if (confidence > c.confidence[k]) c.confidence[k] = confidence;
 }
@@ -172,23 +175,23 @@ export function renderWindow(c: TileCanvas, geo: RasterGeo, win: PixelWindow, va
     const g = Math.floor(crsYToGy(geo.crs, geo.originY + (win.j0 + j + 0.5) * geo.resY, n) - gyBase);
     rowOf[j] = g >= 0 && g < side ? g : -1;
   }
-  // Most pixels are not alerts (date_conf < 20000, mostly 0): one compare each. Rows without any
-  // alert are noted for pass B, which then skips them.
-  const rowHasAlert = new Uint8Array(height);
-  for (let j = 0; j < height; j++) {
+  // The window's alerts, found once (most pixels are not: date_conf < 20000, mostly 0), as window
+  // indices in row-major order; row j's are found[rowStart[j]..rowStart[j + 1]).
+  const count = findAlerts(values);
+  const found = alertIndex;
+  const rowStart = new Int32Array(height + 1);
+  for (let f = 0; f < count; f++) rowStart[((found[f] / width) | 0) + 1]++;
+  for (let j = 0; j < height; j++) rowStart[j + 1] += rowStart[j];
+  // Pass A: each alert into the canvas pixel that holds its centre.
+  for (let f = 0; f < count; f++) {
+    const k = found[f];
+    const j = (k / width) | 0;
     const r = rowOf[j];
-    const base = j * width;
-    let any = 0;
-    for (let i = 0; i < width; i++) {
-      const v = values[base + i];
-      if (v < MIN_ALERT) continue;
-      any = 1;
-      const col = colOf[i];
-      if (r < 0 || col < 0) continue;
-      const days = dateConfDays(v, offset);
-      if (days >= 0) merge(c, r * side + col, days, dateConfConfidence(v));
-    }
-    rowHasAlert[j] = any;
+    const col = colOf[k - j * width];
+    if (r < 0 || col < 0) continue;
+    const v = values[k];
+    const days = dateConfDays(v, offset);
+    if (days >= 0) merge(c, r * side + col, days, dateConfConfidence(v));
   }
   // Window column/row (or -1) under each canvas pixel's centre: pass B.
   const nativeCol = new Int32Array(side);
@@ -200,37 +203,72 @@ export function renderWindow(c: TileCanvas, geo: RasterGeo, win: PixelWindow, va
     const j = gy < 0 || gy > n ? -1 : Math.floor((gyToCrsY(geo.crs, gy, n) - geo.originY) / geo.resY) - win.j0;
     nativeRow[k] = j >= 0 && j < height ? j : -1;
   }
+  // The canvas columns [colFirst[i], colEnd[i]) whose centre is over window column i: a run, as
+  // x is monotonic in the column on both sides (empty where colFirst is -1).
+  const colFirst = new Int32Array(width).fill(-1);
+  const colEnd = new Int32Array(width);
+  for (let col = 0; col < side; col++) {
+    const i = nativeCol[col];
+    if (i < 0) continue;
+    if (colFirst[i] < 0) colFirst[i] = col;
+    colEnd[i] = col + 1;
+  }
+  // Pass B: each canvas row takes the alerts of the native row under it, in their columns' runs.
   for (let r = 0; r < side; r++) {
     const j = nativeRow[r];
-    if (j < 0 || rowHasAlert[j] === 0) continue;
-    const base = j * width;
-    for (let col = 0; col < side; col++) {
-      const i = nativeCol[col];
-      if (i < 0) continue;
-      const v = values[base + i];
-      if (v < MIN_ALERT) continue;
+    if (j < 0) continue;
+    for (let f = rowStart[j]; f < rowStart[j + 1]; f++) {
+      const k = found[f];
+      const i = k - j * width;
+      const first = colFirst[i];
+      if (first < 0) continue;
+      const v = values[k];
       const days = dateConfDays(v, offset);
-      if (days >= 0) merge(c, r * side + col, days, dateConfConfidence(v));
+      if (days < 0) continue;
+      const confidence = dateConfConfidence(v);
+      for (let col = first; col < colEnd[i]; col++) merge(c, r * side + col, days, confidence);
     }
   }
 }
 
-/** Canvas indices of the alerts `canvasAlerts` keeps (reused: the calls are synchronous). */
-let hits = new Int32Array(0);
+/** Window indices of the alerts `findAlerts` found (reused: renderWindow is synchronous). */
+let alertIndex = new Int32Array(0);
+
+/** Fills `alertIndex` with the indices of the values that may be alerts (≥ MIN_ALERT), in order; their count. */
+function findAlerts(values: ArrayLike<number>): number {
+  const length = values.length;
+  if (alertIndex.length < length) alertIndex = new Int32Array(Math.max(length, 2 * alertIndex.length));
+  const out = alertIndex;
+  let count = 0;
+  let k = 0;
+  if (values instanceof Uint16Array && values.byteOffset % 4 === 0) {
+    // Four pixels per step where they are all zero (most of them): two 32-bit words.
+    const words = new Uint32Array(values.buffer, values.byteOffset, length >> 1);
+    const pairs = words.length & ~1;
+    for (let m = 0; m < pairs; m += 2) {
+      if ((words[m] | words[m + 1]) === 0) continue;
+      for (let p = 2 * m; p < 2 * m + 4; p++) if (values[p] >= MIN_ALERT) out[count++] = p;
+    }
+    k = 2 * pairs;
+  }
+  for (; k < length; k++) if (values[k] >= MIN_ALERT) out[count++] = k;
+  return count;
+}
 
 /** The canvas's alerts within `range` and at or above `minLevel`, row-major; col/row relative to the tile. */
 export function canvasAlerts(c: TileCanvas, range: DayRange, minLevel = 0): Alerts {
   const { days, confidence, side, halo } = c;
-  // One pass finds the kept pixels (few: most of a canvas has no alert), a second fills them in.
-  if (hits.length < days.length) hits = new Int32Array(days.length);
+  // Only the filled pixels (few: most of a canvas has no alert), in canvas order.
+  const filled = Int32Array.from(c.filled).sort();
   let n = 0;
-  for (let k = 0; k < days.length; k++) {
+  for (let m = 0; m < filled.length; m++) {
+    const k = filled[m];
     const d = days[k];
-    if (d >= 0 && d >= range.startDays && d < range.endDays && confidence[k] >= minLevel) hits[n++] = k;
+    if (d >= range.startDays && d < range.endDays && confidence[k] >= minLevel) filled[n++] = k;
   }
   const out = allocAlerts(n);
   for (let m = 0; m < n; m++) {
-    const k = hits[m];
+    const k = filled[m];
     const row = (k / side) | 0;
     out.col[m] = k - row * side - halo;
     out.row[m] = row - halo;

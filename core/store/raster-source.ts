@@ -195,14 +195,14 @@ const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * rows into the window, instead of `readRasters`, whose per-pixel DataView loop was most of a
  * tile's read. geotiff.js still fetches and decompresses each block (its own codec and parameters,
  * captured from a first `readRasters` through its `pool` option). Null when the raster has more
- * than one sample per pixel: `readRasters` then reads it.
+ * than one sample per pixel or is big-endian (rare: GDAL writes little-endian): `readRasters`
+ * then reads it.
  */
 function blockReader(image: GeoTIFFImage): ((win: PixelWindow) => Promise<Uint16Array>) | null {
-  if (image.getSamplesPerPixel() !== 1) return null;
+  if (image.getSamplesPerPixel() !== 1 || image.littleEndian !== HOST_LITTLE_ENDIAN) return null;
   const [width, height] = [image.getWidth(), image.getHeight()];
   const [blockWidth, blockHeight] = [image.getTileWidth(), image.getTileHeight()];
   const [blocksX, blocksY] = [Math.ceil(width / blockWidth), Math.ceil(height / blockHeight)];
-  const swap = image.littleEndian !== HOST_LITTLE_ENDIAN;
   let decoder: Promise<BaseDecoder> | undefined;
   // geotiff.js binds a pool to the image's compression and decoder parameters: keep its decoder.
   const capture = {
@@ -244,7 +244,6 @@ function blockReader(image: GeoTIFFImage): ((win: PixelWindow) => Promise<Uint16
       }
     }
     await Promise.all(reads);
-    if (swap) for (let k = 0; k < out.length; k++) out[k] = ((out[k] & 0xff) << 8) | (out[k] >> 8);
     return out;
   };
 }

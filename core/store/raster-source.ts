@@ -20,9 +20,19 @@ import type { AlertSource, Alerts, DayRange, TileAddress } from '../tiles/types.
  */
 class NativeDeflateDecoder extends BaseDecoder {
   decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-    const out = inflateSync(new Uint8Array(buffer));
+    // One output chunk the size of a block: no concatenation of 16 KB chunks, no copy to return it.
+    const out = inflateSync(new Uint8Array(buffer), { chunkSize: blockBytes(this.parameters) });
+    if (out.byteOffset === 0 && out.byteLength === out.buffer.byteLength) return out.buffer;
     return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
   }
+}
+
+/** The bytes of a decoded block (pixel-interleaved: all samples), as a zlib chunk size. */
+function blockBytes(p: { tileWidth: number; tileHeight: number; bitsPerSample: number | ArrayLike<number> }): number {
+  const bits = typeof p.bitsPerSample === 'number' ? p.bitsPerSample : Array.from(p.bitsPerSample).reduce((a, b) => a + b, 0);
+  const bytes = Math.ceil((p.tileWidth * bits) / 8) * p.tileHeight;
+  // A hint only (a longer output takes more chunks): within zlib's bounds.
+  return Number.isFinite(bytes) ? Math.min(Math.max(bytes, 64), 1 << 26) : 16 * 1024;
 }
 addDecoder([8, 32946], async () => NativeDeflateDecoder, undefined, false);
 

@@ -177,8 +177,7 @@ export function renderWindow(c: TileCanvas, geo: RasterGeo, win: PixelWindow, va
   }
   // The window's alerts, found once (most pixels are not: date_conf < 20000, mostly 0), as window
   // indices in row-major order; row j's are found[rowStart[j]..rowStart[j + 1]).
-  const count = findAlerts(values);
-  const found = alertIndex;
+  const { found, count } = findAlerts(values);
   const rowStart = new Int32Array(height + 1);
   for (let f = 0; f < count; f++) rowStart[((found[f] / width) | 0) + 1]++;
   for (let j = 0; j < height; j++) rowStart[j + 1] += rowStart[j];
@@ -231,15 +230,19 @@ export function renderWindow(c: TileCanvas, geo: RasterGeo, win: PixelWindow, va
   }
 }
 
-/** Window indices of the alerts `findAlerts` found (reused: renderWindow is synchronous). */
-let alertIndex = new Int32Array(0);
-
-/** Fills `alertIndex` with the indices of the values that may be alerts (≥ MIN_ALERT), in order; their count. */
-function findAlerts(values: ArrayLike<number>): number {
+/** The indices of the values that may be alerts (≥ MIN_ALERT), in order: found[0..count). */
+function findAlerts(values: ArrayLike<number>): { found: Int32Array; count: number } {
   const length = values.length;
-  if (alertIndex.length < length) alertIndex = new Int32Array(Math.max(length, 2 * alertIndex.length));
-  const out = alertIndex;
+  let found = new Int32Array(4096);
   let count = 0;
+  const add = (k: number) => {
+    if (count === found.length) {
+      const more = new Int32Array(2 * found.length);
+      more.set(found);
+      found = more;
+    }
+    found[count++] = k;
+  };
   let k = 0;
   if (values instanceof Uint16Array && values.byteOffset % 4 === 0) {
     // Four pixels per step where they are all zero (most of them): two 32-bit words.
@@ -247,12 +250,12 @@ function findAlerts(values: ArrayLike<number>): number {
     const pairs = words.length & ~1;
     for (let m = 0; m < pairs; m += 2) {
       if ((words[m] | words[m + 1]) === 0) continue;
-      for (let p = 2 * m; p < 2 * m + 4; p++) if (values[p] >= MIN_ALERT) out[count++] = p;
+      for (let p = 2 * m; p < 2 * m + 4; p++) if (values[p] >= MIN_ALERT) add(p);
     }
     k = 2 * pairs;
   }
-  for (; k < length; k++) if (values[k] >= MIN_ALERT) out[count++] = k;
-  return count;
+  for (; k < length; k++) if (values[k] >= MIN_ALERT) add(k);
+  return { found, count };
 }
 
 /** The canvas's alerts within `range` and at or above `minLevel`, row-major; col/row relative to the tile. */

@@ -5,8 +5,8 @@
 import { stat } from 'node:fs/promises';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { inflateSync } from 'node:zlib';
-import { addDecoder, BaseClient, BaseDecoder, BaseResponse, fromCustomClient, fromFile, fromUrl } from 'geotiff';
-import type { GeoTIFF, GeoTIFFImage } from 'geotiff';
+import { addDecoder, BaseClient, BaseDecoder, BaseResponse, fromCustomClient, fromFile, fromUrl, getDecoder } from 'geotiff';
+import type { GeoTIFF, GeoTIFFImage, ReadRastersOptions } from 'geotiff';
 import { confidenceLevel, dayOffset } from '../tiles/datasets.ts';
 import type { ConfidenceName, Dataset } from '../tiles/datasets.ts';
 import { tileKey } from '../tiles/grid.ts';
@@ -20,9 +20,19 @@ import type { AlertSource, Alerts, DayRange, TileAddress } from '../tiles/types.
  */
 class NativeDeflateDecoder extends BaseDecoder {
   decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-    const out = inflateSync(new Uint8Array(buffer));
+    // One output chunk the size of a block: no concatenation of 16 KB chunks, no copy to return it.
+    const out = inflateSync(new Uint8Array(buffer), { chunkSize: blockBytes(this.parameters) });
+    if (out.byteOffset === 0 && out.byteLength === out.buffer.byteLength) return out.buffer;
     return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
   }
+}
+
+/** The bytes of a decoded block (pixel-interleaved: all samples), as a zlib chunk size. */
+function blockBytes(p: { tileWidth: number; tileHeight: number; bitsPerSample: number | ArrayLike<number> }): number {
+  const bits = typeof p.bitsPerSample === 'number' ? p.bitsPerSample : Array.from(p.bitsPerSample).reduce((a, b) => a + b, 0);
+  const bytes = Math.ceil((p.tileWidth * bits) / 8) * p.tileHeight;
+  // A hint only (a longer output takes more chunks): within zlib's bounds.
+  return Number.isFinite(bytes) ? Math.min(Math.max(bytes, 64), 1 << 26) : 16 * 1024;
 }
 addDecoder([8, 32946], async () => NativeDeflateDecoder, undefined, false);
 
@@ -187,6 +197,67 @@ function rasterGeo(image: GeoTIFFImage, location: string): RasterGeo {
   };
 }
 
+/** Whether this machine stores a uint16 low byte first (as every one Node runs on does). */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A window reader that takes the decoded blocks (tiles or strips) from geotiff.js and copies their
+ * rows into the window, instead of `readRasters`, whose per-pixel DataView loop was most of a
+ * tile's read. geotiff.js still fetches and decompresses each block (its own codec and parameters,
+ * captured from a first `readRasters` through its `pool` option). Null when the raster has more
+ * than one sample per pixel or is big-endian (rare: GDAL writes little-endian): `readRasters`
+ * then reads it.
+ */
+function blockReader(image: GeoTIFFImage): ((win: PixelWindow) => Promise<Uint16Array>) | null {
+  if (image.getSamplesPerPixel() !== 1 || image.littleEndian !== HOST_LITTLE_ENDIAN) return null;
+  const [width, height] = [image.getWidth(), image.getHeight()];
+  const [blockWidth, blockHeight] = [image.getTileWidth(), image.getTileHeight()];
+  const [blocksX, blocksY] = [Math.ceil(width / blockWidth), Math.ceil(height / blockHeight)];
+  let decoder: Promise<BaseDecoder> | undefined;
+  // geotiff.js binds a pool to the image's compression and decoder parameters: keep its decoder.
+  const capture = {
+    bindParameters(compression: number, parameters: Parameters<typeof getDecoder>[1]) {
+      decoder ??= getDecoder(compression, parameters);
+      return { decode: async (buffer: ArrayBufferLike) => (await decoder!).decode(buffer) };
+    },
+  };
+  return async (win) => {
+    const w = win.i1 - win.i0;
+    const out = new Uint16Array(w * (win.j1 - win.j0));
+    if (!decoder) {
+      // The first read goes through readRasters (which hands us the decoder): the same values.
+      const pool = capture as unknown as ReadRastersOptions['pool'];
+      const data = await image.readRasters({ window: [win.i0, win.j0, win.i1, win.j1], samples: [0], interleave: true, pool });
+      out.set(data as unknown as Uint16Array);
+      return out;
+    }
+    const codec = await decoder;
+    const reads: Promise<void>[] = [];
+    for (let by = Math.floor(win.j0 / blockHeight); by < Math.min(blocksY, Math.ceil(win.j1 / blockHeight)); by++) {
+      for (let bx = Math.floor(win.i0 / blockWidth); bx < Math.min(blocksX, Math.ceil(win.i1 / blockWidth)); bx++) {
+        reads.push(
+          image.getTileOrStrip(bx, by, 0, codec).then(({ data }) => {
+            // The block's rows and columns inside the window (edge blocks are padded or short).
+            const x0 = Math.max(win.i0, bx * blockWidth);
+            const x1 = Math.min(win.i1, (bx + 1) * blockWidth);
+            const y0 = Math.max(win.j0, by * blockHeight);
+            const y1 = Math.min(win.j1, (by + 1) * blockHeight);
+            const need = ((y1 - 1 - by * blockHeight) * blockWidth + (x1 - bx * blockWidth)) * 2;
+            if (data.byteLength < need) throw new RangeError(`block ${bx},${by} has ${data.byteLength} bytes, needs ${need}`);
+            const pixels = new Uint16Array(data, 0, need >> 1);
+            for (let y = y0; y < y1; y++) {
+              const from = (y - by * blockHeight) * blockWidth + (x0 - bx * blockWidth);
+              out.set(pixels.subarray(from, from + (x1 - x0)), (y - win.j0) * w + (x0 - win.i0));
+            }
+          }),
+        );
+      }
+    }
+    await Promise.all(reads);
+    return out;
+  };
+}
+
 /** Opens a date_conf raster (path, file://, http(s):// or s3://) and checks it; one-line errors. */
 export async function openRaster(location: string, options: { s3?: S3Client } = {}): Promise<Raster> {
   const tiff = await openTiff(location, options.s3);
@@ -197,10 +268,12 @@ export async function openRaster(location: string, options: { s3?: S3Client } = 
     throw new Error(`raster ${location}: unreadable TIFF (${(err as Error).message}; expected ${HOW})`);
   }
   const geo = rasterGeo(image, location);
+  const blocks = blockReader(image);
   return {
     location,
     geo,
     async readWindow(win) {
+      if (blocks) return blocks(win);
       // Reads only the blocks the window touches; band 1 (date_conf), one interleaved array.
       const data = await image.readRasters({ window: [win.i0, win.j0, win.i1, win.j1], samples: [0], interleave: true });
       return data as unknown as ArrayLike<number>;

@@ -129,18 +129,24 @@ export interface TileCanvas {
   side: number;
   days: Int32Array;
   confidence: Uint8Array;
+  /** Indices of the pixels that hold an alert (days ≥ 0), in the order they got one. */
+  filled: number[];
 }
 
 export function newCanvas(tile: TileAddress, halo = 0): TileCanvas {
   validateTile(tile);
   validateHalo(halo);
   const side = TILE_SIZE + 2 * halo;
-  return { tile, halo, side, days: new Int32Array(side * side).fill(-1), confidence: new Uint8Array(side * side) };
+  return { tile, halo, side, days: new Int32Array(side * side).fill(-1), confidence: new Uint8Array(side * side), filled: [] };
 }
+
+/** The smallest date_conf value that can be an alert (confidence 1, see datasets.ts `dateConfDays`). */
+const MIN_ALERT = 20000;
 
 /** Earliest date and highest confidence where alerts meet (order-independent). */
 function merge(c: TileCanvas, k: number, days: number, confidence: number): void {
   const had = c.days[k];
+  if (had < 0) c.filled.push(k);
   if (had < 0 || days < had) c.days[k] = days;
   if (confidence > c.confidence[k]) c.confidence[k] = confidence;
 }
@@ -169,16 +175,22 @@ export function renderWindow(c: TileCanvas, geo: RasterGeo, win: PixelWindow, va
     const g = Math.floor(crsYToGy(geo.crs, geo.originY + (win.j0 + j + 0.5) * geo.resY, n) - gyBase);
     rowOf[j] = g >= 0 && g < side ? g : -1;
   }
-  for (let j = 0; j < height; j++) {
+  // The window's alerts, found once (most pixels are not: date_conf < 20000, mostly 0), as window
+  // indices in row-major order; row j's are found[rowStart[j]..rowStart[j + 1]).
+  const { found, count } = findAlerts(values);
+  const rowStart = new Int32Array(height + 1);
+  for (let f = 0; f < count; f++) rowStart[((found[f] / width) | 0) + 1]++;
+  for (let j = 0; j < height; j++) rowStart[j + 1] += rowStart[j];
+  // Pass A: each alert into the canvas pixel that holds its centre.
+  for (let f = 0; f < count; f++) {
+    const k = found[f];
+    const j = (k / width) | 0;
     const r = rowOf[j];
-    if (r < 0) continue;
-    for (let i = 0; i < width; i++) {
-      const col = colOf[i];
-      if (col < 0) continue;
-      const v = values[j * width + i];
-      const days = dateConfDays(v, offset);
-      if (days >= 0) merge(c, r * side + col, days, dateConfConfidence(v));
-    }
+    const col = colOf[k - j * width];
+    if (r < 0 || col < 0) continue;
+    const v = values[k];
+    const days = dateConfDays(v, offset);
+    if (days >= 0) merge(c, r * side + col, days, dateConfConfidence(v));
   }
   // Window column/row (or -1) under each canvas pixel's centre: pass B.
   const nativeCol = new Int32Array(side);
@@ -190,33 +202,81 @@ export function renderWindow(c: TileCanvas, geo: RasterGeo, win: PixelWindow, va
     const j = gy < 0 || gy > n ? -1 : Math.floor((gyToCrsY(geo.crs, gy, n) - geo.originY) / geo.resY) - win.j0;
     nativeRow[k] = j >= 0 && j < height ? j : -1;
   }
+  // The canvas columns [colFirst[i], colEnd[i]) whose centre is over window column i: a run, as
+  // x is monotonic in the column on both sides (empty where colFirst is -1).
+  const colFirst = new Int32Array(width).fill(-1);
+  const colEnd = new Int32Array(width);
+  for (let col = 0; col < side; col++) {
+    const i = nativeCol[col];
+    if (i < 0) continue;
+    if (colFirst[i] < 0) colFirst[i] = col;
+    colEnd[i] = col + 1;
+  }
+  // Pass B: each canvas row takes the alerts of the native row under it, in their columns' runs.
   for (let r = 0; r < side; r++) {
     const j = nativeRow[r];
     if (j < 0) continue;
-    for (let col = 0; col < side; col++) {
-      const i = nativeCol[col];
-      if (i < 0) continue;
-      const v = values[j * width + i];
+    for (let f = rowStart[j]; f < rowStart[j + 1]; f++) {
+      const k = found[f];
+      const i = k - j * width;
+      const first = colFirst[i];
+      if (first < 0) continue;
+      const v = values[k];
       const days = dateConfDays(v, offset);
-      if (days >= 0) merge(c, r * side + col, days, dateConfConfidence(v));
+      if (days < 0) continue;
+      const confidence = dateConfConfidence(v);
+      for (let col = first; col < colEnd[i]; col++) merge(c, r * side + col, days, confidence);
     }
   }
 }
 
+/** The indices of the values that may be alerts (≥ MIN_ALERT), in order: found[0..count). */
+function findAlerts(values: ArrayLike<number>): { found: Int32Array; count: number } {
+  const length = values.length;
+  let found = new Int32Array(4096);
+  let count = 0;
+  const add = (k: number) => {
+    if (count === found.length) {
+      const more = new Int32Array(2 * found.length);
+      more.set(found);
+      found = more;
+    }
+    found[count++] = k;
+  };
+  let k = 0;
+  if (values instanceof Uint16Array && values.byteOffset % 4 === 0) {
+    // Four pixels per step where they are all zero (most of them): two 32-bit words.
+    const words = new Uint32Array(values.buffer, values.byteOffset, length >> 1);
+    const pairs = words.length & ~1;
+    for (let m = 0; m < pairs; m += 2) {
+      if ((words[m] | words[m + 1]) === 0) continue;
+      for (let p = 2 * m; p < 2 * m + 4; p++) if (values[p] >= MIN_ALERT) add(p);
+    }
+    k = 2 * pairs;
+  }
+  for (; k < length; k++) if (values[k] >= MIN_ALERT) add(k);
+  return { found, count };
+}
+
 /** The canvas's alerts within `range` and at or above `minLevel`, row-major; col/row relative to the tile. */
 export function canvasAlerts(c: TileCanvas, range: DayRange, minLevel = 0): Alerts {
-  const keep = (k: number) => c.days[k] >= 0 && c.days[k] >= range.startDays && c.days[k] < range.endDays && c.confidence[k] >= minLevel;
+  const { days, confidence, side, halo } = c;
+  // Only the filled pixels (few: most of a canvas has no alert), in canvas order.
+  const filled = Int32Array.from(c.filled).sort();
   let n = 0;
-  for (let k = 0; k < c.days.length; k++) if (keep(k)) n++;
+  for (let m = 0; m < filled.length; m++) {
+    const k = filled[m];
+    const d = days[k];
+    if (d >= range.startDays && d < range.endDays && confidence[k] >= minLevel) filled[n++] = k;
+  }
   const out = allocAlerts(n);
-  let m = 0;
-  for (let k = 0; k < c.days.length; k++) {
-    if (!keep(k)) continue;
-    out.col[m] = (k % c.side) - c.halo;
-    out.row[m] = Math.floor(k / c.side) - c.halo;
-    out.days[m] = c.days[k];
-    out.confidence[m] = c.confidence[k];
-    m++;
+  for (let m = 0; m < n; m++) {
+    const k = filled[m];
+    const row = (k / side) | 0;
+    out.col[m] = k - row * side - halo;
+    out.row[m] = row - halo;
+    out.days[m] = days[k];
+    out.confidence[m] = confidence[k];
   }
   out.length = n;
   return out;

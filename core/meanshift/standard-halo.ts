@@ -290,7 +290,13 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
       mask |= readsMissing(i) | missingIn(c - closure, r - closure, c + closure, r + closure, loaded, margin);
       keptModes.push(i);
     }
-    if (keptModes.length === 0) return mask;
+    // Touched alerts whose missing areas are not named yet (usually none once every neighbour is in).
+    const touchedAlerts: number[] = [];
+    for (const i of subset) {
+      const touched = readsMissing(i);
+      if (touched !== 0 && (mask | touched) !== mask) touchedAlerts.push(i);
+    }
+    if (keptModes.length === 0 || touchedAlerts.length === 0) return mask;
     // Touched alerts nearly linked to a kept cluster: bucket the kept modes by cell.
     const link = width / 2 + width;
     const cells = new Map<number, number[]>();
@@ -302,9 +308,9 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
       if (list) list.push(i);
       else cells.set(cell, [i]);
     }
-    for (const i of subset) {
+    for (const i of touchedAlerts) {
       const touched = readsMissing(i);
-      if (touched === 0 || (mask | touched) === mask) continue;
+      if ((mask | touched) === mask) continue;
       const cx = Math.floor(climb.modeX[i] / link), cy = Math.floor(climb.modeY[i] / link);
       search: for (let oy = -1; oy <= 1; oy++) {
         for (let ox = -1; ox <= 1; ox++) {

@@ -58,20 +58,20 @@ describe('unclimbedNear: the alerts a closure round adds', () => {
 describe('neighboursInReach: the neighbours the first pass reads', () => {
   const at = (px: Array<[number, number]>) => ({ ...allocAlerts(px.length), length: px.length, col: Int32Array.from(px, ([c]) => c), row: Int32Array.from(px, ([, r]) => r) });
   const bit = (dx: number, dy: number) => 1 << ((dy + 1) * 3 + (dx + 1));
-  // Width 5: a window reaches 25.5 px (Chebyshev) from an alert's pixel.
-  it('the tile alone when no alert is within reach of an edge; halo alerts do not count', () => {
-    expect(neighboursInReach(at([[128, 128], [26, 229], [-3, 100], [300, 300]]), 5)).toBe(bit(0, 0));
+  // Width 5: CLOSURE = ⌈25.5 + 5⌉ = 31 px (Chebyshev) from an alert's pixel.
+  it('the tile alone when no alert is within CLOSURE of an edge; halo alerts do not count', () => {
+    expect(neighboursInReach(at([[128, 128], [31, 224], [-3, 100], [300, 300]]), 5)).toBe(bit(0, 0));
   });
-  it('the side, and the corner too when an alert is within reach of both edges', () => {
-    expect(neighboursInReach(at([[25, 128]]), 5)).toBe(bit(0, 0) | bit(-1, 0));
-    expect(neighboursInReach(at([[128, 230]]), 5)).toBe(bit(0, 0) | bit(0, 1));
+  it('the side, and the corner too when an alert is within CLOSURE of both edges', () => {
+    expect(neighboursInReach(at([[30, 128]]), 5)).toBe(bit(0, 0) | bit(-1, 0));
+    expect(neighboursInReach(at([[128, 225]]), 5)).toBe(bit(0, 0) | bit(0, 1));
     expect(neighboursInReach(at([[5, 250]]), 5)).toBe(bit(0, 0) | bit(-1, 0) | bit(0, 1) | bit(-1, 1));
   });
   it('all nine once alerts reach every edge and corner', () => {
     expect(neighboursInReach(at([[0, 0], [255, 255], [0, 255], [255, 0]]), 5)).toBe(0x1ff);
   });
   it('a wider kernel reaches farther', () => {
-    expect(neighboursInReach(at([[40, 128]]), 5)).toBe(bit(0, 0));
-    expect(neighboursInReach(at([[40, 128]]), 8)).toBe(bit(0, 0) | bit(-1, 0));
+    expect(neighboursInReach(at([[45, 128]]), 5)).toBe(bit(0, 0));
+    expect(neighboursInReach(at([[45, 128]]), 8)).toBe(bit(0, 0) | bit(-1, 0));
   });
 });

@@ -52,18 +52,27 @@ function missingIn(x0: number, y0: number, x1: number, y1: number, loaded: numbe
 const SELF = 1 << 4;
 
 /**
- * The neighbours the first pass reads (bit 4: the tile): those the kernel windows of the tile's own
- * alerts reach where they start. A pass without one of them would almost always ask for it (a tile
- * alert is nearly always a member of a cluster the tile may own, and its window reads there), so
- * reading them first saves that pass; what the climbs reach beyond is asked for in `needs`.
+ * How far (px, Chebyshev, start pixels) from a member of a cluster the tile may own halo alerts are
+ * climbed: a kernel window (reach) plus a width of slack.
+ */
+function closureOf(width: number): number {
+  return Math.ceil(kernelReach(width) + width);
+}
+
+/**
+ * The neighbours the first pass reads (bit 4: the tile): those within CLOSURE of the tile's own
+ * alerts. A pass without one of them would almost always ask for it: a tile alert is nearly always
+ * a member of a cluster the tile may own, and a member whose closure box reaches an area not read
+ * makes the result incomplete (`missingAreas`). Reading them first saves that pass; what the climbs
+ * reach beyond is asked for in `needs`.
  */
 export function neighboursInReach(alerts: Alerts, width: number): number {
-  const reach = kernelReach(width);
+  const closure = closureOf(width);
   let mask = SELF;
   for (let i = 0; i < alerts.length && mask !== NEIGHBOURS_ALL; i++) {
     const c = alerts.col[i], r = alerts.row[i];
     if (tileDistance(c, r) !== 0) continue;
-    mask |= missingIn(c - reach, r - reach, c + reach, r + reach, SELF, Infinity);
+    mask |= missingIn(c - closure, r - closure, c + closure, r + closure, SELF, Infinity);
   }
   return mask;
 }
@@ -178,9 +187,8 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
   const climber = latticeClimber(alerts, width);
   const climb = climber.climb;
   const reach = climb.reach;
-  // Halo alerts within this of a member of a possibly owned cluster are climbed too: a kernel
-  // window (reach) plus a width of slack.
-  const closure = Math.ceil(reach + width);
+  // Halo alerts within this of a member of a possibly owned cluster are climbed too.
+  const closure = closureOf(width);
   // A cluster may be owned when its centre lies within this of the tile (members still to be
   // found are halo alerts, which move it outwards; a width of slack for the rest).
   const near = width;

@@ -94,6 +94,19 @@ describe('buildCluster', () => {
     ]);
   });
 
+  it('lists members row-major (row, then col), near the tile and far beyond it (where the packed sort gives way)', () => {
+    const rand = mulberry32(3);
+    for (const spread of [300, 10_000]) {
+      const list: [number, number, string][] = [];
+      for (let k = 0; k < 500; k++) list.push([Math.floor((rand() - 0.5) * spread), Math.floor((rand() - 0.5) * spread), '2020-01-01']);
+      const many = alertsOf(list);
+      const members = Int32Array.from({ length: many.length }, (_, k) => k);
+      const rec = buildCluster(tile, many, { members, col: 0, row: 0 });
+      const want = [...list].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      expect(rec.alerts.map(([row, col]) => [row, col])).toEqual(want.map(([row, col]) => [row, col]));
+    }
+  });
+
   it('orders records largest first and rejects bad members', () => {
     const recs = buildClusters(tile, alerts, [
       { members: new Int32Array([4]), col: 200, row: 200 },

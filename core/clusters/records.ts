@@ -7,11 +7,36 @@ import { outlineArea, type Point } from './geometry.ts';
 import type { AlertTuple, Cluster } from './types.ts';
 import type { Alerts, TileAddress } from '../tiles/types.ts';
 
+/** Members of a tile with its halo (up to 512 px: rows and columns within ±2,048 of the tile) fit these. */
+const COORD_OFFSET = 2048;
+const COORD_SPAN = 4096;
+const INDEX_SPAN = 2 ** 21;
+
+/**
+ * The members in row-major order (row, then col): one numeric sort of row·span + col packed with
+ * the index (a comparator sort was a third of the records' time on a 30,000-alert tile); the
+ * comparator beyond the packing's range.
+ */
+function rowMajor(alerts: Alerts, members: Int32Array): number[] {
+  const packed = new Float64Array(members.length);
+  for (let k = 0; k < members.length; k++) {
+    const m = members[k];
+    const r = alerts.row[m] + COORD_OFFSET, c = alerts.col[m] + COORD_OFFSET;
+    if (!(r >= 0 && r < COORD_SPAN && c >= 0 && c < COORD_SPAN && m < INDEX_SPAN)) {
+      return Array.from(members).sort((a, b) => alerts.row[a] - alerts.row[b] || alerts.col[a] - alerts.col[b]);
+    }
+    packed[k] = (r * COORD_SPAN + c) * INDEX_SPAN + m;
+  }
+  packed.sort();
+  return Array.from(packed, (v) => v % INDEX_SPAN);
+}
+
 /** Builds one owned cluster's record. Members are listed row-major (row, then col). */
 export function buildCluster(tile: TileAddress, alerts: Alerts, cluster: OwnedCluster): Cluster {
   const { members } = cluster;
   if (members.length === 0) throw new Error(`tile ${tile.z}/${tile.x}/${tile.y}: cluster has no members`);
-  const order = Array.from(members).sort((a, b) => alerts.row[a] - alerts.row[b] || alerts.col[a] - alerts.col[b]);
+  for (const m of members) if (!(m >= 0 && m < alerts.length)) throw new Error(`cluster member ${m} is outside the ${alerts.length} alerts`);
+  const order = rowMajor(alerts, members);
   let minDays = Infinity;
   let maxDays = -Infinity;
   // Members per confidence level (1 low, 2 high, 3 highest: core/tiles/datasets.ts CONFIDENCE).
@@ -19,7 +44,6 @@ export function buildCluster(tile: TileAddress, alerts: Alerts, cluster: OwnedCl
   const points: Point[] = [];
   const tuples: AlertTuple[] = [];
   for (const m of order) {
-    if (m < 0 || m >= alerts.length) throw new Error(`cluster member ${m} is outside the ${alerts.length} alerts`);
     const days = alerts.days[m];
     if (days < minDays) minDays = days;
     if (days > maxDays) maxDays = days;

@@ -290,21 +290,22 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
   const missingAreas = (): number => {
     let mask = 0;
     const keptModes: number[] = [];
+    const touchedAlerts: number[] = [];
     for (let k = 0; k < subset.length; k++) {
-      if (candidate[labels[k]] === 0) continue;
-      // A touched member, or one whose closure reaches areas not seen (alerts there could join).
       const i = subset[k];
+      const touched = readsMissing(i);
+      if (candidate[labels[k]] === 0) {
+        if (touched !== 0) touchedAlerts.push(i);
+        continue;
+      }
+      // A touched member, or one whose closure reaches areas not seen (alerts there could join).
       const c = alerts.col[i], r = alerts.row[i];
-      mask |= readsMissing(i) | missingIn(c - closure, r - closure, c + closure, r + closure, loaded, margin);
+      mask |= touched | missingIn(c - closure, r - closure, c + closure, r + closure, loaded, margin);
       keptModes.push(i);
     }
-    // Touched alerts whose missing areas are not named yet (usually none once every neighbour is in).
-    const touchedAlerts: number[] = [];
-    for (const i of subset) {
-      const touched = readsMissing(i);
-      if (touched !== 0 && (mask | touched) !== mask) touchedAlerts.push(i);
-    }
-    if (keptModes.length === 0 || touchedAlerts.length === 0) return mask;
+    // Touched alerts of other clusters whose missing areas are not named yet (usually none once
+    // every neighbour is in).
+    if (keptModes.length === 0 || touchedAlerts.every((i) => (mask | readsMissing(i)) === mask)) return mask;
     // Touched alerts nearly linked to a kept cluster: bucket the kept modes by cell.
     const link = width / 2 + width;
     const cells = new Map<number, number[]>();

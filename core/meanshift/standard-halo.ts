@@ -98,10 +98,10 @@ function sameTileAlerts(previous: StandardMemo, alerts: Alerts, nTile: number): 
 
 /**
  * The unclimbed alerts outside the tile within `closure` px (Chebyshev, start pixels) of a seed,
- * each once, marked queued (2) in `climbed`. Seeds near one another share most of their boxes: past a few, one pass over a dilated
- * mask of the seeds costs less than visiting each box's alerts (at 30,000 alerts a tile, boxes
- * visited 9.1M alerts to find 21,752). `density`: alerts per px² around the tile; `via` forces one
- * way (tests).
+ * each once, marked queued (2) in `climbed`. Seeds near one another share most of their boxes:
+ * past a few, one pass over a mask of the seeds dilated by `closure` costs less than visiting each
+ * box's alerts (at 30,000 alerts a tile, the boxes visited 9.1M alerts to find 21,752).
+ * `density`: alerts per px² around the tile; `via` forces one way (tests).
  */
 export function unclimbedNear(
   seeds: number[],
@@ -196,10 +196,11 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
   const readsMissing = (i: number) =>
     missingIn(climb.pathMinX[i] - reach, climb.pathMinY[i] - reach, climb.pathMaxX[i] + reach, climb.pathMaxY[i] + reach, loaded, margin);
 
-  // The tile's alerts come first (runTile gathers them so). A climb of the previous pass that read
-  // nothing beyond the margin and no neighbour given since saw the same alerts: reuse it.
   const { minC, minR, maxC, maxR } = climber.box;
   const density = n / ((maxC - minC + 1) * (maxR - minR + 1));
+
+  // The tile's alerts come first (runTile gathers them so). A climb of the previous pass that read
+  // nothing beyond the margin and no neighbour given since saw the same alerts: reuse it.
   let nTile = 0;
   while (nTile < n && tileDistance(alerts.col[nTile], alerts.row[nTile]) === 0) nTile++;
   const climbed = new Uint8Array(n);

@@ -122,20 +122,33 @@ describe('delivery faults', () => {
     const id = runId(s);
     const random = seeded(7);
     const bodies = runMessageBodies(s);
-    // Each result event reaches the aggregator 3 times, each after a random delay of 0–1.5 s.
+    // Each result event reaches the aggregator 3 times, each after a random delay of 0–1.5 s; the
+    // copies of the first object created wait until another object's event has been delivered, so
+    // the order is shuffled however far apart the tiles finish (random delays alone kept it once,
+    // when the tiles finished more than the delays apart).
     let pending = 0;
     let deliveries = 0;
     const delivered: string[] = [];
+    let firstKey: string | undefined;
+    let held: Array<() => void> | undefined = [];
     fs.route = (payload, deliver) => {
       if (resultOf(payload)?.runId !== id) return deliver(payload);
+      const key = payload.Records[0].s3.object.key;
+      firstKey ??= key;
       for (let copy = 0; copy < 3; copy++) {
         pending++;
-        setTimeout(() => {
+        const arrive = () => {
           pending--;
           deliveries++;
-          delivered.push(payload.Records[0].s3.object.key);
+          delivered.push(key);
           deliver(payload);
-        }, Math.floor(random() * 1500));
+          if (key !== firstKey && held) {
+            const release = held;
+            held = undefined;
+            for (const go of release) go();
+          }
+        };
+        setTimeout(() => (key === firstKey && held ? held.push(arrive) : arrive()), Math.floor(random() * 1500));
       }
     };
     const before = { ...fs.loop.stats };

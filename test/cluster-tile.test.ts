@@ -123,6 +123,11 @@ describe('clusterAlerts dispatch and parameters', () => {
     expect(initialHaloMargin({ ...standard, algorithm: 'blurring' })).toBe(0);
     // standard climbs only the halo alerts near clusters it may own: a wide first halo is cheap.
     expect(initialHaloMargin(standard)).toBe(128);
+    // A sparse tile starts from half (64 px at width 5); space–time and flat do not depend on it.
+    expect(initialHaloMargin(standard, 1999)).toBe(64);
+    expect(initialHaloMargin(standard, 2000)).toBe(128);
+    expect(initialHaloMargin({ ...standard, time_width: 90 }, 10)).toBe(initialHaloMargin({ ...standard, time_width: 90 }));
+    expect(initialHaloMargin({ ...standard, algorithm: 'flat' }, 10)).toBe(initialHaloMargin({ ...standard, algorithm: 'flat' }));
     expect(initialHaloMargin({ ...standard, width: 2 })).toBeGreaterThanOrEqual(4 * 2);
     expect(initialHaloMargin({ ...standard, width: 100 })).toBe(MAX_HALO_MARGIN);
     expect(initialHaloMargin({ ...standard, algorithm: 'flat' })).toBeGreaterThanOrEqual(2 * 5);

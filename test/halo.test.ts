@@ -122,7 +122,7 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
       // From the neighbours the tile's alerts reach (as runTile), and from the tile alone: every
       // neighbour then comes through `needs`.
       for (const firstRead of ['engine', 'tile only'] as const) {
-        const { found, margins, incompleteAtMax, neighboursRead } = tileByTile(alerts, params, 3, initialHaloMargin(params), ANCHOR, MAX_HALO_MARGIN, firstRead);
+        const { found, margins, incompleteAtMax, neighboursRead } = tileByTile(alerts, params, 3, undefined, ANCHOR, MAX_HALO_MARGIN, firstRead);
         expectSameClusters(alerts, whole, found);
         expect(incompleteAtMax).toBe(0);
         expect(whole.length).toBeGreaterThan(0);
@@ -334,7 +334,7 @@ describe('halo: union of owned tile clusters = clustering the region at once', (
       };
       const alerts = regionAlerts(2000 + k, [1000, 3000, 10000, 30000, 500][k % 5], 3, 100 + 3 * k, 200 + 5 * k);
       const whole = wholeRegion(alerts, params);
-      const { found, incompleteAtMax } = tileByTile(alerts, params, 3, k % 2 ? 16 : initialHaloMargin(params), ANCHOR, MAX_HALO_MARGIN, k % 3 === 2 ? 'tile only' : 'engine');
+      const { found, incompleteAtMax } = tileByTile(alerts, params, 3, k % 2 ? 16 : undefined, ANCHOR, MAX_HALO_MARGIN, k % 3 === 2 ? 'tile only' : 'engine');
       expectSameClusters(alerts, whole, found);
       expect(incompleteAtMax).toBe(0);
     }

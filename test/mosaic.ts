@@ -54,7 +54,8 @@ export function tileByTile(
   alerts: Alerts,
   params: ClusterParams,
   tiles: number,
-  firstMargin = initialHaloMargin(params),
+  /** Absent: each tile's own, as runTile (initialHaloMargin with its alert count). */
+  firstMargin?: number,
   origin: Origin = ANCHOR,
   maxMargin = MAX_HALO_MARGIN,
   /** 'engine': the neighbours the engine names first (as runTile); 'tile only': from the tile alone, then as asked. */
@@ -68,12 +69,12 @@ export function tileByTile(
   const cellBit = (c: number, r: number) => 1 << (((r < 0 ? -1 : r >= T ? 1 : 0) + 1) * 3 + ((c < 0 ? -1 : c >= T ? 1 : 0) + 1));
   for (let ty = 0; ty < tiles; ty++) {
     for (let tx = 0; tx < tiles; tx++) {
-      let margin = firstMargin;
       const own: number[] = [];
       for (let i = 0; i < alerts.length; i++) {
         const c = alerts.col[i] - tx * T, r = alerts.row[i] - ty * T;
         if (c >= 0 && c < T && r >= 0 && r < T) own.push(i);
       }
+      let margin = firstMargin ?? initialHaloMargin(params, own.length);
       const first = firstNeighbours({ ...alertsAt(alerts, own), col: Int32Array.from(own, (i) => alerts.col[i] - tx * T), row: Int32Array.from(own, (i) => alerts.row[i] - ty * T) }, params);
       let loaded = firstRead === 'tile only' && first !== NEIGHBOURS_ALL ? cellBit(0, 0) : first;
       const memo = {};

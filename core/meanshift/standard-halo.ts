@@ -306,19 +306,30 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     }
     // Touched alerts of other clusters whose missing areas are not named yet (usually none once
     // every neighbour is in).
-    if (keptModes.length === 0 || touchedAlerts.every((i) => (mask | readsMissing(i)) === mask)) return mask;
-    // Touched alerts nearly linked to a kept cluster: bucket the kept modes by cell.
+    const open = touchedAlerts.filter((i) => (mask | readsMissing(i)) !== mask);
+    if (keptModes.length === 0 || open.length === 0) return mask;
+    // Touched alerts nearly linked to a kept cluster: bucket by cell the kept modes near the box of
+    // those touched alerts' modes (usually a few alerts, far from most kept modes).
     const link = width / 2 + width;
+    let bx0 = Infinity, by0 = Infinity, bx1 = -Infinity, by1 = -Infinity;
+    for (const i of open) {
+      bx0 = Math.min(bx0, climb.modeX[i] - link);
+      bx1 = Math.max(bx1, climb.modeX[i] + link);
+      by0 = Math.min(by0, climb.modeY[i] - link);
+      by1 = Math.max(by1, climb.modeY[i] + link);
+    }
     const cells = new Map<number, number[]>();
     // Cells of side `link` as one number (modes lie within a few tiles of this one).
     const key = (cx: number, cy: number) => (cy + CELL_OFFSET) * CELL_ROW + (cx + CELL_OFFSET);
     for (const i of keptModes) {
-      const cell = key(Math.floor(climb.modeX[i] / link), Math.floor(climb.modeY[i] / link));
+      const x = climb.modeX[i], y = climb.modeY[i];
+      if (x < bx0 || x > bx1 || y < by0 || y > by1) continue;
+      const cell = key(Math.floor(x / link), Math.floor(y / link));
       const list = cells.get(cell);
       if (list) list.push(i);
       else cells.set(cell, [i]);
     }
-    for (const i of touchedAlerts) {
+    for (const i of open) {
       const touched = readsMissing(i);
       if ((mask | touched) === mask) continue;
       const cx = Math.floor(climb.modeX[i] / link), cy = Math.floor(climb.modeY[i] / link);

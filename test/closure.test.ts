@@ -2,7 +2,7 @@
 // outside the tile within CLOSURE (Chebyshev) of a seed, each once — by visiting each seed's box or
 // through one dilated mask of the seeds — against a brute-force scan of every pair.
 import { describe, expect, it } from 'vitest';
-import { neighboursInReach, unclimbedNear } from '../core/meanshift/standard-halo.ts';
+import { neighboursInClosure, unclimbedNear } from '../core/meanshift/standard-halo.ts';
 import { latticeClimber } from '../core/meanshift/standard.ts';
 import { allocAlerts } from '../core/tiles/decode.ts';
 
@@ -55,23 +55,23 @@ describe('unclimbedNear: the alerts a closure round adds', () => {
   }
 });
 
-describe('neighboursInReach: the neighbours the first pass reads', () => {
+describe('neighboursInClosure: the neighbours the first pass reads', () => {
   const at = (px: Array<[number, number]>) => ({ ...allocAlerts(px.length), length: px.length, col: Int32Array.from(px, ([c]) => c), row: Int32Array.from(px, ([, r]) => r) });
   const bit = (dx: number, dy: number) => 1 << ((dy + 1) * 3 + (dx + 1));
   // Width 5: CLOSURE = ⌈25.5 + 5⌉ = 31 px (Chebyshev) from an alert's pixel.
   it('the tile alone when no alert is within CLOSURE of an edge; halo alerts do not count', () => {
-    expect(neighboursInReach(at([[128, 128], [31, 224], [-3, 100], [300, 300]]), 5)).toBe(bit(0, 0));
+    expect(neighboursInClosure(at([[128, 128], [31, 224], [-3, 100], [300, 300]]), 5)).toBe(bit(0, 0));
   });
   it('the side, and the corner too when an alert is within CLOSURE of both edges', () => {
-    expect(neighboursInReach(at([[30, 128]]), 5)).toBe(bit(0, 0) | bit(-1, 0));
-    expect(neighboursInReach(at([[128, 225]]), 5)).toBe(bit(0, 0) | bit(0, 1));
-    expect(neighboursInReach(at([[5, 250]]), 5)).toBe(bit(0, 0) | bit(-1, 0) | bit(0, 1) | bit(-1, 1));
+    expect(neighboursInClosure(at([[30, 128]]), 5)).toBe(bit(0, 0) | bit(-1, 0));
+    expect(neighboursInClosure(at([[128, 225]]), 5)).toBe(bit(0, 0) | bit(0, 1));
+    expect(neighboursInClosure(at([[5, 250]]), 5)).toBe(bit(0, 0) | bit(-1, 0) | bit(0, 1) | bit(-1, 1));
   });
   it('all nine once alerts reach every edge and corner', () => {
-    expect(neighboursInReach(at([[0, 0], [255, 255], [0, 255], [255, 0]]), 5)).toBe(0x1ff);
+    expect(neighboursInClosure(at([[0, 0], [255, 255], [0, 255], [255, 0]]), 5)).toBe(0x1ff);
   });
   it('a wider kernel reaches farther', () => {
-    expect(neighboursInReach(at([[45, 128]]), 5)).toBe(bit(0, 0));
-    expect(neighboursInReach(at([[45, 128]]), 8)).toBe(bit(0, 0) | bit(-1, 0));
+    expect(neighboursInClosure(at([[45, 128]]), 5)).toBe(bit(0, 0));
+    expect(neighboursInClosure(at([[45, 128]]), 8)).toBe(bit(0, 0) | bit(-1, 0));
   });
 });

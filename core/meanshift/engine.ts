@@ -8,7 +8,7 @@
 // flat-halo.ts). See docs/clustering.md for the argument.
 import { blurringMeanShift } from './blurring.ts';
 import { clusterFlat } from './flat-halo.ts';
-import { clusterStandard, neighboursInReach } from './standard-halo.ts';
+import { clusterStandard, neighboursInClosure } from './standard-halo.ts';
 import { clusterStandardSpaceTime } from './standard-spacetime-halo.ts';
 import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
@@ -88,11 +88,11 @@ export function initialHaloMargin(params: ClusterParams, tileAlerts = Infinity):
 
 /**
  * The neighbours to read before the first pass (bit (dy + 1)·3 + (dx + 1); bit 4 is the tile):
- * spatial `standard` says which it needs (standard-halo.ts), starting with those its alerts' windows
- * reach; the others need them all.
+ * spatial `standard` says which it needs (standard-halo.ts), starting with those within its closure
+ * of the tile's alerts; the others need them all.
  */
 export function firstNeighbours(alerts: Alerts, params: ClusterParams): number {
-  return params.algorithm === 'standard' && params.time_width === undefined ? neighboursInReach(alerts, params.width) : NEIGHBOURS_ALL;
+  return params.algorithm === 'standard' && params.time_width === undefined ? neighboursInClosure(alerts, params.width) : NEIGHBOURS_ALL;
 }
 
 /** Whether a centre (tile pixel coordinates) belongs to this tile. */

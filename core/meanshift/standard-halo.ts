@@ -66,7 +66,7 @@ function closureOf(width: number): number {
  * makes the result incomplete (`missingAreas`). Reading them first saves that pass; what the climbs
  * reach beyond is asked for in `needs`.
  */
-export function neighboursInReach(alerts: Alerts, width: number): number {
+export function neighboursInClosure(alerts: Alerts, width: number): number {
   const closure = closureOf(width);
   let mask = SELF;
   for (let i = 0; i < alerts.length && mask !== NEIGHBOURS_ALL; i++) {

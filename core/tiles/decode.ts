@@ -88,8 +88,8 @@ const HITS = new Int32Array(TILE_SIZE * TILE_SIZE);
 
 /**
  * The pixels of a tile's RGBA that are not all zero (R = G = B = A = 0 is no alert in every
- * encoding), as indices in a shared scratch array, pixels[0..count): most pixels are empty, and one
- * 32-bit read tells.
+ * encoding), as indices in a shared scratch array, pixels[0..count): most pixels are empty, and a
+ * 32-bit read tells, four pixels a test.
  */
 export function nonEmptyPixels(rgba: Uint8Array): { pixels: Int32Array; count: number } {
   const size = TILE_SIZE * TILE_SIZE;

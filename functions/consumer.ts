@@ -13,7 +13,7 @@ import { completeRun } from '../core/store/run-completion.ts';
 import type { RunSpec } from '../core/run/params.ts';
 import { DEADLINE_RESERVE_MS, processPartialBatch, type BatchOptions } from '../core/store/batch.ts';
 import { budgetedEngine, tileBudget } from '../core/clusters/budget.ts';
-import { clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN } from '../core/meanshift/engine.ts';
+import * as clusterEngine from '../core/meanshift/engine.ts';
 import { errorText, Logger } from '../core/store/log.ts';
 import { parseTileMessage } from '../core/run/messages.ts';
 import { putLastError, putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
@@ -125,7 +125,7 @@ export async function handler(event: SQSEvent, context?: Pick<Context, 'getRemai
   const remainingMs = typeof context?.getRemainingTimeInMillis === 'function' ? () => context.getRemainingTimeInMillis() : undefined;
   const engine = (): ClusterEngine => {
     const deadline = remainingMs ? performance.now() + remainingMs() - DEADLINE_RESERVE_MS : Infinity;
-    return budgetedEngine({ clusterAlerts, initialHaloMargin, MAX_HALO_MARGIN }, tileBudget({ deadline }));
+    return budgetedEngine(clusterEngine, tileBudget({ deadline }));
   };
   return processPartialBatch(event, (record, recordLog) => processRecord(results, record, recordLog, engine()), log, {
     remainingMs,

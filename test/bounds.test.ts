@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { PARAM_BOUNDS, parseTileRequest } from '../core/run/request.ts';
 import { validateRunParams } from '../core/run/params.ts';
-import { tileBudget } from '../core/clusters/budget.ts';
+import { budgetedEngine, tileBudget } from '../core/clusters/budget.ts';
+import type { ClusterEngine } from '../core/clusters/tile-job.ts';
 
 const tile = { z: 12, x: 1, y: 1 };
 const run = { z: 12, region: { kind: 'tile', x: 1, y: 1 }, tiles_url: 'https://h/{z}/{x}/{y}.png' };
@@ -40,5 +41,25 @@ describe('per-tile budget', () => {
     expect(() => budget({ margin: 32, alerts: 1001 })).toThrow(/1,001 alerts in the halo of 32 px: more than the budget of 1,000/);
     now.t = 101;
     expect(() => budget({ margin: 16, alerts: 10 })).toThrow(/time budget/);
+  });
+
+  it('the budgeted engine hands every argument of a pass and the engine\'s other answers through unchanged', () => {
+    const calls: unknown[][] = [];
+    const inner: ClusterEngine = {
+      clusterAlerts: (...args) => (calls.push(args), { clusters: [], complete: true }),
+      initialHaloMargin: (_params, tileAlerts) => (tileAlerts ?? 0) + 1,
+      MAX_HALO_MARGIN: 99,
+      firstNeighbours: () => 0b10011,
+    };
+    const engine = budgetedEngine(inner, tileBudget());
+    const params = { width: 5, min_count: 25, iterations: 25, algorithm: 'standard' as const };
+    const alerts = { length: 0, col: new Int32Array(0), row: new Int32Array(0), days: new Uint16Array(0), confidence: new Uint8Array(0) };
+    const pass = { loaded: 0b10011, memo: {} };
+    engine.clusterAlerts(alerts, params, 64, { col: 7, row: 8 }, pass);
+    expect(calls).toEqual([[alerts, params, 64, { col: 7, row: 8 }, pass]]);
+    expect(calls[0][4]).toBe(pass);
+    expect(engine.initialHaloMargin(params, 41)).toBe(42);
+    expect(engine.firstNeighbours?.(alerts, params)).toBe(0b10011);
+    expect(engine.MAX_HALO_MARGIN).toBe(99);
   });
 });

@@ -6,6 +6,12 @@ import { validateRunParams } from '../core/run/params.ts';
 import { runTile, type RunTileOptions } from '../core/clusters/tile-job.ts';
 import type { TileAddress, TileSource } from '../core/tiles/types.ts';
 import { componentEngine } from './fake-engine.ts';
+import * as realEngine from '../core/meanshift/engine.ts';
+import { budgetedEngine, tileBudget } from '../core/clusters/budget.ts';
+import type { ClusterParams } from '../core/meanshift/types.ts';
+
+const { initialHaloMargin } = realEngine;
+const standardParams: ClusterParams = { width: 5, min_count: 25, iterations: 25, algorithm: 'standard' };
 import { syntheticTileSource } from '../local/synthetic.ts';
 
 const Z = 12;
@@ -100,7 +106,17 @@ describe('runTile', () => {
     const west = await job(200, 50, {}, w, { onPass: (p) => passes.push(p) });
     expect(west.nb_clusters).toBe(1);
     expect(w.reads.sort()).toEqual(['12/199/50', '12/200/50']);
-    expect(passes).toMatchObject([{ neighbours: 1, complete: true }]);
+    // A sparse tile (100 alerts) starts from the engine's first halo for its alert count.
+    expect(passes).toMatchObject([{ neighbours: 1, complete: true, margin: initialHaloMargin(standardParams, 100) }]);
+    expect(initialHaloMargin(standardParams, 100)).toBeLessThan(initialHaloMargin(standardParams));
+
+    // The consumer's engine (a work budget around the real one) reads and passes the same way.
+    const budgeted: Array<{ neighbours: number; margin: number }> = [];
+    w.reads.length = 0;
+    const viaBudget = await job(200, 50, {}, w, { engine: budgetedEngine(realEngine, tileBudget()), onPass: (p) => budgeted.push(p) });
+    expect(viaBudget).toEqual(west);
+    expect(w.reads.sort()).toEqual(['12/199/50', '12/200/50']);
+    expect(budgeted).toEqual(passes);
   });
 
   it('blurring (margin 0) reads no neighbours', async () => {

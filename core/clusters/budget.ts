@@ -38,9 +38,11 @@ export function tileBudget(options: BudgetOptions = {}): (pass: { margin: number
 export function budgetedEngine(engine: ClusterEngine, check: (pass: { margin: number; alerts: number }) => void): ClusterEngine {
   return {
     ...engine,
-    clusterAlerts(alerts, params, margin, origin) {
+    // The pass (neighbours read, memo) goes through: without it the engine takes every neighbour
+    // as read and redoes its climbs.
+    clusterAlerts(alerts, params, margin, origin, pass) {
       check({ margin, alerts: alerts.length });
-      return engine.clusterAlerts(alerts, params, margin, origin);
+      return engine.clusterAlerts(alerts, params, margin, origin, pass);
     },
   };
 }

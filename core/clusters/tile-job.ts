@@ -24,7 +24,8 @@ export interface ClusterEngine {
     origin?: { col: number; row: number },
     pass?: HaloPass,
   ): { clusters: OwnedCluster[]; complete: boolean; needs?: number };
-  initialHaloMargin(params: ClusterParams): number;
+  /** The first halo (px) of a tile with `tileAlerts` alerts in its date range. */
+  initialHaloMargin(params: ClusterParams, tileAlerts?: number): number;
   MAX_HALO_MARGIN: number;
   /** The neighbours to read before the first pass (bit 4: the tile; absent: all); the engine asks for more in `needs`. */
   firstNeighbours?(alerts: Alerts, params: ClusterParams): number;
@@ -244,7 +245,7 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
   // The real engine is imported only now: a tile without alerts (the common case) never loads it.
   const clusterEngine: ClusterEngine = options.engine ?? (await import('../meanshift/engine.ts'));
   const max = clusterEngine.MAX_HALO_MARGIN;
-  let margin = Math.min(clusterEngine.initialHaloMargin(params), max);
+  let margin = Math.min(clusterEngine.initialHaloMargin(params, own.length), max);
   // Neighbours are read when the algorithm says it needs them: first those it names from the tile's
   // alerts, then those its passes ask for.
   let loaded = clusterEngine.firstNeighbours?.(own, params) ?? NEIGHBOURS_ALL;

@@ -102,25 +102,40 @@ function indexLattice(pts: Lattice): LatticeIndex {
   }
   const stride = maxC - minC + 2;
   const rows = maxR - minR + 1;
-  // pre[r*stride + c] = number of alerts before cell (r, c) in row-major order (duplicates count).
-  const pre = new Int32Array(rows * stride);
-  for (let i = 0; i < n; i++) pre[(pts.row[i] - minR) * stride + (pts.col[i] - minC) + 1]++;
-  for (let k = 1; k < pre.length; k++) pre[k] += pre[k - 1];
-  const sortedCol = new Int32Array(n);
+  // The alerts in row-major order, those of one pixel in index order: counting sorts by column,
+  // then (stable) by row.
+  const byCol = new Int32Array(n);
+  const colStart = new Int32Array(stride + 1);
+  for (let i = 0; i < n; i++) colStart[pts.col[i] - minC + 1]++;
+  for (let c = 1; c <= stride; c++) colStart[c] += colStart[c - 1];
+  for (let i = 0; i < n; i++) byCol[colStart[pts.col[i] - minC]++] = i;
   const order = new Int32Array(n);
-  const taken = new Uint8Array(n);
-  let duplicates = false;
-  for (let i = 0; i < n; i++) {
-    // Duplicate pixels take the next free slot of their cell (linear probe within the cell).
-    let slot = pre[(pts.row[i] - minR) * stride + (pts.col[i] - minC)];
-    while (taken[slot] !== 0) {
-      slot++;
-      duplicates = true;
-    }
-    taken[slot] = 1;
-    sortedCol[slot] = pts.col[i];
-    order[slot] = i;
+  const rowStart = new Int32Array(rows + 1);
+  for (let i = 0; i < n; i++) rowStart[pts.row[i] - minR + 1]++;
+  for (let r = 1; r <= rows; r++) rowStart[r] += rowStart[r - 1];
+  for (let t = 0; t < n; t++) {
+    const i = byCol[t];
+    order[rowStart[pts.row[i] - minR]++] = i;
   }
+  // pre[k] = number of alerts in cells before cell k = r*stride + c: constant between occupied cells,
+  // so written by runs (a prefix sum over the whole box cost ~3 ns a cell: 0.5 ms for a sparse tile's halo).
+  const pre = new Int32Array(rows * stride);
+  const sortedCol = new Int32Array(n);
+  let duplicates = false;
+  let from = 0; // pre[from..] not written yet
+  for (let p = 0; p < n; p++) {
+    const i = order[p];
+    sortedCol[p] = pts.col[i];
+    const k = (pts.row[i] - minR) * stride + (pts.col[i] - minC);
+    if (k < from) {
+      duplicates = true; // the pixel of the alert before
+      continue;
+    }
+    if (k - from < 16) for (let j = from; j <= k; j++) pre[j] = p;
+    else pre.fill(p, from, k + 1);
+    from = k + 1;
+  }
+  pre.fill(n, from);
   // Runs of horizontally consecutive alerts, row by row.
   const runOf = new Int32Array(n);
   const first = new Int32Array(n), last = new Int32Array(n);

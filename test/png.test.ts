@@ -30,6 +30,13 @@ describe('decodePng', () => {
         const ours = decodePng(bytes);
         expect([ours.width, ours.height]).toEqual([37, 23]);
         expect(ours.data.equals(pngjsRead(bytes).data)).toBe(true);
+        // The first rows only (a neighbour below the tile): the same bytes as the whole image's.
+        for (const rows of [1, 5, 22]) {
+          const top = decodePng(bytes, rows);
+          expect([top.width, top.height]).toEqual([37, rows]);
+          expect(top.data.equals(ours.data.subarray(0, 4 * 37 * rows))).toBe(true);
+        }
+        expect(decodePng(bytes, 23).data.equals(ours.data)).toBe(true);
       });
     }
   }
@@ -74,6 +81,26 @@ describe('decodePng', () => {
     // 2×2 RGBA holds 18 bytes; 1 MB of zeros behind the same header is refused, not inflated.
     expect(() => decodePng(buildPng({ width: 2, height: 2, bitDepth: 8, colorType: 6, raw: new Uint8Array(1 << 20) }))).toThrow();
     expect(() => decodePng(buildPng({ width: 2, height: 2, bitDepth: 8, colorType: 6, raw: new Uint8Array(10) }))).toThrow('image data too short');
+  });
+
+  it('inflates no more of a tall image than its first rows take, and the first rows are exact', () => {
+    // 1,024 rows of noise: the first 64 come from a prefix of the compressed stream.
+    const data = sampleRgba(256, 1024, 7);
+    const bytes = encodePng({ width: 256, height: 1024, data });
+    const top = decodePng(bytes, 64);
+    expect(top.height).toBe(64);
+    expect(top.data.equals(data.subarray(0, 4 * 256 * 64))).toBe(true);
+    expect(decodePng(bytes).data.equals(data)).toBe(true);
+    // The stream's last tenth made garbage (CRC fixed): the whole image fails, its first rows do not.
+    const broken = Buffer.from(bytes);
+    const idat = 8 + 25;
+    const length = broken.readUInt32BE(idat);
+    broken.fill(0xff, idat + 8 + Math.floor(length * 0.9), idat + 8 + length - 4);
+    broken.writeUInt32BE(crc32(broken.subarray(idat + 4, idat + 8 + length)), idat + 8 + length);
+    expect(() => decodePng(broken)).toThrow();
+    expect(decodePng(broken, 64).data.equals(top.data)).toBe(true);
+    expect(() => decodePng(bytes, 0)).toThrow(/rows/);
+    expect(() => decodePng(bytes, 1025)).toThrow(/rows/);
   });
 
   it('encodePng round-trips through pngjs', () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { allocAlerts, encodeGladTile } from '../core/tiles/decode.ts';
+import { allocAlerts, encodeGladTile, gladDecoder } from '../core/tiles/decode.ts';
 import { isoToDays } from '../core/tiles/dates.ts';
 import { parseTileRequest } from '../core/run/request.ts';
 import { validateRunParams } from '../core/run/params.ts';
 import { runTile, type RunTileOptions } from '../core/clusters/tile-job.ts';
-import type { TileAddress, TileSource } from '../core/tiles/types.ts';
+import type { AlertDecoder, TileAddress, TileSource } from '../core/tiles/types.ts';
 import { componentEngine } from './fake-engine.ts';
 import * as realEngine from '../core/meanshift/engine.ts';
 import { budgetedEngine, tileBudget } from '../core/clusters/budget.ts';
@@ -117,6 +117,25 @@ describe('runTile', () => {
     expect(viaBudget).toEqual(west);
     expect(w.reads.sort()).toEqual(['12/199/50', '12/200/50']);
     expect(budgeted).toEqual(passes);
+  });
+
+  it('decodes the top rows only of a neighbour below the tile, with the same result as whole tiles', async () => {
+    const w = new World();
+    // A clearing across the south edge of tile (100, 50), and alerts all over the tile below.
+    for (let c = 0; c < 12; c++) for (let r = -8; r < 4; r++) w.set(100 * 256 + 100 + c, 51 * 256 + r, '2016-05-01');
+    for (let k = 0; k < 200; k++) w.set(100 * 256 + ((k * 37) % 256), 51 * 256 + 40 + ((k * 91) % 216), '2016-05-01');
+    const asked: string[] = [];
+    const recording: AlertDecoder = {
+      decode: (image, range, tile, rows) => (asked.push(`${tile.x}/${tile.y}:${rows ?? 'all'}`), gladDecoder.decode(image, range, tile, rows)),
+    };
+    const whole: AlertDecoder = { decode: (image, range, tile) => gladDecoder.decode(image, range, tile) };
+    const margins: number[] = [];
+    const partial = await job(100, 50, {}, w, { decoder: recording, onPass: (p) => margins.push(p.margin) });
+    expect(partial.nb_clusters).toBe(1);
+    expect(partial.clusters[0].count).toBeGreaterThanOrEqual(144);
+    expect(asked).toEqual(['100/50:all', `100/51:${margins[0]}`]);
+    expect(margins[0]).toBeLessThan(256);
+    expect(await job(100, 50, {}, w, { decoder: whole })).toEqual(partial);
   });
 
   it('blurring (margin 0) reads no neighbours', async () => {

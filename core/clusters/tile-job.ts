@@ -88,13 +88,17 @@ function popCount(mask: number): number {
 const FIRST_NONZERO_MARGIN = 16;
 
 /**
- * Reads tiles through `source` and decodes them once per job. The job's own tile failing to
- * decode throws (the pipeline turns it into an error record); a corrupt NEIGHBOUR is treated as
- * missing (no alerts) and reported through onWarning. Read errors (network, S3) always throw,
- * so a transient outage retries the tile instead of silently losing halo alerts.
+ * Reads tiles through `source` once per job, and decodes them: whole, or a neighbour below the tile
+ * its first rows only, decoded again from the same bytes when a wider halo needs more. The job's
+ * own tile failing to decode throws (the pipeline turns it into an error record); a corrupt
+ * NEIGHBOUR is treated as missing (no alerts) and reported through onWarning. Read errors
+ * (network, S3) always throw, so a transient outage retries the tile instead of silently losing
+ * halo alerts.
  */
 class TileCache {
-  private readonly cache = new Map<string, Promise<Alerts | null>>();
+  private readonly bytes = new Map<string, Promise<Uint8Array | null>>();
+  /** Each tile's alerts, of its first `rows` rows. */
+  private readonly alerts = new Map<string, { rows: number; alerts: Promise<Alerts | null> }>();
   private readonly source: TileSource | AlertSource;
   private readonly decoder: AlertDecoder;
   private readonly range: DayRange;
@@ -107,30 +111,32 @@ class TileCache {
     this.onWarning = onWarning;
   }
 
-  get(tile: TileAddress, isNeighbour: boolean): Promise<Alerts | null> {
+  /** The alerts of the tile's first `rows` rows (or more). */
+  get(tile: TileAddress, isNeighbour: boolean, rows = TILE_SIZE): Promise<Alerts | null> {
     const key = tileKey(tile);
-    let hit = this.cache.get(key);
-    if (!hit) {
-      hit = this.load(tile, isNeighbour);
-      this.cache.set(key, hit);
-    }
-    return hit;
+    const hit = this.alerts.get(key);
+    if (hit && hit.rows >= rows) return hit.alerts;
+    // Alerts that come already decoded (rasters) come whole.
+    const entry = 'read' in this.source ? { rows, alerts: this.load(tile, key, isNeighbour, rows) } : { rows: TILE_SIZE, alerts: this.source.alerts(tile, this.range) };
+    this.alerts.set(key, entry);
+    return entry.alerts;
   }
 
-  private async load(tile: TileAddress, isNeighbour: boolean): Promise<Alerts | null> {
-    // Alerts that come already decoded (rasters) are read from the same files as the tile's own:
-    // their read errors fail the tile like any read.
-    const source = this.source;
-    if (!('read' in source)) return source.alerts(tile, this.range);
+  private async load(tile: TileAddress, key: string, isNeighbour: boolean, rows: number): Promise<Alerts | null> {
+    const source = this.source as TileSource;
+    let bytes = this.bytes.get(key);
+    if (!bytes) this.bytes.set(key, (bytes = source.read(tile)));
     try {
-      const bytes = await source.read(tile);
-      if (bytes === null) return null;
-      return this.decoder.decode(bytes, this.range, tile);
+      const image = await bytes;
+      if (image === null) return null;
+      return this.decoder.decode(image, this.range, tile, rows < TILE_SIZE ? rows : undefined);
     } catch (err) {
-      // A neighbour that cannot be read (HTTP 403, EISDIR, too big) or decoded is read as missing;
-      // only a transient failure fails the tile, to be retried (docs/tiles.md, "Tile sources").
+      // A neighbour that cannot be read (HTTP 403, EISDIR, too big) or decoded is read as missing
+      // (whole: said once); only a transient failure fails the tile, to be retried (docs/tiles.md,
+      // "Tile sources").
       if (!isNeighbour || (err as { transient?: unknown }).transient === true) throw err;
       this.onWarning(`neighbour ignored (read as missing): ${(err as Error).message}`);
+      this.alerts.set(key, { rows: TILE_SIZE, alerts: Promise.resolve(null) });
       return null;
     }
   }
@@ -150,8 +156,10 @@ async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, cache:
       const ny = tile.y + dy;
       if ((dx === 0 && dy === 0) || ny < 0 || ny >= columns) continue;
       if (ring === 1 && (loaded & (1 << ((dy + 1) * 3 + (dx + 1)))) === 0) continue; // not (yet) needed
+      // A neighbour below: the halo takes its top rows only.
+      const rows = dy > 0 ? Math.min(TILE_SIZE, margin - (dy - 1) * TILE_SIZE) : TILE_SIZE;
       reads.push(
-        cache.get({ z: tile.z, x: nx, y: ny }, true).then((alerts) => {
+        cache.get({ z: tile.z, x: nx, y: ny }, true, rows).then((alerts) => {
           if (alerts && alerts.length > 0) parts.push({ alerts, dx, dy });
         }),
       );

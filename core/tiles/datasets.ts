@@ -242,12 +242,12 @@ export function datasetDecoder(dataset: Dataset, minConfidence?: ConfidenceName)
   const minLevel = minConfidence === undefined ? 0 : confidenceLevel(dataset, minConfidence);
   if (dataset.encoding === 'glad-2018') {
     // The 2018 decoder as it was (its confidence floor(B/100) is already 1 low, 2 high).
-    return { decode: (image, range, tile) => filterConfidence(gladDecoder.decode(image, range, tile), minLevel) };
+    return { decode: (image, range, tile, rows) => filterConfidence(gladDecoder.decode(image, range, tile, rows), minLevel) };
   }
   const offset = dayOffset(dataset.dayZero);
   const alphaConfidence = dataset.encoding === 'integrated';
   return {
-    decode: (image, range, tile) => decodeTileCache(readRgba(image, tile), range, tile, offset, alphaConfidence, minLevel),
+    decode: (image, range, tile, rows) => decodeTileCache(readRgba(image, tile, rows), range, tile, offset, alphaConfidence, minLevel),
   };
 }
 

@@ -66,18 +66,21 @@ function checkHeader(image: Uint8Array, where: string): void {
   if (image[25] !== PALETTE && depth !== 8) throw new Error(`${where}: ${depth}-bit PNG is not supported (GLAD tiles are 8-bit RGB(A))`);
 }
 
-/** Reads a PNG into 8-bit RGBA, or throws an Error naming the tile (shared by the dataset decoders). */
-export function readRgba(image: Uint8Array, tile: TileAddress): Buffer {
+/**
+ * Reads a PNG into 8-bit RGBA (its first `rows` rows), or throws an Error naming the tile (shared
+ * by the dataset decoders).
+ */
+export function readRgba(image: Uint8Array, tile: TileAddress, rows = TILE_SIZE): Buffer {
   const where = `tile ${tileKey(tile)}`;
   checkHeader(image, where);
   let png;
   try {
-    png = decodePng(image);
+    png = decodePng(image, rows);
   } catch (err) {
     throw new Error(`${where}: not a PNG or corrupt/truncated (${(err as Error).message})`);
   }
   // Checked from the header already; kept as a guard on what the decoder actually produced.
-  if (png.width !== TILE_SIZE || png.height !== TILE_SIZE) {
+  if (png.width !== TILE_SIZE || png.height !== rows) {
     throw new Error(`${where}: image is ${png.width}x${png.height}, expected ${TILE_SIZE}x${TILE_SIZE}`);
   }
   return png.data;
@@ -92,7 +95,8 @@ const HITS = new Int32Array(TILE_SIZE * TILE_SIZE);
  * 32-bit read tells, four pixels a test.
  */
 export function nonEmptyPixels(rgba: Uint8Array): { pixels: Int32Array; count: number } {
-  const size = TILE_SIZE * TILE_SIZE;
+  // A tile's first rows, or all of them.
+  const size = Math.min(rgba.length >> 2, TILE_SIZE * TILE_SIZE);
   const words = rgba.byteOffset % 4 === 0 ? new Uint32Array(rgba.buffer, rgba.byteOffset, size) : new Uint32Array(rgba.slice(0, 4 * size).buffer);
   let count = 0;
   // Four pixels a test: most groups are empty (size is a multiple of 4).
@@ -108,8 +112,8 @@ export function nonEmptyPixels(rgba: Uint8Array): { pixels: Int32Array; count: n
 
 /** The GLAD decoder: alerts with startDays ≤ days < endDays, in row-major order (row, then col). */
 export const gladDecoder: AlertDecoder = {
-  decode(image: Uint8Array, range: DayRange, tile: TileAddress): Alerts {
-    const rgba = readRgba(image, tile);
+  decode(image: Uint8Array, range: DayRange, tile: TileAddress, rows?: number): Alerts {
+    const rgba = readRgba(image, tile, rows);
     const { startDays, endDays } = range;
     // The alert pixels first, so the typed arrays are allocated once at the exact size.
     const { pixels: hits, count } = nonEmptyPixels(rgba);

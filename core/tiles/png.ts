@@ -3,7 +3,7 @@
 // "Start-up"). Reads what tile servers write: 8-bit grey, grey+alpha, RGB, RGBA, and palette images
 // of 1, 2, 4 or 8 bits (tRNS included), interlaced or not, every chunk's CRC checked. As pngjs did, a
 // pixel of the tRNS colour of a grey or RGB image becomes 0, 0, 0, 0. 16-bit images are refused.
-import { crc32, deflateSync, inflateSync } from 'node:zlib';
+import { constants, crc32, deflateSync, inflateSync } from 'node:zlib';
 
 export interface RgbaImage {
   width: number;
@@ -26,8 +26,12 @@ const ADAM7 = [
   [0, 1, 1, 2],
 ];
 
-/** Decodes a PNG into 8-bit RGBA; throws an Error saying what is wrong with it. */
-export function decodePng(png: Uint8Array): RgbaImage {
+/**
+ * Decodes a PNG into 8-bit RGBA; throws an Error saying what is wrong with it. With `rows`, only
+ * the image's first rows (a neighbour below a tile, of which the halo takes the top): a plain
+ * image is inflated no further than they reach.
+ */
+export function decodePng(png: Uint8Array, rows?: number): RgbaImage {
   if (png.length < 8 || SIGNATURE.some((b, i) => png[i] !== b)) throw new Error('bad signature');
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   let header: { width: number; height: number; depth: number; type: number; interlaced: boolean } | undefined;
@@ -58,7 +62,10 @@ export function decodePng(png: Uint8Array): RgbaImage {
     else if (type === 'IDAT') data.push(body);
   }
   if (!header) throw new Error('no IHDR chunk');
-  const { width, height, depth, type, interlaced } = header;
+  const { width, depth, type, interlaced } = header;
+  if (rows !== undefined && !(Number.isInteger(rows) && rows >= 1 && rows <= header.height)) throw new Error(`rows=${rows}: the image has 1..${header.height}`);
+  // An interlaced image's first rows need every pass: decoded whole, then cut.
+  const height = rows !== undefined && !interlaced ? rows : header.height;
   if (type === 3 && !palette) throw new Error('palette image without a PLTE chunk');
   const bits = depth * CHANNELS[type]!;
   const passes = (interlaced ? ADAM7 : [[0, 0, 1, 1]])
@@ -69,7 +76,8 @@ export function decodePng(png: Uint8Array): RgbaImage {
   const expected = passes.reduce((sum, p) => sum + p.h * (rowBytes(p.w) + 1), 0);
   // One output chunk of the image's size (up to 4 MB): no growing and joining of 16 KB chunks (a
   // 256×256 tile inflates ~35 % faster).
-  const raw = inflateSync(Buffer.concat(data), { maxOutputLength: Math.max(1, expected), chunkSize: Math.min(Math.max(64, expected), 1 << 22) });
+  const full = passes.reduce((sum, p) => sum + Math.ceil((header!.height - p.y0) / p.dy) * (rowBytes(p.w) + 1), 0);
+  const raw = inflateFirst(Buffer.concat(data), expected, full);
   // Every pixel is written below (the passes of an interlaced image cover each once): no zero fill.
   const out = Buffer.allocUnsafe(width * height * 4);
   const pixel = pixelWriter(type, depth, palette, transparency, out);
@@ -86,7 +94,25 @@ export function decodePng(png: Uint8Array): RgbaImage {
     }
     offset += h * (bytes + 1);
   }
+  if (rows !== undefined && interlaced) return { width, height: rows, data: out.subarray(0, 4 * width * rows) };
   return { width, height, data: out };
+}
+
+/**
+ * The first `need` bytes of a zlib stream that inflates to `full` bytes. When less than the whole
+ * is needed, growing prefixes of the stream are inflated (a prefix inflates to a prefix of the
+ * data), starting from the share needed plus half: the rest is never inflated. Past `full` the
+ * stream is refused (a small body could otherwise expand without bound).
+ */
+function inflateFirst(stream: Buffer, need: number, full: number): Buffer {
+  const options = { maxOutputLength: Math.max(1, full), chunkSize: Math.min(Math.max(64, full), 1 << 22) };
+  if (need < full) {
+    for (let take = Math.ceil((1.5 * stream.length * need) / full) + 64; take < stream.length; take *= 2) {
+      const raw = inflateSync(stream.subarray(0, take), { ...options, finishFlush: constants.Z_SYNC_FLUSH });
+      if (raw.length >= need) return raw;
+    }
+  }
+  return inflateSync(stream, options);
 }
 
 /**

@@ -29,7 +29,8 @@ export interface DayRange {
 
 /** Turns one encoded tile image into its alerts (pluggable: other alert encodings can be added). */
 export interface AlertDecoder {
-  decode(image: Uint8Array, range: DayRange, tile: TileAddress): Alerts;
+  /** `rows`: the alerts of the tile's first rows only (default all 256; a neighbour below a tile). */
+  decode(image: Uint8Array, range: DayRange, tile: TileAddress, rows?: number): Alerts;
 }
 
 /** Narrow I/O adapter: the raw bytes of a tile, or null when the tile does not exist (no alerts). */

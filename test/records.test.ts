@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { allocAlerts } from '../core/tiles/decode.ts';
 import { isoToDays } from '../core/tiles/dates.ts';
 import { buildCluster, buildClusters } from '../core/clusters/records.ts';
-import { convexHull, hullArea, hullPolygon, type Point } from '../core/clusters/geometry.ts';
+import { convexHull, hullArea, hullPolygon, outlineArea, type Point } from '../core/clusters/geometry.ts';
 import { mulberry32 } from '../local/synthetic.ts';
 import { pixelAreaHa, pixelToLonLat, tileBounds } from '../core/tiles/grid.ts';
 import type { Alerts } from '../core/tiles/types.ts';
@@ -134,6 +134,26 @@ describe('duration_days', () => {
 });
 
 describe('area agrees with the hull polygon', () => {
+  it('a cluster\'s area is that of the outline of ALL its members (random clusters, lines and single rows included)', () => {
+    const rand = mulberry32(7);
+    for (let trial = 0; trial < 60; trial++) {
+      const shape = trial % 4; // 0 blob, 1 one row, 2 one column, 3 diagonal line
+      const n = 1 + Math.floor(rand() * 80);
+      const seen = new Set<string>();
+      const list: [number, number, string][] = [];
+      for (let k = 0; k < n; k++) {
+        const t = Math.floor(rand() * 30);
+        const [row, col] = shape === 0 ? [Math.floor(rand() * 20), Math.floor(rand() * 20)] : shape === 1 ? [5, t] : shape === 2 ? [t, 5] : [t, t];
+        if (seen.has(`${row},${col}`)) continue;
+        seen.add(`${row},${col}`);
+        list.push([row, col, '2016-03-01']);
+      }
+      const alerts = alertsOf(list);
+      const rec = buildCluster(tile, alerts, { members: Int32Array.from(list.keys()).reverse(), col: 10, row: 10 });
+      expect(rec.area).toBe(outlineArea(list.map(([row, col]): Point => [col, row])));
+    }
+  });
+
   it('a 30-alert straight line has the area of its polygon (the hull of its pixel corners), not 0', () => {
     const line = alertsOf(Array.from({ length: 30 }, (_, k) => [40, 100 + k, '2019-03-01'] as [number, number, string]));
     const rec = buildCluster(tile, line, { members: Int32Array.from({ length: 30 }, (_, k) => k), col: 114.5, row: 40 });

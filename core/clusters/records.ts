@@ -43,13 +43,16 @@ export function buildCluster(tile: TileAddress, alerts: Alerts, cluster: OwnedCl
   const levels = [0, 0, 0, 0];
   const points: Point[] = [];
   const tuples: AlertTuple[] = [];
-  for (const m of order) {
+  for (let k = 0; k < order.length; k++) {
+    const m = order[k];
     const days = alerts.days[m];
     if (days < minDays) minDays = days;
     if (days > maxDays) maxDays = days;
     levels[Math.min(3, alerts.confidence[m])]++;
-    points.push([alerts.col[m], alerts.row[m]]);
-    tuples.push([alerts.row[m], alerts.col[m], daysToIso(days)]);
+    // The outline is the hull of each row's first and last member: the others lie between them.
+    const row = alerts.row[m];
+    if (k === 0 || k === order.length - 1 || alerts.row[order[k - 1]] !== row || alerts.row[order[k + 1]] !== row) points.push([alerts.col[m], row]);
+    tuples.push([row, alerts.col[m], daysToIso(days)]);
   }
   const { lon, lat } = pixelToLonLat(tile, cluster.col, cluster.row);
   const pixelHa = pixelAreaHa(lat, tile.z);

@@ -1,40 +1,14 @@
 // Scripts called in loops (`npm run tile`) start from a JavaScript bundle of their code: Node then
-// strips the types of the small launcher only, not of every .ts module at each start
-// (docs/measurements.md, "Start-up", 2026-11-30). The bundle is built by esbuild into
-// .cache/bundles/NAME/ at the repository root, next to a manifest listing its inputs (esbuild's
-// metafile) with their sizes and modification times. Each start stats them (well under 1 ms) and
-// rebuilds when one changed, so the bundle is never stale; a fresh clone builds on its first run.
-// Without esbuild, or when the build or the cache fails, the .ts entry is imported as it is.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+// loads no TypeScript at all on a start (docs/measurements.md, "Start-up", 2026-11-30). The bundle
+// is built by esbuild into .cache/bundles/NAME/ at the repository root, next to a manifest listing
+// its inputs (esbuild's metafile) with their sizes and modification times. Each start stats them
+// (well under 1 ms, bundle-fresh.mjs) and rebuilds here when one changed, so the bundle is never
+// stale; a fresh clone builds on its first run. Without esbuild, or when the build or the cache
+// fails, the .ts entry is imported as it is.
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-
-/** esbuild's options; stored in the manifest, so changing them makes the bundle stale. */
-const OPTIONS = {
-  bundle: true,
-  // The engine, imported only when a tile has alerts, stays a chunk of its own.
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node22',
-  // Packages stay run-time imports, resolved from node_modules as without a bundle (the AWS SDK,
-  // turf: loaded on demand only); the inputs are then the project's own files.
-  packages: 'external',
-  // Stack traces and error messages name the project's functions as the sources do.
-  keepNames: true,
-} as const;
-
-/** An input's repository path, size and mtime (ms) when the bundle was built. */
-type InputStamp = [path: string, size: number, mtimeMs: number];
-
-interface BundleManifest {
-  options: string;
-  /** Folder of this build under the bundle's cache folder. */
-  build: string;
-  /** The entry chunk, in the build folder. */
-  entry: string;
-  inputs: InputStamp[];
-}
+import { bundleDir, freshEntry, OPTIONS, stamp, type BundleManifest } from './bundle-fresh.mjs';
 
 /** A build folder's CHUNKS file: each chunk and the inputs in it (a test checks what a start loads). */
 export const CHUNKS = 'chunks.json';
@@ -43,37 +17,6 @@ export const CHUNKS = 'chunks.json';
 const RACY_MS = 1000;
 /** Older builds are removed after this long (ms): a process started before may still import a chunk. */
 const OLD_BUILD_MS = 10 * 60_000;
-
-/** The cache folder of the bundle of `entry` (a repository path, e.g. local/tile-cli.ts). */
-export function bundleDir(root: string, entry: string): string {
-  return join(root, '.cache', 'bundles', basename(entry).replace(/\.ts$/, ''));
-}
-
-/** The manifest of the current build, or null. */
-function readManifest(dir: string): BundleManifest | null {
-  try {
-    return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BundleManifest;
-  } catch {
-    return null;
-  }
-}
-
-function stamp(root: string, path: string): InputStamp | null {
-  const s = statSync(join(root, path), { throwIfNoEntry: false });
-  return s ? [path, s.size, s.mtimeMs] : null;
-}
-
-/** The entry chunk of the current build when no input changed since it was built, else null. */
-function freshEntry(root: string, dir: string): string | null {
-  const m = readManifest(dir);
-  if (!m || m.options !== JSON.stringify(OPTIONS)) return null;
-  for (const [path, size, mtimeMs] of m.inputs) {
-    const now = stamp(root, path);
-    if (!now || now[1] !== size || now[2] !== mtimeMs) return null;
-  }
-  const entry = join(dir, m.build, m.entry);
-  return existsSync(entry) ? entry : null;
-}
 
 /**
  * Builds the bundle into a new folder, then points the manifest at it (each step a rename, so a

@@ -1,8 +1,9 @@
 // `npm run tile` is called in loops, so its start-up counts (docs/architecture.md, rule 5).
-// scripts/tile.ts starts local/tile-cli.ts from an esbuild bundle kept in .cache/bundles/ and
-// rebuilt when a source changes (local/bundle-cache.ts). A module-load hook in the child process
-// lists every file it loads: on a file:// tile, empty or with alerts and a halo, no package from
-// node_modules (no zod, turf, pngjs, AWS SDK or commander), and no .ts module but the launcher's;
+// scripts/tile.ts (a symlink to the JavaScript launcher scripts/tile.mjs) starts local/tile-cli.ts
+// from an esbuild bundle kept in .cache/bundles/ and rebuilt when a source changes
+// (local/bundle-cache.ts). A module-load hook in the child process lists every file it loads: on a
+// file:// tile, empty or with alerts and a halo, no package from node_modules (no zod, turf, pngjs,
+// AWS SDK or commander), and no .ts file at all (Node's TypeScript support stays unloaded);
 // the bundle's chunks it loads hold the project modules named below (the build's chunks.json,
 // esbuild's metafile). Then, on a copy of the sources: an edited source is rebuilt, never stale.
 import { spawnSync } from 'node:child_process';
@@ -75,8 +76,9 @@ describe('npm run tile starts from its bundle and loads no package from node_mod
     expect(s.status, s.stderr).toBe(0);
     expect(JSON.parse(s.stdout).nb_clusters).toBe(0);
     expect(s.loaded.filter((u) => u.includes('/node_modules/'))).toEqual([]);
-    // Node strips the types of the launcher only: the rest is the bundle's JavaScript.
-    expect(tsLoaded(s, root)).toEqual(['local/bundle-cache.ts', 'scripts/tile.ts']);
+    // The launcher and the freshness check are JavaScript, the rest is the bundle's.
+    expect(tsLoaded(s, root)).toEqual([]);
+    expect(s.loaded.map((f) => f.slice(root.length + 1)).filter((f) => !f.startsWith('.cache/'))).toEqual(['scripts/tile.mjs', 'local/bundle-fresh.mjs']);
     const modules = [...chunksLoaded(s).values()].flat();
     expect(modules).toContain('core/clusters/tile-job.ts');
     expect(modules).toContain('core/run/request.ts');
@@ -89,7 +91,7 @@ describe('npm run tile starts from its bundle and loads no package from node_mod
     expect(s.status, s.stderr).toBe(0);
     expect(JSON.parse(s.stdout).nb_clusters).toBeGreaterThan(0);
     expect(s.loaded.filter((u) => u.includes('/node_modules/'))).toEqual([]);
-    expect(tsLoaded(s, root)).toEqual(['local/bundle-cache.ts', 'scripts/tile.ts']);
+    expect(tsLoaded(s, root)).toEqual([]);
     expect([...chunksLoaded(s).values()].flat()).toContain('core/meanshift/standard.ts');
   });
 });
@@ -104,7 +106,8 @@ describe('the bundle is never stale (a copy of the sources)', () => {
 
   beforeAll(() => {
     // Modification times kept: the copy's sources are older than its first build.
-    for (const d of ['core', 'local', 'scripts']) cpSync(join(root, d), join(tree, d), { recursive: true, preserveTimestamps: true });
+    // Symlinks as they are (scripts/tile.ts → tile.mjs of the copy, not of this tree).
+    for (const d of ['core', 'local', 'scripts']) cpSync(join(root, d), join(tree, d), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
     cpSync(join(root, 'package.json'), join(tree, 'package.json'), { preserveTimestamps: true });
     symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'));
   });

@@ -81,7 +81,7 @@ export function readRgba(image: Uint8Array, tile: TileAddress, rows = TILE_SIZE)
   }
   // Checked from the header already; kept as a guard on what the decoder actually produced.
   if (png.width !== TILE_SIZE || png.height !== rows) {
-    throw new Error(`${where}: image is ${png.width}x${png.height}, expected ${TILE_SIZE}x${TILE_SIZE}`);
+    throw new Error(`${where}: image is ${png.width}x${png.height}, expected ${TILE_SIZE}x${rows}`);
   }
   return png.data;
 }

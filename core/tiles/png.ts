@@ -72,11 +72,12 @@ export function decodePng(png: Uint8Array, rows?: number): RgbaImage {
     .map(([x0, y0, dx, dy]) => ({ x0, y0, dx, dy, w: Math.ceil((width - x0) / dx), h: Math.ceil((height - y0) / dy) }))
     .filter((p) => p.w > 0 && p.h > 0);
   const rowBytes = (w: number) => Math.ceil((w * bits) / 8);
-  // Inflating more than the image holds is refused (a small body could otherwise expand without bound).
+  // What the rows decoded take, and what the whole image holds: inflating more than that is refused
+  // (a small body could otherwise expand without bound).
   const expected = passes.reduce((sum, p) => sum + p.h * (rowBytes(p.w) + 1), 0);
+  const full = passes.reduce((sum, p) => sum + Math.ceil((header!.height - p.y0) / p.dy) * (rowBytes(p.w) + 1), 0);
   // One output chunk of the image's size (up to 4 MB): no growing and joining of 16 KB chunks (a
   // 256×256 tile inflates ~35 % faster).
-  const full = passes.reduce((sum, p) => sum + Math.ceil((header!.height - p.y0) / p.dy) * (rowBytes(p.w) + 1), 0);
   const raw = inflateFirst(Buffer.concat(data), expected, full);
   // Every pixel is written below (the passes of an interlaced image cover each once): no zero fill.
   const out = Buffer.allocUnsafe(width * height * 4);

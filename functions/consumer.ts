@@ -18,7 +18,7 @@ import { errorText, Logger } from '../core/store/log.ts';
 import { parseTileMessage } from '../core/run/messages.ts';
 import { putLastError, putMessageError, putTileError, putTileResult, putUnroutable, type ResultStore } from '../core/store/result-store.ts';
 import { alertSourceOf } from '../core/store/run-sources.ts';
-import { runTile, type ClusterEngine } from '../core/clusters/tile-job.ts';
+import { runTile, tileReader, type ClusterEngine, type TileReader } from '../core/clusters/tile-job.ts';
 import { isTransient } from '../core/store/transient.ts';
 import type { TileAddress } from '../core/tiles/types.ts';
 
@@ -31,7 +31,7 @@ const log = new Logger({ stage: 'tile' });
 const onLambda = Boolean(process.env.AWS_LAMBDA_FUNCTION_NAME);
 
 /** One message; throws only for what a retry may fix (after 3 receives the dead-letter handler records it). */
-async function processRecord(results: ResultStore, record: SQSRecord, log: Logger, engine?: ClusterEngine): Promise<void> {
+async function processRecord(results: ResultStore, record: SQSRecord, log: Logger, engine?: ClusterEngine, readers = new Map<string, TileReader>()): Promise<void> {
   const parsed = parseTileMessage(record.body);
   if (parsed.kind === 'unroutable') {
     log.error(`unroutable message: ${parsed.error}`, { stage: 'message' });
@@ -59,7 +59,12 @@ async function processRecord(results: ResultStore, record: SQSRecord, log: Logge
     const onWarning = (warning: string) => log.warn(`warning: ${warning}`);
     // Tile sources and open rasters are kept across invocations of a warm Lambda (run-sources.ts).
     const source = await alertSourceOf(params, { onLambda, allowed: allowedSources() });
-    result = await runTile(tile, params, source, { onWarning, engine });
+    // The batch's messages of one run share their reads: a neighbour of several tiles is read and
+    // decoded once (enqueue sends a run's tiles row by row, so a batch holds neighbours).
+    const key = JSON.stringify(params);
+    let tiles = readers.get(key);
+    if (!tiles) readers.set(key, (tiles = tileReader(params, source)));
+    result = await runTile(tile, params, source, { onWarning, engine, tiles });
   } catch (error) {
     if (isTransient(error)) throw await remembered(results, runId, tile, record, error);
     log.error(errorText(error));
@@ -127,7 +132,9 @@ export async function handler(event: SQSEvent, context?: Pick<Context, 'getRemai
     const deadline = remainingMs ? performance.now() + remainingMs() - DEADLINE_RESERVE_MS : Infinity;
     return budgetedEngine(clusterEngine, tileBudget({ deadline }));
   };
-  return processPartialBatch(event, (record, recordLog) => processRecord(results, record, recordLog, engine()), log, {
+  // Tile reads shared by the batch's messages of a run (dropped with the batch).
+  const readers = new Map<string, TileReader>();
+  return processPartialBatch(event, (record, recordLog) => processRecord(results, record, recordLog, engine(), readers), log, {
     remainingMs,
     visibility: backoff.value,
   });

@@ -2,7 +2,7 @@
 // (DynamoDB) on 127.0.0.1. Handlers find them exactly as on Lambda: AWS_ENDPOINT_URL_* and
 // SST_RESOURCE_* variables. Tiles come from a synthetic mosaic on disk (file:// template), and the
 // expected clusters from calling runTile directly on the same tiles (same code as `npm run tile`).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -216,6 +216,45 @@ describe('consumer', () => {
     expect(await getJson(errorKey(id, tile))).toMatchObject({ stage: 'message', message: expect.stringMatching(/params\.width/) });
     // Run id readable, tile not: under the run, outside the tiles.
     expect(await getJson(`runs/${id}/messages/${badTile.messageId}.json`)).toMatchObject({ stage: 'message', message: expect.stringMatching(/x/) });
+  });
+
+  it("a batch's messages of one run read each tile once (neighbours shared), with the results of runTile", async () => {
+    // The mosaic's files over HTTP, each request counted.
+    const requests = new Map<string, number>();
+    const server: Server = createServer((req, res) => {
+      requests.set(req.url!, (requests.get(req.url!) ?? 0) + 1);
+      try {
+        res.end(readFileSync(join(tilesDir, req.url!)));
+      } catch {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/{z}/{x}/{y}.png`;
+      const good = makeRun().tiles.filter((t) => !isCorrupt(t));
+      // One message a batch (another run, so that its results do not stand in for the next ones).
+      const single = makeRun({ tiles_url: url, min_count: 12 });
+      for (const t of good) expect((await consume(sqsEvent(sqsRecord(tileMessageBody(single.spec, t))))).batchItemFailures).toEqual([]);
+      const readAlone = [...requests.values()].reduce((a, b) => a + b, 0);
+      requests.clear();
+      const { spec, id } = makeRun({ tiles_url: url, min_count: 11 });
+      const response = await consume(sqsEvent(...good.map((t) => sqsRecord(tileMessageBody(spec, t)))));
+      expect(response.batchItemFailures).toEqual([]);
+      // Each tile requested once in the batch, where one message a batch read neighbours again.
+      expect([...requests.values()].every((n) => n === 1)).toBe(true);
+      expect(requests.size).toBeLessThan(readAlone);
+      for (const t of good) {
+        const reference = await expected({ ...spec, tiles_url: template }, t);
+        if (reference.nb_clusters === 0) continue;
+        const { rows } = await readClustersAndMembers((await getBytes(clustersKey(id, t)))!);
+        expect(rows.map((r) => [r.count, r.col, r.row])).toEqual(reference.clusters.map((c) => [c.count, c.col, c.row]));
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('a transient tile-server failure retries only its own record (partial batch response)', async () => {

@@ -3,7 +3,7 @@ import { allocAlerts, encodeGladTile, gladDecoder } from '../core/tiles/decode.t
 import { isoToDays } from '../core/tiles/dates.ts';
 import { parseTileRequest } from '../core/run/request.ts';
 import { validateRunParams } from '../core/run/params.ts';
-import { runTile, type RunTileOptions } from '../core/clusters/tile-job.ts';
+import { runTile, tileReader, type RunTileOptions } from '../core/clusters/tile-job.ts';
 import type { AlertDecoder, TileAddress, TileSource } from '../core/tiles/types.ts';
 import { componentEngine } from './fake-engine.ts';
 import * as realEngine from '../core/meanshift/engine.ts';
@@ -175,6 +175,59 @@ describe('runTile', () => {
     expect(res.clusters[0].count).toBe(6); // the 4 pixels in the corrupt neighbour are lost
     expect(warnings.join()).toContain('tile 12/101/50: not a PNG');
     await expect(job(101, 50, {}, w, { engine: componentEngine() })).rejects.toThrow(/^tile 12\/101\/50: not a PNG/);
+  });
+
+  it('jobs sharing a reader read and decode each tile once, with the results of jobs reading alone', async () => {
+    const w = new World();
+    // Clearings near the edges of a row of tiles 100..103 (each job reads its east and west neighbours).
+    for (let x = 100; x <= 103; x++) {
+      for (let c = 0; c < 8; c++) for (let r = 0; r < 8; r++) w.set(x * 256 + 250 + c, 50 * 256 + 100 + r, '2016-05-01');
+      for (let k = 0; k < 30; k++) w.set(x * 256 + ((k * 53) % 256), 50 * 256 + 30 + ((k * 97) % 200), '2016-05-01');
+    }
+    const { z: _z, x: _x, y: _y, ...spec } = parseTileRequest({ z: Z, x: 101, y: 50, start_date: '2016-01-01', end_date: '2017-01-01', min_count: 5, dataset: 'glad-2018' });
+    const alone = [];
+    for (let x = 101; x <= 102; x++) alone.push(await runTile({ z: Z, x, y: 50 }, spec, w));
+    const readAlone = w.reads.length;
+    w.reads.length = 0;
+    const tiles = tileReader(spec, w);
+    const shared = [];
+    for (let x = 101; x <= 102; x++) shared.push(await runTile({ z: Z, x, y: 50 }, spec, w, { tiles }));
+    expect(shared).toEqual(alone);
+    expect(shared.map((r) => r.nb_clusters)).toEqual([1, 1]);
+    expect(new Set(w.reads).size).toBe(w.reads.length);
+    expect(w.reads.length).toBeLessThan(readAlone);
+  });
+
+  it('a reader shared by jobs: a corrupt neighbour is said to each job that reads it, and still fails the job whose own tile it is', async () => {
+    const w = new World();
+    for (let k = 0; k < 10; k++) w.set(100 * 256 + 250 + k, 50 * 256 + 60, '2016-03-03');
+    for (let k = 0; k < 10; k++) w.set(102 * 256 + k, 50 * 256 + 60, '2016-03-03');
+    w.corrupt.add('12/101/50');
+    const { z: _z, x: _x, y: _y, ...spec } = parseTileRequest({ z: Z, x: 100, y: 50, start_date: '2016-01-01', end_date: '2017-01-01', min_count: 5, dataset: 'glad-2018' });
+    const tiles = tileReader(spec, w);
+    const warnings: string[][] = [[], []];
+    await runTile({ z: Z, x: 100, y: 50 }, spec, w, { tiles, engine: componentEngine(), onWarning: (m) => warnings[0].push(m) });
+    await runTile({ z: Z, x: 102, y: 50 }, spec, w, { tiles, engine: componentEngine(), onWarning: (m) => warnings[1].push(m) });
+    expect(warnings.map((list) => list.join())).toEqual([expect.stringContaining('tile 12/101/50: not a PNG'), expect.stringContaining('tile 12/101/50: not a PNG')]);
+    await expect(runTile({ z: Z, x: 101, y: 50 }, spec, w, { tiles, engine: componentEngine() })).rejects.toThrow(/^tile 12\/101\/50: not a PNG/);
+    expect(w.reads.filter((k) => k === '12/101/50')).toHaveLength(1);
+  });
+
+  it('a reader shared by jobs keeps no transient failure: the next job reads again', async () => {
+    const w = new World();
+    for (let k = 0; k < 10; k++) w.set(100 * 256 + 250 + k, 50 * 256 + 60, '2016-03-03');
+    let failures = 1;
+    const flaky: TileSource = {
+      read: async (t) => {
+        if (t.x === 101 && failures-- > 0) throw Object.assign(new Error('503 from the tile server'), { transient: true });
+        return w.read(t);
+      },
+    };
+    const { z: _z, x: _x, y: _y, ...spec } = parseTileRequest({ z: Z, x: 100, y: 50, start_date: '2016-01-01', end_date: '2017-01-01', min_count: 5, dataset: 'glad-2018' });
+    const tiles = tileReader(spec, flaky);
+    await expect(runTile({ z: Z, x: 100, y: 50 }, spec, flaky, { tiles, engine: componentEngine() })).rejects.toThrow('503');
+    const again = await runTile({ z: Z, x: 100, y: 50 }, spec, flaky, { tiles, engine: componentEngine() });
+    expect(again.clusters[0].count).toBe(10);
   });
 
   it('echoes the tile, dates and parameters of a RunSpec in the request fields (not its region or tiles_url)', async () => {

@@ -74,6 +74,11 @@ export interface RunTileOptions {
   engine?: ClusterEngine;
   /** Called for problems that do not fail the tile (e.g. a corrupt neighbour, read as missing). */
   onWarning?: (message: string) => void;
+  /**
+   * The reads of another job of the same spec and source, to share (each tile read and decoded
+   * once for both; default: this job's own). Its decoder is used, not `decoder`.
+   */
+  tiles?: TileReader;
   /** Called once per clustering pass with the halo margin used (lets tests and logs see retries). */
   onPass?: (pass: { margin: number; alerts: number; complete: boolean; neighbours: number }) => void;
 }
@@ -87,63 +92,91 @@ function popCount(mask: number): number {
 /** Margin used after a pass that said "incomplete" with margin 0 (0 cannot be doubled). */
 const FIRST_NONZERO_MARGIN = 16;
 
+/** A tile read and decoded: its alerts (null: no tile), or the permanent failure to read or decode it. */
+interface TileRead {
+  alerts: Alerts | null;
+  error?: Error;
+}
+
 /**
- * Reads tiles through `source` once per job, and decodes them: whole, or a neighbour below the tile
- * its first rows only, decoded again from the same bytes when a wider halo needs more. The job's
- * own tile failing to decode throws (the pipeline turns it into an error record); a corrupt
- * NEIGHBOUR is treated as missing (no alerts) and reported through onWarning. Read errors
- * (network, S3) always throw, so a transient outage retries the tile instead of silently losing
- * halo alerts.
+ * A tile job's reads: each tile read once through `source`, and decoded whole, or — a neighbour
+ * below the tile — its first rows only, decoded again from the same bytes when a wider halo needs
+ * more. Jobs of one spec and source may share one (the consumer shares one between the messages of
+ * a run in a batch: neighbouring tiles are read and decoded once). A tile's own failure to read or
+ * decode throws (the pipeline turns it into an error record); a NEIGHBOUR that fails permanently is
+ * read as missing (no alerts), said through each job's onWarning. A transient read error (network,
+ * S3) always throws, so the tile is retried instead of silently losing halo alerts, and is not kept:
+ * the next job reads again.
  */
-class TileCache {
+export class TileReader {
   private readonly bytes = new Map<string, Promise<Uint8Array | null>>();
-  /** Each tile's alerts, of its first `rows` rows. */
-  private readonly alerts = new Map<string, { rows: number; alerts: Promise<Alerts | null> }>();
+  /** Each tile's read, of its first `rows` rows. */
+  private readonly reads = new Map<string, { rows: number; read: Promise<TileRead> }>();
   private readonly source: TileSource | AlertSource;
   private readonly decoder: AlertDecoder;
   private readonly range: DayRange;
-  private readonly onWarning: (message: string) => void;
 
-  constructor(source: TileSource | AlertSource, decoder: AlertDecoder, range: DayRange, onWarning: (message: string) => void) {
+  constructor(source: TileSource | AlertSource, decoder: AlertDecoder, range: DayRange) {
     this.source = source;
     this.decoder = decoder;
     this.range = range;
-    this.onWarning = onWarning;
   }
 
   /** The alerts of the tile's first `rows` rows (or more). */
-  get(tile: TileAddress, isNeighbour: boolean, rows = TILE_SIZE): Promise<Alerts | null> {
+  async get(tile: TileAddress, isNeighbour: boolean, onWarning: (message: string) => void, rows = TILE_SIZE): Promise<Alerts | null> {
     const key = tileKey(tile);
-    const hit = this.alerts.get(key);
-    if (hit && hit.rows >= rows) return hit.alerts;
-    // Alerts that come already decoded (rasters) come whole.
-    const entry = 'read' in this.source ? { rows, alerts: this.load(tile, key, isNeighbour, rows) } : { rows: TILE_SIZE, alerts: this.source.alerts(tile, this.range) };
-    this.alerts.set(key, entry);
-    return entry.alerts;
+    let entry = this.reads.get(key);
+    if (!entry || entry.rows < rows) {
+      // Alerts that come already decoded (rasters) come whole.
+      entry = 'read' in this.source ? { rows, read: this.load(tile, key, rows) } : { rows: TILE_SIZE, read: this.rasterAlerts(tile, key) };
+      this.reads.set(key, entry);
+    }
+    const { alerts, error } = await entry.read;
+    if (!error) return alerts;
+    // A neighbour that cannot be read (HTTP 403, EISDIR, too big) or decoded is read as missing;
+    // only a transient failure fails the tile, to be retried (docs/tiles.md, "Tile sources").
+    if (!isNeighbour) throw error;
+    onWarning(`neighbour ignored (read as missing): ${error.message}`);
+    return null;
   }
 
-  private async load(tile: TileAddress, key: string, isNeighbour: boolean, rows: number): Promise<Alerts | null> {
-    const source = this.source as TileSource;
+  private async load(tile: TileAddress, key: string, rows: number): Promise<TileRead> {
     let bytes = this.bytes.get(key);
-    if (!bytes) this.bytes.set(key, (bytes = source.read(tile)));
+    if (!bytes) this.bytes.set(key, (bytes = (this.source as TileSource).read(tile)));
     try {
       const image = await bytes;
-      if (image === null) return null;
-      return this.decoder.decode(image, this.range, tile, rows < TILE_SIZE ? rows : undefined);
+      if (image === null) return { alerts: null };
+      return { alerts: this.decoder.decode(image, this.range, tile, rows < TILE_SIZE ? rows : undefined) };
     } catch (err) {
-      // A neighbour that cannot be read (HTTP 403, EISDIR, too big) or decoded is read as missing
-      // (whole: said once); only a transient failure fails the tile, to be retried (docs/tiles.md,
-      // "Tile sources").
-      if (!isNeighbour || (err as { transient?: unknown }).transient === true) throw err;
-      this.onWarning(`neighbour ignored (read as missing): ${(err as Error).message}`);
-      this.alerts.set(key, { rows: TILE_SIZE, alerts: Promise.resolve(null) });
-      return null;
+      if ((err as { transient?: unknown }).transient !== true) return { alerts: null, error: err as Error };
+      this.forget(key);
+      throw err;
     }
+  }
+
+  /** Raster alerts: their read errors fail the tile like any read (the same files as the tile's own). */
+  private async rasterAlerts(tile: TileAddress, key: string): Promise<TileRead> {
+    try {
+      return { alerts: await (this.source as AlertSource).alerts(tile, this.range) };
+    } catch (err) {
+      this.forget(key);
+      throw err;
+    }
+  }
+
+  private forget(key: string): void {
+    this.reads.delete(key);
+    this.bytes.delete(key);
   }
 }
 
+/** The reader of a job's tiles in the spec's encoding (RunTileOptions.tiles, to share between jobs of one spec and source). */
+export function tileReader(spec: TileJobSpec, source: TileSource | AlertSource, decoder: AlertDecoder = decoderOf(spec)): TileReader {
+  return new TileReader(source, decoder, dayRange(spec));
+}
+
 /** The tile's alerts plus neighbour alerts within `margin` px of the tile, in tile pixel coordinates. */
-async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, cache: TileCache, loaded = NEIGHBOURS_ALL): Promise<Alerts> {
+async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, readNeighbour: (neighbour: TileAddress, rows: number) => Promise<Alerts | null>, loaded = NEIGHBOURS_ALL): Promise<Alerts> {
   const ring = Math.ceil(margin / TILE_SIZE);
   const columns = 2 ** tile.z;
   const parts: { alerts: Alerts; dx: number; dy: number }[] = [];
@@ -159,7 +192,7 @@ async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, cache:
       // A neighbour below: the halo takes its top rows only.
       const rows = dy > 0 ? Math.min(TILE_SIZE, margin - (dy - 1) * TILE_SIZE) : TILE_SIZE;
       reads.push(
-        cache.get({ z: tile.z, x: nx, y: ny }, true, rows).then((alerts) => {
+        readNeighbour({ z: tile.z, x: nx, y: ny }, rows).then((alerts) => {
           if (alerts && alerts.length > 0) parts.push({ alerts, dx, dy });
         }),
       );
@@ -226,11 +259,12 @@ export function tileOrigin(tile: TileAddress, maxMargin: number): { col: number;
  */
 export async function runTile(tile: TileAddress, spec: TileJobSpec, source: TileSource | AlertSource, options: RunTileOptions = {}): Promise<TileResult> {
   validateTile(tile);
-  const range = dayRange(spec);
   const params: ClusterParams = { width: spec.width, min_count: spec.min_count, iterations: spec.iterations, algorithm: spec.algorithm, ...(spec.time_width !== undefined ? { time_width: spec.time_width } : {}) };
-  const cache = new TileCache(source, options.decoder ?? decoderOf(spec), range, options.onWarning ?? (() => {}));
+  const reader = options.tiles ?? tileReader(spec, source, options.decoder);
+  const onWarning = options.onWarning ?? (() => {});
+  const neighbour = (t: TileAddress, rows: number) => reader.get(t, true, onWarning, rows);
 
-  const read = await cache.get(tile, false);
+  const read = await reader.get(tile, false, onWarning);
   // With areas of interest, only in-area alerts (the tile's and the halo's) are clustered.
   const areas = spec.aoi ? await import('../tiles/areas.ts') : undefined;
   const own = read && spec.aoi && areas ? keepInAreas(areas, read, spec.aoi, tile, 0) : read;
@@ -259,7 +293,7 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
   let loaded = clusterEngine.firstNeighbours?.(own, params) ?? NEIGHBOURS_ALL;
   const memo: Record<string, unknown> = {};
   for (;;) {
-    const gathered = margin > 0 ? await gatherHalo(tile, own, margin, cache, loaded) : own;
+    const gathered = margin > 0 ? await gatherHalo(tile, own, margin, neighbour, loaded) : own;
     const alerts = spec.aoi && areas && margin > 0 ? keepInAreas(areas, gathered, spec.aoi, tile, margin) : gathered;
     const origin = tileOrigin(tile, max);
     const { clusters, complete, needs = NEIGHBOURS_ALL & ~loaded } = clusterEngine.clusterAlerts(alerts, params, margin, origin, { loaded, memo });

@@ -15,6 +15,7 @@
 // Trajectories are computed RELATIVE to their start pixel and models relative to their pixel, so
 // the same alert among the same alerts follows bit-identical steps whatever the coordinate frame
 // (tile or whole region) and whatever the order of the alerts: that makes the halo union exact.
+import { STANDARD_CLIMB } from './standard-climb-wasm.ts';
 import type { Partition, Points } from './types.ts';
 
 /**
@@ -90,18 +91,36 @@ interface LatticeIndex {
   duplicates: boolean;
 }
 
-function indexLattice(pts: Lattice): LatticeIndex {
-  const n = pts.length;
+/** The alerts' bounding box (inclusive), and the index's row stride (a column more than the box). */
+interface LatticeBox {
+  minC: number;
+  minR: number;
+  maxC: number;
+  maxR: number;
+  stride: number;
+  rows: number;
+}
+
+function latticeBox(pts: Lattice): LatticeBox {
   let minC = Infinity, minR = Infinity, maxC = -Infinity, maxR = -Infinity;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < pts.length; i++) {
     const c = pts.col[i], r = pts.row[i];
     if (c < minC) minC = c;
     if (c > maxC) maxC = c;
     if (r < minR) minR = r;
     if (r > maxR) maxR = r;
   }
-  const stride = maxC - minC + 2;
-  const rows = maxR - minR + 1;
+  return { minC, minR, maxC, maxR, stride: maxC - minC + 2, rows: maxR - minR + 1 };
+}
+
+/**
+ * Writes the index of the alerts into the arrays given (`pre`: rows·stride; the others: n), which
+ * live in the climb kernel's memory.
+ */
+function indexLattice(pts: Lattice, box: LatticeBox, into: { pre: Int32Array; sortedCol: Int32Array; runOf: Int32Array; runFirst: Int32Array; runLast: Int32Array }): LatticeIndex {
+  const n = pts.length;
+  const { minC, minR, maxC, maxR, stride, rows } = box;
+  const { pre, sortedCol, runOf, runFirst: first, runLast: last } = into;
   // The alerts in row-major order, those of one pixel in index order: counting sorts by column,
   // then (stable) by row.
   const byCol = new Int32Array(n);
@@ -119,8 +138,6 @@ function indexLattice(pts: Lattice): LatticeIndex {
   }
   // pre[k] = number of alerts in cells before cell k = r*stride + c: constant between occupied cells,
   // so written by runs (a prefix sum over the whole box cost ~3 ns a cell: 0.5 ms for a sparse tile's halo).
-  const pre = new Int32Array(rows * stride);
-  const sortedCol = new Int32Array(n);
   let duplicates = false;
   let from = 0; // pre[from..] not written yet
   for (let p = 0; p < n; p++) {
@@ -137,8 +154,6 @@ function indexLattice(pts: Lattice): LatticeIndex {
   }
   pre.fill(n, from);
   // Runs of horizontally consecutive alerts, row by row.
-  const runOf = new Int32Array(n);
-  const first = new Int32Array(n), last = new Int32Array(n);
   let runs = 0;
   for (let r = 0; r < rows; r++) {
     const start = pre[r * stride], end = pre[r * stride + stride - 1];
@@ -185,7 +200,7 @@ function kernelTables(width: number): Kernel {
   const R = kernelRadius(width);
   const a = 1 / (2 * width * width);
   const nk = 2 * R + 1;
-  const w = new Float64Array(nk);
+  const w = new Float64Array(nk + 1);
   const P0 = new Float64Array(nk + 1), P1 = new Float64Array(nk + 1), P2 = new Float64Array(nk + 1), P3 = new Float64Array(nk + 1);
   for (let k = 0; k < nk; k++) {
     w[k] = Math.exp(-a * (k - R) * (k - R));
@@ -197,207 +212,53 @@ function kernelTables(width: number): Kernel {
   return { R, a, w, P0, P1, P2, P3 };
 }
 
-/** Floats per pixel model: v0x, v0y (= m(c) − c), Dm (xx, xy, yy), ½D²m (xxx, xxy, xyy, yyy). */
-const MODEL = 9;
+/** Doubles per pixel model in the kernel's memory (wasm/standard-climb.ts: MODEL). */
+const MODEL = 12;
 
-/**
- * One pass over the window of pixel (c, r), in window-local offsets k, h = 0..2R: writes the
- * pixel's model to models[m .. m + MODEL) (NaN in models[m] when no alert is within reach).
- */
-function buildModel(ix: LatticeIndex, kernel: Kernel, c: number, r: number, models: Float64Array, m: number): void {
-  const { minC, minR, maxC, maxR, stride, pre, sortedCol, runOf, runFirst, runLast, duplicates } = ix;
-  const { R, a, w, P0, P1, P2, P3 } = kernel;
-  const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
-  const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
-  const firstCol = cA + minC, lastCol = cB + minC, off = c - R;
-  let s0 = 0, sX = 0, sY = 0, sXX = 0, sXY = 0, sYY = 0, sXXX = 0, sXXY = 0, sXYY = 0, sYYY = 0;
-  for (let j = jA; j <= jB; j++) {
-    const base = (j - minR) * stride;
-    const q0 = pre[base + cA], q1 = pre[base + cB + 1];
-    if (q0 === q1) continue;
-    let rs = 0, rsx = 0, rsxx = 0, rsxxx = 0;
-    // The runs of the window's first and last alerts, and those between.
-    const r0 = runOf[q0], r1 = runOf[q1 - 1] + 1;
-    if (!duplicates && 2 * (r1 - r0) < q1 - q0) {
-      for (let q = r0; q < r1; q++) {
-        const u = Math.max(runFirst[q], firstCol) - off;
-        const v = Math.min(runLast[q], lastCol) - off + 1;
-        rs += P0[v] - P0[u];
-        rsx += P1[v] - P1[u];
-        rsxx += P2[v] - P2[u];
-        rsxxx += P3[v] - P3[u];
-      }
-    } else {
-      for (let p = q0; p < q1; p++) {
-        const k = sortedCol[p] - off;
-        const wk = w[k] * k;
-        const wkk = wk * k;
-        rs += w[k];
-        rsx += wk;
-        rsxx += wkk;
-        rsxxx += wkk * k;
-      }
-    }
-    const h = j - (r - R);
-    const wj = w[h];
-    const wr = wj * rs;
-    s0 += wr;
-    sX += wj * rsx;
-    sY += wr * h;
-    sXX += wj * rsxx;
-    sXY += wj * rsx * h;
-    sYY += wr * h * h;
-    sXXX += wj * rsxxx;
-    sXXY += wj * rsxx * h;
-    sXYY += wj * rsx * h * h;
-    sYYY += wr * h * h * h;
-  }
-  if (s0 === 0) {
-    models[m] = NaN;
-  } else {
-    // Weighted mean (window-local), covariance and third central moments from the raw moments:
-    // Dm = 2a·Cov and ½D²m = 2a²·κ3 (derivatives of Σ K·p / Σ K for K = exp(−a·|p − y|²)).
-    const mx = sX / s0, my = sY / s0;
-    const exx = sXX / s0, exy = sXY / s0, eyy = sYY / s0;
-    const b2 = 2 * a * a;
-    models[m] = mx - R;
-    models[m + 1] = my - R;
-    models[m + 2] = 2 * a * (exx - mx * mx);
-    models[m + 3] = 2 * a * (exy - mx * my);
-    models[m + 4] = 2 * a * (eyy - my * my);
-    models[m + 5] = b2 * (sXXX / s0 - 3 * mx * exx + 2 * mx * mx * mx);
-    models[m + 6] = b2 * (sXXY / s0 - 2 * mx * exy - my * exx + 2 * mx * mx * my);
-    models[m + 7] = b2 * (sXYY / s0 - 2 * my * exy - mx * eyy + 2 * mx * my * my);
-    models[m + 8] = b2 * (sYYY / s0 - 3 * my * eyy + 2 * my * my * my);
-  }
-}
-
-/** Most plain steps one stride takes (where log-density is concave). */
+/** Most plain steps one stride takes (where log-density is concave; wasm/standard-climb.ts strideOf). */
 const STRIDE_CAP = 64;
 
-/**
- * How many plain steps one stride takes: the plain step g is the gradient of log f times width²
- * (an Euler step of the gradient flow); strides of b·g with b·|λ|max(A) ≤ 1 stay on the flow's path
- * (no overshoot along any eigen-direction of the Hessian −A/width²), and never exceed the trust length.
- */
-function strideOf(a11: number, a12: number, a22: number, g2: number, trust: number): number {
-  const mean = (a11 + a22) / 2, half = Math.sqrt(((a11 - a22) / 2) ** 2 + a12 * a12);
-  const lam = Math.max(Math.abs(mean + half), Math.abs(mean - half));
-  const b = Math.min(STRIDE_CAP, 1 / lam, trust / Math.sqrt(g2));
-  return b > 1 ? b : 1;
-}
-
-/** Scratch tables of exactAt: per-axis weights for a fractional offset and prefix sums of w·k^m (m = 0..2). */
-interface Scratch {
-  wx: Float64Array;
-  wy: Float64Array;
-  Q0: Float64Array;
-  Q1: Float64Array;
-  Q2: Float64Array;
-}
-
-function scratchTables(R: number): Scratch {
-  const nk = 2 * R + 1;
-  return { wx: new Float64Array(nk), wy: new Float64Array(nk), Q0: new Float64Array(nk + 1), Q1: new Float64Array(nk + 1), Q2: new Float64Array(nk + 1) };
+/** The climb kernel (wasm/standard-climb.ts). */
+interface ClimbKernel {
+  memory: WebAssembly.Memory;
+  setLayout(col: number, row: number, pre: number, sortedCol: number, runOf: number, runFirst: number, runLast: number, slot: number, models: number, kernel: number, scratch: number, out: number, list: number): void;
+  setBox(n: number, minC: number, minR: number, maxC: number, maxR: number, stride: number, duplicates: boolean, R: number, a: number): void;
+  setRules(handoff: number, modelStop: number, stall: number, trust: number, crawl: number, boost: number, strideCap: number, maxSteps: number, polishIterations: number, polishStop: number): void;
+  builtModels(): number;
+  polishedModes(): number;
+  climb(count: number): number;
 }
 
 /**
- * The map at a point off the lattice, without a model: y = (c + fx, r + fy), |fx|, |fy| ≤ ½, over
- * the window of pixel (c, r) (the same window a model of that pixel sees). Writes to out[0..4]:
- * m(y) − (c, r), and Dm(y) = 2a·Cov (xx, xy, yy). Returns false when no alert is within reach.
- * One window pass plus 2·(2R+1) exponentials: used only to polish a mode (see climbLattice).
+ * One instance of the kernel per process, its memory lent to one climber at a time (climbs are
+ * synchronous) and grown to the largest box climbed, never shrunk: a memory per climber made V8
+ * count tens of MB of new external memory each pass, and collect garbage for it (three times as
+ * many full collections, runTile 1.25× slower at 3,000 alerts).
  */
-function exactAt(ix: LatticeIndex, kernel: Kernel, t: Scratch, c: number, r: number, fx: number, fy: number, out: Float64Array): boolean {
-  const { minC, minR, maxC, maxR, stride, pre, sortedCol, runOf, runFirst, runLast, duplicates } = ix;
-  const { R, a } = kernel;
-  const { wx, wy, Q0, Q1, Q2 } = t;
-  const nk = 2 * R + 1;
-  for (let k = 0; k < nk; k++) {
-    const u = k - R - fx, v = k - R - fy;
-    wx[k] = Math.exp(-a * u * u);
-    wy[k] = Math.exp(-a * v * v);
-    Q0[k + 1] = Q0[k] + wx[k];
-    Q1[k + 1] = Q1[k] + wx[k] * k;
-    Q2[k + 1] = Q2[k] + wx[k] * k * k;
-  }
-  const jA = Math.max(r - R, minR), jB = Math.min(r + R, maxR);
-  const cA = Math.max(c - R, minC) - minC, cB = Math.min(c + R, maxC) - minC;
-  const firstCol = cA + minC, lastCol = cB + minC, off = c - R;
-  let s0 = 0, sX = 0, sY = 0, sXX = 0, sXY = 0, sYY = 0;
-  for (let j = jA; j <= jB; j++) {
-    const base = (j - minR) * stride;
-    const q0 = pre[base + cA], q1 = pre[base + cB + 1];
-    if (q0 === q1) continue;
-    let rs = 0, rsx = 0, rsxx = 0;
-    const r0 = runOf[q0], r1 = runOf[q1 - 1] + 1;
-    if (!duplicates && 2 * (r1 - r0) < q1 - q0) {
-      for (let q = r0; q < r1; q++) {
-        const u = Math.max(runFirst[q], firstCol) - off;
-        const v = Math.min(runLast[q], lastCol) - off + 1;
-        rs += Q0[v] - Q0[u];
-        rsx += Q1[v] - Q1[u];
-        rsxx += Q2[v] - Q2[u];
-      }
-    } else {
-      for (let p = q0; p < q1; p++) {
-        const k = sortedCol[p] - off;
-        rs += wx[k];
-        rsx += wx[k] * k;
-        rsxx += wx[k] * k * k;
-      }
-    }
-    const h = j - (r - R);
-    const wr = wy[h] * rs;
-    s0 += wr;
-    sX += wy[h] * rsx;
-    sY += wr * h;
-    sXX += wy[h] * rsxx;
-    sXY += wy[h] * rsx * h;
-    sYY += wr * h * h;
-  }
-  if (s0 === 0) return false;
-  const mx = sX / s0, my = sY / s0;
-  out[0] = mx - R;
-  out[1] = my - R;
-  out[2] = 2 * a * (sXX / s0 - mx * mx);
-  out[3] = 2 * a * (sXY / s0 - mx * my);
-  out[4] = 2 * a * (sYY / s0 - my * my);
-  return true;
-}
+let kernel: ClimbKernel | undefined;
+/** The climber holding the kernel's memory: its results are views into it. */
+let holder: { climb: Climb; superseded: boolean } | undefined;
 
-/**
- * The mode next to pixel (c, r), from exact evaluations of the map (no model): Newton from the
- * model's estimate at the pixel centre until the step is < POLISH_STOP px. A function of the pixel
- * and the alerts around it only (so order- and frame-independent). NaN when the log-density is
- * not concave on the way, or the iteration leaves the pixel's neighbourhood.
- */
-function polish(ix: LatticeIndex, kernel: Kernel, scratch: Scratch, exact: Float64Array, models: Float64Array, c: number, r: number, m: number): [number, number] {
-  const { minC, minR, maxC, maxR } = ix;
-  let ox = 0, oy = 0;
-  {
-    const a11 = 1 - models[m + 2], a12 = -models[m + 3], a22 = 1 - models[m + 4];
-    const det = a11 * a22 - a12 * a12;
-    if (a11 > 0 && det > 0) {
-      ox = (a22 * models[m] - a12 * models[m + 1]) / det;
-      oy = (a11 * models[m + 1] - a12 * models[m]) / det;
-    }
+/** The kernel, its memory at least `bytes` long, taken from the climber that held it. */
+function takeKernel(bytes: number): ClimbKernel {
+  // Math.exp from here: the polish's exact evaluations then match JavaScript's bit for bit.
+  kernel ??= new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(atob(STANDARD_CLIMB), (c) => c.charCodeAt(0))), { env: { exp: Math.exp } }).exports as unknown as ClimbKernel;
+  if (holder) {
+    // The previous climber's results are still read (the halo's next pass reuses them): they move
+    // out of the memory, and that climber can climb no more.
+    const c = holder.climb;
+    c.modeX = c.modeX.slice();
+    c.modeY = c.modeY.slice();
+    c.pathMinX = c.pathMinX.slice();
+    c.pathMinY = c.pathMinY.slice();
+    c.pathMaxX = c.pathMaxX.slice();
+    c.pathMaxY = c.pathMaxY.slice();
+    holder.superseded = true;
+    holder = undefined;
   }
-  for (let it = 0; it < POLISH_ITERATIONS; it++) {
-    if (!(Math.abs(ox) <= 1.5 && Math.abs(oy) <= 1.5)) break;
-    const px = Math.round(ox), py = Math.round(oy);
-    const cc = c + px, rr = r + py;
-    if (cc < minC || cc > maxC || rr < minR || rr > maxR) break;
-    if (!exactAt(ix, kernel, scratch, cc, rr, ox - px, oy - py, exact)) break;
-    const gx = px + exact[0] - ox, gy = py + exact[1] - oy;
-    const a11 = 1 - exact[2], a12 = -exact[3], a22 = 1 - exact[4];
-    const det = a11 * a22 - a12 * a12;
-    if (!(a11 > 0 && det > 0)) break;
-    const ux = (a22 * gx - a12 * gy) / det, uy = (a11 * gy - a12 * gx) / det;
-    ox += ux;
-    oy += uy;
-    if (ux * ux + uy * uy < POLISH_STOP * POLISH_STOP) return [ox, oy];
-  }
-  return [NaN, NaN];
+  const have = kernel.memory.buffer.byteLength;
+  if (bytes > have) kernel.memory.grow(Math.ceil((bytes - have) / 65536));
+  return kernel;
 }
 
 /**
@@ -415,6 +276,12 @@ function polish(ix: LatticeIndex, kernel: Kernel, scratch: Scratch, exact: Float
  * A model depends only on the pixel and the alerts around it, not on which trajectory asked first,
  * and all arithmetic is relative to integer offsets: the result is independent of the order of the
  * alerts and of the coordinate frame (what makes the halo union exact).
+ *
+ * The climbs run in WebAssembly (wasm/standard-climb.ts: the models, the steps, the polish): compiled
+ * from the first call, where a one-tile process spent most of its time climbing in the interpreter
+ * before V8 optimised the loop. The index is built here, into the kernel's memory. A climber's
+ * results are views into that memory until the next climber takes it; they are copied out then,
+ * and the older climber can no longer climb (nor list alerts).
  */
 /** Climbs alerts one at a time, on demand, sharing the pixel models between climbs. */
 export interface LatticeClimber {
@@ -431,173 +298,70 @@ export interface LatticeClimber {
 export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
   if (!(width > 0)) throw new Error(`width=${width} must be > 0`);
   const n = pts.length;
+  const reach = kernelReach(width);
+  if (n === 0) {
+    const none = new Float64Array(0);
+    const out: Climb = { modeX: none, modeY: none, pathMinX: none, pathMinY: none, pathMaxX: none, pathMaxY: none, steps: 0, evaluations: 0, polished: 0, reach };
+    return { climb: out, climbAlerts: () => {}, box: { minC: 0, minR: 0, maxC: -1, maxR: -1 }, alertsIn: () => {} };
+  }
   const kernel = kernelTables(width);
+  const box = latticeBox(pts);
+  const { minC, minR, maxC, maxR, stride, rows } = box;
+  const pixels = (maxC - minC + 1) * rows;
+  const nk1 = 2 * kernel.R + 2;
+  // The kernel's memory: doubles first (kernel tables; scratch and exact; outputs; room for a model
+  // per pixel of the box, so a climb never grows it — pages never written cost nothing), then 32-bit ints.
+  let bytes = 0;
+  const take = (size: number) => ((bytes += size), bytes - size);
+  const kernelAt = take(8 * 5 * nk1), scratchAt = take(8 * (5 * nk1 + 5)), outAt = take(8 * 6 * n), modelsAt = take(8 * MODEL * pixels);
+  const colAt = take(4 * n), rowAt = take(4 * n), preAt = take(4 * rows * stride), sortedAt = take(4 * n), runOfAt = take(4 * n);
+  const firstAt = take(4 * n), lastAt = take(4 * n), slotAt = take(4 * pixels), listAt = take(4 * n);
+  const k = takeKernel(bytes);
+  const buf = k.memory.buffer;
+  const f64 = (at: number, length: number) => new Float64Array(buf, at, length);
+  const i32 = (at: number, length: number) => new Int32Array(buf, at, length);
+  // What an earlier climber left: no model built yet, the scratch's prefix sums start from 0.
+  i32(slotAt, pixels).fill(0);
+  f64(scratchAt, 5 * nk1 + 5).fill(0);
+  [kernel.w, kernel.P0, kernel.P1, kernel.P2, kernel.P3].forEach((t, j) => f64(kernelAt + 8 * j * nk1, nk1).set(t));
+  i32(colAt, n).set(pts.col.subarray(0, n));
+  i32(rowAt, n).set(pts.row.subarray(0, n));
+  const ix = indexLattice(pts, box, { pre: i32(preAt, rows * stride), sortedCol: i32(sortedAt, n), runOf: i32(runOfAt, n), runFirst: i32(firstAt, n), runLast: i32(lastAt, n) });
+  k.setLayout(colAt, rowAt, preAt, sortedAt, runOfAt, firstAt, lastAt, slotAt, modelsAt, kernelAt, scratchAt, outAt, listAt);
+  k.setBox(n, minC, minR, maxC, maxR, stride, ix.duplicates, kernel.R, kernel.a);
+  k.setRules(HANDOFF, MODEL_STOP, STALL_STEP, TRUST * width, CRAWL_STEP, CRAWL_BOOST, STRIDE_CAP, MAX_STEPS, POLISH_ITERATIONS, POLISH_STOP);
   const out: Climb = {
-    modeX: new Float64Array(n),
-    modeY: new Float64Array(n),
-    pathMinX: new Float64Array(n),
-    pathMinY: new Float64Array(n),
-    pathMaxX: new Float64Array(n),
-    pathMaxY: new Float64Array(n),
+    modeX: f64(outAt, n),
+    modeY: f64(outAt + 8 * n, n),
+    pathMinX: f64(outAt + 16 * n, n),
+    pathMinY: f64(outAt + 24 * n, n),
+    pathMaxX: f64(outAt + 32 * n, n),
+    pathMaxY: f64(outAt + 40 * n, n),
     steps: 0,
     evaluations: 0,
     polished: 0,
-    reach: kernelReach(width),
+    reach,
   };
-  if (n === 0) return { climb: out, climbAlerts: () => {}, box: { minC: 0, minR: 0, maxC: -1, maxR: -1 }, alertsIn: () => {} };
-  const ix = indexLattice(pts);
-  const { minC, minR, maxC, maxR } = ix;
-  // Pixel models, built on demand: slot[pixel] − 1 indexes MODEL-sized records in `models` (0: not
-  // built; no fill pass over the box, which is mostly never visited).
-  const boxW = maxC - minC + 1;
-  const slot = new Int32Array(boxW * (maxR - minR + 1));
-  const state = { models: new Float64Array(MODEL * Math.max(1024, n)), built: 0 };
-  // Polished modes, one per pixel where a Newton-stopped climb ended: offset from that pixel (NaN: none).
-  const polishedAt = new Map<number, number>();
-  const polished: number[] = [];
-  const scratch = scratchTables(kernel.R);
-  const exact = new Float64Array(5);
-  const handoff2 = HANDOFF * HANDOFF;
-  const modelStop2 = MODEL_STOP * MODEL_STOP;
-  const stall2 = STALL_STEP * STALL_STEP;
-  const trust = TRUST * width, trust2 = trust * trust;
-  const crawl2 = CRAWL_STEP * CRAWL_STEP;
+  const list = i32(listAt, n);
+  const held = { climb: out, superseded: false };
+  holder = held;
+  const check = () => {
+    if (held.superseded) throw new Error('latticeClimber: a newer climber holds the climb kernel');
+  };
 
-
-  /**
-   * Climbs the alerts of `list`, one after the other, in one call: a cold process runs its first
-   * tile mostly before the optimising compiler steps in, and a loop inside one call is compiled (on
-   * the stack) after a few alerts, where a call per alert waits for thousands of calls.
-   */
-  function climbAlerts(list: ArrayLike<number>): void {
-    // Hot-loop state in locals (not closure slots), written back at the end.
-    let models = state.models;
-    let built = state.built;
-    for (let t = 0; t < list.length; t++) {
-      const i = list[t];
-      const sx = pts.col[i], sy = pts.row[i];
-      // Position relative to the start pixel (frame-independent arithmetic).
-      let dx = 0, dy = 0;
-      // The path's box; −0, a double from the first alert on (from 0, V8 speculates on small
-      // integers and drops the compiled loop at the first fractional box).
-      let loX = -0, hiX = -0, loY = -0, hiY = -0;
-      let steps = 0;
-      for (;;) {
-        const rx = Math.round(dx), ry = Math.round(dy);
-        // The nearest pixel centre, kept inside the alerts' bounding box (positions are means of alerts).
-        const c = Math.min(maxC, Math.max(minC, sx + rx)), r = Math.min(maxR, Math.max(minR, sy + ry));
-        const pixel = (r - minR) * boxW + (c - minC);
-        let m = slot[pixel] - 1;
-        if (m < 0) {
-          m = built * MODEL;
-          if (m + MODEL > models.length) {
-            const grown = new Float64Array(2 * models.length);
-            grown.set(models);
-            models = grown;
-          }
-          buildModel(ix, kernel, c, r, models, m);
-          slot[pixel] = m + 1;
-          built++;
-        }
-        if (models[m] !== models[m]) break; // NaN: no alert within reach of this pixel (safety)
-        // z = y − c in pixel units, then m(y) = c + (m(c) − c) + Dm·z + ½D²m[z, z].
-        const zx = dx - (c - sx), zy = dy - (r - sy);
-        const zxx = zx * zx, zxy = zx * zy, zyy = zy * zy;
-        const txxx = models[m + 5], txxy = models[m + 6], txyy = models[m + 7], tyyy = models[m + 8];
-        const nx = c - sx + models[m] + models[m + 2] * zx + models[m + 3] * zy + txxx * zxx + 2 * txxy * zxy + txyy * zyy;
-        const ny = r - sy + models[m + 1] + models[m + 3] * zx + models[m + 4] * zy + txxy * zxx + 2 * txyy * zxy + tyyy * zyy;
-        // g = m(y) − y, the plain mean-shift step; A = I − Dm(y) (symmetric): −A/width² is the Hessian
-        // of log f at y, so A positive definite ⇔ log f is locally concave (y is near a mode, not on a
-        // plateau, ridge or saddle). There the Newton step δ = A⁻¹g points at the fixed point of the
-        // linearised map: |δ| is the distance left to the mode, which |g| underestimates by 1/(1 − λ).
-        const gx = nx - dx, gy = ny - dy;
-        const a11 = 1 - (models[m + 2] + 2 * (txxx * zx + txxy * zy));
-        const a12 = -(models[m + 3] + 2 * (txxy * zx + txyy * zy));
-        const a22 = 1 - (models[m + 4] + 2 * (txyy * zx + tyyy * zy));
-        const det = a11 * a22 - a12 * a12;
-        steps++;
-        // The flow has stalled (the plain step is below STALL_STEP): stop, as the exact flow does.
-        let done = gx * gx + gy * gy < stall2;
-        if (done) {
-          dx = nx;
-          dy = ny;
-        } else if (a11 > 0 && det > 0) {
-          const ux = (a22 * gx - a12 * gy) / det, uy = (a11 * gy - a12 * gx) / det;
-          const u2 = ux * ux + uy * uy;
-          if (u2 < handoff2) {
-            // Within HANDOFF of the model's mode: hand the climb to the exact mode next to this
-            // pixel (polished once per pixel) when it agrees with the model's estimate.
-            let k = polishedAt.get(pixel);
-            if (k === undefined) {
-              k = polished.length;
-              polishedAt.set(pixel, k);
-              polished.push(...polish(ix, kernel, scratch, exact, models, c, r, m));
-            }
-            const px = c - sx + polished[k], py = r - sy + polished[k + 1];
-            const ex = px - dx - ux, ey = py - dy - uy;
-            if (ex * ex + ey * ey < handoff2) {
-              dx = px;
-              dy = py;
-              // The polish read the windows of pixels up to 2 px from this one: the box (which the
-              // halo check holds against the kernel reach) covers them.
-              if (c - sx - 2 < loX) loX = c - sx - 2;
-              if (c - sx + 2 > hiX) hiX = c - sx + 2;
-              if (r - sy - 2 < loY) loY = r - sy - 2;
-              if (r - sy + 2 > hiY) hiY = r - sy + 2;
-              done = true;
-            }
-          }
-          if (done) {
-            // handed to the polished mode
-          } else if (u2 <= trust2) {
-            // Newton: jump to the linearised fixed point (the model's own mode when |δ| is tiny).
-            dx += ux;
-            dy += uy;
-            done = u2 < modelStop2;
-          } else if (gx * gx + gy * gy < crawl2) {
-            // A crawl up a wide, nearly flat top (the flow would take thousands of steps): move
-            // TRUST·width along the Newton direction (an ascent direction of log f where it is concave).
-            const scale = trust / Math.sqrt(u2);
-            dx += ux * scale;
-            dy += uy * scale;
-          } else {
-            // Concave, the mode farther than the trust length: plain steps crawl at rate λ(Dm) ≈ 1 on
-            // a wide top; a stride of b plain steps follows the same gradient path (strideOf).
-            const b = strideOf(a11, a12, a22, gx * gx + gy * gy, trust);
-            dx += gx * b;
-            dy += gy * b;
-          }
-        } else {
-          const g2 = gx * gx + gy * gy;
-          // Not concave here: the plain step, the exact flow's, lengthened CRAWL_BOOST times (at most
-          // to TRUST·width) while it crawls across a nearly flat top, a discretisation of the same path.
-          // (Curvature-bounded strides here changed 2 of 3,002 members on the bench tile: near saddles
-          // and ridges the flow is ill-conditioned, so the plain step is kept.)
-          const b = g2 < crawl2 ? Math.min(CRAWL_BOOST, trust / Math.sqrt(g2)) : 1;
-          dx += gx * b;
-          dy += gy * b;
-        }
-        if (dx < loX) loX = dx;
-        if (dx > hiX) hiX = dx;
-        if (dy < loY) loY = dy;
-        if (dy > hiY) hiY = dy;
-        if (done || steps >= MAX_STEPS) break;
-      }
-      out.steps += steps;
-      out.modeX[i] = sx + dx;
-      out.modeY[i] = sy + dy;
-      out.pathMinX[i] = sx + loX;
-      out.pathMaxX[i] = sx + hiX;
-      out.pathMinY[i] = sy + loY;
-      out.pathMaxY[i] = sy + hiY;
+  function climbAlerts(alerts: ArrayLike<number>): void {
+    check();
+    for (let from = 0; from < alerts.length; from += n) {
+      const count = Math.min(n, alerts.length - from);
+      list.set(from === 0 && count === alerts.length ? alerts : Array.prototype.slice.call(alerts, from, from + count));
+      out.steps += k.climb(count);
     }
-    state.models = models;
-    state.built = built;
-    out.evaluations = built;
-    out.polished = polished.length / 2;
+    out.evaluations = k.builtModels();
+    out.polished = k.polishedModes();
   }
 
   function alertsIn(col0: number, col1: number, row0: number, row1: number, visit: (j: number) => void): void {
+    check();
     const { stride, pre, order } = ix;
     const c0 = Math.max(col0, minC) - minC, c1 = Math.min(col1, maxC) - minC;
     if (c0 > c1) return;

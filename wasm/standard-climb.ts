@@ -1,0 +1,419 @@
+// AssemblyScript: the climbs of core/meanshift/standard.ts (latticeClimber), the same arithmetic in
+// the same order, so every mode, path box and step count is bit-identical to the JavaScript it
+// replaces. WebAssembly runs compiled from its first call: a one-tile process (`npm run tile`, a
+// Lambda's first message) no longer climbs in the interpreter while V8 optimises the loop.
+// `npm run build:wasm` compiles it into core/meanshift/standard-climb-wasm.ts (base64).
+//
+// The host owns the memory layout (setLayout*): the alerts, the lattice index, the kernel tables,
+// one slot per pixel of the alerts' box (zeroed), the pixel models and the outputs. Nothing is
+// allocated here and memory never grows: the host makes room for a model per pixel of the box.
+// Math.exp comes from the host, so the exact evaluations match the JavaScript bit for bit.
+
+@external("env", "exp") declare function hostExp(x: f64): f64;
+
+// ---- layout (byte offsets), from the host ----
+let colPtr: usize = 0; // i32 × n: the alerts' columns
+let rowPtr: usize = 0; // i32 × n: rows
+let prePtr: usize = 0; // i32: prefix counts (row-major, `stride` a row)
+let sortedColPtr: usize = 0; // i32 × n
+let runOfPtr: usize = 0; // i32 × n
+let runFirstPtr: usize = 0; // i32 × runs
+let runLastPtr: usize = 0; // i32 × runs
+let slotPtr: usize = 0; // i32 per pixel of the box: model record + 1 (0: not built)
+let modelsPtr: usize = 0; // f64 × MODEL per built model
+let kernelPtr: usize = 0; // f64: w, P0, P1, P2, P3 (each nk + 1)
+let scratchPtr: usize = 0; // f64: wx, wy, Q0, Q1, Q2 (each nk + 1), then exact (5)
+let outPtr: usize = 0; // f64 × n each: modeX, modeY, pathMinX, pathMinY, pathMaxX, pathMaxY
+let listPtr: usize = 0; // i32: the alerts to climb
+
+// ---- the box, the kernel, the stopping rules ----
+let minC: i32 = 0;
+let minR: i32 = 0;
+let maxC: i32 = 0;
+let maxR: i32 = 0;
+let stride: i32 = 0;
+let boxW: i32 = 0;
+let duplicates: bool = false;
+let n: i32 = 0;
+let R: i32 = 0;
+let nk1: i32 = 0; // length of each kernel table: 2R + 2
+let a: f64 = 0;
+let handoff2: f64 = 0;
+let modelStop2: f64 = 0;
+let stall2: f64 = 0;
+let trust: f64 = 0;
+let trust2: f64 = 0;
+let crawl2: f64 = 0;
+let crawlBoost: f64 = 0;
+let strideCap: f64 = 0;
+let maxSteps: i32 = 0;
+let polishIterations: i32 = 0;
+let polishStop2: f64 = 0;
+
+// ---- counters ----
+let built: i32 = 0;
+let polishedCount: i32 = 0;
+
+/**
+ * Doubles of a model record: v0x, v0y, Dm (xx, xy, yy), ½D²m (xxx, xxy, xyy, yyy), then whether
+ * its pixel's mode was polished (0: not yet) and the polished mode's offset from the pixel.
+ */
+const MODEL: i32 = 12;
+
+export function setLayout(col: usize, row: usize, pre: usize, sortedCol: usize, runOf: usize, runFirst: usize, runLast: usize, slot: usize, models: usize, kernel: usize, scratch: usize, out: usize, list: usize): void {
+  colPtr = col;
+  rowPtr = row;
+  prePtr = pre;
+  sortedColPtr = sortedCol;
+  runOfPtr = runOf;
+  runFirstPtr = runFirst;
+  runLastPtr = runLast;
+  slotPtr = slot;
+  modelsPtr = models;
+  kernelPtr = kernel;
+  scratchPtr = scratch;
+  outPtr = out;
+  listPtr = list;
+  built = 0;
+  polishedCount = 0;
+}
+
+export function setBox(count: i32, c0: i32, r0: i32, c1: i32, r1: i32, rowStride: i32, dup: bool, radius: i32, alpha: f64): void {
+  n = count;
+  minC = c0;
+  minR = r0;
+  maxC = c1;
+  maxR = r1;
+  stride = rowStride;
+  boxW = c1 - c0 + 1;
+  duplicates = dup;
+  R = radius;
+  nk1 = 2 * radius + 2;
+  a = alpha;
+}
+
+export function setRules(handoff: f64, modelStop: f64, stall: f64, trustLength: f64, crawl: f64, boost: f64, cap: f64, steps: i32, iterations: i32, polishStop: f64): void {
+  handoff2 = handoff * handoff;
+  modelStop2 = modelStop * modelStop;
+  stall2 = stall * stall;
+  trust = trustLength;
+  trust2 = trustLength * trustLength;
+  crawl2 = crawl * crawl;
+  crawlBoost = boost;
+  strideCap = cap;
+  maxSteps = steps;
+  polishIterations = iterations;
+  polishStop2 = polishStop * polishStop;
+}
+
+export function builtModels(): i32 {
+  return built;
+}
+
+export function polishedModes(): i32 {
+  return polishedCount;
+}
+
+@inline function i32At(base: usize, k: i32): i32 {
+  return load<i32>(base + (<usize>k << 2));
+}
+@inline function f64At(base: usize, k: i32): f64 {
+  return load<f64>(base + (<usize>k << 3));
+}
+@inline function setF64(base: usize, k: i32, v: f64): void {
+  store<f64>(base + (<usize>k << 3), v);
+}
+/** Kernel table t (0: w, 1–4: P0–P3) at k. */
+@inline function kt(t: i32, k: i32): f64 {
+  return f64At(kernelPtr, t * nk1 + k);
+}
+/** Scratch table t (0: wx, 1: wy, 2–4: Q0–Q2) at k. */
+@inline function st(t: i32, k: i32): f64 {
+  return f64At(scratchPtr, t * nk1 + k);
+}
+@inline function setSt(t: i32, k: i32, v: f64): void {
+  setF64(scratchPtr, t * nk1 + k, v);
+}
+/** exact[k]: after the five scratch tables. */
+@inline function exactSlot(k: i32): i32 {
+  return 5 * nk1 + k;
+}
+
+/** JavaScript's Math.round: the nearest integer, halves up. */
+@inline function roundJs(x: f64): f64 {
+  const f = Math.floor(x);
+  return x - f >= 0.5 ? f + 1 : f;
+}
+
+/** buildModel of standard.ts: the model of pixel (c, r) into the record at m (a double index), not polished yet. */
+function buildModel(c: i32, r: i32, m: i32): void {
+  setF64(modelsPtr, m + 9, 0);
+  const jA = max(r - R, minR), jB = min(r + R, maxR);
+  const cA = max(c - R, minC) - minC, cB = min(c + R, maxC) - minC;
+  const firstCol = cA + minC, lastCol = cB + minC, off = c - R;
+  let s0: f64 = 0, sX: f64 = 0, sY: f64 = 0, sXX: f64 = 0, sXY: f64 = 0, sYY: f64 = 0, sXXX: f64 = 0, sXXY: f64 = 0, sXYY: f64 = 0, sYYY: f64 = 0;
+  for (let j = jA; j <= jB; j++) {
+    const base = (j - minR) * stride;
+    const q0 = i32At(prePtr, base + cA), q1 = i32At(prePtr, base + cB + 1);
+    if (q0 == q1) continue;
+    let rs: f64 = 0, rsx: f64 = 0, rsxx: f64 = 0, rsxxx: f64 = 0;
+    const r0 = i32At(runOfPtr, q0), r1 = i32At(runOfPtr, q1 - 1) + 1;
+    if (!duplicates && 2 * (r1 - r0) < q1 - q0) {
+      for (let q = r0; q < r1; q++) {
+        const u = max(i32At(runFirstPtr, q), firstCol) - off;
+        const v = min(i32At(runLastPtr, q), lastCol) - off + 1;
+        rs += kt(1, v) - kt(1, u);
+        rsx += kt(2, v) - kt(2, u);
+        rsxx += kt(3, v) - kt(3, u);
+        rsxxx += kt(4, v) - kt(4, u);
+      }
+    } else {
+      for (let p = q0; p < q1; p++) {
+        const k = i32At(sortedColPtr, p) - off;
+        const wk = kt(0, k) * <f64>k;
+        const wkk = wk * <f64>k;
+        rs += kt(0, k);
+        rsx += wk;
+        rsxx += wkk;
+        rsxxx += wkk * <f64>k;
+      }
+    }
+    const h = <f64>(j - (r - R));
+    const wj = kt(0, j - (r - R));
+    const wr = wj * rs;
+    s0 += wr;
+    sX += wj * rsx;
+    sY += wr * h;
+    sXX += wj * rsxx;
+    sXY += wj * rsx * h;
+    sYY += wr * h * h;
+    sXXX += wj * rsxxx;
+    sXXY += wj * rsxx * h;
+    sXYY += wj * rsx * h * h;
+    sYYY += wr * h * h * h;
+  }
+  if (s0 == 0) {
+    setF64(modelsPtr, m, NaN);
+  } else {
+    const mx = sX / s0, my = sY / s0;
+    const exx = sXX / s0, exy = sXY / s0, eyy = sYY / s0;
+    const b2 = 2 * a * a;
+    const fR = <f64>R;
+    setF64(modelsPtr, m, mx - fR);
+    setF64(modelsPtr, m + 1, my - fR);
+    setF64(modelsPtr, m + 2, 2 * a * (exx - mx * mx));
+    setF64(modelsPtr, m + 3, 2 * a * (exy - mx * my));
+    setF64(modelsPtr, m + 4, 2 * a * (eyy - my * my));
+    setF64(modelsPtr, m + 5, b2 * (sXXX / s0 - 3 * mx * exx + 2 * mx * mx * mx));
+    setF64(modelsPtr, m + 6, b2 * (sXXY / s0 - 2 * mx * exy - my * exx + 2 * mx * mx * my));
+    setF64(modelsPtr, m + 7, b2 * (sXYY / s0 - 2 * my * exy - mx * eyy + 2 * mx * my * my));
+    setF64(modelsPtr, m + 8, b2 * (sYYY / s0 - 3 * my * eyy + 2 * my * my * my));
+  }
+}
+
+/** strideOf of standard.ts. */
+function strideOf(a11: f64, a12: f64, a22: f64, g2: f64): f64 {
+  const d = (a11 - a22) / 2;
+  const mean = (a11 + a22) / 2, half = Math.sqrt(d * d + a12 * a12);
+  const lam = max(Math.abs(mean + half), Math.abs(mean - half));
+  const b = min(min(strideCap, 1 / lam), trust / Math.sqrt(g2));
+  return b > 1 ? b : 1;
+}
+
+/** exactAt of standard.ts: the map at (c + fx, r + fy) into exact[0..4]; false when no alert is within reach. */
+function exactAt(c: i32, r: i32, fx: f64, fy: f64): bool {
+  const nk = 2 * R + 1;
+  for (let k = 0; k < nk; k++) {
+    const u = <f64>(k - R) - fx, v = <f64>(k - R) - fy;
+    const wxk = hostExp(-a * u * u);
+    setSt(0, k, wxk);
+    setSt(1, k, hostExp(-a * v * v));
+    setSt(2, k + 1, st(2, k) + wxk);
+    setSt(3, k + 1, st(3, k) + wxk * <f64>k);
+    setSt(4, k + 1, st(4, k) + wxk * <f64>k * <f64>k);
+  }
+  const jA = max(r - R, minR), jB = min(r + R, maxR);
+  const cA = max(c - R, minC) - minC, cB = min(c + R, maxC) - minC;
+  const firstCol = cA + minC, lastCol = cB + minC, off = c - R;
+  let s0: f64 = 0, sX: f64 = 0, sY: f64 = 0, sXX: f64 = 0, sXY: f64 = 0, sYY: f64 = 0;
+  for (let j = jA; j <= jB; j++) {
+    const base = (j - minR) * stride;
+    const q0 = i32At(prePtr, base + cA), q1 = i32At(prePtr, base + cB + 1);
+    if (q0 == q1) continue;
+    let rs: f64 = 0, rsx: f64 = 0, rsxx: f64 = 0;
+    const r0 = i32At(runOfPtr, q0), r1 = i32At(runOfPtr, q1 - 1) + 1;
+    if (!duplicates && 2 * (r1 - r0) < q1 - q0) {
+      for (let q = r0; q < r1; q++) {
+        const u = max(i32At(runFirstPtr, q), firstCol) - off;
+        const v = min(i32At(runLastPtr, q), lastCol) - off + 1;
+        rs += st(2, v) - st(2, u);
+        rsx += st(3, v) - st(3, u);
+        rsxx += st(4, v) - st(4, u);
+      }
+    } else {
+      for (let p = q0; p < q1; p++) {
+        const k = i32At(sortedColPtr, p) - off;
+        const wxk = st(0, k);
+        rs += wxk;
+        rsx += wxk * <f64>k;
+        rsxx += wxk * <f64>k * <f64>k;
+      }
+    }
+    const hi = j - (r - R);
+    const h = <f64>hi;
+    const wyh = st(1, hi);
+    const wr = wyh * rs;
+    s0 += wr;
+    sX += wyh * rsx;
+    sY += wr * h;
+    sXX += wyh * rsxx;
+    sXY += wyh * rsx * h;
+    sYY += wr * h * h;
+  }
+  if (s0 == 0) return false;
+  const mx = sX / s0, my = sY / s0;
+  const fR = <f64>R;
+  setF64(scratchPtr, exactSlot(0), mx - fR);
+  setF64(scratchPtr, exactSlot(1), my - fR);
+  setF64(scratchPtr, exactSlot(2), 2 * a * (sXX / s0 - mx * mx));
+  setF64(scratchPtr, exactSlot(3), 2 * a * (sXY / s0 - mx * my));
+  setF64(scratchPtr, exactSlot(4), 2 * a * (sYY / s0 - my * my));
+  return true;
+}
+
+/** polish of standard.ts: the mode next to pixel (c, r) into the record at m (slots 10, 11; NaN: none). */
+function polish(c: i32, r: i32, m: i32): void {
+  let ox: f64 = 0, oy: f64 = 0;
+  {
+    const a11 = 1 - f64At(modelsPtr, m + 2), a12 = -f64At(modelsPtr, m + 3), a22 = 1 - f64At(modelsPtr, m + 4);
+    const det = a11 * a22 - a12 * a12;
+    if (a11 > 0 && det > 0) {
+      const v0 = f64At(modelsPtr, m), v1 = f64At(modelsPtr, m + 1);
+      ox = (a22 * v0 - a12 * v1) / det;
+      oy = (a11 * v1 - a12 * v0) / det;
+    }
+  }
+  let rx: f64 = NaN, ry: f64 = NaN;
+  for (let it = 0; it < polishIterations; it++) {
+    if (!(Math.abs(ox) <= 1.5 && Math.abs(oy) <= 1.5)) break;
+    const px = roundJs(ox), py = roundJs(oy);
+    const cc = c + <i32>px, rr = r + <i32>py;
+    if (cc < minC || cc > maxC || rr < minR || rr > maxR) break;
+    if (!exactAt(cc, rr, ox - px, oy - py)) break;
+    const gx = px + f64At(scratchPtr, exactSlot(0)) - ox, gy = py + f64At(scratchPtr, exactSlot(1)) - oy;
+    const a11 = 1 - f64At(scratchPtr, exactSlot(2)), a12 = -f64At(scratchPtr, exactSlot(3)), a22 = 1 - f64At(scratchPtr, exactSlot(4));
+    const det = a11 * a22 - a12 * a12;
+    if (!(a11 > 0 && det > 0)) break;
+    const ux = (a22 * gx - a12 * gy) / det, uy = (a11 * gy - a12 * gx) / det;
+    ox += ux;
+    oy += uy;
+    if (ux * ux + uy * uy < polishStop2) {
+      rx = ox;
+      ry = oy;
+      break;
+    }
+  }
+  setF64(modelsPtr, m + 9, 1);
+  setF64(modelsPtr, m + 10, rx);
+  setF64(modelsPtr, m + 11, ry);
+}
+
+/** climbAlerts of standard.ts: climbs the `count` alerts of the list; returns the steps taken. */
+export function climb(count: i32): f64 {
+  let total: f64 = 0;
+  for (let t = 0; t < count; t++) {
+    const i = i32At(listPtr, t);
+    const sx = i32At(colPtr, i), sy = i32At(rowPtr, i);
+    let dx: f64 = 0, dy: f64 = 0;
+    let loX: f64 = -0.0, hiX: f64 = -0.0, loY: f64 = -0.0, hiY: f64 = -0.0;
+    let steps: i32 = 0;
+    for (;;) {
+      const rx = roundJs(dx), ry = roundJs(dy);
+      // Positions stay within the alerts' box (means of alerts): the clamp only guards rounding.
+      const c = min(maxC, max(minC, sx + <i32>rx)), r = min(maxR, max(minR, sy + <i32>ry));
+      const pixel = (r - minR) * boxW + (c - minC);
+      let m = i32At(slotPtr, pixel) - 1;
+      if (m < 0) {
+        m = built * MODEL;
+        buildModel(c, r, m);
+        store<i32>(slotPtr + (<usize>pixel << 2), m + 1);
+        built++;
+      }
+      const v0x = f64At(modelsPtr, m);
+      if (isNaN(v0x)) break;
+      const ox = <f64>(c - sx), oy = <f64>(r - sy);
+      const zx = dx - ox, zy = dy - oy;
+      const zxx = zx * zx, zxy = zx * zy, zyy = zy * zy;
+      const d11 = f64At(modelsPtr, m + 2), d12 = f64At(modelsPtr, m + 3), d22 = f64At(modelsPtr, m + 4);
+      const txxx = f64At(modelsPtr, m + 5), txxy = f64At(modelsPtr, m + 6), txyy = f64At(modelsPtr, m + 7), tyyy = f64At(modelsPtr, m + 8);
+      const nx = ox + v0x + d11 * zx + d12 * zy + txxx * zxx + 2 * txxy * zxy + txyy * zyy;
+      const ny = oy + f64At(modelsPtr, m + 1) + d12 * zx + d22 * zy + txxy * zxx + 2 * txyy * zxy + tyyy * zyy;
+      const gx = nx - dx, gy = ny - dy;
+      const a11 = 1 - (d11 + 2 * (txxx * zx + txxy * zy));
+      const a12 = -(d12 + 2 * (txxy * zx + txyy * zy));
+      const a22 = 1 - (d22 + 2 * (txyy * zx + tyyy * zy));
+      const det = a11 * a22 - a12 * a12;
+      steps++;
+      let done = gx * gx + gy * gy < stall2;
+      if (done) {
+        dx = nx;
+        dy = ny;
+      } else if (a11 > 0 && det > 0) {
+        const ux = (a22 * gx - a12 * gy) / det, uy = (a11 * gy - a12 * gx) / det;
+        const u2 = ux * ux + uy * uy;
+        if (u2 < handoff2) {
+          if (f64At(modelsPtr, m + 9) == 0) {
+            polish(c, r, m);
+            polishedCount++;
+          }
+          const px = ox + f64At(modelsPtr, m + 10), py = oy + f64At(modelsPtr, m + 11);
+          const ex = px - dx - ux, ey = py - dy - uy;
+          if (ex * ex + ey * ey < handoff2) {
+            dx = px;
+            dy = py;
+            // The polish read the windows of pixels up to 2 px from this one.
+            if (ox - 2 < loX) loX = ox - 2;
+            if (ox + 2 > hiX) hiX = ox + 2;
+            if (oy - 2 < loY) loY = oy - 2;
+            if (oy + 2 > hiY) hiY = oy + 2;
+            done = true;
+          }
+        }
+        if (done) {
+          // handed to the polished mode
+        } else if (u2 <= trust2) {
+          dx += ux;
+          dy += uy;
+          done = u2 < modelStop2;
+        } else if (gx * gx + gy * gy < crawl2) {
+          const scale = trust / Math.sqrt(u2);
+          dx += ux * scale;
+          dy += uy * scale;
+        } else {
+          const b = strideOf(a11, a12, a22, gx * gx + gy * gy);
+          dx += gx * b;
+          dy += gy * b;
+        }
+      } else {
+        const g2 = gx * gx + gy * gy;
+        const b = g2 < crawl2 ? min(crawlBoost, trust / Math.sqrt(g2)) : 1;
+        dx += gx * b;
+        dy += gy * b;
+      }
+      if (dx < loX) loX = dx;
+      if (dx > hiX) hiX = dx;
+      if (dy < loY) loY = dy;
+      if (dy > hiY) hiY = dy;
+      if (done || steps >= maxSteps) break;
+    }
+    total += <f64>steps;
+    const fx = <f64>sx, fy = <f64>sy;
+    setF64(outPtr, i, fx + dx);
+    setF64(outPtr, n + i, fy + dy);
+    setF64(outPtr, 2 * n + i, fx + loX);
+    setF64(outPtr, 3 * n + i, fy + loY);
+    setF64(outPtr, 4 * n + i, fx + hiX);
+    setF64(outPtr, 5 * n + i, fy + hiY);
+  }
+  return total;
+}

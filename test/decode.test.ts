@@ -3,6 +3,10 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { ALL_DAYS, allocAlerts, encodeGladTile, gladDecoder, MAX_GLAD_DAYS } from '../core/tiles/decode.ts';
 import type { Alerts } from '../core/tiles/types.ts';
+import { DATASETS, datasetDecoder, EVERY_DAY } from '../core/tiles/datasets.ts';
+
+/** Every day of every encoding. */
+const ALL_DAYS_WIDE = { startDays: EVERY_DAY.startDays, endDays: Math.max(EVERY_DAY.endDays, ALL_DAYS.endDays) };
 
 const tile = { z: 12, x: 1355, y: 2045 };
 
@@ -102,6 +106,34 @@ describe('gladDecoder', () => {
     png16.data.fill(0);
     const sixteen = new Uint8Array(PNG.sync.write(png16, { bitDepth: 16, colorType: 6 }));
     expect(() => gladDecoder.decode(sixteen, ALL_DAYS, tile)).toThrow('tile 12/1355/2045: 16-bit PNG is not supported');
+  });
+});
+
+describe('decoding a window of a tile (what a halo takes of a neighbour)', () => {
+  it('is the whole tile\'s alerts in the window, for every decoder, at any column alignment', () => {
+    // Alerts everywhere, in every dataset's encoding (random R, G; B; alpha from 1).
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pixels: { col: number; row: number; rgba: [number, number, number, number] }[] = [];
+    for (let k = 0; k < 6000; k++) pixels.push({ col: Math.floor(rnd() * 256), row: Math.floor(rnd() * 256), rgba: [Math.floor(rnd() * 8), 1 + Math.floor(rnd() * 254), Math.floor(rnd() * 3) * 100, [4, 8, 24, 255][Math.floor(rnd() * 4)]] });
+    const png = rawPng(pixels);
+    const windows = [
+      { col0: 0, col1: 255, row0: 0, row1: 63 },
+      { col0: 192, col1: 255, row0: 0, row1: 255 },
+      { col0: 3, col1: 9, row0: 100, row1: 101 },
+      { col0: 250, col1: 255, row0: 250, row1: 255 },
+      { col0: 0, col1: 0, row0: 0, row1: 0 },
+      { col0: 17, col1: 130, row0: 5, row1: 200 },
+    ];
+    const decoders = [gladDecoder, ...(['glad-l', 'integrated', 'dist'] as const).map((d) => datasetDecoder(DATASETS[d]))];
+    for (const decoder of decoders) {
+      const whole = toList(decoder.decode(png, ALL_DAYS_WIDE, tile));
+      expect(whole.length).toBeGreaterThan(1000);
+      for (const w of windows) {
+        const expected = whole.filter(([row, col]) => col >= w.col0 && col <= w.col1 && row >= w.row0 && row <= w.row1);
+        expect(toList(decoder.decode(png, ALL_DAYS_WIDE, tile, w))).toEqual(expected);
+      }
+    }
   });
 });
 

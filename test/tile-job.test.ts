@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { allocAlerts, encodeGladTile, gladDecoder } from '../core/tiles/decode.ts';
-import { isoToDays } from '../core/tiles/dates.ts';
+import { dayRange, isoToDays } from '../core/tiles/dates.ts';
 import { parseTileRequest } from '../core/run/request.ts';
 import { validateRunParams } from '../core/run/params.ts';
 import { runTile, tileReader, type RunTileOptions } from '../core/clusters/tile-job.ts';
-import type { AlertDecoder, TileAddress, TileSource } from '../core/tiles/types.ts';
+import type { AlertDecoder, Alerts, PixelWindow, TileAddress, TileSource } from '../core/tiles/types.ts';
 import { componentEngine } from './fake-engine.ts';
 import * as realEngine from '../core/meanshift/engine.ts';
 import { budgetedEngine, tileBudget } from '../core/clusters/budget.ts';
@@ -119,23 +119,56 @@ describe('runTile', () => {
     expect(budgeted).toEqual(passes);
   });
 
-  it('decodes the top rows only of a neighbour below the tile, with the same result as whole tiles', async () => {
+  it('decodes only the window the halo takes of each neighbour, with the same result as whole tiles', async () => {
     const w = new World();
-    // A clearing across the south edge of tile (100, 50), and alerts all over the tile below.
-    for (let c = 0; c < 12; c++) for (let r = -8; r < 4; r++) w.set(100 * 256 + 100 + c, 51 * 256 + r, '2016-05-01');
-    for (let k = 0; k < 200; k++) w.set(100 * 256 + ((k * 37) % 256), 51 * 256 + 40 + ((k * 91) % 216), '2016-05-01');
+    // A clearing across the south edge of tile (100, 50) near its west corner, and alerts all over
+    // the tiles below and west of it.
+    for (let c = 0; c < 12; c++) for (let r = -8; r < 4; r++) w.set(100 * 256 + 2 + c, 51 * 256 + r, '2016-05-01');
+    for (const [tx, ty] of [[100, 51], [99, 51], [99, 50]]) {
+      for (let k = 0; k < 300; k++) w.set(tx * 256 + ((k * 37) % 256), ty * 256 + ((k * 91) % 256), '2016-05-01');
+    }
     const asked: string[] = [];
     const recording: AlertDecoder = {
-      decode: (image, range, tile, rows) => (asked.push(`${tile.x}/${tile.y}:${rows ?? 'all'}`), gladDecoder.decode(image, range, tile, rows)),
+      decode: (image, range, tile, window) => {
+        asked.push(`${tile.x}/${tile.y}:${window ? `${window.col0}-${window.col1},${window.row0}-${window.row1}` : 'all'}`);
+        return gladDecoder.decode(image, range, tile, window);
+      },
     };
     const whole: AlertDecoder = { decode: (image, range, tile) => gladDecoder.decode(image, range, tile) };
     const margins: number[] = [];
     const partial = await job(100, 50, {}, w, { decoder: recording, onPass: (p) => margins.push(p.margin) });
     expect(partial.nb_clusters).toBe(1);
     expect(partial.clusters[0].count).toBeGreaterThanOrEqual(144);
-    expect(asked).toEqual(['100/50:all', `100/51:${margins[0]}`]);
-    expect(margins[0]).toBeLessThan(256);
+    const m = margins[0];
+    expect(m).toBeLessThan(256);
+    expect(margins.every((x) => x === m)).toBe(true);
+    // The tile whole; below: its top m rows; west: its east m columns; south-west: the corner.
+    expect(asked[0]).toBe('100/50:all');
+    expect(asked.slice(1).sort()).toEqual([`100/51:0-255,0-${m - 1}`, `99/50:${256 - m}-255,0-255`, `99/51:${256 - m}-255,0-${m - 1}`]);
     expect(await job(100, 50, {}, w, { decoder: whole })).toEqual(partial);
+  });
+
+  it('a reader decodes a tile again, in the union of both windows, when a second window needs more', async () => {
+    const w = new World();
+    for (let k = 0; k < 400; k++) w.set(100 * 256 + ((k * 37) % 256), 50 * 256 + ((k * 91) % 256), '2016-05-01');
+    const asked: PixelWindow[] = [];
+    const recording: AlertDecoder = { decode: (image, range, tile, window) => (asked.push(window ?? { col0: 0, col1: 255, row0: 0, row1: 255 }), gladDecoder.decode(image, range, tile, window)) };
+    const { z: _z, x: _x, y: _y, ...tileSpec } = parseTileRequest({ z: Z, x: 100, y: 50, start_date: '2016-01-01', end_date: '2017-01-01', min_count: 5, dataset: 'glad-2018' });
+    const reader = tileReader(tileSpec, w, recording);
+    const tile = { z: 12, x: 100, y: 50 };
+    const inside = (a: Alerts | null, win: PixelWindow) => {
+      const out: string[] = [];
+      for (let k = 0; k < (a?.length ?? 0); k++) if (a!.col[k] >= win.col0 && a!.col[k] <= win.col1 && a!.row[k] >= win.row0 && a!.row[k] <= win.row1) out.push(`${a!.col[k]},${a!.row[k]}`);
+      return out;
+    };
+    const all = gladDecoder.decode((await w.read(tile))!, dayRange(tileSpec), tile);
+    const east = { col0: 200, col1: 255, row0: 0, row1: 255 }, west = { col0: 0, col1: 55, row0: 0, row1: 255 }, corner = { col0: 210, col1: 240, row0: 10, row1: 20 };
+    expect(inside(await reader.get(tile, true, () => {}, east), east)).toEqual(inside(all, east));
+    expect(inside(await reader.get(tile, true, () => {}, corner), corner)).toEqual(inside(all, corner)); // held by east: no decode
+    expect(inside(await reader.get(tile, true, () => {}, west), west)).toEqual(inside(all, west));
+    expect(asked).toEqual([east, { col0: 0, col1: 255, row0: 0, row1: 255 }]);
+    expect(inside(all, east).length).toBeGreaterThan(0);
+    expect(inside(all, west).length).toBeGreaterThan(0);
   });
 
   it('blurring (margin 0) reads no neighbours', async () => {

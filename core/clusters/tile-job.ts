@@ -9,7 +9,7 @@ import type { ConfidenceName } from '../tiles/datasets.ts';
 import { buildClusters } from './records.ts';
 import type { OwnedCluster } from '../meanshift/engine.ts';
 import { TILE_SIZE, tileKey, validateTile } from '../tiles/grid.ts';
-import type { AlertDecoder, AlertSource, Alerts, DayRange, TileAddress, TileSource } from '../tiles/types.ts';
+import type { AlertDecoder, AlertSource, Alerts, DayRange, PixelWindow, TileAddress, TileSource } from '../tiles/types.ts';
 import type { ClusterParams } from '../meanshift/types.ts';
 import type { TileResult } from './types.ts';
 import type { AoiSpec } from '../tiles/areas.ts';
@@ -99,9 +99,9 @@ interface TileRead {
 }
 
 /**
- * A tile job's reads: each tile read once through `source`, and decoded whole, or — a neighbour
- * below the tile — its first rows only, decoded again from the same bytes when a wider halo needs
- * more. Jobs of one spec and source may share one (the consumer shares one between the messages of
+ * A tile job's reads: each tile read once through `source`, and decoded whole, or — a neighbour —
+ * in the window the halo takes of it only (a PNG inflated down to the window's last row), decoded
+ * again from the same bytes, in the union of both windows, when another window needs more. Jobs of one spec and source may share one (the consumer shares one between the messages of
  * a run in a batch: neighbouring tiles are read and decoded once). A tile's own failure to read or
  * decode throws (the pipeline turns it into an error record); a NEIGHBOUR that fails permanently is
  * read as missing (no alerts), said through each job's onWarning. A transient read error (network,
@@ -110,8 +110,8 @@ interface TileRead {
  */
 export class TileReader {
   private readonly bytes = new Map<string, Promise<Uint8Array | null>>();
-  /** Each tile's read, of its first `rows` rows. */
-  private readonly reads = new Map<string, { rows: number; read: Promise<TileRead> }>();
+  /** Each tile's read, of the alerts in `window`. */
+  private readonly reads = new Map<string, { window: PixelWindow; read: Promise<TileRead> }>();
   private readonly source: TileSource | AlertSource;
   private readonly decoder: AlertDecoder;
   private readonly range: DayRange;
@@ -122,13 +122,14 @@ export class TileReader {
     this.range = range;
   }
 
-  /** The alerts of the tile's first `rows` rows (or more). */
-  async get(tile: TileAddress, isNeighbour: boolean, onWarning: (message: string) => void, rows = TILE_SIZE): Promise<Alerts | null> {
+  /** The tile's alerts in `window` (and maybe others: callers keep what they need). */
+  async get(tile: TileAddress, isNeighbour: boolean, onWarning: (message: string) => void, window = WHOLE_TILE): Promise<Alerts | null> {
     const key = tileKey(tile);
     let entry = this.reads.get(key);
-    if (!entry || entry.rows < rows) {
+    if (!entry || !covers(entry.window, window)) {
+      const wanted = entry ? spanning(entry.window, window) : window;
       // Alerts that come already decoded (rasters) come whole.
-      entry = 'read' in this.source ? { rows, read: this.load(tile, key, rows) } : { rows: TILE_SIZE, read: this.rasterAlerts(tile, key) };
+      entry = 'read' in this.source ? { window: wanted, read: this.load(tile, key, wanted) } : { window: WHOLE_TILE, read: this.rasterAlerts(tile, key) };
       this.reads.set(key, entry);
     }
     const { alerts, error } = await entry.read;
@@ -140,13 +141,13 @@ export class TileReader {
     return null;
   }
 
-  private async load(tile: TileAddress, key: string, rows: number): Promise<TileRead> {
+  private async load(tile: TileAddress, key: string, window: PixelWindow): Promise<TileRead> {
     let bytes = this.bytes.get(key);
     if (!bytes) this.bytes.set(key, (bytes = (this.source as TileSource).read(tile)));
     try {
       const image = await bytes;
       if (image === null) return { alerts: null };
-      return { alerts: this.decoder.decode(image, this.range, tile, rows < TILE_SIZE ? rows : undefined) };
+      return { alerts: this.decoder.decode(image, this.range, tile, covers(window, WHOLE_TILE) ? undefined : window) };
     } catch (err) {
       if ((err as { transient?: unknown }).transient !== true) return { alerts: null, error: err as Error };
       this.forget(key);
@@ -175,9 +176,23 @@ export function tileReader(spec: TileJobSpec, source: TileSource | AlertSource, 
   return new TileReader(source, decoder, dayRange(spec));
 }
 
+const WHOLE_TILE: PixelWindow = { col0: 0, col1: TILE_SIZE - 1, row0: 0, row1: TILE_SIZE - 1 };
+
+/** Whether window a holds window b. */
+function covers(a: PixelWindow, b: PixelWindow): boolean {
+  return a.col0 <= b.col0 && a.col1 >= b.col1 && a.row0 <= b.row0 && a.row1 >= b.row1;
+}
+
+/** The smallest window holding both. */
+function spanning(a: PixelWindow, b: PixelWindow): PixelWindow {
+  return { col0: Math.min(a.col0, b.col0), col1: Math.max(a.col1, b.col1), row0: Math.min(a.row0, b.row0), row1: Math.max(a.row1, b.row1) };
+}
+
 /** The tile's alerts plus neighbour alerts within `margin` px of the tile, in tile pixel coordinates. */
-async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, readNeighbour: (neighbour: TileAddress, rows: number) => Promise<Alerts | null>, loaded = NEIGHBOURS_ALL): Promise<Alerts> {
+async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, readNeighbour: (neighbour: TileAddress, window: PixelWindow) => Promise<Alerts | null>, loaded = NEIGHBOURS_ALL): Promise<Alerts> {
   const ring = Math.ceil(margin / TILE_SIZE);
+  const lo = -margin;
+  const hi = TILE_SIZE - 1 + margin;
   const columns = 2 ** tile.z;
   const parts: { alerts: Alerts; dx: number; dy: number }[] = [];
   const reads: Promise<void>[] = [];
@@ -189,10 +204,15 @@ async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, readNe
       const ny = tile.y + dy;
       if ((dx === 0 && dy === 0) || ny < 0 || ny >= columns) continue;
       if (ring === 1 && (loaded & (1 << ((dy + 1) * 3 + (dx + 1)))) === 0) continue; // not (yet) needed
-      // A neighbour below: the halo takes its top rows only.
-      const rows = dy > 0 ? Math.min(TILE_SIZE, margin - (dy - 1) * TILE_SIZE) : TILE_SIZE;
+      // The part of the neighbour within the margin (its own pixel coordinates).
+      const window = {
+        col0: Math.max(0, lo - dx * TILE_SIZE),
+        col1: Math.min(TILE_SIZE - 1, hi - dx * TILE_SIZE),
+        row0: Math.max(0, lo - dy * TILE_SIZE),
+        row1: Math.min(TILE_SIZE - 1, hi - dy * TILE_SIZE),
+      };
       reads.push(
-        readNeighbour({ z: tile.z, x: nx, y: ny }, rows).then((alerts) => {
+        readNeighbour({ z: tile.z, x: nx, y: ny }, window).then((alerts) => {
           if (alerts && alerts.length > 0) parts.push({ alerts, dx, dy });
         }),
       );
@@ -202,8 +222,6 @@ async function gatherHalo(tile: TileAddress, own: Alerts, margin: number, readNe
   // Fixed order (row of tiles, then column) so the engine sees the same input on every run.
   parts.sort((a, b) => a.dy - b.dy || a.dx - b.dx);
 
-  const lo = -margin;
-  const hi = TILE_SIZE - 1 + margin;
   let capacity = own.length;
   for (const p of parts) capacity += p.alerts.length;
   const out = allocAlerts(capacity);
@@ -262,7 +280,7 @@ export async function runTile(tile: TileAddress, spec: TileJobSpec, source: Tile
   const params: ClusterParams = { width: spec.width, min_count: spec.min_count, iterations: spec.iterations, algorithm: spec.algorithm, ...(spec.time_width !== undefined ? { time_width: spec.time_width } : {}) };
   const reader = options.tiles ?? tileReader(spec, source, options.decoder);
   const onWarning = options.onWarning ?? (() => {});
-  const neighbour = (t: TileAddress, rows: number) => reader.get(t, true, onWarning, rows);
+  const neighbour = (t: TileAddress, window: PixelWindow) => reader.get(t, true, onWarning, window);
 
   const read = await reader.get(tile, false, onWarning);
   // With areas of interest, only in-area alerts (the tile's and the halo's) are clustered.

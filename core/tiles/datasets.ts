@@ -15,10 +15,10 @@
 // - wri/gfw-datapump src/datapump/sync/sync.py: tile-cache max_zoom 12 (GLAD-L), 14 (GLAD-S2, RADD,
 //   integrated); data-lake grids 10/40000 (0.00025°, GLAD-L) and 10/100000 (0.0001°, the others;
 //   wri/gfw_pixetl grids/lat_lng_grid.py: resolution = width / cols).
-import { readRgba, allocAlerts, gladDecoder, nonEmptyPixels } from './decode.ts';
+import { readRgba, allocAlerts, gladDecoder, nonEmptyPixels, rowsFor } from './decode.ts';
 import { isoToDays } from './dates.ts';
 import { TILE_SIZE, tileKey } from './grid.ts';
-import type { AlertDecoder, Alerts, DayRange, TileAddress } from './types.ts';
+import type { AlertDecoder, Alerts, DayRange, PixelWindow, TileAddress } from './types.ts';
 
 /** Confidence names, lowest first. */
 export type ConfidenceName = 'low' | 'high' | 'highest';
@@ -187,11 +187,11 @@ function tileCacheConfidence(b: number, a: number, alphaConfidence: boolean): nu
 /**
  * Decodes a GFW tile-cache PNG: an alert where day = 255·R + G > 0 and alpha > 0 (the dynamic
  * renderer hides filtered alerts by alpha only). Internal day = value + offset; alerts within
- * `range` and at or above `minLevel`, row-major.
+ * `range`, at or above `minLevel` and in `window` (default: all), row-major.
  */
-function decodeTileCache(rgba: Uint8Array, range: DayRange, tile: TileAddress, offset: number, alphaConfidence: boolean, minLevel: number): Alerts {
+function decodeTileCache(rgba: Uint8Array, range: DayRange, tile: TileAddress, offset: number, alphaConfidence: boolean, minLevel: number, window?: PixelWindow): Alerts {
   // The alert pixels first, so the typed arrays are allocated once at the exact size.
-  const { pixels: hits, count } = nonEmptyPixels(rgba);
+  const { pixels: hits, count } = nonEmptyPixels(rgba, window);
   let n = 0;
   for (let k = 0; k < count; k++) {
     const o = 4 * hits[k];
@@ -242,12 +242,12 @@ export function datasetDecoder(dataset: Dataset, minConfidence?: ConfidenceName)
   const minLevel = minConfidence === undefined ? 0 : confidenceLevel(dataset, minConfidence);
   if (dataset.encoding === 'glad-2018') {
     // The 2018 decoder as it was (its confidence floor(B/100) is already 1 low, 2 high).
-    return { decode: (image, range, tile, rows) => filterConfidence(gladDecoder.decode(image, range, tile, rows), minLevel) };
+    return { decode: (image, range, tile, window) => filterConfidence(gladDecoder.decode(image, range, tile, window), minLevel) };
   }
   const offset = dayOffset(dataset.dayZero);
   const alphaConfidence = dataset.encoding === 'integrated';
   return {
-    decode: (image, range, tile, rows) => decodeTileCache(readRgba(image, tile, rows), range, tile, offset, alphaConfidence, minLevel),
+    decode: (image, range, tile, window) => decodeTileCache(readRgba(image, tile, rowsFor(window)), range, tile, offset, alphaConfidence, minLevel, window),
   };
 }
 

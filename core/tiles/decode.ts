@@ -4,7 +4,7 @@
 // not 256); confidence = floor(B / 100); a pixel is an alert when days > 0. Alpha is ignored.
 import { decodePng, encodePng } from './png.ts';
 import { TILE_SIZE, tileKey } from './grid.ts';
-import type { AlertDecoder, Alerts, DayRange, TileAddress } from './types.ts';
+import type { AlertDecoder, Alerts, DayRange, PixelWindow, TileAddress } from './types.ts';
 
 /** Largest day number the encoding can hold (R = G = 255 would be 65280; G stays < 255). */
 export const MAX_GLAD_DAYS = 255 * 255 + 254;
@@ -89,34 +89,50 @@ export function readRgba(image: Uint8Array, tile: TileAddress, rows = TILE_SIZE)
 /** Scratch of the decoders: pixel indices of one tile (decoding is synchronous, so one buffer serves all). */
 const HITS = new Int32Array(TILE_SIZE * TILE_SIZE);
 
+/** The rows of a tile a decoder must read for a window (all 256 without one). */
+export function rowsFor(window?: PixelWindow): number {
+  return window ? window.row1 + 1 : TILE_SIZE;
+}
+
 /**
- * The pixels of a tile's RGBA that are not all zero (R = G = B = A = 0 is no alert in every
- * encoding), as indices in a shared scratch array, pixels[0..count): most pixels are empty, and a
- * 32-bit read tells, four pixels a test.
+ * The pixels of a tile's RGBA (its first rows, or all of them) that are not all zero
+ * (R = G = B = A = 0 is no alert in every encoding), in `window` (default: all), row-major, as
+ * indices in a shared scratch array, pixels[0..count): most pixels are empty, and a 32-bit read
+ * tells, four pixels a test.
  */
-export function nonEmptyPixels(rgba: Uint8Array): { pixels: Int32Array; count: number } {
-  // A tile's first rows, or all of them.
+export function nonEmptyPixels(rgba: Uint8Array, window?: PixelWindow): { pixels: Int32Array; count: number } {
   const size = Math.min(rgba.length >> 2, TILE_SIZE * TILE_SIZE);
   const words = rgba.byteOffset % 4 === 0 ? new Uint32Array(rgba.buffer, rgba.byteOffset, size) : new Uint32Array(rgba.slice(0, 4 * size).buffer);
+  const row0 = window?.row0 ?? 0, row1 = Math.min(window?.row1 ?? TILE_SIZE - 1, size / TILE_SIZE - 1);
+  const col0 = window?.col0 ?? 0, col1 = window?.col1 ?? TILE_SIZE - 1;
+  // Whole rows are one run of words; else a run per row.
+  const wholeRows = col0 === 0 && col1 === TILE_SIZE - 1;
+  const runs = wholeRows ? 1 : row1 - row0 + 1;
+  const runLength = wholeRows ? (row1 - row0 + 1) * TILE_SIZE : col1 - col0 + 1;
   let count = 0;
-  // Four pixels a test: most groups are empty (size is a multiple of 4).
-  for (let p = 0; p < size; p += 4) {
-    if ((words[p] | words[p + 1] | words[p + 2] | words[p + 3]) === 0) continue;
-    if (words[p] !== 0) HITS[count++] = p;
-    if (words[p + 1] !== 0) HITS[count++] = p + 1;
-    if (words[p + 2] !== 0) HITS[count++] = p + 2;
-    if (words[p + 3] !== 0) HITS[count++] = p + 3;
+  for (let k = 0; k < runs; k++) {
+    let p = (row0 + k) * TILE_SIZE + col0;
+    const end = p + runLength;
+    // Four pixels a test: most groups are empty.
+    for (; p + 4 <= end; p += 4) {
+      if ((words[p] | words[p + 1] | words[p + 2] | words[p + 3]) === 0) continue;
+      if (words[p] !== 0) HITS[count++] = p;
+      if (words[p + 1] !== 0) HITS[count++] = p + 1;
+      if (words[p + 2] !== 0) HITS[count++] = p + 2;
+      if (words[p + 3] !== 0) HITS[count++] = p + 3;
+    }
+    for (; p < end; p++) if (words[p] !== 0) HITS[count++] = p;
   }
   return { pixels: HITS, count };
 }
 
 /** The GLAD decoder: alerts with startDays ≤ days < endDays, in row-major order (row, then col). */
 export const gladDecoder: AlertDecoder = {
-  decode(image: Uint8Array, range: DayRange, tile: TileAddress, rows?: number): Alerts {
-    const rgba = readRgba(image, tile, rows);
+  decode(image: Uint8Array, range: DayRange, tile: TileAddress, window?: PixelWindow): Alerts {
+    const rgba = readRgba(image, tile, rowsFor(window));
     const { startDays, endDays } = range;
     // The alert pixels first, so the typed arrays are allocated once at the exact size.
-    const { pixels: hits, count } = nonEmptyPixels(rgba);
+    const { pixels: hits, count } = nonEmptyPixels(rgba, window);
     let n = 0;
     for (let k = 0; k < count; k++) {
       const p = hits[k];

@@ -27,10 +27,21 @@ export interface DayRange {
   endDays: number;
 }
 
+/** A rectangle of a tile's pixels, bounds inclusive (0..255): the part of a neighbour a halo takes. */
+export interface PixelWindow {
+  col0: number;
+  col1: number;
+  row0: number;
+  row1: number;
+}
+
 /** Turns one encoded tile image into its alerts (pluggable: other alert encodings can be added). */
 export interface AlertDecoder {
-  /** `rows`: the alerts of the tile's first rows only (default all 256; a neighbour below a tile). */
-  decode(image: Uint8Array, range: DayRange, tile: TileAddress, rows?: number): Alerts;
+  /**
+   * `window`: the alerts in it only (default: the whole tile). A PNG is then inflated down to the
+   * window's last row only, and only the window's pixels are looked at.
+   */
+  decode(image: Uint8Array, range: DayRange, tile: TileAddress, window?: PixelWindow): Alerts;
 }
 
 /** Narrow I/O adapter: the raw bytes of a tile, or null when the tile does not exist (no alerts). */

@@ -3,7 +3,7 @@
 // valid (copied out) when the next one takes the memory, what an earlier climber left in it never
 // leaks into a later one, and a superseded climber refuses to climb.
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { KERNELS, moduleSource } from '../scripts/build-wasm.ts';
 import { climbLattice, latticeClimber } from '../core/meanshift/standard.ts';
 import type { Climb } from '../core/meanshift/standard.ts';
@@ -33,6 +33,27 @@ describe('the WebAssembly climb kernel', () => {
     // Larger, denser, other widths: their index, models, polished modes and scratch fill the memory.
     for (const [seed, density, width] of [[8, 6000, 5], [9, 3000, 3], [10, 2000, 8]]) climbLattice(tileAlerts(seed, density), width);
     expect(snapshot(climbLattice(small, 5))).toEqual(first);
+  });
+
+  it('the memory grows when the models need more room, with the same climbs, bit for bit', async () => {
+    const alerts = tileAlerts(13, 3000);
+    const roomy = snapshot(climbLattice(alerts, 5));
+    // A fresh module: its kernel's memory starts empty (this one's has grown for the tests above).
+    vi.resetModules();
+    const fresh = await import('../core/meanshift/standard.ts');
+    // Room for one model at first: the kernel grows the memory, which detaches the views taken before.
+    const climber = fresh.latticeClimber(alerts, 5, 1);
+    const all = Int32Array.from({ length: alerts.length }, (_, i) => i);
+    climber.climbAlerts(all.subarray(0, 1000));
+    const taken = climber.climb.modeX;
+    climber.climbAlerts(all.subarray(1000));
+    expect(taken.length).toBe(0); // detached: the memory grew
+    expect(snapshot(climber.climb)).toEqual(roomy);
+    expect(roomy.evaluations).toBeGreaterThan(1000);
+    // The index is read through new views too.
+    let seen = 0;
+    climber.alertsIn(-1000, 1000, -1000, 1000, () => seen++);
+    expect(seen).toBe(alerts.length);
   });
 
   it("a climber's results stay valid after the next climber takes the memory, and it can no longer climb", () => {

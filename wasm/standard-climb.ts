@@ -5,8 +5,9 @@
 // `npm run build:wasm` compiles it into core/meanshift/standard-climb-wasm.ts (base64).
 //
 // The host owns the memory layout (setLayout*): the alerts, the lattice index, the kernel tables,
-// one slot per pixel of the alerts' box (zeroed), the pixel models and the outputs. Nothing is
-// allocated here and memory never grows: the host makes room for a model per pixel of the box.
+// one slot per pixel of the alerts' box (zeroed), the outputs, and last the pixel models. Nothing
+// else is allocated here: when the models outgrow the memory, it grows (the host then takes new
+// views of it).
 // Math.exp comes from the host, so the exact evaluations match the JavaScript bit for bit.
 
 @external("env", "exp") declare function hostExp(x: f64): f64;
@@ -20,7 +21,7 @@ let runOfPtr: usize = 0; // i32 × n
 let runFirstPtr: usize = 0; // i32 × runs
 let runLastPtr: usize = 0; // i32 × runs
 let slotPtr: usize = 0; // i32 per pixel of the box: model record + 1 (0: not built)
-let modelsPtr: usize = 0; // f64 × MODEL per built model
+let modelsPtr: usize = 0; // f64 × MODEL per built model: the last region, up to the end of the memory
 let kernelPtr: usize = 0; // f64: w, P0, P1, P2, P3 (each nk + 1)
 let scratchPtr: usize = 0; // f64: wx, wy, Q0, Q1, Q2 (each nk + 1), then exact (5)
 let outPtr: usize = 0; // f64 × n each: modeX, modeY, pathMinX, pathMinY, pathMaxX, pathMaxY
@@ -335,6 +336,10 @@ export function climb(count: i32): f64 {
       let m = i32At(slotPtr, pixel) - 1;
       if (m < 0) {
         m = built * MODEL;
+        // Room for as many models again (at most one per pixel of the box: bounded).
+        if (modelsPtr + ((<usize>m + MODEL) << 3) > (<usize>memory.size() << 16)) {
+          if (memory.grow(max(1, <i32>((<usize>m << 3) >> 16))) < 0) unreachable();
+        }
         buildModel(c, r, m);
         store<i32>(slotPtr + (<usize>pixel << 2), m + 1);
         built++;

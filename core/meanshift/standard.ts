@@ -295,7 +295,8 @@ export interface LatticeClimber {
   alertsIn(col0: number, col1: number, row0: number, row1: number, visit: (j: number) => void): void;
 }
 
-export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
+/** `modelRoom`: how many models the memory has room for at first (tests make it grow with a small one). */
+export function latticeClimber(pts: Lattice, width: number, modelRoom = 2 * pts.length + 1024): LatticeClimber {
   if (!(width > 0)) throw new Error(`width=${width} must be > 0`);
   const n = pts.length;
   const reach = kernelReach(width);
@@ -309,15 +310,19 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
   const { minC, minR, maxC, maxR, stride, rows } = box;
   const pixels = (maxC - minC + 1) * rows;
   const nk1 = 2 * kernel.R + 2;
-  // The kernel's memory: doubles first (kernel tables; scratch and exact; outputs; room for a model
-  // per pixel of the box, so a climb never grows it — pages never written cost nothing), then 32-bit ints.
+  // The kernel's memory: doubles (kernel tables; scratch and exact; outputs), 32-bit ints, and last
+  // the models, room for twice as many as alerts to start with (the kernel grows the memory when
+  // they need more; a model per pixel of the box at most). Room for every pixel up front cost
+  // 25 MB at 3,000 alerts a tile, and V8 collected garbage for that much external memory.
   let bytes = 0;
   const take = (size: number) => ((bytes += size), bytes - size);
-  const kernelAt = take(8 * 5 * nk1), scratchAt = take(8 * (5 * nk1 + 5)), outAt = take(8 * 6 * n), modelsAt = take(8 * MODEL * pixels);
+  const kernelAt = take(8 * 5 * nk1), scratchAt = take(8 * (5 * nk1 + 5)), outAt = take(8 * 6 * n);
   const colAt = take(4 * n), rowAt = take(4 * n), preAt = take(4 * rows * stride), sortedAt = take(4 * n), runOfAt = take(4 * n);
   const firstAt = take(4 * n), lastAt = take(4 * n), slotAt = take(4 * pixels), listAt = take(4 * n);
+  bytes += bytes % 8; // the models are doubles
+  const modelsAt = take(8 * MODEL * Math.max(1, Math.min(pixels, modelRoom)));
   const k = takeKernel(bytes);
-  const buf = k.memory.buffer;
+  let buf = k.memory.buffer;
   const f64 = (at: number, length: number) => new Float64Array(buf, at, length);
   const i32 = (at: number, length: number) => new Int32Array(buf, at, length);
   // What an earlier climber left: no model built yet, the scratch's prefix sums start from 0.
@@ -330,19 +335,22 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
   k.setLayout(colAt, rowAt, preAt, sortedAt, runOfAt, firstAt, lastAt, slotAt, modelsAt, kernelAt, scratchAt, outAt, listAt);
   k.setBox(n, minC, minR, maxC, maxR, stride, ix.duplicates, kernel.R, kernel.a);
   k.setRules(HANDOFF, MODEL_STOP, STALL_STEP, TRUST * width, CRAWL_STEP, CRAWL_BOOST, STRIDE_CAP, MAX_STEPS, POLISH_ITERATIONS, POLISH_STOP);
-  const out: Climb = {
-    modeX: f64(outAt, n),
-    modeY: f64(outAt + 8 * n, n),
-    pathMinX: f64(outAt + 16 * n, n),
-    pathMinY: f64(outAt + 24 * n, n),
-    pathMaxX: f64(outAt + 32 * n, n),
-    pathMaxY: f64(outAt + 40 * n, n),
-    steps: 0,
-    evaluations: 0,
-    polished: 0,
-    reach,
+  const none = new Float64Array(0);
+  const out: Climb = { modeX: none, modeY: none, pathMinX: none, pathMinY: none, pathMaxX: none, pathMaxY: none, steps: 0, evaluations: 0, polished: 0, reach };
+  let list = none as unknown as Int32Array;
+  /** Views of the memory (again after the kernel grew it, which detaches the old ones). */
+  const view = () => {
+    buf = k.memory.buffer;
+    out.modeX = f64(outAt, n);
+    out.modeY = f64(outAt + 8 * n, n);
+    out.pathMinX = f64(outAt + 16 * n, n);
+    out.pathMinY = f64(outAt + 24 * n, n);
+    out.pathMaxX = f64(outAt + 32 * n, n);
+    out.pathMaxY = f64(outAt + 40 * n, n);
+    ix.pre = i32(preAt, rows * stride);
+    list = i32(listAt, n);
   };
-  const list = i32(listAt, n);
+  view();
   const held = { climb: out, superseded: false };
   holder = held;
   const check = () => {
@@ -355,6 +363,7 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
       const count = Math.min(n, alerts.length - from);
       list.set(from === 0 && count === alerts.length ? alerts : Array.prototype.slice.call(alerts, from, from + count));
       out.steps += k.climb(count);
+      if (k.memory.buffer !== buf) view();
     }
     out.evaluations = k.builtModels();
     out.polished = k.polishedModes();
@@ -375,8 +384,8 @@ export function latticeClimber(pts: Lattice, width: number): LatticeClimber {
 }
 
 /** Every alert climbs to its mode (see latticeClimber). */
-export function climbLattice(pts: Lattice, width: number): Climb {
-  const climber = latticeClimber(pts, width);
+export function climbLattice(pts: Lattice, width: number, modelRoom?: number): Climb {
+  const climber = latticeClimber(pts, width, modelRoom);
   climber.climbAlerts(Int32Array.from({ length: pts.length }, (_, i) => i));
   return climber.climb;
 }

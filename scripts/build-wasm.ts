@@ -35,6 +35,12 @@ export const KERNELS = {
     // No SIMD and nothing fused: the arithmetic must be the JavaScript's, operation for operation.
     variants: { STANDARD_CLIMB: ['--runtime', 'stub', '-O3', '--noAssert'] },
   },
+  spacetime: {
+    source: 'wasm/spacetime-climb.ts',
+    target: 'core/meanshift/spacetime-climb-wasm.ts',
+    about: 'The climbs of the space–time standard mean shift as WebAssembly, base64 so bundlers need no loader.',
+    variants: { SPACETIME_CLIMB: ['--runtime', 'stub', '-O3', '--noAssert'] },
+  },
 } satisfies Record<string, Kernel>;
 
 /** One compiled module (asc's own output, no file written). */

@@ -13,7 +13,9 @@
 // and a quadratic model across a whole day would be poor). Time is counted in units of that
 // lattice's day fraction, so node-to-alert offsets are integers and the truncated kernel is
 // three fixed 1-D tables. A window's row sums depend on its column, time node and the row only,
-// so they are cached and shared by the nodes above and below (rowCache); alerts climb column by column.
+// so they are cached and shared by the nodes above and below; alerts climb column by column. The
+// climbs run in WebAssembly (wasm/spacetime-climb.ts: models, cache, steps, polish), bit-identical
+// to the JavaScript they replaced; the index, the order and the linking are here.
 // Trajectories are computed relative to their start pixel (time is absolute, the same in every
 // frame), models relative to their node, windows summed in one canonical order (row, column, day):
 // the same alert among the same alerts follows bit-identical steps in a tile and in the whole

@@ -8,6 +8,9 @@
 // records. When the records outgrow the memory it grows (the host reads the outputs after).
 // Math.exp comes from the host, so the exact evaluations match the JavaScript bit for bit.
 
+import { crawl2, crawlBoost, f64At, handoff2, i32At, maxSteps, modelStop2, polishIterations, polishStop2, roundJs, setF64, stall2, trust, trust2 } from './climb-rules';
+export { setRules } from './climb-rules';
+
 @external("env", "exp") declare function hostExp(x: f64): f64;
 
 // ---- layout (byte offsets) ----
@@ -49,16 +52,6 @@ let kMax: i32 = 0;
 let nK: i32 = 0;
 let mask: i32 = 0;
 let cap: i32 = 0;
-let handoff2: f64 = 0;
-let modelStop2: f64 = 0;
-let stall2: f64 = 0;
-let trust: f64 = 0;
-let trust2: f64 = 0;
-let crawl2: f64 = 0;
-let crawlBoost: f64 = 0;
-let maxSteps: i32 = 0;
-let polishIterations: i32 = 0;
-let polishStop2: f64 = 0;
 
 // ---- counters ----
 let built: i32 = 0;
@@ -127,19 +120,6 @@ export function setKernel(radius: i32, timeRadius: i32, alpha: f64, units: i32, 
   nK = k1 - k0 + 1;
 }
 
-export function setRules(handoff: f64, modelStop: f64, stall: f64, trustLength: f64, crawl: f64, boost: f64, steps: i32, iterations: i32, polishStop: f64): void {
-  handoff2 = handoff * handoff;
-  modelStop2 = modelStop * modelStop;
-  stall2 = stall * stall;
-  trust = trustLength;
-  trust2 = trustLength * trustLength;
-  crawl2 = crawl * crawl;
-  crawlBoost = boost;
-  maxSteps = steps;
-  polishIterations = iterations;
-  polishStop2 = polishStop * polishStop;
-}
-
 export function modelEvaluations(): i32 {
   return evaluations;
 }
@@ -148,27 +128,12 @@ export function polishedModes(): i32 {
   return polishedCount;
 }
 
-@inline function i32At(base: usize, k: i32): i32 {
-  return load<i32>(base + (<usize>k << 2));
-}
-@inline function f64At(base: usize, k: i32): f64 {
-  return load<f64>(base + (<usize>k << 3));
-}
-@inline function setF64(base: usize, k: i32, v: f64): void {
-  store<f64>(base + (<usize>k << 3), v);
-}
 /** Double d of node record j. */
 @inline function nodeAt(j: i32, d: i32): f64 {
   return f64At(nodesPtr, j * NODE + d);
 }
 @inline function setNode(j: i32, d: i32, v: f64): void {
   setF64(nodesPtr, j * NODE + d, v);
-}
-
-/** JavaScript's Math.round: the nearest integer, halves up. */
-@inline function roundJs(x: f64): f64 {
-  const f = Math.floor(x);
-  return x - f >= 0.5 ? f + 1 : f;
 }
 
 /** κ_ijk = E[ijk] − μi·E[jk] − μj·E[ik] − μk·E[ij] + 2μiμjμk (buildModel's k3). */

@@ -10,6 +10,9 @@
 // views of it).
 // Math.exp comes from the host, so the exact evaluations match the JavaScript bit for bit.
 
+import { crawl2, crawlBoost, f64At, handoff2, i32At, maxSteps, modelStop2, polishIterations, polishStop2, roundJs, setF64, stall2, strideCap, trust, trust2 } from './climb-rules';
+export { setRules } from './climb-rules';
+
 @external("env", "exp") declare function hostExp(x: f64): f64;
 
 // ---- layout (byte offsets), from the host ----
@@ -39,17 +42,6 @@ let n: i32 = 0;
 let R: i32 = 0;
 let nk1: i32 = 0; // length of each kernel table: 2R + 2
 let a: f64 = 0;
-let handoff2: f64 = 0;
-let modelStop2: f64 = 0;
-let stall2: f64 = 0;
-let trust: f64 = 0;
-let trust2: f64 = 0;
-let crawl2: f64 = 0;
-let crawlBoost: f64 = 0;
-let strideCap: f64 = 0;
-let maxSteps: i32 = 0;
-let polishIterations: i32 = 0;
-let polishStop2: f64 = 0;
 
 // ---- counters ----
 let built: i32 = 0;
@@ -93,20 +85,6 @@ export function setBox(count: i32, c0: i32, r0: i32, c1: i32, r1: i32, rowStride
   a = alpha;
 }
 
-export function setRules(handoff: f64, modelStop: f64, stall: f64, trustLength: f64, crawl: f64, boost: f64, cap: f64, steps: i32, iterations: i32, polishStop: f64): void {
-  handoff2 = handoff * handoff;
-  modelStop2 = modelStop * modelStop;
-  stall2 = stall * stall;
-  trust = trustLength;
-  trust2 = trustLength * trustLength;
-  crawl2 = crawl * crawl;
-  crawlBoost = boost;
-  strideCap = cap;
-  maxSteps = steps;
-  polishIterations = iterations;
-  polishStop2 = polishStop * polishStop;
-}
-
 export function builtModels(): i32 {
   return built;
 }
@@ -115,15 +93,6 @@ export function polishedModes(): i32 {
   return polishedCount;
 }
 
-@inline function i32At(base: usize, k: i32): i32 {
-  return load<i32>(base + (<usize>k << 2));
-}
-@inline function f64At(base: usize, k: i32): f64 {
-  return load<f64>(base + (<usize>k << 3));
-}
-@inline function setF64(base: usize, k: i32, v: f64): void {
-  store<f64>(base + (<usize>k << 3), v);
-}
 /** Kernel table t (0: w, 1–4: P0–P3) at k. */
 @inline function kt(t: i32, k: i32): f64 {
   return f64At(kernelPtr, t * nk1 + k);
@@ -138,12 +107,6 @@ export function polishedModes(): i32 {
 /** exact[k]: after the five scratch tables. */
 @inline function exactSlot(k: i32): i32 {
   return 5 * nk1 + k;
-}
-
-/** JavaScript's Math.round: the nearest integer, halves up. */
-@inline function roundJs(x: f64): f64 {
-  const f = Math.floor(x);
-  return x - f >= 0.5 ? f + 1 : f;
 }
 
 /** buildModel of standard.ts: the model of pixel (c, r) into the record at m (a double index), not polished yet. */

@@ -143,7 +143,7 @@ interface SpaceTimeKernel {
   setLayout(order: number, col: number, row: number, day: number, pre: number, icol: number, unit: number, head: number, w: number, wt: number, wx: number, wy: number, wts: number, key: number, sums: number, out: number, nodes: number): void;
   setBox(n: number, minC: number, minR: number, maxC: number, maxR: number, stride: number, cacheMask: number, nodeCap: number): void;
   setKernel(R: number, RT: number, a: number, sub: number, su: number, s: number, step: number, kMin: number, kMax: number): void;
-  setRules(handoff: number, modelStop: number, stall: number, trust: number, crawl: number, boost: number, maxSteps: number, polishIterations: number, polishStop: number): void;
+  setRules(handoff: number, modelStop: number, stall: number, trust: number, crawl: number, boost: number, strideCap: number, maxSteps: number, polishIterations: number, polishStop: number): void;
   modelEvaluations(): number;
   polishedModes(): number;
   climb(): number;
@@ -239,7 +239,7 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
   k.setLayout(orderAt, colAt, rowAt, dayAt, preAt, icolAt, unitAt, headAt, wAt, wtAt, wxAt, wyAt, wtsAt, keyAt, sumsAt, outAt, nodesAt);
   k.setBox(n, minC, minR, maxC, maxR, stride, slots - 1, cap);
   k.setKernel(kn.R, kn.RT, kn.a, sub, su, s, step, kMin, kMax);
-  k.setRules(HANDOFF, MODEL_STOP, STALL_STEP, TRUST * width, CRAWL_STEP, CRAWL_BOOST, MAX_STEPS, POLISH_ITERATIONS, POLISH_STOP);
+  k.setRules(HANDOFF, MODEL_STOP, STALL_STEP, TRUST * width, CRAWL_STEP, CRAWL_BOOST, 0, MAX_STEPS, POLISH_ITERATIONS, POLISH_STOP); // no strides in space and time
   out.steps = k.climb();
   // The results leave the memory (the next climb reuses it).
   out.modeX = f64(outAt, n).slice();

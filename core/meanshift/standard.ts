@@ -337,7 +337,7 @@ export function latticeClimber(pts: Lattice, width: number, modelRoom = 2 * pts.
   k.setRules(HANDOFF, MODEL_STOP, STALL_STEP, TRUST * width, CRAWL_STEP, CRAWL_BOOST, STRIDE_CAP, MAX_STEPS, POLISH_ITERATIONS, POLISH_STOP);
   const none = new Float64Array(0);
   const out: Climb = { modeX: none, modeY: none, pathMinX: none, pathMinY: none, pathMaxX: none, pathMaxY: none, steps: 0, evaluations: 0, polished: 0, reach };
-  let list = none as unknown as Int32Array;
+  let list = new Int32Array(0);
   /** Views of the memory (again after the kernel grew it, which detaches the old ones). */
   const view = () => {
     buf = k.memory.buffer;

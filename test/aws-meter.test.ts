@@ -90,8 +90,12 @@ describe('the AWS request counter, on a 64-tile run of the local stack', () => {
   });
 
   it('Lambda: billed ms ≥ the loop’s own timing of the consumer handler; the cost adds up', () => {
-    // consumer_ms_per_tile is rounded to 0.1 ms: up to 0.05 ms a tile too high.
-    expect(figures.aws.total.lambda.consumer.billed_ms).toBeGreaterThanOrEqual(Math.floor((figures.consumer_ms_per_tile - 0.05) * 64) - 1);
+    // consumer_ms_per_tile is rounded to 0.1 ms: up to 0.05 ms a tile too high. The loop times each
+    // batch from outside the invocation, so its figure also holds the await back to the loop (a
+    // garbage collection or another worker's message may run there): up to 1 ms an invocation.
+    // (A CI run missed by 3 ms of 3,823 without that allowance.)
+    const consumer = figures.aws.total.lambda.consumer;
+    expect(consumer.billed_ms).toBeGreaterThanOrEqual(Math.floor((figures.consumer_ms_per_tile - 0.05) * 64) - 1 - consumer.invocations);
     const cost = costOf(figures.aws.total);
     expect(cost.s3_put).toBeCloseTo(count(figures.aws.total, 's3:PutObject') * PRICES.s3_put, 12);
     expect(cost.total).toBeCloseTo(cost.lambda + cost.sqs + cost.s3_put + cost.s3_get + cost.dynamodb, 12);

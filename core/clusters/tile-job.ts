@@ -101,7 +101,8 @@ interface TileRead {
 /**
  * A tile job's reads: each tile read once through `source`, and decoded whole, or — a neighbour —
  * in the window the halo takes of it only (a PNG inflated down to the window's last row), decoded
- * again from the same bytes, in the union of both windows, when another window needs more. Jobs of one spec and source may share one (the consumer shares one between the messages of
+ * again from the same bytes, in the union of both windows, when another window needs more. Jobs
+ * of one spec and source may share one (the consumer shares one between the messages of
  * a run in a batch: neighbouring tiles are read and decoded once). A tile's own failure to read or
  * decode throws (the pipeline turns it into an error record); a NEIGHBOUR that fails permanently is
  * read as missing (no alerts), said through each job's onWarning. A transient read error (network,

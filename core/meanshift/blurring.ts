@@ -23,6 +23,7 @@
 //   instruction, fused multiply-adds where the CPU has them): another summation order, same
 //   precision.
 import { BLURRING_KERNEL_RELAXED_SIMD, BLURRING_KERNEL_SIMD } from './blurring-wasm.ts';
+import { ensureMemory, wasmBytes } from './wasm.ts';
 import type { Partition, Points } from './types.ts';
 
 /** Weights below 2^-53 (d²/2w² > 53·ln 2) are dropped; the kernel radius in widths is a hair more than this. */
@@ -129,14 +130,13 @@ interface KernelExports {
 type KernelVariant = 'relaxed-simd' | 'simd';
 const KERNEL_BASE64: Record<KernelVariant, string> = { 'relaxed-simd': BLURRING_KERNEL_RELAXED_SIMD, simd: BLURRING_KERNEL_SIMD };
 const kernels = new Map<KernelVariant, KernelExports>();
-const bytesOf = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 let bestVariant: KernelVariant | undefined;
 function kernel(variant?: KernelVariant): KernelExports {
-  bestVariant ??= WebAssembly.validate(bytesOf(BLURRING_KERNEL_RELAXED_SIMD)) ? 'relaxed-simd' : 'simd';
+  bestVariant ??= WebAssembly.validate(wasmBytes(BLURRING_KERNEL_RELAXED_SIMD)) ? 'relaxed-simd' : 'simd';
   const v = variant ?? bestVariant;
   let k = kernels.get(v);
   if (!k) {
-    k = new WebAssembly.Instance(new WebAssembly.Module(bytesOf(KERNEL_BASE64[v]))).exports as unknown as KernelExports;
+    k = new WebAssembly.Instance(new WebAssembly.Module(wasmBytes(KERNEL_BASE64[v]))).exports as unknown as KernelExports;
     kernels.set(v, k);
   }
   return k;
@@ -144,11 +144,6 @@ function kernel(variant?: KernelVariant): KernelExports {
 /** The weight table of the last width used (one width per run in practice). */
 let lastTable: GaussianTable | undefined;
 
-/** Makes the kernel's memory at least `bytes` long (growing detaches old views: re-take them). */
-function ensureMemory(k: KernelExports, bytes: number): void {
-  const have = k.memory.buffer.byteLength;
-  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
-}
 
 /**
  * Current positions of the points, held in grid-cell order for fast neighbour scans, in the
@@ -199,7 +194,7 @@ class MovingPoints {
     this.ysOff = this.xsOff + 8 * this.capacity;
     this.outOff = this.ysOff + 8 * this.capacity;
     this.cellOff = this.outOff + 16;
-    ensureMemory(this.k, this.cellOff);
+    ensureMemory(this.k.memory, this.cellOff);
     this.takeViews();
     new Float64Array(this.k.memory.buffer, 0, g.table.length).set(g.table);
     // A point within the radius now is bucketed within radius ⊕ square(SLACK) ⊂ disc(radius + SLACK·√2).
@@ -310,7 +305,7 @@ class MovingPoints {
     const cols = maxCx - minCx + 1, rows = maxCy - minCy + 1, cells = cols * rows;
     const bytes = this.cellOff + 4 * (cells + 1);
     if (bytes > this.k.memory.buffer.byteLength) {
-      ensureMemory(this.k, bytes);
+      ensureMemory(this.k.memory, bytes);
       this.takeViews(); // xs, ys above are detached from here on
     }
     const cellStart = new Int32Array(this.k.memory.buffer, this.cellOff, cells + 1).fill(0);

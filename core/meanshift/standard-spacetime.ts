@@ -25,6 +25,7 @@
 import { CRAWL_BOOST, CRAWL_STEP, HANDOFF, meanOfModes, MODEL_STOP, POLISH_ITERATIONS, POLISH_STOP, STALL_STEP, TRUNCATION, TRUST } from './standard.ts';
 import type { Climb } from './standard.ts';
 import { SPACETIME_CLIMB } from './spacetime-climb-wasm.ts';
+import { ensureMemory, wasmBytes } from './wasm.ts';
 
 /** Safety bound on steps per trajectory (bounded cost whatever the input). */
 export const MAX_STEPS = 20000;
@@ -215,10 +216,9 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
   bytes += bytes % 8;
   const nodesAt = take(8 * NODE * (Math.min(cap, Math.max(1024, 2 * n)) + 1));
   // Math.exp from here: the polish's exact evaluations then match JavaScript's bit for bit.
-  kernel ??= new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(atob(SPACETIME_CLIMB), (c) => c.charCodeAt(0))), { env: { exp: Math.exp } }).exports as unknown as SpaceTimeKernel;
+  kernel ??= new WebAssembly.Instance(new WebAssembly.Module(wasmBytes(SPACETIME_CLIMB)), { env: { exp: Math.exp } }).exports as unknown as SpaceTimeKernel;
   const k = kernel;
-  const have = k.memory.buffer.byteLength;
-  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+  ensureMemory(k.memory, bytes);
   const f64 = (at: number, length: number) => new Float64Array(k.memory.buffer, at, length);
   const i32 = (at: number, length: number) => new Int32Array(k.memory.buffer, at, length);
   f64(wAt, kn.w.length).set(kn.w);

@@ -16,6 +16,7 @@
 // the same alert among the same alerts follows bit-identical steps whatever the coordinate frame
 // (tile or whole region) and whatever the order of the alerts: that makes the halo union exact.
 import { STANDARD_CLIMB } from './standard-climb-wasm.ts';
+import { ensureMemory, wasmBytes } from './wasm.ts';
 import type { Partition, Points } from './types.ts';
 
 /**
@@ -242,7 +243,7 @@ let holder: { climb: Climb; superseded: boolean } | undefined;
 /** The kernel, its memory at least `bytes` long, taken from the climber that held it. */
 function takeKernel(bytes: number): ClimbKernel {
   // Math.exp from here: the polish's exact evaluations then match JavaScript's bit for bit.
-  kernel ??= new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(atob(STANDARD_CLIMB), (c) => c.charCodeAt(0))), { env: { exp: Math.exp } }).exports as unknown as ClimbKernel;
+  kernel ??= new WebAssembly.Instance(new WebAssembly.Module(wasmBytes(STANDARD_CLIMB)), { env: { exp: Math.exp } }).exports as unknown as ClimbKernel;
   if (holder) {
     // The previous climber's results are still read (the halo's next pass reuses them): they move
     // out of the memory, and that climber can climb no more.
@@ -256,8 +257,7 @@ function takeKernel(bytes: number): ClimbKernel {
     holder.superseded = true;
     holder = undefined;
   }
-  const have = kernel.memory.buffer.byteLength;
-  if (bytes > have) kernel.memory.grow(Math.ceil((bytes - have) / 65536));
+  ensureMemory(kernel.memory, bytes);
   return kernel;
 }
 

@@ -27,8 +27,7 @@ let wtPtr: usize = 0; // f64 × (2RT + 1): time weights
 let wxPtr: usize = 0; // f64 scratch of exactAt: wx, wy (2R + 1), wt (2RT + 1)
 let wyPtr: usize = 0;
 let wtsPtr: usize = 0;
-let keyPtr: usize = 0; // f64 × cache slots: row key (NaN: empty)
-let sumsPtr: usize = 0; // f64 × ROW per cache slot
+let sumsPtr: usize = 0; // f64 × ROW per cache slot: the row's key (NaN: empty), then its sums
 let outPtr: usize = 0; // f64 × n each: modeX, modeY, modeT, pathMinX, pathMaxX, pathMinY, pathMaxY
 let nodesPtr: usize = 0; // node records (NODE f64 each), up to the end of the memory
 
@@ -58,8 +57,11 @@ let built: i32 = 0;
 let evaluations: i32 = 0;
 let polishedCount: i32 = 0;
 
-/** Doubles of a cached row sum: Σ q·(1, u, e, uu, ue, ee, uuu, uue, uee, eee). */
-const ROW: i32 = 10;
+/**
+ * Doubles of a cache slot: the row's key, then its sums Σ q·(1, u, e, uu, ue, ee, uuu, uue, uee,
+ * eee). The key sits with its sums: a hit reads one place in memory, not two.
+ */
+const ROW: i32 = 11;
 /**
  * Doubles of a node record: its model (19: m(c) − c (x, y, t), Dm (xx, xy, xt, yy, yt, tt), ½D²m
  * (xxx, xxy, xxt, xyy, xyt, xtt, yyy, yyt, ytt, ttt)), its time node, the next record of its pixel
@@ -72,7 +74,7 @@ const NEXT_AT: i32 = 20;
 const POLISHED_AT: i32 = 21;
 const MODE_AT: i32 = 22;
 
-export function setLayout(order: usize, col: usize, row: usize, day: usize, pre: usize, icol: usize, unit: usize, head: usize, w: usize, wt: usize, wx: usize, wy: usize, wts: usize, key: usize, sums: usize, out: usize, nodes: usize): void {
+export function setLayout(order: usize, col: usize, row: usize, day: usize, pre: usize, icol: usize, unit: usize, head: usize, w: usize, wt: usize, wx: usize, wy: usize, wts: usize, sums: usize, out: usize, nodes: usize): void {
   orderPtr = order;
   colPtr = col;
   rowPtr = row;
@@ -86,7 +88,6 @@ export function setLayout(order: usize, col: usize, row: usize, day: usize, pre:
   wxPtr = wx;
   wyPtr = wy;
   wtsPtr = wts;
-  keyPtr = key;
   sumsPtr = sums;
   outPtr = out;
   nodesPtr = nodes;
@@ -143,68 +144,81 @@ export function polishedModes(): i32 {
 
 /** buildModel of standard-spacetime.ts: the model of node (c, r, time node kk; d0 units) into record j, not polished yet. */
 function buildModel(c: i32, r: i32, d0: i32, kk: i32, j: i32): void {
-  const jA = max(r - R, minR), jB = min(r + R, maxR);
-  const cA = max(c - R, minC) - minC, cB = min(c + R, maxC) - minC;
+  // The module's globals in locals: V8 reloads a global at each use, in the inner loop too.
+  const unitL = unitPtr, icolL = icolPtr, wL = wPtr, wtL = wtPtr, preL = prePtr, sumsL = sumsPtr, rtL = RT, rL = R, suL = su, maskL = mask, strideL = stride, minRL = minR;
+  const jA = max(r - rL, minRL), jB = min(r + rL, maxR);
+  const cA = max(c - rL, minC) - minC, cB = min(c + rL, maxC) - minC;
   const key0 = <f64>((c - minC) * nK + kk), keyStride = <f64>((maxC - minC + 1) * nK);
   let S0: f64 = 0, Su: f64 = 0, Sv: f64 = 0, Se: f64 = 0;
   let Suu: f64 = 0, Suv: f64 = 0, Sue: f64 = 0, Svv: f64 = 0, Sve: f64 = 0, See: f64 = 0;
   let Suuu: f64 = 0, Suuv: f64 = 0, Suue: f64 = 0, Suvv: f64 = 0, Suve: f64 = 0, Suee: f64 = 0, Svvv: f64 = 0, Svve: f64 = 0, Svee: f64 = 0, Seee: f64 = 0;
   for (let y = jA; y <= jB; y++) {
-    const base = (y - minR) * stride;
-    const q0 = i32At(prePtr, base + cA), q1 = i32At(prePtr, base + cB + 1);
+    const base = (y - minRL) * strideL;
+    const q0 = i32At(preL, base + cA), q1 = i32At(preL, base + cB + 1);
     if (q0 == q1) continue;
     // Rows 8·i .. 8·i + 7 of one (column, time node) share a hashed block of 8 adjacent slots.
-    const jj = y - minR;
+    const jj = y - minRL;
     const rowKey = key0 + <f64>jj * keyStride, blockKey = key0 + <f64>(jj >> 3) * keyStride;
     const bk = <i64>blockKey;
-    const h = ((((<i32>bk) * <i32>0x9e3779b1) ^ ((<i32>(bk >> 32)) * <i32>0x85ebca77)) << 3 | (jj & 7)) & mask;
+    const h = ((((<i32>bk) * <i32>0x9e3779b1) ^ ((<i32>(bk >> 32)) * <i32>0x85ebca77)) << 3 | (jj & 7)) & maskL;
     const o = ROW * h;
     let r0: f64, ru: f64, re: f64, ruu: f64, rue: f64, ree: f64, ruuu: f64, ruue: f64, ruee: f64, reee: f64;
-    if (f64At(keyPtr, h) == rowKey) {
-      r0 = f64At(sumsPtr, o);
-      ru = f64At(sumsPtr, o + 1);
-      re = f64At(sumsPtr, o + 2);
-      ruu = f64At(sumsPtr, o + 3);
-      rue = f64At(sumsPtr, o + 4);
-      ree = f64At(sumsPtr, o + 5);
-      ruuu = f64At(sumsPtr, o + 6);
-      ruue = f64At(sumsPtr, o + 7);
-      ruee = f64At(sumsPtr, o + 8);
-      reee = f64At(sumsPtr, o + 9);
+    if (f64At(sumsL, o) == rowKey) {
+      r0 = f64At(sumsL, o + 1);
+      ru = f64At(sumsL, o + 2);
+      re = f64At(sumsL, o + 3);
+      ruu = f64At(sumsL, o + 4);
+      rue = f64At(sumsL, o + 5);
+      ree = f64At(sumsL, o + 6);
+      ruuu = f64At(sumsL, o + 7);
+      ruue = f64At(sumsL, o + 8);
+      ruee = f64At(sumsL, o + 9);
+      reee = f64At(sumsL, o + 10);
     } else {
-      r0 = 0; ru = 0; re = 0; ruu = 0; rue = 0; ree = 0; ruuu = 0; ruue = 0; ruee = 0; reee = 0;
+      // Two sums a lane (f64x2: the same products and sums as scalar code, in the same order).
+      let s0: f64 = 0;
+      let sA = f64x2.splat(0), sB = f64x2.splat(0), sC = f64x2.splat(0), sD = f64x2.splat(0), sE = f64x2.splat(0);
       for (let p = q0; p < q1; p++) {
-        const de = i32At(unitPtr, p) - d0;
-        if (de < -RT || de > RT) continue;
-        const u = <f64>(i32At(icolPtr, p) - c), e = <f64>de * su;
-        const q = f64At(wPtr, i32At(icolPtr, p) - c + R) * f64At(wtPtr, de + RT);
-        const qu = q * u, qe = q * e;
-        r0 += q;
-        ru += qu;
-        re += qe;
-        ruu += qu * u;
-        rue += qu * e;
-        ree += qe * e;
-        ruuu += qu * u * u;
-        ruue += qu * u * e;
-        ruee += qu * e * e;
-        reee += qe * e * e;
+        const de = i32At(unitL, p) - d0;
+        if (de < -rtL || de > rtL) continue;
+        const u = <f64>(i32At(icolL, p) - c), e = <f64>de * suL;
+        const q = f64At(wL, i32At(icolL, p) - c + rL) * f64At(wtL, de + rtL);
+        const ue = f64x2(u, e), ee = f64x2.splat(e);
+        const P = f64x2.mul(f64x2.splat(q), ue); // qu, qe
+        const Q = f64x2.mul(f64x2.splat(f64x2.extract_lane(P, 0)), ue); // qu·u, qu·e
+        const W = f64x2.mul(P, ee); // qu·e, qe·e
+        s0 += q;
+        sA = f64x2.add(sA, P);
+        sB = f64x2.add(sB, Q);
+        sE = f64x2.add(sE, W);
+        sC = f64x2.add(sC, f64x2.mul(f64x2.splat(f64x2.extract_lane(Q, 0)), ue)); // qu·u·u, qu·u·e
+        sD = f64x2.add(sD, f64x2.mul(W, ee)); // qu·e·e, qe·e·e
       }
-      setF64(keyPtr, h, rowKey);
-      setF64(sumsPtr, o, r0);
-      setF64(sumsPtr, o + 1, ru);
-      setF64(sumsPtr, o + 2, re);
-      setF64(sumsPtr, o + 3, ruu);
-      setF64(sumsPtr, o + 4, rue);
-      setF64(sumsPtr, o + 5, ree);
-      setF64(sumsPtr, o + 6, ruuu);
-      setF64(sumsPtr, o + 7, ruue);
-      setF64(sumsPtr, o + 8, ruee);
-      setF64(sumsPtr, o + 9, reee);
+      r0 = s0;
+      ru = f64x2.extract_lane(sA, 0);
+      re = f64x2.extract_lane(sA, 1);
+      ruu = f64x2.extract_lane(sB, 0);
+      rue = f64x2.extract_lane(sB, 1);
+      ree = f64x2.extract_lane(sE, 1);
+      ruuu = f64x2.extract_lane(sC, 0);
+      ruue = f64x2.extract_lane(sC, 1);
+      ruee = f64x2.extract_lane(sD, 0);
+      reee = f64x2.extract_lane(sD, 1);
+      setF64(sumsL, o, rowKey);
+      setF64(sumsL, o + 1, r0);
+      setF64(sumsL, o + 2, ru);
+      setF64(sumsL, o + 3, re);
+      setF64(sumsL, o + 4, ruu);
+      setF64(sumsL, o + 5, rue);
+      setF64(sumsL, o + 6, ree);
+      setF64(sumsL, o + 7, ruuu);
+      setF64(sumsL, o + 8, ruue);
+      setF64(sumsL, o + 9, ruee);
+      setF64(sumsL, o + 10, reee);
     }
     if (r0 == 0) continue;
     const vi = y - r;
-    const v = <f64>vi, wv = f64At(wPtr, vi + R);
+    const v = <f64>vi, wv = f64At(wL, vi + rL);
     const a0 = wv * r0, au = wv * ru, ae = wv * re;
     S0 += a0;
     Su += au;

@@ -134,14 +134,14 @@ function cacheSlots(n: number): number {
   return size;
 }
 
-/** Doubles a cached row sum takes, and a node record (wasm/spacetime-climb.ts: ROW, NODE). */
-const ROW = 10;
+/** Doubles a row-sum cache slot takes (its key, then its sums), and a node record (wasm/spacetime-climb.ts: ROW, NODE). */
+const ROW = 11;
 const NODE = 25;
 
 /** The climb kernel (wasm/spacetime-climb.ts). */
 interface SpaceTimeKernel {
   memory: WebAssembly.Memory;
-  setLayout(order: number, col: number, row: number, day: number, pre: number, icol: number, unit: number, head: number, w: number, wt: number, wx: number, wy: number, wts: number, key: number, sums: number, out: number, nodes: number): void;
+  setLayout(order: number, col: number, row: number, day: number, pre: number, icol: number, unit: number, head: number, w: number, wt: number, wx: number, wy: number, wts: number, sums: number, out: number, nodes: number): void;
   setBox(n: number, minC: number, minR: number, maxC: number, maxR: number, stride: number, cacheMask: number, nodeCap: number): void;
   setKernel(R: number, RT: number, a: number, sub: number, su: number, s: number, step: number, kMin: number, kMax: number): void;
   setRules(handoff: number, modelStop: number, stall: number, trust: number, crawl: number, boost: number, strideCap: number, maxSteps: number, polishIterations: number, polishStop: number): void;
@@ -211,7 +211,7 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
   let bytes = 0;
   const take = (size: number) => ((bytes += size), bytes - size);
   const wAt = take(8 * kn.w.length), wtAt = take(8 * kn.wt.length), wxAt = take(8 * kn.w.length), wyAt = take(8 * kn.w.length), wtsAt = take(8 * kn.wt.length);
-  const keyAt = take(8 * slots), sumsAt = take(8 * ROW * slots), outAt = take(8 * 7 * n);
+  const sumsAt = take(8 * ROW * slots), outAt = take(8 * 7 * n);
   const orderAt = take(4 * n), colAt = take(4 * n), rowAt = take(4 * n), dayAt = take(4 * n), preAt = take(4 * ix.pre.length), icolAt = take(4 * n), unitAt = take(4 * n), headAt = take(4 * pixels);
   bytes += bytes % 8;
   const nodesAt = take(8 * NODE * (Math.min(cap, Math.max(1024, 2 * n)) + 1));
@@ -224,7 +224,8 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
   f64(wAt, kn.w.length).set(kn.w);
   f64(wtAt, kn.wt.length).set(kn.wt);
   // What an earlier climb left: an empty cache, no node at any pixel.
-  f64(keyAt, slots).fill(NaN);
+  const sums = f64(sumsAt, ROW * slots);
+  for (let h = 0; h < slots; h++) sums[ROW * h] = NaN;
   i32(headAt, pixels).fill(0);
   // Climbs column by column, down each column: the next alert's start node is usually the one
   // below, whose window shares all but one row sum with this one's (the cache). Each climb is
@@ -236,7 +237,7 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
   i32(preAt, ix.pre.length).set(ix.pre);
   i32(icolAt, n).set(ix.col);
   i32(unitAt, n).set(ix.unit);
-  k.setLayout(orderAt, colAt, rowAt, dayAt, preAt, icolAt, unitAt, headAt, wAt, wtAt, wxAt, wyAt, wtsAt, keyAt, sumsAt, outAt, nodesAt);
+  k.setLayout(orderAt, colAt, rowAt, dayAt, preAt, icolAt, unitAt, headAt, wAt, wtAt, wxAt, wyAt, wtsAt, sumsAt, outAt, nodesAt);
   k.setBox(n, minC, minR, maxC, maxR, stride, slots - 1, cap);
   k.setKernel(kn.R, kn.RT, kn.a, sub, su, s, step, kMin, kMax);
   k.setRules(HANDOFF, MODEL_STOP, STALL_STEP, TRUST * width, CRAWL_STEP, CRAWL_BOOST, 0, MAX_STEPS, POLISH_ITERATIONS, POLISH_STOP); // no strides in space and time

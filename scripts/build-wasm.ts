@@ -42,6 +42,12 @@ export const KERNELS = {
     // Plain SIMD (two row sums a lane, each the scalar code's operations; relaxed SIMD would fuse them).
     variants: { SPACETIME_CLIMB: ['--runtime', 'stub', '-O3', '--noAssert', '--enable', 'simd'] },
   },
+  link: {
+    source: 'wasm/link-modes.ts',
+    target: 'core/meanshift/link-modes-wasm.ts',
+    about: 'Single linkage of the modes (linkModes) as WebAssembly, base64 so bundlers need no loader.',
+    variants: { LINK_MODES: ['--runtime', 'stub', '-O3', '--noAssert'] },
+  },
 } satisfies Record<string, Kernel>;
 
 /** One compiled module (asc's own output, no file written). */

@@ -24,7 +24,7 @@ function snapshot(c: Climb) {
 }
 
 describe('the WebAssembly climb kernel', () => {
-  for (const kernel of [KERNELS.standard, KERNELS.spacetime]) {
+  for (const kernel of [KERNELS.standard, KERNELS.spacetime, KERNELS.link]) {
     it(`${kernel.target} is what ${kernel.source} compiles to (npm run build:wasm)`, async () => {
       const committed = readFileSync(new URL(`../${kernel.target}`, import.meta.url), 'utf8');
       expect(committed).toBe(await moduleSource(kernel));

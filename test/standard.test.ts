@@ -65,8 +65,8 @@ describe('linkModes (single linkage of modes closer than width/2)', () => {
     }
   });
 
-  // Clumps up to 5,000 px apart: ~2,800² cells of side 2.5/√2 px, past the counting sort's limit
-  // (packed numeric sort); up to 10⁶ px apart: past 2³¹ cells (comparison sort).
+  // Clumps up to 5,000 px apart (~2,800² cells of side 2.5/√2 px) and up to 10⁶ px apart (past 2³¹
+  // cells): the cells are hashed, so any spread within 2³⁰ cells of the origin is linked.
   for (const spread of [5000, 1e6]) {
     it(`equals brute force when the modes spread over a grid too large to count in (${spread} px: a map of cells)`, () => {
       const rand = mulberry32(9);
@@ -85,6 +85,21 @@ describe('linkModes (single linkage of modes closer than width/2)', () => {
       expect(got.count).toBeGreaterThan(30);
     });
   }
+
+  it('links in a memory used before as in a fresh one (the cell table is cleared)', () => {
+    const rand = mulberry32(13);
+    const cloud = (n: number, spread: number) => [Float64Array.from({ length: n }, () => rand() * spread), Float64Array.from({ length: n }, () => rand() * spread)];
+    const [bx, by] = cloud(3000, 80);
+    const [sx, sy] = cloud(200, 30);
+    for (const [x, y] of [[bx, by], [sx, sy], [bx, by]]) {
+      expect(Array.from(linkModes(x, y, x.length, 1.5).labels)).toEqual(Array.from(bruteLinks(x, y, 1.5)));
+    }
+  });
+
+  it('refuses a mode that is not finite, with a one-line error', () => {
+    expect(() => linkModes(Float64Array.of(0, NaN), Float64Array.of(0, 0), 2, 2.5)).toThrow(/not finite/);
+    expect(() => linkModes(Float64Array.of(0, 1e300), Float64Array.of(0, 0), 2, 2.5)).toThrow(/2\^30 cells/);
+  });
 
   it('links at distance just below the threshold, not at or above it', () => {
     const x = Float64Array.from([0, 2.4999, 10, 12.5]);

@@ -15,6 +15,7 @@
 // Trajectories are computed RELATIVE to their start pixel and models relative to their pixel, so
 // the same alert among the same alerts follows bit-identical steps whatever the coordinate frame
 // (tile or whole region) and whatever the order of the alerts: that makes the halo union exact.
+import { LINK_MODES } from './link-modes-wasm.ts';
 import { STANDARD_CLIMB } from './standard-climb-wasm.ts';
 import { ensureMemory, wasmBytes } from './wasm.ts';
 import type { Partition, Points } from './types.ts';
@@ -392,149 +393,44 @@ export function climbLattice(pts: Lattice, width: number, modelRoom?: number): C
 
 // ---------- grouping: single linkage of modes closer than width/2 ----------
 
-function find(parent: Int32Array, i: number): number {
-  while (parent[i] !== i) {
-    parent[i] = parent[parent[i]];
-    i = parent[i];
-  }
-  return i;
+/** The linking kernel (wasm/link-modes.ts). */
+interface LinkKernel {
+  memory: WebAssembly.Memory;
+  setLayout(x: number, y: number, label: number, parent: number, next: number, cellX: number, cellY: number, head: number, box: number, slot: number): void;
+  link(n: number, cell: number, link2: number, slots: number): number;
 }
 
-function union(parent: Int32Array, i: number, j: number): void {
-  const a = find(parent, i), b = find(parent, j);
-  if (a !== b) parent[a < b ? b : a] = a < b ? a : b;
-}
-
-/** Grids of mode cells up to this many cells may be counted in arrays (a 512 px halo at width 5: 84,000). */
-const DENSE_CELLS = 1 << 20;
+/** One instance per process; its memory holds one linking at a time and only grows. */
+let linker: LinkKernel | undefined;
 
 /**
  * Connected components of the graph "mode i — mode j when their distance < link": deterministic and
  * independent of the order of the modes. Labels are 0..k-1 in order of each component's first mode.
- * A bucket grid of side link/√2 makes every cell a clique (its diagonal is exactly `link`), so only
+ * A grid of cells of side link/√2 makes every cell a clique (its diagonal is exactly `link`), so only
  * pairs of different cells within two cells of each other need distance tests, and those are skipped
- * when the cells are already joined or their modes' bounding boxes are too far apart.
+ * when the cells are already joined or their modes' bounding boxes are too far apart. The cells are
+ * hashed, so the modes may spread over any area (WebAssembly: wasm/link-modes.ts).
  */
 export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, link: number): { labels: Int32Array; count: number } {
-  const parent = new Int32Array(n);
-  for (let i = 0; i < n; i++) parent[i] = i;
   const labels = new Int32Array(n);
   if (n === 0) return { labels, count: 0 };
-  const cell = link / Math.SQRT2;
-  let minCx = Infinity, minCy = Infinity, maxCx = -Infinity, maxCy = -Infinity;
-  const cx = new Int32Array(n), cy = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    cx[i] = Math.floor(modeX[i] / cell);
-    cy[i] = Math.floor(modeY[i] / cell);
-    if (cx[i] < minCx) minCx = cx[i];
-    if (cx[i] > maxCx) maxCx = cx[i];
-    if (cy[i] < minCy) minCy = cy[i];
-    if (cy[i] > maxCy) maxCy = cy[i];
-  }
-  const cols = maxCx - minCx + 1, rows = maxCy - minCy + 1;
-  // Modes sorted by cell (row-major), then by index: a counting sort when the grid is small enough
-  // to count in, else a comparison sort.
-  const key = new Float64Array(n);
-  for (let i = 0; i < n; i++) key[i] = (cy[i] - minCy) * cols + (cx[i] - minCx);
-  // (Counting costs the grid's size: worth it when the modes are many for their grid.)
-  const dense = cols * rows <= Math.min(DENSE_CELLS, 8 * n);
-  let order: Int32Array;
-  if (dense) {
-    const start = new Int32Array(cols * rows + 1);
-    for (let i = 0; i < n; i++) start[key[i] + 1]++;
-    for (let c = 1; c <= cols * rows; c++) start[c] += start[c - 1];
-    order = new Int32Array(n);
-    for (let i = 0; i < n; i++) order[start[key[i]]++] = i;
-  } else if (cols * rows <= 2 ** 31 && n < 2097152) {
-    // key·2²¹ + index stays below 2⁵³: one native numeric sort, no comparator.
-    const packed = new Float64Array(n);
-    for (let i = 0; i < n; i++) packed[i] = key[i] * 2097152 + i;
-    packed.sort();
-    order = new Int32Array(n);
-    for (let k = 0; k < n; k++) order[k] = packed[k] % 2097152;
-  } else {
-    order = Int32Array.from({ length: n }, (_, i) => i).sort((p, q) => key[p] - key[q] || p - q);
-  }
-  const cellKeys: number[] = [];
-  const cellStart: number[] = [];
-  for (let k = 0; k < n; k++) {
-    if (k === 0 || key[order[k]] !== key[order[k - 1]]) {
-      cellKeys.push(key[order[k]]);
-      cellStart.push(k);
-    }
-  }
-  cellStart.push(n);
-  const nCells = cellKeys.length;
-  const boxes = new Float64Array(4 * nCells);
-  // The cell number of a key, plus one (0: empty), in an array over the grid when it was counted.
-  const denseIndex = dense ? new Int32Array(cols * rows) : undefined;
-  /** The cell of a key, or −1: from the grid array, else by binary search of the sorted keys. */
-  const cellOf = (k: number): number => {
-    if (denseIndex) return denseIndex[k] - 1;
-    let lo = 0, hi = nCells - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (cellKeys[mid] < k) lo = mid + 1;
-      else if (cellKeys[mid] > k) hi = mid - 1;
-      else return mid;
-    }
-    return -1;
-  };
-  for (let c = 0; c < nCells; c++) {
-    if (denseIndex) denseIndex[cellKeys[c]] = c + 1;
-    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-    const first = order[cellStart[c]];
-    for (let k = cellStart[c]; k < cellStart[c + 1]; k++) {
-      const i = order[k];
-      union(parent, first, i); // same cell ⇒ distance < link
-      if (modeX[i] < x0) x0 = modeX[i];
-      if (modeX[i] > x1) x1 = modeX[i];
-      if (modeY[i] < y0) y0 = modeY[i];
-      if (modeY[i] > y1) y1 = modeY[i];
-    }
-    boxes[4 * c] = x0;
-    boxes[4 * c + 1] = y0;
-    boxes[4 * c + 2] = x1;
-    boxes[4 * c + 3] = y1;
-  }
-  const link2 = link * link;
-  for (let c = 0; c < nCells; c++) {
-    const gx = cellKeys[c] % cols, gy = Math.floor(cellKeys[c] / cols);
-    // Each unordered pair of cells once: the half-neighbourhood after c in row-major order.
-    for (let oy = 0; oy <= 2; oy++) {
-      for (let ox = -2; ox <= 2; ox++) {
-        if (oy === 0 && ox <= 0) continue;
-        const nx = gx + ox, ny = gy + oy;
-        if (nx < 0 || nx >= cols || ny >= rows) continue;
-        const d = cellOf(ny * cols + nx);
-        if (d < 0) continue;
-        const ra = order[cellStart[c]], rb = order[cellStart[d]];
-        if (find(parent, ra) === find(parent, rb)) continue;
-        // Closest approach of the two cells' bounding boxes.
-        const bx = Math.max(0, boxes[4 * d] - boxes[4 * c + 2], boxes[4 * c] - boxes[4 * d + 2]);
-        const by = Math.max(0, boxes[4 * d + 1] - boxes[4 * c + 3], boxes[4 * c + 1] - boxes[4 * d + 3]);
-        if (bx * bx + by * by >= link2) continue;
-        search: for (let p = cellStart[c]; p < cellStart[c + 1]; p++) {
-          const i = order[p];
-          for (let q = cellStart[d]; q < cellStart[d + 1]; q++) {
-            const j = order[q];
-            const ex = modeX[i] - modeX[j], ey = modeY[i] - modeY[j];
-            if (ex * ex + ey * ey < link2) {
-              union(parent, i, j);
-              break search;
-            }
-          }
-        }
-      }
-    }
-  }
-  const labelOfRoot = new Int32Array(n).fill(-1);
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    const r = find(parent, i);
-    if (labelOfRoot[r] < 0) labelOfRoot[r] = count++;
-    labels[i] = labelOfRoot[r];
-  }
+  let slots = 16;
+  while (slots < 2 * n) slots *= 2;
+  let bytes = 0;
+  const take = (size: number) => ((bytes += size), bytes - size);
+  const xAt = take(8 * n), yAt = take(8 * n), boxAt = take(32 * n);
+  const labelAt = take(4 * n), parentAt = take(4 * n), nextAt = take(4 * n), cellXAt = take(4 * n), cellYAt = take(4 * n), headAt = take(4 * n), slotAt = take(4 * slots);
+  linker ??= new WebAssembly.Instance(new WebAssembly.Module(wasmBytes(LINK_MODES))).exports as unknown as LinkKernel;
+  const k = linker;
+  ensureMemory(k.memory, bytes);
+  const buf = k.memory.buffer;
+  new Float64Array(buf, xAt, n).set(modeX.subarray(0, n));
+  new Float64Array(buf, yAt, n).set(modeY.subarray(0, n));
+  new Int32Array(buf, slotAt, slots).fill(0);
+  k.setLayout(xAt, yAt, labelAt, parentAt, nextAt, cellXAt, cellYAt, headAt, boxAt, slotAt);
+  const count = k.link(n, link / Math.SQRT2, link * link, slots);
+  if (count < 0) throw new RangeError(`linkModes: a mode is not finite or lies over 2^30 cells (${link / Math.SQRT2} px) from the origin`);
+  labels.set(new Int32Array(buf, labelAt, n));
   return { labels, count };
 }
 

@@ -4,10 +4,10 @@
 // Lambda's first message) no longer climbs in the interpreter while V8 optimises the loop.
 // `npm run build:wasm` compiles it into core/meanshift/standard-climb-wasm.ts (base64).
 //
-// The host owns the memory layout (setLayout*): the alerts, the lattice index, the kernel tables,
-// one slot per pixel of the alerts' box (zeroed), the outputs, and last the pixel models. Nothing
-// else is allocated here: when the models outgrow the memory, it grows (the host then takes new
-// views of it).
+// The host owns the memory layout (setLayout*): the alerts, the lattice index (built here, by
+// index()), the kernel tables, one slot per pixel of the alerts' box (zeroed), the outputs, and
+// last the pixel models. Nothing else is allocated here: when the models outgrow the memory, it
+// grows (the host then takes new views of it).
 // Math.exp comes from the host, so the exact evaluations match the JavaScript bit for bit.
 
 import { crawl2, crawlBoost, f64At, handoff2, i32At, maxSteps, modelStop2, polishIterations, polishStop2, roundJs, setF64, stall2, strideCap, trust, trust2 } from './climb-rules';
@@ -28,7 +28,9 @@ let modelsPtr: usize = 0; // f64 × MODEL per built model: the last region, up t
 let kernelPtr: usize = 0; // f64: w, P0, P1, P2, P3 (each nk + 1)
 let scratchPtr: usize = 0; // f64: wx, wy, Q0, Q1, Q2 (each nk + 1), then exact (5)
 let outPtr: usize = 0; // f64 × n each: modeX, modeY, pathMinX, pathMinY, pathMaxX, pathMaxY
-let listPtr: usize = 0; // i32: the alerts to climb
+let listPtr: usize = 0; // i32: the alerts to climb (while indexing: the alerts sorted by column)
+let orderPtr: usize = 0; // i32 × n: the alert of each sorted slot
+let countPtr: usize = 0; // i32 × (max(stride, rows) + 2): the counting sorts' scratch
 
 // ---- the box, the kernel, the stopping rules ----
 let minC: i32 = 0;
@@ -53,7 +55,9 @@ let polishedCount: i32 = 0;
  */
 const MODEL: i32 = 12;
 
-export function setLayout(col: usize, row: usize, pre: usize, sortedCol: usize, runOf: usize, runFirst: usize, runLast: usize, slot: usize, models: usize, kernel: usize, scratch: usize, out: usize, list: usize): void {
+export function setLayout(col: usize, row: usize, pre: usize, sortedCol: usize, runOf: usize, runFirst: usize, runLast: usize, slot: usize, models: usize, kernel: usize, scratch: usize, out: usize, list: usize, order: usize, count: usize): void {
+  orderPtr = order;
+  countPtr = count;
   colPtr = col;
   rowPtr = row;
   prePtr = pre;
@@ -71,7 +75,7 @@ export function setLayout(col: usize, row: usize, pre: usize, sortedCol: usize, 
   polishedCount = 0;
 }
 
-export function setBox(count: i32, c0: i32, r0: i32, c1: i32, r1: i32, rowStride: i32, dup: bool, radius: i32, alpha: f64): void {
+export function setBox(count: i32, c0: i32, r0: i32, c1: i32, r1: i32, rowStride: i32, radius: i32, alpha: f64): void {
   n = count;
   minC = c0;
   minR = r0;
@@ -79,10 +83,84 @@ export function setBox(count: i32, c0: i32, r0: i32, c1: i32, r1: i32, rowStride
   maxR = r1;
   stride = rowStride;
   boxW = c1 - c0 + 1;
-  duplicates = dup;
   R = radius;
   nk1 = 2 * radius + 2;
   a = alpha;
+}
+
+@inline function setI32(base: usize, k: i32, v: i32): void {
+  store<i32>(base + (<usize>k << 2), v);
+}
+
+/**
+ * The lattice index of the alerts (see latticeClimber in standard.ts): the alerts in row-major order,
+ * those of one pixel in index order (counting sorts by column, then stably by row); the prefix
+ * counts `pre`; the sorted columns; the runs of horizontally consecutive alerts, row by row.
+ * Notes whether a pixel holds several alerts. Returns the number of runs.
+ */
+export function index(): i32 {
+  const rows = maxR - minR + 1;
+  const byColPtr = listPtr;
+  // By column.
+  for (let c = 0; c <= stride; c++) setI32(countPtr, c, 0);
+  for (let i = 0; i < n; i++) {
+    const k = i32At(colPtr, i) - minC + 1;
+    setI32(countPtr, k, i32At(countPtr, k) + 1);
+  }
+  for (let c = 1; c <= stride; c++) setI32(countPtr, c, i32At(countPtr, c) + i32At(countPtr, c - 1));
+  for (let i = 0; i < n; i++) {
+    const k = i32At(colPtr, i) - minC;
+    const at = i32At(countPtr, k);
+    setI32(byColPtr, at, i);
+    setI32(countPtr, k, at + 1);
+  }
+  // Then by row, stably.
+  for (let r = 0; r <= rows; r++) setI32(countPtr, r, 0);
+  for (let i = 0; i < n; i++) {
+    const k = i32At(rowPtr, i) - minR + 1;
+    setI32(countPtr, k, i32At(countPtr, k) + 1);
+  }
+  for (let r = 1; r <= rows; r++) setI32(countPtr, r, i32At(countPtr, r) + i32At(countPtr, r - 1));
+  for (let t = 0; t < n; t++) {
+    const i = i32At(byColPtr, t);
+    const k = i32At(rowPtr, i) - minR;
+    const at = i32At(countPtr, k);
+    setI32(orderPtr, at, i);
+    setI32(countPtr, k, at + 1);
+  }
+  // pre[k] = the alerts in cells before cell k = r·stride + c: constant between occupied cells.
+  duplicates = false;
+  let from = 0; // pre[from..] not written yet
+  for (let p = 0; p < n; p++) {
+    const i = i32At(orderPtr, p);
+    const c = i32At(colPtr, i);
+    setI32(sortedColPtr, p, c);
+    const k = (i32At(rowPtr, i) - minR) * stride + (c - minC);
+    if (k < from) {
+      duplicates = true; // the pixel of the alert before
+      continue;
+    }
+    for (let j = from; j <= k; j++) setI32(prePtr, j, p);
+    from = k + 1;
+  }
+  for (let j = from, end = rows * stride; j < end; j++) setI32(prePtr, j, n);
+  // Runs of horizontally consecutive alerts, row by row.
+  let runs = 0;
+  for (let r = 0; r < rows; r++) {
+    const start = i32At(prePtr, r * stride), end = i32At(prePtr, r * stride + stride - 1);
+    for (let p = start; p < end; p++) {
+      const c = i32At(sortedColPtr, p);
+      if (p > start && i32At(sortedColPtr, p - 1) >= c - 1) {
+        setI32(runLastPtr, runs - 1, c);
+      } else {
+        setI32(runFirstPtr, runs, c);
+        setI32(runLastPtr, runs, c);
+        runs++;
+      }
+      setI32(runOfPtr, p, runs - 1);
+    }
+  }
+  return runs;
 }
 
 export function builtModels(): i32 {

@@ -69,30 +69,6 @@ export interface Climb {
   reach: number;
 }
 
-/**
- * Row-major index of the alerts over their bounding box. The alerts of row r, cols c0..c1 (box
- * coordinates) are sortedCol[pre[r·stride + c0] .. pre[r·stride + c1 + 1]); runOf[p] is the run of
- * horizontally consecutive alerts that slot p belongs to, so the runs meeting those columns are
- * runOf[first slot] .. runOf[last slot] (only `pre` is as large as the box).
- */
-interface LatticeIndex {
-  minC: number;
-  minR: number;
-  maxC: number;
-  maxR: number;
-  stride: number;
-  pre: Int32Array;
-  sortedCol: Int32Array;
-  /** The alert (index into the points) of each sorted slot. */
-  order: Int32Array;
-  runOf: Int32Array;
-  /** Absolute first and last column of each run. */
-  runFirst: Int32Array;
-  runLast: Int32Array;
-  /** Some pixel holds several alerts: runs (which weigh each pixel once) are not used. */
-  duplicates: boolean;
-}
-
 /** The alerts' bounding box (inclusive), and the index's row stride (a column more than the box). */
 interface LatticeBox {
   minC: number;
@@ -113,68 +89,6 @@ function latticeBox(pts: Lattice): LatticeBox {
     if (r > maxR) maxR = r;
   }
   return { minC, minR, maxC, maxR, stride: maxC - minC + 2, rows: maxR - minR + 1 };
-}
-
-/**
- * Writes the index of the alerts into the arrays given (`pre`: rows·stride; the others: n), which
- * live in the climb kernel's memory.
- */
-function indexLattice(pts: Lattice, box: LatticeBox, into: { pre: Int32Array; sortedCol: Int32Array; runOf: Int32Array; runFirst: Int32Array; runLast: Int32Array }): LatticeIndex {
-  const n = pts.length;
-  const { minC, minR, maxC, maxR, stride, rows } = box;
-  const { pre, sortedCol, runOf, runFirst: first, runLast: last } = into;
-  // The alerts in row-major order, those of one pixel in index order: counting sorts by column,
-  // then (stable) by row.
-  const byCol = new Int32Array(n);
-  const colStart = new Int32Array(stride + 1);
-  for (let i = 0; i < n; i++) colStart[pts.col[i] - minC + 1]++;
-  for (let c = 1; c <= stride; c++) colStart[c] += colStart[c - 1];
-  for (let i = 0; i < n; i++) byCol[colStart[pts.col[i] - minC]++] = i;
-  const order = new Int32Array(n);
-  const rowStart = new Int32Array(rows + 1);
-  for (let i = 0; i < n; i++) rowStart[pts.row[i] - minR + 1]++;
-  for (let r = 1; r <= rows; r++) rowStart[r] += rowStart[r - 1];
-  for (let t = 0; t < n; t++) {
-    const i = byCol[t];
-    order[rowStart[pts.row[i] - minR]++] = i;
-  }
-  // pre[k] = number of alerts in cells before cell k = r*stride + c: constant between occupied cells,
-  // so written by runs (a prefix sum over the whole box cost ~3 ns a cell: 0.5 ms for a sparse tile's halo).
-  let duplicates = false;
-  let from = 0; // pre[from..] not written yet
-  for (let p = 0; p < n; p++) {
-    const i = order[p];
-    sortedCol[p] = pts.col[i];
-    const k = (pts.row[i] - minR) * stride + (pts.col[i] - minC);
-    if (k < from) {
-      duplicates = true; // the pixel of the alert before
-      continue;
-    }
-    if (k - from < 16) for (let j = from; j <= k; j++) pre[j] = p;
-    else pre.fill(p, from, k + 1);
-    from = k + 1;
-  }
-  pre.fill(n, from);
-  // Runs of horizontally consecutive alerts, row by row.
-  let runs = 0;
-  for (let r = 0; r < rows; r++) {
-    const start = pre[r * stride], end = pre[r * stride + stride - 1];
-    for (let p = start; p < end; p++) {
-      const c = sortedCol[p];
-      if (p > start && sortedCol[p - 1] >= c - 1) {
-        last[runs - 1] = c;
-      } else {
-        first[runs] = c;
-        last[runs] = c;
-        runs++;
-      }
-      runOf[p] = runs - 1;
-    }
-  }
-  return {
-    minC, minR, maxC, maxR, stride, pre, sortedCol, order, runOf,
-    runFirst: first.subarray(0, runs), runLast: last.subarray(0, runs), duplicates,
-  };
 }
 
 /** The fixed kernel of one width: weights w[k] = exp(−a(k−R)²), k = 0..2R, and prefix sums of w·k^m. */
@@ -223,8 +137,10 @@ const STRIDE_CAP = 64;
 /** The climb kernel (wasm/standard-climb.ts). */
 interface ClimbKernel {
   memory: WebAssembly.Memory;
-  setLayout(col: number, row: number, pre: number, sortedCol: number, runOf: number, runFirst: number, runLast: number, slot: number, models: number, kernel: number, scratch: number, out: number, list: number): void;
-  setBox(n: number, minC: number, minR: number, maxC: number, maxR: number, stride: number, duplicates: boolean, R: number, a: number): void;
+  setLayout(col: number, row: number, pre: number, sortedCol: number, runOf: number, runFirst: number, runLast: number, slot: number, models: number, kernel: number, scratch: number, out: number, list: number, order: number, count: number): void;
+  setBox(n: number, minC: number, minR: number, maxC: number, maxR: number, stride: number, R: number, a: number): void;
+  /** Writes the lattice index of the alerts in the memory; returns the number of runs. */
+  index(): number;
   setRules(handoff: number, modelStop: number, stall: number, trust: number, crawl: number, boost: number, strideCap: number, maxSteps: number, polishIterations: number, polishStop: number): void;
   builtModels(): number;
   polishedModes(): number;
@@ -320,6 +236,7 @@ export function latticeClimber(pts: Lattice, width: number, modelRoom = 2 * pts.
   const kernelAt = take(8 * 5 * nk1), scratchAt = take(8 * (5 * nk1 + 5)), outAt = take(8 * 6 * n);
   const colAt = take(4 * n), rowAt = take(4 * n), preAt = take(4 * rows * stride), sortedAt = take(4 * n), runOfAt = take(4 * n);
   const firstAt = take(4 * n), lastAt = take(4 * n), slotAt = take(4 * pixels), listAt = take(4 * n);
+  const orderAt = take(4 * n), countAt = take(4 * (Math.max(stride, rows) + 2));
   bytes += bytes % 8; // the models are doubles
   const modelsAt = take(8 * MODEL * Math.max(1, Math.min(pixels, modelRoom)));
   const k = takeKernel(bytes);
@@ -332,9 +249,13 @@ export function latticeClimber(pts: Lattice, width: number, modelRoom = 2 * pts.
   [kernel.w, kernel.P0, kernel.P1, kernel.P2, kernel.P3].forEach((t, j) => f64(kernelAt + 8 * j * nk1, nk1).set(t));
   i32(colAt, n).set(pts.col.subarray(0, n));
   i32(rowAt, n).set(pts.row.subarray(0, n));
-  const ix = indexLattice(pts, box, { pre: i32(preAt, rows * stride), sortedCol: i32(sortedAt, n), runOf: i32(runOfAt, n), runFirst: i32(firstAt, n), runLast: i32(lastAt, n) });
-  k.setLayout(colAt, rowAt, preAt, sortedAt, runOfAt, firstAt, lastAt, slotAt, modelsAt, kernelAt, scratchAt, outAt, listAt);
-  k.setBox(n, minC, minR, maxC, maxR, stride, ix.duplicates, kernel.R, kernel.a);
+  k.setLayout(colAt, rowAt, preAt, sortedAt, runOfAt, firstAt, lastAt, slotAt, modelsAt, kernelAt, scratchAt, outAt, listAt, orderAt, countAt);
+  k.setBox(n, minC, minR, maxC, maxR, stride, kernel.R, kernel.a);
+  // The lattice index: row-major over the box, `stride` a row. The alerts of row r, columns c0..c1
+  // (box coordinates) are sorted slots pre[r·stride + c0] .. pre[r·stride + c1 + 1] − 1, slot p
+  // holding alert order[p] (wasm/standard-climb.ts: index).
+  k.index();
+  let pre = new Int32Array(0), order = new Int32Array(0);
   k.setRules(HANDOFF, MODEL_STOP, STALL_STEP, TRUST * width, CRAWL_STEP, CRAWL_BOOST, STRIDE_CAP, MAX_STEPS, POLISH_ITERATIONS, POLISH_STOP);
   const none = new Float64Array(0);
   const out: Climb = { modeX: none, modeY: none, pathMinX: none, pathMinY: none, pathMaxX: none, pathMaxY: none, steps: 0, evaluations: 0, polished: 0, reach };
@@ -348,7 +269,8 @@ export function latticeClimber(pts: Lattice, width: number, modelRoom = 2 * pts.
     out.pathMinY = f64(outAt + 24 * n, n);
     out.pathMaxX = f64(outAt + 32 * n, n);
     out.pathMaxY = f64(outAt + 40 * n, n);
-    ix.pre = i32(preAt, rows * stride);
+    pre = i32(preAt, rows * stride);
+    order = i32(orderAt, n);
     list = i32(listAt, n);
   };
   view();
@@ -372,7 +294,6 @@ export function latticeClimber(pts: Lattice, width: number, modelRoom = 2 * pts.
 
   function alertsIn(col0: number, col1: number, row0: number, row1: number, visit: (j: number) => void): void {
     check();
-    const { stride, pre, order } = ix;
     const c0 = Math.max(col0, minC) - minC, c1 = Math.min(col1, maxC) - minC;
     if (c0 > c1) return;
     for (let r = Math.max(row0, minR); r <= Math.min(row1, maxR); r++) {

@@ -463,3 +463,103 @@ export function climb(count: i32): f64 {
   }
   return total;
 }
+
+// ---- the halo's closure (standard-halo.ts, unclimbedNear) ----
+let flagsPtr: usize = 0; // u8 × n: 0 not climbed, 1 climbed, 2 queued
+let foundPtr: usize = 0; // i32 × n: the alerts found
+let maskPtr: usize = 0; // u8 × 2 per pixel of the box: the seeds' mask and its dilation along rows
+let foundCount: i32 = 0;
+
+export function setClosureLayout(flags: usize, found: usize, mask: usize): void {
+  flagsPtr = flags;
+  foundPtr = found;
+  maskPtr = mask;
+}
+
+/** The tile's last pixel: tile pixel coordinates are 0..LAST. */
+const LAST: i32 = 255;
+
+/** Marks queued (2) and lists each unclimbed alert in [x0, x1] × [y0, y1] (box coordinates clipped here) with mask 1 (or any, when maskW is 0). */
+function visit(x0: i32, x1: i32, y0: i32, y1: i32, mx0: i32, my0: i32, maskW: i32): void {
+  const c0 = max(x0, minC) - minC, c1 = min(x1, maxC) - minC;
+  if (c0 > c1) return;
+  for (let r = max(y0, minR), rEnd = min(y1, maxR); r <= rEnd; r++) {
+    const base = (r - minR) * stride;
+    for (let p = i32At(prePtr, base + c0), q = i32At(prePtr, base + c1 + 1); p < q; p++) {
+      const j = i32At(orderPtr, p);
+      if (load<u8>(flagsPtr + j) != 0) continue;
+      if (maskW > 0 && load<u8>(maskPtr + <usize>((r - my0) * maskW + (i32At(colPtr, j) - mx0))) == 0) continue;
+      store<u8>(flagsPtr + j, 2);
+      setI32(foundPtr, foundCount++, j);
+    }
+  }
+}
+
+/** visit() on the parts of [x0, x1] × [y0, y1] outside the tile (the tile's alerts are all climbed). */
+function visitOutsideTile(x0: i32, x1: i32, y0: i32, y1: i32, mx0: i32, my0: i32, maskW: i32): void {
+  if (y0 < 0) visit(x0, x1, y0, min(y1, -1), mx0, my0, maskW);
+  if (y1 > LAST) visit(x0, x1, max(y0, LAST + 1), y1, mx0, my0, maskW);
+  const r0 = max(y0, 0), r1 = min(y1, LAST);
+  if (r0 > r1) return;
+  if (x0 < 0) visit(x0, min(x1, -1), r0, r1, mx0, my0, maskW);
+  if (x1 > LAST) visit(max(x0, LAST + 1), x1, r0, r1, mx0, my0, maskW);
+}
+
+/**
+ * 1-D dilation by `radius` of a byte grid of `lines` lines of `len` cells (cell k of line l at
+ * l·lineStep + k·step), from `src` into `dst`: 1 where some cell within radius along the line is 1.
+ */
+function dilate(src: usize, dst: usize, lines: i32, len: i32, lineStep: i32, step: i32, radius: i32): void {
+  for (let l = 0; l < lines; l++) {
+    const base = l * lineStep;
+    let last = -2 * radius - 2; // the last set cell at or before k + radius (none yet)
+    for (let k = 0; k < len + radius; k++) {
+      if (k < len && load<u8>(src + <usize>(base + k * step)) == 1) last = k;
+      const at = k - radius;
+      if (at >= 0) store<u8>(dst + <usize>(base + at * step), at - last <= radius ? 1 : 0);
+    }
+  }
+}
+
+/**
+ * The unclimbed alerts outside the tile within `closure` px (Chebyshev, start pixels) of the
+ * `count` seeds in the list, each once, marked queued (2); returns how many (listed in `found`).
+ * `viaMask`: one pass over a mask of the seeds dilated by `closure` (rows, then columns), clipped to
+ * the alerts' box (seeds and alerts lie in it, so nothing is lost); else each seed's box.
+ */
+export function near(count: i32, closure: i32, viaMask: bool): i32 {
+  foundCount = 0;
+  if (count == 0) return 0;
+  if (!viaMask) {
+    for (let t = 0; t < count; t++) {
+      const i = i32At(listPtr, t);
+      const c = i32At(colPtr, i), r = i32At(rowPtr, i);
+      visitOutsideTile(c - closure, c + closure, r - closure, r + closure, 0, 0, 0);
+    }
+    return foundCount;
+  }
+  let x0 = maxC, y0 = maxR, x1 = minC, y1 = minR;
+  for (let t = 0; t < count; t++) {
+    const i = i32At(listPtr, t);
+    const c = i32At(colPtr, i), r = i32At(rowPtr, i);
+    x0 = min(x0, c);
+    x1 = max(x1, c);
+    y0 = min(y0, r);
+    y1 = max(y1, r);
+  }
+  x0 = max(minC, x0 - closure);
+  y0 = max(minR, y0 - closure);
+  x1 = min(maxC, x1 + closure);
+  y1 = min(maxR, y1 + closure);
+  const w = x1 - x0 + 1, h = y1 - y0 + 1;
+  const seedMask = maskPtr, rowsMask = maskPtr + <usize>(w * h);
+  memory.fill(seedMask, 0, <usize>(w * h));
+  for (let t = 0; t < count; t++) {
+    const i = i32At(listPtr, t);
+    store<u8>(seedMask + <usize>((i32At(rowPtr, i) - y0) * w + (i32At(colPtr, i) - x0)), 1);
+  }
+  dilate(seedMask, rowsMask, h, w, w, 1, closure);
+  dilate(rowsMask, seedMask, w, h, 1, w, closure); // the columns, back into the first grid
+  visitOutsideTile(x0, x1, y0, y1, x0, y0, w);
+  return foundCount;
+}

@@ -100,7 +100,8 @@ function sameTileAlerts(previous: StandardMemo, alerts: Alerts, nTile: number): 
  * The unclimbed alerts outside the tile within `closure` px (Chebyshev, start pixels) of a seed,
  * each once, marked queued (2) in `climbed`. Seeds near one another share most of their boxes:
  * past a few, one pass over a mask of the seeds dilated by `closure` costs less than visiting each
- * box's alerts (at 30,000 alerts a tile, the boxes visited 9.1M alerts to find 21,752).
+ * box's alerts (at 30,000 alerts a tile, the boxes visited 9.1M alerts to find 21,752). The search
+ * runs in the climb kernel (wasm/standard-climb.ts, near), over its index of the alerts.
  * `density`: alerts per px² around the tile; `via` forces one way (tests).
  */
 export function unclimbedNear(
@@ -112,8 +113,7 @@ export function unclimbedNear(
   density: number,
   via: 'cheaper' | 'boxes' | 'mask' = 'cheaper',
 ): number[] {
-  const found: number[] = [];
-  if (seeds.length === 0) return found;
+  if (seeds.length === 0) return [];
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (const i of seeds) {
     const c = alerts.col[i], r = alerts.row[i];
@@ -122,62 +122,14 @@ export function unclimbedNear(
     if (r < y0) y0 = r;
     if (r > y1) y1 = r;
   }
-  x0 -= closure, y0 -= closure, x1 += closure, y1 += closure;
-  const w = x1 - x0 + 1, h = y1 - y0 + 1;
+  const w = x1 - x0 + 1 + 2 * closure, h = y1 - y0 + 1 + 2 * closure;
   const side = 2 * closure + 1;
   // Work: the alerts in each seed's box, or the mask's pixels (built, dilated along rows, then
   // columns) and the alerts in its box once.
   const boxesWork = 2 * seeds.length * side * side * density;
   const maskWork = (3 + density) * w * h;
-  if (via === 'boxes' || (via === 'cheaper' && boxesWork <= maskWork)) {
-    const add = (j: number) => {
-      if (climbed[j] === 0) {
-        climbed[j] = 2;
-        found.push(j);
-      }
-    };
-    for (const i of seeds) outsideTile(climber, alerts.col[i] - closure, alerts.row[i] - closure, alerts.col[i] + closure, alerts.row[i] + closure, add);
-    return found;
-  }
-  const seed = new Uint8Array(w * h);
-  for (const i of seeds) seed[(alerts.row[i] - y0) * w + (alerts.col[i] - x0)] = 1;
-  const rows = dilate(seed, w, h, 1, w, closure);
-  const mask = dilate(rows, h, w, w, 1, closure);
-  outsideTile(climber, x0, y0, x1, y1, (j) => {
-    if (climbed[j] === 0 && mask[(alerts.row[j] - y0) * w + (alerts.col[j] - x0)] === 1) {
-      climbed[j] = 2;
-      found.push(j);
-    }
-  });
-  return found;
-}
-
-/** Calls visit(j) for each alert in [x0, x1] × [y0, y1] outside the tile, once. */
-function outsideTile(climber: LatticeClimber, x0: number, y0: number, x1: number, y1: number, visit: (j: number) => void): void {
-  if (y0 < 0) climber.alertsIn(x0, x1, y0, Math.min(y1, -1), visit);
-  if (y1 > LAST) climber.alertsIn(x0, x1, Math.max(y0, LAST + 1), y1, visit);
-  const r0 = Math.max(y0, 0), r1 = Math.min(y1, LAST);
-  if (r0 > r1) return;
-  if (x0 < 0) climber.alertsIn(x0, Math.min(x1, -1), r0, r1, visit);
-  if (x1 > LAST) climber.alertsIn(Math.max(x0, LAST + 1), x1, r0, r1, visit);
-}
-
-/**
- * 1-D dilation by `radius` of a grid of `lines` lines of `len` cells (cell k of line l at
- * l·lineStep + k·step): out = 1 where some cell within radius along the line is set.
- */
-function dilate(grid: Uint8Array, lines: number, len: number, lineStep: number, step: number, radius: number): Uint8Array {
-  const out = new Uint8Array(grid.length);
-  for (let l = 0; l < lines; l++) {
-    const base = l * lineStep;
-    let last = -Infinity; // the last set cell at or before k + radius
-    for (let k = 0; k < len + radius; k++) {
-      if (k < len && grid[base + k * step] === 1) last = k;
-      const at = k - radius;
-      if (at >= 0 && at - last <= radius) out[base + at * step] = 1;
-    }
-  }
-  return out;
+  const viaMask = via === 'mask' || (via === 'cheaper' && boxesWork > maskWork);
+  return Array.from(climber.near(seeds, closure, climbed, viaMask));
 }
 
 export function clusterStandard(alerts: Alerts, params: ClusterParams, box: TileBox): TileClustering {

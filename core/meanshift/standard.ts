@@ -141,6 +141,8 @@ interface ClimbKernel {
   setBox(n: number, minC: number, minR: number, maxC: number, maxR: number, stride: number, R: number, a: number): void;
   /** Writes the lattice index of the alerts in the memory; returns the number of runs. */
   index(): number;
+  setClosureLayout(flags: number, found: number, mask: number): void;
+  near(count: number, closure: number, viaMask: boolean): number;
   setRules(handoff: number, modelStop: number, stall: number, trust: number, crawl: number, boost: number, strideCap: number, maxSteps: number, polishIterations: number, polishStop: number): void;
   builtModels(): number;
   polishedModes(): number;
@@ -210,6 +212,12 @@ export interface LatticeClimber {
   readonly box: { minC: number; minR: number; maxC: number; maxR: number };
   /** Calls visit(j) for every alert j with col0 ≤ col_j ≤ col1 and row0 ≤ row_j ≤ row1. */
   alertsIn(col0: number, col1: number, row0: number, row1: number, visit: (j: number) => void): void;
+  /**
+   * The alerts j outside the tile [0, 255]² with climbed[j] = 0 within `closure` px (Chebyshev) of
+   * a seed, each once, marked 2 in `climbed`: through a mask of the seeds dilated by `closure`, or
+   * by visiting each seed's box (standard-halo.ts, unclimbedNear, chooses).
+   */
+  near(seeds: ArrayLike<number>, closure: number, climbed: Uint8Array, viaMask: boolean): Int32Array;
 }
 
 /** `modelRoom`: how many models the memory has room for at first (tests make it grow with a small one). */
@@ -220,7 +228,7 @@ export function latticeClimber(pts: Lattice, width: number, modelRoom = 2 * pts.
   if (n === 0) {
     const none = new Float64Array(0);
     const out: Climb = { modeX: none, modeY: none, pathMinX: none, pathMinY: none, pathMaxX: none, pathMaxY: none, steps: 0, evaluations: 0, polished: 0, reach };
-    return { climb: out, climbAlerts: () => {}, box: { minC: 0, minR: 0, maxC: -1, maxR: -1 }, alertsIn: () => {} };
+    return { climb: out, climbAlerts: () => {}, box: { minC: 0, minR: 0, maxC: -1, maxR: -1 }, alertsIn: () => {}, near: () => new Int32Array(0) };
   }
   const kernel = kernelTables(width);
   const box = latticeBox(pts);
@@ -236,8 +244,10 @@ export function latticeClimber(pts: Lattice, width: number, modelRoom = 2 * pts.
   const kernelAt = take(8 * 5 * nk1), scratchAt = take(8 * (5 * nk1 + 5)), outAt = take(8 * 6 * n);
   const colAt = take(4 * n), rowAt = take(4 * n), preAt = take(4 * rows * stride), sortedAt = take(4 * n), runOfAt = take(4 * n);
   const firstAt = take(4 * n), lastAt = take(4 * n), slotAt = take(4 * pixels), listAt = take(4 * n);
-  const orderAt = take(4 * n), countAt = take(4 * (Math.max(stride, rows) + 2));
-  bytes += bytes % 8; // the models are doubles
+  const orderAt = take(4 * n), countAt = take(4 * (Math.max(stride, rows) + 2)), foundAt = take(4 * n);
+  // The halo's closure (near): a flag per alert, two byte masks over the box (touched only there).
+  const flagsAt = take(n), maskAt = take(2 * pixels);
+  bytes = 8 * Math.ceil(bytes / 8); // the models are doubles
   const modelsAt = take(8 * MODEL * Math.max(1, Math.min(pixels, modelRoom)));
   const k = takeKernel(bytes);
   let buf = k.memory.buffer;
@@ -255,6 +265,7 @@ export function latticeClimber(pts: Lattice, width: number, modelRoom = 2 * pts.
   // (box coordinates) are sorted slots pre[r·stride + c0] .. pre[r·stride + c1 + 1] − 1, slot p
   // holding alert order[p] (wasm/standard-climb.ts: index).
   k.index();
+  k.setClosureLayout(flagsAt, foundAt, maskAt);
   let pre = new Int32Array(0), order = new Int32Array(0);
   k.setRules(HANDOFF, MODEL_STOP, STALL_STEP, TRUST * width, CRAWL_STEP, CRAWL_BOOST, STRIDE_CAP, MAX_STEPS, POLISH_ITERATIONS, POLISH_STOP);
   const none = new Float64Array(0);
@@ -302,7 +313,18 @@ export function latticeClimber(pts: Lattice, width: number, modelRoom = 2 * pts.
     }
   }
 
-  return { climb: out, climbAlerts, box: { minC, minR, maxC, maxR }, alertsIn };
+  function near(seeds: ArrayLike<number>, closure: number, climbed: Uint8Array, viaMask: boolean): Int32Array {
+    check();
+    if (seeds.length > n || climbed.length !== n) throw new Error(`latticeClimber.near: ${seeds.length} seeds, ${climbed.length} flags for ${n} alerts`);
+    list.set(seeds);
+    new Uint8Array(buf, flagsAt, n).set(climbed);
+    const count = k.near(seeds.length, closure, viaMask);
+    const found = new Int32Array(buf, foundAt, count).slice();
+    for (const j of found) climbed[j] = 2;
+    return found;
+  }
+
+  return { climb: out, climbAlerts, box: { minC, minR, maxC, maxR }, alertsIn, near };
 }
 
 /** Every alert climbs to its mode (see latticeClimber). */

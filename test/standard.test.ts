@@ -2,7 +2,8 @@
 // plus unit checks of its parts (mode linking, tiny configurations, input errors).
 import { describe, expect, it } from 'vitest';
 import { mulberry32, syntheticTile } from '../local/synthetic.ts';
-import { climbLattice, linkModes, standardMeanShift } from '../core/meanshift/standard.ts';
+import { linkModes, linkModes3 } from '../core/meanshift/link.ts';
+import { climbLattice, standardMeanShift } from '../core/meanshift/standard.ts';
 import { compareClusterings, referenceStandard } from './reference-meanshift.ts';
 import { bridgeTile, noiseTile, roadTile, shapesTile } from './point-sets.ts';
 import type { Comparison } from './reference-meanshift.ts';
@@ -12,7 +13,7 @@ function points(col: ArrayLike<number>, row: ArrayLike<number>) {
 }
 
 /** Brute-force single linkage, labels canonicalised by first occurrence. */
-function bruteLinks(x: Float64Array, y: Float64Array, link: number): Int32Array {
+function bruteLinks(x: Float64Array, y: Float64Array, link: number, t = new Float64Array(x.length)): Int32Array {
   const n = x.length;
   const label = Int32Array.from({ length: n }, (_, i) => i);
   let changed = true;
@@ -20,7 +21,7 @@ function bruteLinks(x: Float64Array, y: Float64Array, link: number): Int32Array 
     changed = false;
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
-        if (Math.hypot(x[i] - x[j], y[i] - y[j]) < link && label[j] < label[i]) {
+        if (Math.hypot(x[i] - x[j], y[i] - y[j], t[i] - t[j]) < link && label[j] < label[i]) {
           label[i] = label[j];
           changed = true;
         }
@@ -98,7 +99,37 @@ describe('linkModes (single linkage of modes closer than width/2)', () => {
 
   it('refuses a mode that is not finite, with a one-line error', () => {
     expect(() => linkModes(Float64Array.of(0, NaN), Float64Array.of(0, 0), 2, 2.5)).toThrow(/not finite/);
+    expect(() => linkModes3(Float64Array.of(0, 0), Float64Array.of(0, 0), Float64Array.of(0, Infinity), 2, 2.5)).toThrow(/not finite/);
     expect(() => linkModes(Float64Array.of(0, 1e300), Float64Array.of(0, 0), 2, 2.5)).toThrow(/2\^30 cells/);
+  });
+
+  it('linkModes3 equals brute-force single linkage in (x, y, t), and the plane is t = 0', () => {
+    const rand = mulberry32(21);
+    for (let trial = 0; trial < 12; trial++) {
+      const xs: number[] = [], ys: number[] = [], ts: number[] = [];
+      // Clearings at one place in different eras, near-identical modes, scattered ones.
+      for (let c = 0; c < 12; c++) {
+        const cx = rand() * 40, cy = rand() * 40, ct = rand() * 30, k = 1 + Math.floor(rand() * 15);
+        for (let m = 0; m < k; m++) {
+          xs.push(cx + (rand() - 0.5) * 0.1);
+          ys.push(cy + (rand() - 0.5) * 0.1);
+          ts.push(ct + (rand() - 0.5) * 3);
+        }
+      }
+      for (let m = 0; m < 60; m++) {
+        xs.push(rand() * 40);
+        ys.push(rand() * 40);
+        ts.push(rand() * 30 - 10);
+      }
+      const [x, y, t] = [xs, ys, ts].map((v) => Float64Array.from(v));
+      const link = 1 + rand() * 3;
+      const got = linkModes3(x, y, t, x.length, link);
+      expect(Array.from(got.labels)).toEqual(Array.from(bruteLinks(x, y, link, t)));
+      expect(got.count).toBe(Math.max(...got.labels) + 1);
+      // With every t equal, the plane's linkage.
+      const flat = linkModes3(x, y, new Float64Array(x.length).fill(7), x.length, link).labels;
+      expect(Array.from(flat)).toEqual(Array.from(linkModes(x, y, x.length, link).labels));
+    }
   });
 
   it('links at distance just below the threshold, not at or above it', () => {

@@ -152,15 +152,20 @@ function buildModel(c: i32, r: i32, d0: i32, kk: i32, j: i32): void {
   let S0: f64 = 0, Su: f64 = 0, Sv: f64 = 0, Se: f64 = 0;
   let Suu: f64 = 0, Suv: f64 = 0, Sue: f64 = 0, Svv: f64 = 0, Sve: f64 = 0, See: f64 = 0;
   let Suuu: f64 = 0, Suuv: f64 = 0, Suue: f64 = 0, Suvv: f64 = 0, Suve: f64 = 0, Suee: f64 = 0, Svvv: f64 = 0, Svve: f64 = 0, Svee: f64 = 0, Seee: f64 = 0;
+  let block = -1, blockHash = 0;
   for (let y = jA; y <= jB; y++) {
     const base = (y - minRL) * strideL;
     const q0 = i32At(preL, base + cA), q1 = i32At(preL, base + cB + 1);
     if (q0 == q1) continue;
     // Rows 8·i .. 8·i + 7 of one (column, time node) share a hashed block of 8 adjacent slots.
     const jj = y - minRL;
-    const rowKey = key0 + <f64>jj * keyStride, blockKey = key0 + <f64>(jj >> 3) * keyStride;
-    const bk = <i64>blockKey;
-    const h = ((((<i32>bk) * <i32>0x9e3779b1) ^ ((<i32>(bk >> 32)) * <i32>0x85ebca77)) << 3 | (jj & 7)) & maskL;
+    if (jj >> 3 != block) {
+      block = jj >> 3;
+      const bk = <i64>(key0 + <f64>block * keyStride);
+      blockHash = (((<i32>bk) * <i32>0x9e3779b1) ^ ((<i32>(bk >> 32)) * <i32>0x85ebca77)) << 3;
+    }
+    const rowKey = key0 + <f64>jj * keyStride;
+    const h = (blockHash | (jj & 7)) & maskL;
     const o = ROW * h;
     let r0: f64, ru: f64, re: f64, ruu: f64, rue: f64, ree: f64, ruuu: f64, ruue: f64, ruee: f64, reee: f64;
     if (f64At(sumsL, o) == rowKey) {

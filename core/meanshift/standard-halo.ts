@@ -12,7 +12,8 @@
 // kept cluster has a touched member or a member whose closure reaches a missing area, and no
 // touched alert ends within width/2 + width of a kept cluster's mode; else `needs` says which
 // neighbours (or a wider margin) would settle it. See docs/clustering.md.
-import { kernelReach, latticeClimber, linkModes, meanOfModes } from './standard.ts';
+import { linkModes } from './link.ts';
+import { kernelReach, latticeClimber, meanOfModes } from './standard.ts';
 import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';
 import { BEYOND_MARGIN, NEIGHBOURS_ALL } from './types.ts';

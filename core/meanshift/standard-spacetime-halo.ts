@@ -3,7 +3,8 @@
 // is "touched" when the spatial window of some point of its trajectory reaches past the halo edge.
 // Complete when no kept cluster has a touched member and no touched alert ends within
 // width/2 + width (in x, y, τ) of a kept cluster's mode. See docs/clustering.md, "Space and time".
-import { linkModes3, climbSpaceTime } from './standard-spacetime.ts';
+import { linkModes3 } from './link.ts';
+import { climbSpaceTime } from './standard-spacetime.ts';
 import { meanOfModes } from './standard.ts';
 import { TILE_SIZE } from '../tiles/grid.ts';
 import type { Alerts } from '../tiles/types.ts';

@@ -25,6 +25,7 @@
 import { CRAWL_BOOST, CRAWL_STEP, HANDOFF, meanOfModes, MODEL_STOP, POLISH_ITERATIONS, POLISH_STOP, STALL_STEP, TRUNCATION, TRUST } from './standard.ts';
 import type { Climb } from './standard.ts';
 import { SPACETIME_CLIMB } from './spacetime-climb-wasm.ts';
+import { linkModes3 } from './link.ts';
 import { ensureMemory, wasmBytes } from './wasm.ts';
 
 /** Safety bound on steps per trajectory (bounded cost whatever the input). */
@@ -255,97 +256,6 @@ export function climbSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: 
   return out;
 }
 
-/**
- * Connected components of "mode i — mode j when their (x, y, t) distance < link": deterministic
- * and independent of the order of the modes; labels 0..k-1 in order of each component's first
- * mode. Buckets of side link/√3 are cliques (diagonal = link, cells half-open), so only pairs of
- * cells within two cells per axis are tested, and only until one link joins them.
- */
-export function linkModes3(modeX: Float64Array, modeY: Float64Array, modeT: Float64Array, n: number, link: number): { labels: Int32Array; count: number } {
-  const parent = Int32Array.from({ length: n }, (_, i) => i);
-  const find = (i: number): number => {
-    while (parent[i] !== i) i = parent[i] = parent[parent[i]];
-    return i;
-  };
-  const union = (i: number, j: number) => {
-    const a = find(i), b = find(j);
-    if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
-  };
-  const cell = link / Math.sqrt(3);
-  const gx = new Float64Array(n), gy = new Float64Array(n), gt = new Float64Array(n);
-  let x0 = Infinity, y0 = Infinity, t0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (let i = 0; i < n; i++) {
-    gx[i] = Math.floor(modeX[i] / cell);
-    gy[i] = Math.floor(modeY[i] / cell);
-    gt[i] = Math.floor(modeT[i] / cell);
-    x0 = Math.min(x0, gx[i]);
-    x1 = Math.max(x1, gx[i]);
-    y0 = Math.min(y0, gy[i]);
-    y1 = Math.max(y1, gy[i]);
-    t0 = Math.min(t0, gt[i]);
-  }
-  // Numeric cell keys, with a spare column and row so that neighbours never wrap into another row.
-  const nx = x1 - x0 + 5, ny = y1 - y0 + 5;
-  const keyOf = (cx: number, cy: number, ct: number) => ((ct - t0 + 2) * ny + (cy - y0 + 2)) * nx + (cx - x0 + 2);
-  const cells = new Map<number, number[]>();
-  for (let i = 0; i < n; i++) {
-    const key = keyOf(gx[i], gy[i], gt[i]);
-    const list = cells.get(key);
-    if (list) {
-      union(list[0], i); // same cell ⇒ distance < link
-      list.push(i);
-    } else cells.set(key, [i]);
-  }
-  // Bounding box of each cell's modes, to skip pairs of cells that cannot link.
-  const box = new Map<number, Float64Array>();
-  for (const [key, list] of cells) {
-    const b = Float64Array.of(Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity);
-    for (const i of list) {
-      b[0] = Math.min(b[0], modeX[i]);
-      b[1] = Math.min(b[1], modeY[i]);
-      b[2] = Math.min(b[2], modeT[i]);
-      b[3] = Math.max(b[3], modeX[i]);
-      b[4] = Math.max(b[4], modeY[i]);
-      b[5] = Math.max(b[5], modeT[i]);
-    }
-    box.set(key, b);
-  }
-  const gap = (a: Float64Array, b: Float64Array, k: number) => Math.max(0, b[k] - a[k + 3], a[k] - b[k + 3]);
-  const link2 = link * link;
-  for (const [key, list] of cells) {
-    const i0 = list[0], bi = box.get(key)!;
-    for (let ot = 0; ot <= 2; ot++) {
-      for (let oy = -2; oy <= 2; oy++) {
-        for (let ox = -2; ox <= 2; ox++) {
-          if (ot === 0 && (oy < 0 || (oy === 0 && ox <= 0))) continue; // each pair of cells once
-          const otherKey = keyOf(gx[i0] + ox, gy[i0] + oy, gt[i0] + ot);
-          const other = cells.get(otherKey);
-          if (!other || find(i0) === find(other[0])) continue;
-          const bj = box.get(otherKey)!;
-          if (gap(bi, bj, 0) ** 2 + gap(bi, bj, 1) ** 2 + gap(bi, bj, 2) ** 2 >= link2) continue;
-          search: for (const i of list) {
-            for (const j of other) {
-              const ex = modeX[i] - modeX[j], ey = modeY[i] - modeY[j], et = modeT[i] - modeT[j];
-              if (ex * ex + ey * ey + et * et < link2) {
-                union(i, j);
-                break search;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  const labels = new Int32Array(n);
-  const labelOfRoot = new Int32Array(n).fill(-1);
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    const root = find(i);
-    if (labelOfRoot[root] < 0) labelOfRoot[root] = count++;
-    labels[i] = labelOfRoot[root];
-  }
-  return { labels, count };
-}
 
 /** Space–time `standard`: labels, and centres as the spatial part of the mean of each cluster's modes. */
 export function standardSpaceTime(pts: SpaceTimeLattice, width: number, timeWidth: number) {

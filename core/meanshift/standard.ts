@@ -15,7 +15,7 @@
 // Trajectories are computed RELATIVE to their start pixel and models relative to their pixel, so
 // the same alert among the same alerts follows bit-identical steps whatever the coordinate frame
 // (tile or whole region) and whatever the order of the alerts: that makes the halo union exact.
-import { LINK_MODES } from './link-modes-wasm.ts';
+import { linkModes } from './link.ts';
 import { STANDARD_CLIMB } from './standard-climb-wasm.ts';
 import { ensureMemory, wasmBytes } from './wasm.ts';
 import type { Partition, Points } from './types.ts';
@@ -334,48 +334,7 @@ export function climbLattice(pts: Lattice, width: number, modelRoom?: number): C
   return climber.climb;
 }
 
-// ---------- grouping: single linkage of modes closer than width/2 ----------
-
-/** The linking kernel (wasm/link-modes.ts). */
-interface LinkKernel {
-  memory: WebAssembly.Memory;
-  setLayout(x: number, y: number, label: number, parent: number, next: number, cellX: number, cellY: number, head: number, box: number, slot: number): void;
-  link(n: number, cell: number, link2: number, slots: number): number;
-}
-
-/** One instance per process; its memory holds one linking at a time and only grows. */
-let linker: LinkKernel | undefined;
-
-/**
- * Connected components of the graph "mode i — mode j when their distance < link": deterministic and
- * independent of the order of the modes. Labels are 0..k-1 in order of each component's first mode.
- * A grid of cells of side link/√2 makes every cell a clique (its diagonal is exactly `link`), so only
- * pairs of different cells within two cells of each other need distance tests, and those are skipped
- * when the cells are already joined or their modes' bounding boxes are too far apart. The cells are
- * hashed, so the modes may spread over any area (WebAssembly: wasm/link-modes.ts).
- */
-export function linkModes(modeX: Float64Array, modeY: Float64Array, n: number, link: number): { labels: Int32Array; count: number } {
-  const labels = new Int32Array(n);
-  if (n === 0) return { labels, count: 0 };
-  let slots = 16;
-  while (slots < 2 * n) slots *= 2;
-  let bytes = 0;
-  const take = (size: number) => ((bytes += size), bytes - size);
-  const xAt = take(8 * n), yAt = take(8 * n), boxAt = take(32 * n);
-  const labelAt = take(4 * n), parentAt = take(4 * n), nextAt = take(4 * n), cellXAt = take(4 * n), cellYAt = take(4 * n), headAt = take(4 * n), slotAt = take(4 * slots);
-  linker ??= new WebAssembly.Instance(new WebAssembly.Module(wasmBytes(LINK_MODES))).exports as unknown as LinkKernel;
-  const k = linker;
-  ensureMemory(k.memory, bytes);
-  const buf = k.memory.buffer;
-  new Float64Array(buf, xAt, n).set(modeX.subarray(0, n));
-  new Float64Array(buf, yAt, n).set(modeY.subarray(0, n));
-  new Int32Array(buf, slotAt, slots).fill(0);
-  k.setLayout(xAt, yAt, labelAt, parentAt, nextAt, cellXAt, cellYAt, headAt, boxAt, slotAt);
-  const count = k.link(n, link / Math.SQRT2, link * link, slots);
-  if (count < 0) throw new RangeError(`linkModes: a mode is not finite or lies over 2^30 cells (${link / Math.SQRT2} px) from the origin`);
-  labels.set(new Int32Array(buf, labelAt, n));
-  return { labels, count };
-}
+// ---------- cluster centres (the modes are linked in link.ts) ----------
 
 /** Centres are snapped to multiples of this (px): an exact power of two, see meanOfModes. */
 const CENTRE_QUANTUM = 2 ** -20;

@@ -1,5 +1,5 @@
 // AssemblyScript shared by the climb kernels (standard-climb.ts, spacetime-climb.ts): the stopping
-// rules of core/meanshift/standard.ts (set by the host), memory access, and JavaScript's rounding.
+// rules of core/meanshift/standard.ts (set by the host) and JavaScript's rounding.
 
 export let handoff2: f64 = 0;
 export let modelStop2: f64 = 0;
@@ -26,16 +26,6 @@ export function setRules(handoff: f64, modelStop: f64, stall: f64, trustLength: 
   maxSteps = steps;
   polishIterations = iterations;
   polishStop2 = polishStop * polishStop;
-}
-
-@inline export function i32At(base: usize, k: i32): i32 {
-  return load<i32>(base + (<usize>k << 2));
-}
-@inline export function f64At(base: usize, k: i32): f64 {
-  return load<f64>(base + (<usize>k << 3));
-}
-@inline export function setF64(base: usize, k: i32, v: f64): void {
-  store<f64>(base + (<usize>k << 3), v);
 }
 
 /** JavaScript's Math.round: the nearest integer, halves up. */

@@ -9,6 +9,8 @@
 // cells replaces the sorted grid. Here because the halo's closure links its modes every round: in a
 // fresh process the JavaScript ran in the interpreter (~30 ms at 3,000 alerts a tile).
 
+import { f64At, i32At, setF64, setI32 } from './memory';
+
 // ---- layout (byte offsets, set by the host) ----
 let xPtr: usize = 0; // f64 × n: the modes
 let yPtr: usize = 0;
@@ -36,19 +38,6 @@ export function setLayout(x: usize, y: usize, t: usize, label: usize, parent: us
   headPtr = head;
   boxPtr = box;
   slotPtr = slot;
-}
-
-@inline function i32At(base: usize, k: i32): i32 {
-  return load<i32>(base + (<usize>k << 2));
-}
-@inline function setI32(base: usize, k: i32, v: i32): void {
-  store<i32>(base + (<usize>k << 2), v);
-}
-@inline function f64At(base: usize, k: i32): f64 {
-  return load<f64>(base + (<usize>k << 3));
-}
-@inline function setF64(base: usize, k: i32, v: f64): void {
-  store<f64>(base + (<usize>k << 3), v);
 }
 
 function find(i: i32): i32 {

@@ -8,7 +8,8 @@
 // records. When the records outgrow the memory it grows (the host reads the outputs after).
 // Math.exp comes from the host, so the exact evaluations match the JavaScript bit for bit.
 
-import { crawl2, crawlBoost, f64At, handoff2, i32At, maxSteps, modelStop2, polishIterations, polishStop2, roundJs, setF64, stall2, trust, trust2 } from './climb-rules';
+import { crawl2, crawlBoost, handoff2, maxSteps, modelStop2, polishIterations, polishStop2, roundJs, stall2, trust, trust2 } from './climb-rules';
+import { f64At, i32At, setF64 } from './memory';
 export { setRules } from './climb-rules';
 
 @external("env", "exp") declare function hostExp(x: f64): f64;

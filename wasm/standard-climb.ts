@@ -10,7 +10,8 @@
 // grows (the host then takes new views of it).
 // Math.exp comes from the host, so the exact evaluations match the JavaScript bit for bit.
 
-import { crawl2, crawlBoost, f64At, handoff2, i32At, maxSteps, modelStop2, polishIterations, polishStop2, roundJs, setF64, stall2, strideCap, trust, trust2 } from './climb-rules';
+import { crawl2, crawlBoost, handoff2, maxSteps, modelStop2, polishIterations, polishStop2, roundJs, stall2, strideCap, trust, trust2 } from './climb-rules';
+import { f64At, i32At, setF64, setI32 } from './memory';
 export { setRules } from './climb-rules';
 
 @external("env", "exp") declare function hostExp(x: f64): f64;
@@ -86,10 +87,6 @@ export function setBox(count: i32, c0: i32, r0: i32, c1: i32, r1: i32, rowStride
   R = radius;
   nk1 = 2 * radius + 2;
   a = alpha;
-}
-
-@inline function setI32(base: usize, k: i32, v: i32): void {
-  store<i32>(base + (<usize>k << 2), v);
 }
 
 /**

@@ -111,9 +111,10 @@ function ownedClusters(labels: Int32Array, centres: Partition['centres'], minCou
   const members = new Map<number, number[]>();
   const size = new Int32Array(centres.length);
   for (let i = 0; i < labels.length; i++) size[labels[i]]++;
+  const kept = Uint8Array.from(centres, (c, l) => (size[l] >= minCount && owns(c.x, c.y) ? 1 : 0));
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
-    if (size[l] < minCount || !owns(centres[l].x, centres[l].y)) continue;
+    if (kept[l] === 0) continue;
     let list = members.get(l);
     if (!list) members.set(l, (list = []));
     list.push(i);

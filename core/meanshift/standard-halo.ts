@@ -113,8 +113,8 @@ export function unclimbedNear(
   climber: LatticeClimber,
   density: number,
   via: 'cheaper' | 'boxes' | 'mask' = 'cheaper',
-): number[] {
-  if (seeds.length === 0) return [];
+): Int32Array {
+  if (seeds.length === 0) return new Int32Array(0);
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (const i of seeds) {
     const c = alerts.col[i], r = alerts.row[i];
@@ -130,7 +130,14 @@ export function unclimbedNear(
   const boxesWork = 2 * seeds.length * side * side * density;
   const maskWork = (3 + density) * w * h;
   const viaMask = via === 'mask' || (via === 'cheaper' && boxesWork > maskWork);
-  return Array.from(climber.near(seeds, closure, climbed, viaMask));
+  return climber.near(seeds, closure, climbed, viaMask);
+}
+
+/** The union of two ascending lists of distinct indices, ascending. */
+function mergeSorted(a: Int32Array, b: Int32Array): Int32Array {
+  const out = new Int32Array(a.length + b.length);
+  for (let i = 0, j = 0, k = 0; k < out.length; k++) out[k] = j >= b.length || (i < a.length && a[i] < b[j]) ? a[i++] : b[j++];
+  return out;
 }
 
 export function clusterStandard(alerts: Alerts, params: ClusterParams, box: TileBox): TileClustering {
@@ -160,7 +167,7 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
   const previous = box.memo.standard as StandardMemo | undefined;
   const reusable = previous !== undefined && previous.nTile === nTile && sameTileAlerts(previous, alerts, nTile);
   const changed = BEYOND_MARGIN | (reusable ? loaded & ~previous.loaded : 0);
-  let pending: number[] = [];
+  const reused: number[] = [], toClimb: number[] = [];
   for (let i = 0; i < n; i++) {
     if (tileDistance(alerts.col[i], alerts.row[i]) !== 0) continue;
     if (reusable && i < nTile && previous.climbed[i] === 1 && (previous.reads(i) & changed) === 0) {
@@ -172,30 +179,29 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
       climb.pathMaxX[i] = was.pathMaxX[i];
       climb.pathMaxY[i] = was.pathMaxY[i];
       climbed[i] = 1;
+      reused.push(i);
     } else {
-      pending.push(i);
+      toClimb.push(i);
     }
   }
 
+  let pending: Int32Array = Int32Array.from(toClimb);
   const expanded = new Uint8Array(n);
-  let subset = new Int32Array(0);
+  // The climbed alerts, in index order (the result does not depend on the rounds).
+  let subset: Int32Array = Int32Array.from(reused);
   let labels: Int32Array = new Int32Array(0);
   let centres: Array<{ x: number; y: number }> = [];
   let candidate = new Uint8Array(0);
   for (;;) {
     for (const i of pending) climbed[i] = 1;
     climber.climbAlerts(pending);
-    // Clusters among the climbed alerts (in index order: the result does not depend on the rounds).
-    let m = 0;
-    for (let i = 0; i < n; i++) m += climbed[i];
-    subset = new Int32Array(m);
+    // Clusters among the climbed alerts.
+    subset = mergeSorted(subset, pending);
+    const m = subset.length;
     const mx = new Float64Array(m), my = new Float64Array(m);
-    for (let i = 0, k = 0; i < n; i++) {
-      if (climbed[i] === 0) continue;
-      subset[k] = i;
-      mx[k] = climb.modeX[i];
-      my[k] = climb.modeY[i];
-      k++;
+    for (let k = 0; k < m; k++) {
+      mx[k] = climb.modeX[subset[k]];
+      my[k] = climb.modeY[subset[k]];
     }
     const linked = linkModes(mx, my, m, width / 2);
     labels = linked.labels;
@@ -215,25 +221,19 @@ export function clusterStandard(alerts: Alerts, params: ClusterParams, box: Tile
     }
     const next = unclimbedNear(seeds, alerts, closure, climbed, climber, density);
     if (next.length === 0) break;
-    pending = next.sort((a, b) => a - b);
+    pending = next.sort(); // numeric: a typed array
   }
 
   // For the next pass: this pass's climbs, and what each read that was missing (asked then).
   const memo: StandardMemo = { col: alerts.col, row: alerts.row, nTile, climb, climbed, loaded, reads: readsMissing };
   box.memo.standard = memo;
 
-  // Every alert gets a label: the climbed ones their cluster's, the others one each (a halo
-  // alert alone, centred on itself: outside the tile, so never owned).
+  // Every alert gets a label: the climbed ones their cluster's, the others one label together (halo
+  // alerts in no cluster the tile may own; its centre is nowhere, so it is never owned).
   const allLabels = new Int32Array(n);
-  const allCentres = centres.slice();
-  for (let i = 0, k = 0; i < n; i++) {
-    if (climbed[i] === 1) {
-      allLabels[i] = labels[k++];
-    } else {
-      allLabels[i] = allCentres.length;
-      allCentres.push({ x: alerts.col[i], y: alerts.row[i] });
-    }
-  }
+  const unowned = centres.length;
+  const allCentres = [...centres, { x: NaN, y: NaN }];
+  for (let i = 0, k = 0; i < n; i++) allLabels[i] = climbed[i] === 1 ? labels[k++] : unowned;
 
   /**
    * The missing areas that make the clusters the tile may own uncertain (0: complete): every
